@@ -1,0 +1,30 @@
+"""What a stage needs to run, built once from the settings: the spec, the lake, the names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from driftgate.lake import Lake
+from driftgate.settings import Settings
+from driftgate.spec import DatasetSpec, load_spec
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    spec: DatasetSpec
+    lake: Lake
+
+    @property
+    def model_name(self) -> str:
+        return self.settings.model_name or self.spec.model_name
+
+    @property
+    def suite_file(self) -> Path:
+        return self.settings.expectations_dir / f"{self.spec.name}.json"
+
+
+def build_context(settings: Settings, dataset: str | None = None) -> Context:
+    spec = load_spec(dataset or settings.dataset, settings.datasets_dir)
+    return Context(settings, spec, Lake(settings.resolved_lake_url(), settings.storage_options()))

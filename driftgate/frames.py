@@ -1,0 +1,63 @@
+"""Column types and content hashes of batches, the same whatever the transport."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from driftgate.spec import DatasetSpec
+
+SPLIT_COLUMN = "_split"
+SPLITS = ("train", "validation", "test")
+SPLIT_SHARES = (0.7, 0.15, 0.15)
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value)
+
+
+def normalize(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """Give a batch canonical dtypes without hiding any problem in it.
+
+    Numeric columns become float64 and categorical ones strings; a column of the wrong kind
+    (text in a numeric column) is kept as text so validation sees and names it. Missing or
+    extra columns are left as they are.
+    """
+    out = {}
+    categorical = set(spec.categorical)
+    if spec.task == "classification":
+        categorical.add(spec.target)
+    for col in df.columns:
+        s = df[col]
+        if col in categorical:
+            out[col] = s.map(_as_text).astype("str") if s.notna().all() else s.map(_as_text)
+        elif pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+            out[col] = s.map(_as_text)
+        else:
+            out[col] = s.astype("float64")
+    return pd.DataFrame(out, index=df.index).reset_index(drop=True)
+
+
+def content_hash(df: pd.DataFrame) -> str:
+    """sha256 of a frame's columns, dtypes and values (not its index, not the split)."""
+    data = df.drop(columns=[SPLIT_COLUMN], errors="ignore")
+    h = hashlib.sha256()
+    h.update(json.dumps([[c, str(t)] for c, t in data.dtypes.items()]).encode())
+    if len(data):
+        h.update(pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def assign_splits(n_rows: int, batch_number: int, seed: int = 0) -> np.ndarray:
+    """Deterministic train/validation/test labels for the rows of batch ``batch_number``."""
+    rng = np.random.default_rng([seed, batch_number])
+    u = rng.random(n_rows)
+    cuts = np.cumsum(SPLIT_SHARES)[:-1]
+    return np.asarray(SPLITS, dtype=object)[np.searchsorted(cuts, u, side="right")]

@@ -1,0 +1,136 @@
+"""The one settings object, read from the environment (prefix ``DRIFTGATE_``).
+
+Nothing here touches the disk or the network: paths are resolved when asked for.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of driftgate. Each field is also an environment variable ``DRIFTGATE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="DRIFTGATE_", extra="ignore")
+
+    # --- where state lives -------------------------------------------------------------
+    home: Path = Field(Path(".driftgate"), description="Folder holding all embedded state.")
+    dataset: str = Field("diamonds", description="Dataset spec name (file datasets/<name>.yaml).")
+    datasets_dir: Path = Field(Path("datasets"), description="Folder of dataset specs.")
+    expectations_dir: Path = Field(Path("expectations"), description="Folder of GX suites.")
+    lake_url: str | None = Field(
+        None, description="Lake root: file:///path or s3://bucket/prefix. Default <home>/lake."
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint (MinIO, moto) for s3:// lakes."
+    )
+    s3_key: str | None = Field(None, description="S3 access key (else AWS_ACCESS_KEY_ID).")
+    s3_secret: str | None = Field(None, description="S3 secret key (else AWS_SECRET_ACCESS_KEY).")
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "DRIFTGATE_MLFLOW_TRACKING_URI"),
+        description="MLflow tracking URI (MLFLOW_TRACKING_URI honoured). Default SQLite in home.",
+    )
+    model_name: str | None = Field(
+        None, description="Registered model name. Default: the dataset spec's model_name."
+    )
+
+    # --- ingestion -----------------------------------------------------------------------
+    data_api_url: str = Field("http://127.0.0.1:8900", description="Base URL of the data API.")
+    fetch_timeout_s: float = Field(10.0, description="Per-request timeout of batch fetches.")
+    fetch_retries: int = Field(6, description="Retries of one batch fetch before it fails.")
+    fetch_backoff_s: float = Field(0.5, description="First backoff delay; doubles, with jitter.")
+    fetch_format: str = Field("parquet", description="Transport asked of the data API.")
+
+    # --- drift ---------------------------------------------------------------------------
+    drift_alpha: float = Field(0.01, description="Significance level of the per-feature tests.")
+    drift_numeric_threshold: float = Field(
+        0.1, description="Wasserstein distance / reference std at which a numeric feature drifts."
+    )
+    drift_categorical_threshold: float = Field(
+        0.05, description="Jensen-Shannon distance (base 2) at which a categorical feature drifts."
+    )
+    drift_missing_threshold: float = Field(
+        0.05, description="Change in a column's missing-value rate that counts as drift."
+    )
+    drift_share_threshold: float = Field(
+        0.25,
+        description="Retrain when the (importance-weighted) share of drifted features reaches it.",
+    )
+    drift_use_importance: bool = Field(
+        True, description="Weight drifted features by the champion's mean |SHAP| importance."
+    )
+    metric_floor: float | None = Field(
+        None, description="Retrain when the champion's primary metric on a new batch is worse."
+    )
+
+    # --- training and gate ---------------------------------------------------------------
+    train_window: int = Field(3, description="Accepted batches (newest first) used to train.")
+    search_iter: int = Field(4, description="Hyperparameter candidates tried per model family.")
+    cv_folds: int = Field(3, description="Cross-validation folds of the search.")
+    n_jobs: int = Field(1, description="Parallel search jobs (joblib).")
+    dask_address: str | None = Field(None, description="Dask scheduler: run the search there.")
+    gate_margin: float = Field(
+        0.0, description="Relative improvement a challenger needs over the champion."
+    )
+    seed: int = Field(42, description="Seed of splits and searches.")
+
+    # --- explanations --------------------------------------------------------------------
+    explain_rows: int = Field(500, description="Row budget of the SHAP step.")
+    explain_seconds: float = Field(60.0, description="Time budget of the SHAP step.")
+
+    # --- serving -------------------------------------------------------------------------
+    serve_host: str = Field("127.0.0.1", description="Model service host.")
+    serve_port: int = Field(8000, description="Model service port.")
+    poll_seconds: float = Field(3.0, description="How often the service checks the alias.")
+    max_records: int = Field(1000, description="Most records one /predict call may carry.")
+    batch_wait_ms: float = Field(2.0, description="Micro-batching: longest wait to fill a batch.")
+    admin_api_key: str | None = Field(None, description="Key for /admin routes; unset: off.")
+    predictions_db_url: str | None = Field(
+        None, description="SQLAlchemy URL of the prediction log. Default SQLite in home."
+    )
+
+    # --- derived -------------------------------------------------------------------------
+    def resolved_lake_url(self) -> str:
+        if self.lake_url:
+            return self.lake_url
+        return (self.home / "lake").resolve().as_uri()
+
+    def resolved_tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+    def artifact_root(self) -> str:
+        return (self.home / "mlartifacts").resolve().as_uri()
+
+    def resolved_predictions_db_url(self) -> str:
+        if self.predictions_db_url:
+            return self.predictions_db_url
+        return f"sqlite:///{(self.home / 'predictions.db').resolve()}"
+
+    def storage_options(self) -> dict[str, object]:
+        """fsspec options for the lake (empty for local files)."""
+        if not self.resolved_lake_url().startswith("s3://"):
+            return {}
+        opts: dict[str, object] = {
+            # rclone and some MinIO builds fail botocore's response checksums
+            "config_kwargs": {"response_checksum_validation": "when_required"},
+        }
+        if self.s3_endpoint_url:
+            opts["client_kwargs"] = {"endpoint_url": self.s3_endpoint_url}
+        if self.s3_key:
+            opts["key"] = self.s3_key
+        if self.s3_secret:
+            opts["secret"] = self.s3_secret
+        return opts
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

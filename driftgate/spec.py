@@ -1,0 +1,140 @@
+"""Dataset specs: what a dataset's columns are, what is predicted, how it is judged.
+
+One YAML file per dataset under ``datasets/``. Every stage reads the spec; nothing is
+hard-wired to one dataset.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from driftgate.errors import SpecError
+
+Task = Literal["classification", "regression"]
+
+METRIC_DIRECTIONS: dict[str, Literal["maximize", "minimize"]] = {
+    "rmse": "minimize",
+    "mae": "minimize",
+    "r2": "maximize",
+    "roc_auc": "maximize",
+    "f1": "maximize",
+    "accuracy": "maximize",
+    "log_loss": "minimize",
+}
+
+
+class Feature(BaseModel):
+    """One input column."""
+
+    name: str
+    type: Literal["numeric", "categorical"]
+    min: float | None = None
+    max: float | None = None
+    values: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Feature:
+        if self.type == "categorical" and not self.values:
+            raise ValueError(f"categorical feature {self.name!r} needs its allowed 'values'")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"feature {self.name!r}: min {self.min} > max {self.max}")
+        return self
+
+
+class Metric(BaseModel):
+    name: str
+    direction: Literal["maximize", "minimize"]
+
+    @model_validator(mode="after")
+    def _check(self) -> Metric:
+        expected = METRIC_DIRECTIONS.get(self.name)
+        if expected is None:
+            raise ValueError(f"unknown metric {self.name!r}; known: {sorted(METRIC_DIRECTIONS)}")
+        if expected != self.direction:
+            raise ValueError(f"metric {self.name!r} is to {expected}, not {self.direction}")
+        return self
+
+
+class Scenario(BaseModel):
+    """How the data API replays the source: batches, and the drift it injects."""
+
+    batch_size: int = Field(5000, gt=0)
+    batches: int = Field(8, gt=0)
+    base_batches: int = Field(3, ge=0, description="Batches drawn from the base distribution.")
+    shift_feature: str | None = Field(None, description="Covariate shift: tilt the row mix here.")
+    shift_strength: float = Field(0.8, description="Tilt of the row mix (in std units).")
+    concept_shift: float = Field(0.0, description="Regression: target x (1+c). Class: flip share.")
+    corrupt_batches: list[int] = Field(default_factory=list, description="Batches made invalid.")
+    seed: int = 7
+
+
+class DatasetSpec(BaseModel):
+    """A dataset: its columns, target, task and primary metric."""
+
+    name: str
+    task: Task
+    target: str
+    features: list[Feature]
+    metric: Metric
+    model_name: str
+    source: str = Field(description="plotnine:<name>, synthetic:<task>, or a CSV/Parquet path.")
+    positive_class: str | None = None
+    scenario: Scenario = Field(default_factory=Scenario)
+
+    @model_validator(mode="after")
+    def _check(self) -> DatasetSpec:
+        names = [f.name for f in self.features]
+        if len(set(names)) != len(names):
+            raise ValueError("feature names repeat")
+        if self.target in names:
+            raise ValueError(f"target {self.target!r} is also listed as a feature")
+        return self
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def numeric(self) -> list[str]:
+        return [f.name for f in self.features if f.type == "numeric"]
+
+    @property
+    def categorical(self) -> list[str]:
+        return [f.name for f in self.features if f.type == "categorical"]
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.feature_names, self.target]
+
+    def feature(self, name: str) -> Feature:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def better(self, a: float, b: float) -> bool:
+        """True when score ``a`` is strictly better than ``b`` on the primary metric."""
+        return a > b if self.metric.direction == "maximize" else a < b
+
+
+def load_spec(name_or_path: str | Path, datasets_dir: Path = Path("datasets")) -> DatasetSpec:
+    """Read a spec by name (``datasets/<name>.yaml``) or by path.
+
+    Raises:
+        SpecError: the file is missing or does not describe a valid dataset.
+    """
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = datasets_dir / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in datasets_dir.glob("*.yaml")) if datasets_dir.is_dir() else []
+        raise SpecError(f"no dataset spec at {path} (known datasets: {', '.join(known) or 'none'})")
+    try:
+        raw = yaml.safe_load(path.read_text())
+        return DatasetSpec.model_validate(raw)
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise SpecError(f"dataset spec {path} is invalid: {exc}") from exc

@@ -1,0 +1,188 @@
+"""Fetch batches from the data API by number and store each one exactly once in the lake."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+import msgspec
+import pandas as pd
+from prefect import task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from driftgate.errors import BatchConflict, BatchFetchError
+from driftgate.frames import SPLIT_COLUMN, assign_splits, normalize
+from driftgate.lake import BatchManifest, Lake
+from driftgate.spec import DatasetSpec
+
+log = logging.getLogger(__name__)
+PARQUET = "application/vnd.apache.parquet"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard a fetch tries: ``retries`` more attempts, exponential backoff with jitter."""
+
+    retries: int = 6
+    backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
+    timeout_s: float = 10.0
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        backoff = min(self.max_backoff_s, self.backoff_s * 2**attempt) * rng.uniform(0.5, 1.0)
+        return max(backoff, retry_after or 0.0)
+
+
+class TransientFetchError(Exception):
+    """One attempt failed in a way worth retrying."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def fetch_batch_once(client: httpx.Client, number: int, *, fmt: str = "parquet", timeout_s: float = 10.0) -> pd.DataFrame:
+    """One attempt at ``GET /batches/{number}``.
+
+    Raises:
+        TransientFetchError: transport error, timeout, 429, 5xx, or a body that is cut short.
+        BatchFetchError: an answer that retrying cannot fix (such as 404).
+    """
+    headers = {"Accept": PARQUET if fmt == "parquet" else "application/json"}
+    try:
+        response = client.get(f"/batches/{number}", headers=headers, timeout=timeout_s)
+    except httpx.TransportError as exc:  # connect errors, timeouts, broken streams
+        raise TransientFetchError(f"{type(exc).__name__}: {exc}") from exc
+    if response.status_code == 429 or response.status_code >= 500:
+        raise TransientFetchError(f"HTTP {response.status_code}", _retry_after(response))
+    if response.status_code != 200:
+        raise BatchFetchError(f"batch {number}: HTTP {response.status_code}: {response.text[:200]}")
+    body = response.content
+    expected = response.headers.get("x-content-sha256")
+    if expected and hashlib.sha256(body).hexdigest() != expected:
+        raise TransientFetchError(f"body of {len(body)} bytes does not match its sha256 (truncated?)")
+    try:
+        if PARQUET in response.headers.get("content-type", ""):
+            return pd.read_parquet(io.BytesIO(body))
+        payload = msgspec.json.decode(body)
+        return pd.DataFrame.from_records(payload["records"])
+    except Exception as exc:  # any decode failure of a damaged body is worth another try
+        raise TransientFetchError(f"undecodable body ({type(exc).__name__})") from exc
+
+
+def fetch_batch(
+    client: httpx.Client,
+    number: int,
+    policy: RetryPolicy,
+    *,
+    fmt: str = "parquet",
+    rng: random.Random | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> pd.DataFrame:
+    """Fetch batch ``number``, retrying transient failures; honours ``Retry-After``.
+
+    Raises:
+        BatchFetchError: after ``policy.retries`` retries, naming the batch and the last error.
+    """
+    rng = rng or random.Random()
+    for attempt in range(policy.retries + 1):
+        try:
+            return fetch_batch_once(client, number, fmt=fmt, timeout_s=policy.timeout_s)
+        except TransientFetchError as exc:
+            if attempt == policy.retries:
+                raise BatchFetchError(
+                    f"batch {number}: gave up after {attempt + 1} attempts; last error: {exc}"
+                ) from exc
+            wait = policy.delay(attempt, exc.retry_after, rng)
+            log.warning("batch %s attempt %s failed (%s); retrying in %.2fs", number, attempt + 1, exc, wait)
+            sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def batch_count(client: httpx.Client, policy: RetryPolicy) -> int:
+    """How many batches the data API has (``GET /batches``)."""
+    last: Exception | None = None
+    for attempt in range(policy.retries + 1):
+        try:
+            response = client.get("/batches", timeout=policy.timeout_s)
+            response.raise_for_status()
+            return int(response.json()["batches"])
+        except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+            last = exc
+            time.sleep(policy.delay(attempt, None, random.Random()))
+    raise BatchFetchError(f"data API at {client.base_url} did not list its batches: {last}")
+
+
+def prepare_batch(frame: pd.DataFrame, spec: DatasetSpec, number: int, seed: int = 0) -> pd.DataFrame:
+    """Canonical dtypes plus the deterministic split column."""
+    out = normalize(frame, spec)
+    out[SPLIT_COLUMN] = assign_splits(len(out), number, seed)
+    return out
+
+
+def store_batch(lake: Lake, spec: DatasetSpec, number: int, frame: pd.DataFrame) -> tuple[BatchManifest, bool]:
+    """Write a fetched batch once, then move the cursor past it."""
+    manifest, created = lake.write_batch_once(spec.name, number, frame)
+    if lake.cursor(spec.name) < number:
+        lake.set_cursor(spec.name, number)
+    return manifest, created
+
+
+# --- Prefect wrappers ------------------------------------------------------------------
+
+
+@task(name="fetch-batch", task_run_name="fetch-batch-{number}", cache_policy=NO_CACHE)
+def fetch_batch_task(base_url: str, number: int, policy: RetryPolicy, fmt: str, spec: DatasetSpec, seed: int) -> pd.DataFrame:
+    # The retry loop lives in fetch_batch: Prefect's task retries cannot honour Retry-After.
+    with httpx.Client(base_url=base_url) as client:
+        return prepare_batch(fetch_batch(client, number, policy, fmt=fmt), spec, number, seed)
+
+
+def _storage_transient(task: object, task_run: object, state: object) -> bool:
+    """Retry storage errors, never a content conflict."""
+    try:
+        state.result()  # type: ignore[attr-defined]
+    except BatchConflict:
+        return False
+    except Exception:  # noqa: BLE001 - any other storage error is worth a retry
+        return True
+    return False
+
+
+@task(
+    name="store-batch",
+    task_run_name="store-batch-{number}",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=[1, 2, 4],
+    retry_condition_fn=_storage_transient,
+)
+def store_batch_task(lake: Lake, spec: DatasetSpec, number: int, frame: pd.DataFrame) -> BatchManifest:
+    manifest, _ = store_batch(lake, spec, number, frame)
+    return manifest
+
+
+def publish_ingest_table(dataset: str, manifests: list[BatchManifest]) -> None:
+    create_table_artifact(
+        key=f"ingested-{dataset}".lower().replace("_", "-"),
+        table=[
+            {"batch": m.number, "rows": m.rows, "sha256": m.sha256[:12], "splits": str(m.splits)}
+            for m in manifests
+        ],
+        description=f"Batches of {dataset} stored by this run",
+    )

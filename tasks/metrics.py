@@ -1,0 +1,74 @@
+"""Evaluation metrics of a fitted pipeline, overall and per slice of each categorical feature."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    log_loss,
+    mean_absolute_error,
+    r2_score,
+    roc_auc_score,
+    root_mean_squared_error,
+)
+
+from driftgate.spec import DatasetSpec
+
+
+def positive_class(spec: DatasetSpec, y: pd.Series | np.ndarray | None = None, classes: Any = None) -> Any:
+    """The class whose probability is scored: the spec's, else the last in sorted order."""
+    if spec.positive_class is not None:
+        return spec.positive_class
+    values = classes if classes is not None else np.unique(np.asarray(y).astype(str))
+    return sorted(values)[-1]
+
+
+def evaluate(model: Any, spec: DatasetSpec, X: pd.DataFrame, y: pd.Series) -> dict[str, float]:
+    """The spec's task metrics of ``model`` on ``X, y`` (NaN where a metric is undefined)."""
+    if len(X) == 0:
+        return {}
+    if spec.task == "regression":
+        pred = model.predict(X)
+        return {
+            "rmse": float(root_mean_squared_error(y, pred)),
+            "mae": float(mean_absolute_error(y, pred)),
+            "r2": float(r2_score(y, pred)) if len(y) > 1 else float("nan"),
+        }
+    classes = list(model.classes_)
+    proba = model.predict_proba(X)
+    pred = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+    pos = positive_class(spec, classes=classes)
+    out = {
+        "accuracy": float(accuracy_score(y, pred)),
+        "f1": float(f1_score(y, pred, pos_label=pos, average="binary" if len(classes) == 2 else "macro")),
+    }
+    present = set(np.unique(y))
+    if len(present) > 1 and present <= set(classes):
+        out["log_loss"] = float(log_loss(y, proba, labels=classes))
+        if len(classes) == 2:
+            out["roc_auc"] = float(roc_auc_score(y == pos, proba[:, classes.index(pos)]))
+        else:
+            out["roc_auc"] = float(roc_auc_score(y, proba, multi_class="ovr", labels=classes))
+    else:
+        out["log_loss"] = out["roc_auc"] = float("nan")
+    return out
+
+
+def primary_score(model: Any, spec: DatasetSpec, X: pd.DataFrame, y: pd.Series) -> float:
+    return evaluate(model, spec, X, y).get(spec.metric.name, float("nan"))
+
+
+def slice_metrics(model: Any, spec: DatasetSpec, X: pd.DataFrame, y: pd.Series, min_rows: int = 20) -> list[dict[str, Any]]:
+    """Metrics per level of each categorical feature (levels with at least ``min_rows`` rows)."""
+    rows = []
+    for col in spec.categorical:
+        for level, idx in X.groupby(col, observed=True).groups.items():
+            if len(idx) < min_rows:
+                continue
+            metrics = evaluate(model, spec, X.loc[idx], y.loc[idx])
+            rows.append({"feature": col, "level": str(level), "rows": len(idx), **metrics})
+    return rows

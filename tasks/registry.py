@@ -1,0 +1,118 @@
+"""The model registry as driftgate uses it: the champion alias, its history, its lineage."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from driftgate.errors import ModelRegistryError
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+HISTORY_TAG = "driftgate.champion_history"
+BATCHES_TAG = "driftgate.batches"
+
+
+@dataclass(frozen=True)
+class BatchRef:
+    """A batch as lineage: its number, content hash and where it lives."""
+
+    number: int
+    sha256: str
+    uri: str
+
+
+def champion_version(client: MlflowClient, name: str) -> ModelVersion | None:
+    """The version the ``champion`` alias points to, or None."""
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def get_version(client: MlflowClient, name: str, version: str | int) -> ModelVersion:
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException as exc:
+        raise ModelRegistryError(f"model {name!r} has no version {version}") from exc
+
+
+def model_uri(name: str, version: str | int) -> str:
+    return f"models:/{name}/{version}"
+
+
+def load_version(name: str, version: str | int) -> Any:
+    """The fitted scikit-learn pipeline of a version.
+
+    Raises:
+        ModelRegistryError: it cannot be loaded.
+    """
+    try:
+        return mlflow.sklearn.load_model(model_uri(name, version))
+    except Exception as exc:  # any failure to deserialise means the version is unusable
+        raise ModelRegistryError(f"model {name!r} version {version} failed to load: {exc}") from exc
+
+
+def lineage(client: MlflowClient, mv: ModelVersion) -> list[BatchRef]:
+    """The batches whose rows trained a version (from its run's tags)."""
+    if not mv.run_id:
+        return []
+    raw = client.get_run(mv.run_id).data.tags.get(BATCHES_TAG)
+    return [BatchRef(**b) for b in json.loads(raw)] if raw else []
+
+
+def importance(client: MlflowClient, mv: ModelVersion) -> dict[str, float] | None:
+    """The version's mean |SHAP| importance per original feature, when it was explained."""
+    if not mv.run_id:
+        return None
+    try:
+        return dict(mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/explanations/importance.json"))
+    except Exception:  # not explained (yet): callers fall back to uniform weights
+        return None
+
+
+def _history(client: MlflowClient, name: str) -> list[str]:
+    raw = client.get_registered_model(name).tags.get(HISTORY_TAG)
+    return json.loads(raw) if raw else []
+
+
+def set_champion(client: MlflowClient, name: str, version: str | int) -> None:
+    """Point ``champion`` at a version and remember the move for rollback."""
+    history = _history(client, name)
+    client.set_registered_model_alias(name, CHAMPION, str(version))
+    if not history or history[-1] != str(version):
+        history.append(str(version))
+    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+    log.info("champion of %s is now version %s", name, version)
+
+
+def promote(client: MlflowClient, name: str, version: str | int) -> ModelVersion:
+    """A human's promotion: the version must exist and load."""
+    mv = get_version(client, name, version)
+    load_version(name, version)
+    set_champion(client, name, version)
+    return mv
+
+
+def rollback(client: MlflowClient, name: str) -> str:
+    """Move ``champion`` back to the version it held before the current one."""
+    history = _history(client, name)
+    current = champion_version(client, name)
+    if current is None or len(history) < 2:
+        raise ModelRegistryError(f"model {name!r} has no previous champion to roll back to")
+    history.pop()
+    previous = history[-1]
+    load_version(name, previous)
+    client.set_registered_model_alias(name, CHAMPION, previous)
+    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+    log.info("rolled %s back from version %s to %s", name, current.version, previous)
+    return previous

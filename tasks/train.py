@@ -1,0 +1,169 @@
+"""Build, search and evaluate scikit-learn pipelines from a dataset spec."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import loguniform, randint, uniform
+from sklearn.base import BaseEstimator
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import get_scorer, make_scorer, f1_score
+from sklearn.model_selection import KFold, RandomizedSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from driftgate.frames import SPLIT_COLUMN
+from driftgate.spec import DatasetSpec
+from tasks.metrics import positive_class
+
+log = logging.getLogger(__name__)
+
+SCORERS = {
+    "rmse": "neg_root_mean_squared_error",
+    "mae": "neg_mean_absolute_error",
+    "r2": "r2",
+    "roc_auc": "roc_auc",
+    "accuracy": "accuracy",
+    "log_loss": "neg_log_loss",
+}
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    n_iter: int = 4
+    cv_folds: int = 3
+    n_jobs: int = 1
+    seed: int = 42
+    dask_address: str | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One hyperparameter setting tried by the search, with its cross-validated score."""
+
+    family: str
+    params: dict[str, Any]
+    cv_score: float  # higher is better (sklearn's scorer convention)
+    rank: int
+
+
+@dataclass
+class SearchResult:
+    best_family: str
+    best_params: dict[str, Any]
+    best_cv_score: float
+    model: Pipeline
+    candidates: list[Candidate]
+
+
+def split_xy(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, pd.Series]:
+    return frame[spec.feature_names], frame[spec.target]
+
+
+def split_rows(frame: pd.DataFrame, split: str) -> pd.DataFrame:
+    return frame[frame[SPLIT_COLUMN] == split].drop(columns=[SPLIT_COLUMN])
+
+
+def build_pipeline(spec: DatasetSpec, estimator: BaseEstimator, *, scale: bool) -> Pipeline:
+    """Imputation, one-hot encoding (rare levels grouped, unknown tolerated), optional scaling."""
+    numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+    if scale:
+        numeric_steps.append(("scale", StandardScaler()))
+    categorical = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=0.01, sparse_output=False)),
+        ]
+    )
+    pre = ColumnTransformer(
+        [("num", Pipeline(numeric_steps), spec.numeric), ("cat", categorical, spec.categorical)],
+        verbose_feature_names_out=True,
+    )
+    return Pipeline([("pre", pre), ("model", estimator)])
+
+
+def search_spaces(spec: DatasetSpec, seed: int) -> dict[str, tuple[Pipeline, dict[str, Any]]]:
+    """The model families and their hyperparameter distributions."""
+    if spec.task == "regression":
+        gbm: BaseEstimator = HistGradientBoostingRegressor(random_state=seed)
+        linear: BaseEstimator = Ridge()
+        linear_space: dict[str, Any] = {"model__alpha": loguniform(1e-2, 1e2)}
+        weights: dict[str, Any] = {}
+    else:
+        gbm = HistGradientBoostingClassifier(random_state=seed)
+        linear = LogisticRegression(max_iter=2000)
+        linear_space = {"model__C": loguniform(1e-2, 1e2), "model__class_weight": [None, "balanced"]}
+        weights = {"model__class_weight": [None, "balanced"]}
+    gbm_space = {
+        "model__learning_rate": loguniform(0.03, 0.3),
+        "model__max_leaf_nodes": randint(15, 63),
+        "model__min_samples_leaf": randint(10, 60),
+        "model__l2_regularization": uniform(0.0, 1.0),
+        **weights,
+    }
+    return {
+        "gradient_boosting": (build_pipeline(spec, gbm, scale=False), gbm_space),
+        "linear": (build_pipeline(spec, linear, scale=True), linear_space),
+    }
+
+
+def scorer(spec: DatasetSpec, y: pd.Series) -> Any:
+    if spec.metric.name == "f1":
+        return make_scorer(f1_score, pos_label=positive_class(spec, y))
+    return get_scorer(SCORERS[spec.metric.name])
+
+
+@contextlib.contextmanager
+def _parallel(dask_address: str | None) -> Iterator[None]:
+    """Run joblib's trials on a Dask cluster when one is configured, else locally."""
+    if not dask_address:
+        yield
+        return
+    import joblib
+    from distributed import Client
+
+    with Client(dask_address) as _client, joblib.parallel_backend("dask"):
+        yield
+
+
+def search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) -> SearchResult:
+    """Randomised search under cross-validation over every family; the best CV score wins."""
+    X, y = split_xy(train, spec)
+    folds = (
+        StratifiedKFold(cfg.cv_folds, shuffle=True, random_state=cfg.seed)
+        if spec.task == "classification"
+        else KFold(cfg.cv_folds, shuffle=True, random_state=cfg.seed)
+    )
+    candidates: list[Candidate] = []
+    best: tuple[float, str, RandomizedSearchCV] | None = None
+    with _parallel(cfg.dask_address):
+        for family, (pipe, space) in search_spaces(spec, cfg.seed).items():
+            rs = RandomizedSearchCV(
+                pipe, space, n_iter=cfg.n_iter, cv=folds, scoring=scorer(spec, y),
+                n_jobs=cfg.n_jobs, random_state=cfg.seed, refit=True, error_score="raise",
+            )
+            rs.fit(X, y)
+            res = rs.cv_results_
+            for i, params in enumerate(res["params"]):
+                clean = {k.removeprefix("model__"): _plain(v) for k, v in params.items()}
+                candidates.append(Candidate(family, clean, float(res["mean_test_score"][i]), int(res["rank_test_score"][i])))
+            log.info("%s: best CV %s = %.4f", family, spec.metric.name, rs.best_score_)
+            if best is None or rs.best_score_ > best[0]:
+                best = (float(rs.best_score_), family, rs)
+    assert best is not None
+    score, family, rs = best
+    params = {k.removeprefix("model__"): _plain(v) for k, v in rs.best_params_.items()}
+    return SearchResult(family, params, score, rs.best_estimator_, candidates)
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v

@@ -1,0 +1,184 @@
+"""Validate batches against their Great Expectations suite; quarantine the ones that fail."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from driftgate.errors import SuiteError
+from driftgate.frames import SPLIT_COLUMN
+from driftgate.lake import Lake
+from driftgate.spec import DatasetSpec
+
+if TYPE_CHECKING:
+    from great_expectations.core import ExpectationSuite
+
+log = logging.getLogger(__name__)
+
+NUMERIC_TYPES = ["float64", "float32", "int64", "int32", "Float64", "Int64"]
+TEXT_TYPES = ["str", "object", "string", "StringDtype", "category"]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One expectation a batch did not meet."""
+
+    expectation: str
+    column: str | None
+    severity: str
+    observed: Any
+    unexpected_percent: float | None
+    examples: list[Any]
+    message: str
+
+    def describe(self) -> str:
+        where = f"column {self.column!r}" if self.column else "table"
+        text = f"{self.expectation} on {where}"
+        if self.message:
+            return f"{text}: {self.message}"
+        parts = []
+        if self.observed is not None:
+            parts.append(f"observed {self.observed!r}")
+        if self.unexpected_percent:
+            parts.append(f"{self.unexpected_percent:.1f}% unexpected")
+        if self.examples:
+            parts.append(f"e.g. {self.examples[:5]!r}")
+        return f"{text}: {', '.join(parts) or 'failed'}"
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """The verdict on one batch: it passes unless a critical expectation failed."""
+
+    dataset: str
+    batch: int
+    success: bool
+    evaluated: int
+    failures: list[Failure] = field(default_factory=list)
+    warnings: list[Failure] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_markdown(self) -> str:
+        verdict = "passed" if self.success else "FAILED: quarantined"
+        lines = [
+            f"# Validation of {self.dataset} batch {self.batch}: {verdict}",
+            "",
+            f"{self.evaluated} expectations, {len(self.failures)} failed, {len(self.warnings)} warnings.",
+        ]
+        for title, items in (("Failed", self.failures), ("Warnings", self.warnings)):
+            if items:
+                lines += ["", f"## {title}", ""] + [f"- {f.describe()}" for f in items]
+        return "\n".join(lines)
+
+    def to_html(self) -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(f.severity)}</td><td>{html.escape(f.expectation)}</td>"
+            f"<td>{html.escape(str(f.column or '(table)'))}</td>"
+            f"<td>{html.escape(f.describe())}</td></tr>"
+            for f in [*self.failures, *self.warnings]
+        )
+        verdict = "passed" if self.success else "failed: quarantined"
+        return (
+            "<!doctype html><meta charset=utf-8>"
+            f"<title>{html.escape(self.dataset)} batch {self.batch}</title>"
+            "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:4px}"
+            "table{border-collapse:collapse}</style>"
+            f"<h1>{html.escape(self.dataset)} batch {self.batch}: {verdict}</h1>"
+            f"<p>{self.evaluated} expectations, {len(self.failures)} failed, {len(self.warnings)} warnings.</p>"
+            f"<table><tr><th>severity</th><th>expectation</th><th>column</th><th>problem</th></tr>{rows}</table>"
+        )
+
+
+@lru_cache(maxsize=1)
+def _gx_batch_definition() -> Any:
+    """One ephemeral GX context per process: building it is the slow part (~5 s of imports)."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = context.data_sources.add_pandas("driftgate").add_dataframe_asset("batch")
+    return asset.add_batch_definition_whole_dataframe("whole")
+
+
+def load_suite(path: Path) -> ExpectationSuite:
+    """Read a suite kept as JSON in ``expectations/``.
+
+    Raises:
+        SuiteError: the file is missing or not a valid GX suite.
+    """
+    from great_expectations.core import ExpectationSuite
+
+    if not path.is_file():
+        raise SuiteError(f"no expectation suite at {path}; create one with `driftgate expectations init`")
+    try:
+        return ExpectationSuite(**json.loads(path.read_text()))
+    except Exception as exc:  # GX raises many kinds for a malformed suite
+        raise SuiteError(f"expectation suite {path} is invalid: {exc}") from exc
+
+
+def _failure(er: Any) -> Failure:
+    cfg = er.expectation_config
+    res = er.result or {}
+    exc = er.exception_info or {}
+    message = exc.get("exception_message") if exc.get("raised_exception") else ""
+    examples = res.get("partial_unexpected_list") or []
+    return Failure(
+        expectation=cfg.type,
+        column=cfg.kwargs.get("column"),
+        severity=str(getattr(cfg.severity, "value", cfg.severity)),
+        observed=res.get("observed_value"),
+        unexpected_percent=res.get("unexpected_percent"),
+        examples=json.loads(json.dumps(examples[:5], default=str)),
+        message=str(message or ""),
+    )
+
+
+def validate_frame(frame: pd.DataFrame, suite: ExpectationSuite, dataset: str, batch: int) -> ValidationResult:
+    """Run a suite on one batch; critical failures fail it, warnings are only reported."""
+    data = frame.drop(columns=[SPLIT_COLUMN], errors="ignore")
+    gx_batch = _gx_batch_definition().get_batch(batch_parameters={"dataframe": data})
+    result = gx_batch.validate(suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5})
+    failures, warnings = [], []
+    for er in result.results:
+        if er.success:
+            continue
+        f = _failure(er)
+        (warnings if f.severity in ("warning", "info") else failures).append(f)
+    return ValidationResult(dataset, batch, not failures, len(result.results), failures, warnings)
+
+
+def suite_path(expectations_dir: Path, dataset: str) -> Path:
+    return expectations_dir / f"{dataset}.json"
+
+
+def validate_stored_batch(lake: Lake, spec: DatasetSpec, number: int, suite: ExpectationSuite) -> ValidationResult:
+    """Validate a stored batch; accept it in place or move it to quarantine with its report."""
+    result = validate_frame(lake.read_batch(spec.name, number), suite, spec.name, number)
+    if result.success:
+        lake.mark_accepted(spec.name, number, result.to_dict())
+    else:
+        lake.quarantine(spec.name, number, result.to_dict(), result.to_html())
+    lake.write_bytes(lake.path("reports", "validation", spec.name, f"batch={number}.html"), result.to_html().encode())
+    return result
+
+
+@task(name="validate-batch", task_run_name="validate-batch-{number}", cache_policy=NO_CACHE)
+def validate_batch_task(lake: Lake, spec: DatasetSpec, number: int, suite_file: Path) -> ValidationResult:
+    result = validate_stored_batch(lake, spec, number, load_suite(suite_file))
+    create_markdown_artifact(result.to_markdown(), key=f"validation-{spec.name}-{number}".lower().replace("_", "-"))
+    return result
