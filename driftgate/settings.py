@@ -58,7 +58,7 @@ class Settings(BaseSettings):
         0.05, description="Change in a column's missing-value rate that counts as drift."
     )
     drift_share_threshold: float = Field(
-        0.25,
+        0.2,
         description="Retrain when the (importance-weighted) share of drifted features reaches it.",
     )
     drift_use_importance: bool = Field(

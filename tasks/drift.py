@@ -39,7 +39,7 @@ class DriftPolicy:
     numeric_threshold: float = 0.1
     categorical_threshold: float = 0.05
     missing_threshold: float = 0.05
-    share_threshold: float = 0.25
+    share_threshold: float = 0.2
     use_importance: bool = True
     metric_floor: float | None = None
 

@@ -1,0 +1,22 @@
+# The front door. Every target creates the environment it needs (uv is installed with pip if missing).
+export UV_PYTHON_DOWNLOADS := never
+export GX_ANALYTICS_ENABLED := false
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+
+.PHONY: env test lint demo
+
+$(UV):
+	python3 -m pip install --user --quiet uv
+
+env: $(UV)
+	$(UV) sync --frozen --all-extras
+
+test: env
+	$(UV) run --frozen pytest
+
+lint: env
+	$(UV) run --frozen ruff check driftgate tasks flows tests
+
+demo: env
+	$(UV) run --frozen python -m flows.training

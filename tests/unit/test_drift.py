@@ -1,0 +1,67 @@
+"""Drift statistics and decisions on the seeded synthetic generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from driftgate.spec import load_spec
+from driftgate.synthetic import Shift, make_frame, true_importance
+from tasks.drift import DriftPolicy, ks_and_wasserstein
+from tasks.drift_report import compute_drift, decide
+
+SPEC = load_spec("synthetic-classification")
+POLICY = DriftPolicy()
+N = 15_000
+
+
+def test_ks_and_wasserstein_match_scipy() -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    a, b = np.sort(rng.normal(0, 1, 3000)), np.sort(rng.normal(0.3, 1.2, 2000))
+    d, w = ks_and_wasserstein(a, b)
+    assert d == pytest.approx(stats.ks_2samp(a, b).statistic, abs=1e-12)
+    assert w == pytest.approx(stats.wasserstein_distance(a, b), rel=1e-9)
+
+
+def _alarm_rate(shift: Shift | None, pairs: int) -> float:
+    alarms = 0
+    for i in range(pairs):
+        ref = make_frame("classification", N, seed=10_000 + i)
+        cur = make_frame("classification", N, seed=20_000 + i, shift=shift)
+        report = compute_drift(ref, cur, SPEC, POLICY, true_importance(), batch=i)
+        alarms += decide(report, POLICY, SPEC, has_champion=True).retrain
+    return alarms / pairs
+
+
+def test_no_drift_false_alarm_rate_is_at_most_5_percent() -> None:
+    assert _alarm_rate(None, 200) <= 0.05
+
+
+@pytest.mark.parametrize(
+    "shift",
+    [
+        Shift(mean={"num_0": 0.25}),
+        Shift(shares={"cat_0": {"a": 0.10}}),
+        Shift(target_prior=0.45),
+    ],
+    ids=["mean-0.25sd-important-feature", "category-share-plus-10-points", "target-prior"],
+)
+def test_shifts_are_detected_at_least_95_percent(shift: Shift) -> None:
+    assert _alarm_rate(shift, 40) >= 0.95
+
+
+def test_decision_without_champion_retrains_and_says_why() -> None:
+    decision = decide(None, POLICY, SPEC, has_champion=False)
+    assert decision.retrain and decision.reasons == ["no champion yet"]
+
+
+def test_unimportant_feature_drift_does_not_retrain() -> None:
+    ref = make_frame("classification", N, seed=1)
+    cur = make_frame("classification", N, seed=2, shift=Shift(mean={"num_2": 0.5}))
+    report = compute_drift(ref, cur, SPEC, POLICY, true_importance())
+    assert report.drifted == ["num_2"]
+    decision = decide(report, POLICY, SPEC, has_champion=True)
+    assert not decision.retrain
+    assert "num_2" in decision.reasons[0]
