@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from tasks.explain import Explanation
 
@@ -34,7 +35,7 @@ def _numeric_view(ex: Explanation) -> np.ndarray:
     cols = []
     for c in ex.features:
         s = ex.data[c]
-        cols.append(s.astype("category").cat.codes.to_numpy(dtype=float) if not np.issubdtype(s.dtype, np.number) else s.to_numpy(dtype=float))
+        cols.append(s.astype("category").cat.codes.to_numpy(dtype=float) if not pd.api.types.is_numeric_dtype(s) else s.to_numpy(dtype=float))
     return np.column_stack(cols) if cols else np.zeros((0, 0))
 
 
@@ -64,7 +65,7 @@ def plots(ex: Explanation, top: int = 3) -> dict[str, bytes]:
         i = ex.features.index(name)
         fig, ax = plt.subplots(figsize=(5, 3.5))
         x = ex.data[name]
-        if np.issubdtype(x.dtype, np.number):
+        if pd.api.types.is_numeric_dtype(x):
             ax.scatter(x, ex.values[:, i], s=6, alpha=0.5)
         else:
             levels = sorted(x.dropna().unique(), key=str)

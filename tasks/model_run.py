@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 # Logging the exact requirements skips MLflow's ~8 s requirement inference.
 PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy", "scipy"]
 # skops refuses HistGradientBoosting's predictor unless told to trust it.
-SKOPS_TRUSTED = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+SKOPS_TRUSTED = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor", "numpy.dtype"]
 
 
 @dataclass
