@@ -4,7 +4,7 @@ export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 
-.PHONY: env test lint demo
+.PHONY: env test lint
 
 $(UV):
 	python3 -m pip install --user --quiet uv
@@ -17,6 +17,3 @@ test: env
 
 lint: env
 	$(UV) run --frozen ruff check driftgate tasks flows tests
-
-demo: env
-	$(UV) run --frozen python -m flows.training
