@@ -17,7 +17,7 @@ Defaults and why:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -26,7 +26,6 @@ from scipy import special, stats
 from scipy.spatial.distance import jensenshannon
 
 from driftgate.settings import Settings
-from driftgate.spec import DatasetSpec
 
 Kind = Literal["numeric", "categorical"]
 
