@@ -30,17 +30,22 @@ from driftgate.settings import Settings
 Kind = Literal["numeric", "categorical"]
 
 
+def _default(name: str) -> Any:
+    return Settings.model_fields[name].default
+
+
 @dataclass(frozen=True)
 class DriftPolicy:
     """Thresholds of the per-feature tests and of the retraining decision."""
 
-    alpha: float = 0.01
-    numeric_threshold: float = 0.1
-    categorical_threshold: float = 0.05
-    missing_threshold: float = 0.05
-    share_threshold: float = 0.2
-    use_importance: bool = True
-    metric_floor: float | None = None
+    # defaults are the settings' defaults: one place to change them
+    alpha: float = _default("drift_alpha")
+    numeric_threshold: float = _default("drift_numeric_threshold")
+    categorical_threshold: float = _default("drift_categorical_threshold")
+    missing_threshold: float = _default("drift_missing_threshold")
+    share_threshold: float = _default("drift_share_threshold")
+    use_importance: bool = _default("drift_use_importance")
+    metric_floor: float | None = _default("metric_floor")
 
     @classmethod
     def from_settings(cls, s: Settings) -> DriftPolicy:
