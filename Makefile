@@ -4,7 +4,7 @@ export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 
-.PHONY: env test lint
+.PHONY: env demo test lint
 
 $(UV):
 	python3 -m pip install --user --quiet uv
@@ -12,8 +12,12 @@ $(UV):
 env: $(UV)
 	$(UV) sync --frozen --all-extras
 
+demo: env
+	$(UV) run --frozen driftgate demo --fresh
+
 test: env
 	$(UV) run --frozen pytest
 
 lint: env
-	$(UV) run --frozen ruff check driftgate tasks flows tests
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .

@@ -2,7 +2,7 @@
 
 DriftgateError                  base of everything driftgate raises on purpose
 ├── SpecError                   a dataset spec is missing or malformed
-├── BatchConflict               a batch number already holds different content
+├── BatchConflictError               a batch number already holds different content
 ├── BatchFetchError             the data API did not deliver a batch after all retries
 ├── ModelRegistryError          a model version is missing, unloadable, or an alias is unset
 └── SuiteError                  an expectation suite is missing or malformed
@@ -19,7 +19,7 @@ class SpecError(DriftgateError):
     """A dataset spec is missing or malformed."""
 
 
-class BatchConflict(DriftgateError):
+class BatchConflictError(DriftgateError):
     """A batch number already holds different content in the lake."""
 
 

@@ -24,7 +24,7 @@ import fsspec
 import pandas as pd
 from fsspec.implementations.local import LocalFileSystem
 
-from driftgate.errors import BatchConflict
+from driftgate.errors import BatchConflictError
 from driftgate.frames import SPLIT_COLUMN, content_hash
 
 log = logging.getLogger(__name__)
@@ -109,13 +109,13 @@ class Lake:
         is a no-op; different content under a stored number raises.
 
         Raises:
-            BatchConflict: batch ``number`` is stored with different content.
+            BatchConflictError: batch ``number`` is stored with different content.
         """
         digest = content_hash(frame)
         existing = self.manifest(dataset, number)
         if existing is not None:
             if existing.sha256 != digest:
-                raise BatchConflict(
+                raise BatchConflictError(
                     f"batch {number} of {dataset!r} is already stored with sha256 "
                     f"{existing.sha256[:12]}…, refusing different content {digest[:12]}…"
                 )

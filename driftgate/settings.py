@@ -25,9 +25,7 @@ class Settings(BaseSettings):
     lake_url: str | None = Field(
         None, description="Lake root: file:///path or s3://bucket/prefix. Default <home>/lake."
     )
-    s3_endpoint_url: str | None = Field(
-        None, description="S3-compatible endpoint (MinIO, moto) for s3:// lakes."
-    )
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, moto) for s3:// lakes.")
     s3_key: str | None = Field(None, description="S3 access key (else AWS_ACCESS_KEY_ID).")
     s3_secret: str | None = Field(None, description="S3 secret key (else AWS_SECRET_ACCESS_KEY).")
     mlflow_tracking_uri: str | None = Field(
@@ -35,9 +33,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "DRIFTGATE_MLFLOW_TRACKING_URI"),
         description="MLflow tracking URI (MLFLOW_TRACKING_URI honoured). Default SQLite in home.",
     )
-    model_name: str | None = Field(
-        None, description="Registered model name. Default: the dataset spec's model_name."
-    )
+    model_name: str | None = Field(None, description="Registered model name. Default: the dataset spec's model_name.")
 
     # --- ingestion -----------------------------------------------------------------------
     data_api_url: str = Field("http://127.0.0.1:8900", description="Base URL of the data API.")
@@ -74,9 +70,7 @@ class Settings(BaseSettings):
     cv_folds: int = Field(3, description="Cross-validation folds of the search.")
     n_jobs: int = Field(1, description="Parallel search jobs (joblib).")
     dask_address: str | None = Field(None, description="Dask scheduler: run the search there.")
-    gate_margin: float = Field(
-        0.0, description="Relative improvement a challenger needs over the champion."
-    )
+    gate_margin: float = Field(0.0, description="Relative improvement a challenger needs over the champion.")
     seed: int = Field(42, description="Seed of splits and searches.")
 
     # --- explanations --------------------------------------------------------------------

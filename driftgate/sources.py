@@ -37,11 +37,22 @@ def load_source(spec: DatasetSpec, source: str | None = None) -> pd.DataFrame:
             raise SpecError(f"synthetic source must be classification or regression, not {task!r}")
         frame = make_frame(task, SYNTHETIC_ROWS, seed=0)  # type: ignore[arg-type]
     else:
-        path = Path(src)
-        if not path.is_file():
-            raise SpecError(f"source file {path} does not exist")
-        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        frame = read_table(Path(src))
     missing = [c for c in spec.columns if c not in frame.columns]
     if missing:
         raise SpecError(f"source {src} lacks columns named in spec {spec.name!r}: {missing}")
     return normalize(frame[spec.columns], spec)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A CSV or Parquet file as a frame.
+
+    Raises:
+        SpecError: the file is missing or unreadable.
+    """
+    if not path.is_file():
+        raise SpecError(f"source file {path} does not exist")
+    try:
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except Exception as exc:  # parser errors of either format
+        raise SpecError(f"cannot read {path}: {exc}") from exc

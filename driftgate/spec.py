@@ -83,6 +83,8 @@ class DatasetSpec(BaseModel):
     model_name: str
     source: str = Field(description="plotnine:<name>, synthetic:<task>, or a CSV/Parquet path.")
     positive_class: str | None = None
+    target_min: float | None = Field(None, description="Regression: the lowest valid target value.")
+    target_max: float | None = Field(None, description="Regression: the highest valid target value.")
     scenario: Scenario = Field(default_factory=Scenario)
 
     @model_validator(mode="after")

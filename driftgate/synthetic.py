@@ -48,9 +48,7 @@ def _shares(delta: Mapping[str, float] | None) -> np.ndarray:
 def _draw(
     task: Literal["classification", "regression"], n: int, rng: np.random.Generator, shift: Shift
 ) -> pd.DataFrame:
-    frame = {
-        col: rng.normal(shift.mean.get(col, 0.0), 1.0, n) for col in ("num_0", "num_1", "num_2", "num_3")
-    }
+    frame = {col: rng.normal(shift.mean.get(col, 0.0), 1.0, n) for col in ("num_0", "num_1", "num_2", "num_3")}
     for col in ("cat_0", "cat_1"):
         frame[col] = rng.choice(LEVELS, size=n, p=_shares(shift.shares.get(col)))
     df = pd.DataFrame(frame)

@@ -28,5 +28,8 @@ def experiment_id(settings: Settings, dataset: str) -> str:
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return str(found.experiment_id)
-    local = settings.resolved_tracking_uri().startswith(("sqlite:", "file:")) or "://" not in settings.resolved_tracking_uri()
+    local = (
+        settings.resolved_tracking_uri().startswith(("sqlite:", "file:"))
+        or "://" not in settings.resolved_tracking_uri()
+    )
     return str(mlflow.create_experiment(name, artifact_location=settings.artifact_root() if local else None))

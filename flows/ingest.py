@@ -36,5 +36,7 @@ def ingest_batches(dataset: str | None = None, max_batches: int | None = None) -
         stored.append(store_batch_task(ctx.lake, ctx.spec, number, frame))
     if stored:
         publish_ingest_table(ctx.spec.name, stored)
-    log.info("ingested %s new batches of %s (cursor now %s)", len(stored), ctx.spec.name, ctx.lake.cursor(ctx.spec.name))
+    log.info(
+        "ingested %s new batches of %s (cursor now %s)", len(stored), ctx.spec.name, ctx.lake.cursor(ctx.spec.name)
+    )
     return [m.number for m in stored]

@@ -26,7 +26,9 @@ from tasks.validate import validate_batch_task
 log = logging.getLogger(__name__)
 
 
-def _champion_state(ctx: Context, client: MlflowClient) -> tuple[Any, pd.DataFrame | None, dict[str, float] | None, Any]:
+def _champion_state(
+    ctx: Context, client: MlflowClient
+) -> tuple[Any, pd.DataFrame | None, dict[str, float] | None, Any]:
     mv = champion_version(client, ctx.model_name)
     if mv is None:
         return None, None, None, None
@@ -48,8 +50,14 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
     record["valid"] = valid
     if not valid:
         champ = champion_version(client, ctx.model_name)
-        record.update(drift=None, retrained=False, reasons=["quarantined: failed validation"],
-                      version=None, metric=None, champion=str(champ.version) if champ else None)
+        record.update(
+            drift=None,
+            retrained=False,
+            reasons=["quarantined: failed validation"],
+            version=None,
+            metric=None,
+            champion=str(champ.version) if champ else None,
+        )
         lake.set_progress(ds, number, record)
         return record
 
@@ -65,28 +73,40 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
     decision = decide(report, policy, ctx.spec, has_champion=mv is not None, champion_score=champ_score)
     if report is not None:
         record["drift_report"] = publish_drift(lake, report, decision)
-    record.update(drift=round(report.drifted_share, 3) if report else None,
-                  drifted=report.drifted if report else [], retrained=decision.retrain,
-                  reasons=decision.reasons, version=None, metric=champ_score,
-                  champion=str(mv.version) if mv else None)
+    record.update(
+        drift=round(report.drifted_share, 3) if report else None,
+        drifted=report.drifted if report else [],
+        retrained=decision.retrain,
+        reasons=decision.reasons,
+        version=None,
+        metric=champ_score,
+        champion=str(mv.version) if mv else None,
+    )
     if decision.retrain:
-        window = [n for n in lake.accepted_numbers(ds) if n <= number][-s.train_window:]
+        window = [n for n in lake.accepted_numbers(ds) if n <= number][-s.train_window :]
         data = load_window(lake, ctx.spec, window)
         cfg = SearchSettings(s.search_iter, s.cv_folds, s.n_jobs, s.seed, s.dask_address)
         trained, model = train_task(client, experiment, ctx.spec, ctx.model_name, data, cfg, decision.reasons, number)
-        result = gate_task(client, ctx.spec, ctx.model_name, trained.version, model, trained.run_id,
-                           data.newest_test, s.gate_margin)
+        result = gate_task(
+            client, ctx.spec, ctx.model_name, trained.version, model, trained.run_id, data.newest_test, s.gate_margin
+        )
         explain_task(ctx.spec, trained, model, data, result, s.explain_rows, s.explain_seconds, s.seed)
-        record.update(version=trained.version, promoted=result.promoted, gate=result.reason,
-                      metric=result.challenger_score if result.promoted else result.champion_score,
-                      champion=trained.version if result.promoted else record["champion"],
-                      run_id=trained.run_id)
+        record.update(
+            version=trained.version,
+            promoted=result.promoted,
+            gate=result.reason,
+            metric=result.challenger_score if result.promoted else result.champion_score,
+            champion=trained.version if result.promoted else record["champion"],
+            run_id=trained.run_id,
+        )
     lake.set_progress(ds, number, record)
     return record
 
 
 @flow(name="continuous-training")
-def continuous_training(dataset: str | None = None, max_batches: int | None = None, ingest: bool = True) -> list[dict[str, Any]]:
+def continuous_training(
+    dataset: str | None = None, max_batches: int | None = None, ingest: bool = True
+) -> list[dict[str, Any]]:
     """Take every new batch through the loop, in order; a rerun continues where one stopped.
 
     Args:

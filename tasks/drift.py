@@ -106,7 +106,9 @@ def ks_and_wasserstein(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> tuple[
     return float(gap.max()), float(np.sum(gap[:-1] * steps))
 
 
-def numeric_drift(column: str, ref: np.ndarray, cur: np.ndarray, policy: DriftPolicy, *, ref_sorted: np.ndarray | None = None) -> FeatureDrift:
+def numeric_drift(
+    column: str, ref: np.ndarray, cur: np.ndarray, policy: DriftPolicy, *, ref_sorted: np.ndarray | None = None
+) -> FeatureDrift:
     """Wasserstein / reference std (effect) and KS (test) of a numeric column."""
     ref_ok = np.sort(ref[~np.isnan(ref)]) if ref_sorted is None else ref_sorted
     cur_ok = np.sort(cur[~np.isnan(cur)])
@@ -117,7 +119,7 @@ def numeric_drift(column: str, ref: np.ndarray, cur: np.ndarray, policy: DriftPo
         d, w = ks_and_wasserstein(ref_ok, cur_ok)
         scale = float(np.std(ref_ok)) or 1.0
         value, p = w / scale, _ks_pvalue(d, len(ref_ok), len(cur_ok))
-    lo, hi = (np.quantile(ref_ok, [0.01, 0.99]) if len(ref_ok) else (0.0, 1.0))
+    lo, hi = np.quantile(ref_ok, [0.01, 0.99]) if len(ref_ok) else (0.0, 1.0)
     edges = np.linspace(lo, hi if hi > lo else lo + 1, 21)
     hist = {
         "edges": [round(float(e), 4) for e in edges],
@@ -125,9 +127,15 @@ def numeric_drift(column: str, ref: np.ndarray, cur: np.ndarray, policy: DriftPo
         "current": (np.histogram(np.clip(cur_ok, lo, hi), edges)[0] / max(len(cur_ok), 1)).round(4).tolist(),
     }
     return FeatureDrift(
-        column, "numeric", "wasserstein/std", value, policy.numeric_threshold, p,
+        column,
+        "numeric",
+        "wasserstein/std",
+        value,
+        policy.numeric_threshold,
+        p,
         drifted=value >= policy.numeric_threshold and p < policy.alpha,
-        missing_ref=miss_ref, missing_cur=miss_cur,
+        missing_ref=miss_ref,
+        missing_cur=miss_cur,
         missing_drifted=_missing_drift(miss_ref, miss_cur, len(ref), len(cur), policy),
         histogram=hist,
     )
@@ -157,11 +165,18 @@ def categorical_drift(column: str, ref: pd.Series, cur: pd.Series, policy: Drift
         "current": (b / max(b.sum(), 1)).round(4).tolist(),
     }
     return FeatureDrift(
-        column, "categorical", "jensen-shannon", value, policy.categorical_threshold, p,
+        column,
+        "categorical",
+        "jensen-shannon",
+        value,
+        policy.categorical_threshold,
+        p,
         drifted=value >= policy.categorical_threshold and p < policy.alpha,
-        missing_ref=miss_ref, missing_cur=miss_cur,
+        missing_ref=miss_ref,
+        missing_cur=miss_cur,
         missing_drifted=_missing_drift(miss_ref, miss_cur, len(ref), len(cur), policy),
-        psi=psi, histogram=hist,
+        psi=psi,
+        histogram=hist,
     )
 
 

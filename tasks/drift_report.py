@@ -58,7 +58,10 @@ class DriftReport:
         if decision:
             lines += [f"**Retrain: {'yes' if decision.retrain else 'no'}**", ""]
             lines += [f"- {r}" for r in decision.reasons] + [""]
-        lines += ["| column | statistic | value | threshold | p-value | missing ref→cur | drift |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "| column | statistic | value | threshold | p-value | missing ref→cur | drift |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for f in [*self.features, *([self.target] if self.target else [])]:
             lines.append(
                 f"| {f.column} | {f.statistic} | {f.value:.4f} | {f.threshold} | {f.p_value:.2g} | "
@@ -103,7 +106,10 @@ def _bars_svg(f: FeatureDrift, width: int = 240, height: int = 40) -> str:
     for i, (r, c) in enumerate(zip(ref, cur, strict=True)):
         for j, (v, color) in enumerate(((r, "#999"), (c, "#d33"))):
             h = height * v / top
-            bars.append(f'<rect x="{i * w + j * w / 2:.1f}" y="{height - h:.1f}" width="{w / 2:.1f}" height="{h:.1f}" fill="{color}"/>')
+            bars.append(
+                f'<rect x="{i * w + j * w / 2:.1f}" y="{height - h:.1f}" '
+                f'width="{w / 2:.1f}" height="{h:.1f}" fill="{color}"/>'
+            )
     return f'<svg width="{width}" height="{height}">{"".join(bars)}</svg>'
 
 
@@ -137,7 +143,9 @@ def compute_drift(
         else:
             target = categorical_drift(spec.target, reference[spec.target], current[spec.target], policy)
     weights = _weights(spec.feature_names, importance if policy.use_importance else None)
-    return DriftReport(spec.name, batch, len(reference), len(current), features, target, weights, policy.share_threshold)
+    return DriftReport(
+        spec.name, batch, len(reference), len(current), features, target, weights, policy.share_threshold
+    )
 
 
 def _floats(s: pd.Series) -> np.ndarray:
@@ -174,21 +182,34 @@ def decide(
             f"drifted features {', '.join(report.drifted)} carry {report.drifted_share:.0%} of the "
             f"importance (threshold {report.share_threshold:.0%})"
         )
-    if policy.metric_floor is not None and champion_score is not None and spec.better(policy.metric_floor, champion_score):
-        reasons.append(f"champion {spec.metric.name} {champion_score:.4g} is worse than the floor {policy.metric_floor}")
+    if (
+        policy.metric_floor is not None
+        and champion_score is not None
+        and spec.better(policy.metric_floor, champion_score)
+    ):
+        reasons.append(
+            f"champion {spec.metric.name} {champion_score:.4g} is worse than the floor {policy.metric_floor}"
+        )
     if reasons:
         return RetrainDecision(True, reasons)
     drifted = ", ".join(report.drifted) or "none"
     return RetrainDecision(
         False,
-        [f"no drift that matters: drifted features ({drifted}) carry {report.drifted_share:.0%} of the "
-         f"importance, below {report.share_threshold:.0%}; target stable"],
+        [
+            f"no drift that matters: drifted features ({drifted}) carry {report.drifted_share:.0%} of the "
+            f"importance, below {report.share_threshold:.0%}; target stable"
+        ],
     )
 
 
 @task(name="detect-drift", task_run_name="drift-{batch}", cache_policy=NO_CACHE)
 def drift_task(
-    lake: Lake, spec: DatasetSpec, batch: int, reference: pd.DataFrame, policy: DriftPolicy, importance: dict[str, float] | None
+    lake: Lake,
+    spec: DatasetSpec,
+    batch: int,
+    reference: pd.DataFrame,
+    policy: DriftPolicy,
+    importance: dict[str, float] | None,
 ) -> DriftReport:
     current = lake.read_batch(spec.name, batch).drop(columns=[SPLIT_COLUMN], errors="ignore")
     return compute_drift(reference, current, spec, policy, importance, batch)
@@ -200,5 +221,7 @@ def publish_drift(lake: Lake, report: DriftReport, decision: RetrainDecision) ->
     payload = report.to_dict() | {"decision": asdict(decision)}
     lake.write_bytes(f"{base}/{report.batch}.json", json.dumps(payload, indent=2, default=float).encode())
     lake.write_bytes(f"{base}/{report.batch}.html", report.to_html(decision).encode())
-    create_markdown_artifact(report.to_markdown(decision), key=f"drift-{report.dataset}-{report.batch}".lower().replace("_", "-"))
+    create_markdown_artifact(
+        report.to_markdown(decision), key=f"drift-{report.dataset}-{report.batch}".lower().replace("_", "-")
+    )
     return lake.uri("reports", "drift", report.dataset, f"{report.batch}.html")

@@ -96,12 +96,18 @@ class PipelineExplainer:
         np.add.at(folded.T, self.owner, values.T)
         base_value = float(np.ravel(base)[0]) if np.size(base) else 0.0
         return Explanation(
-            self.spec.feature_names, folded, base_value, X.reset_index(drop=True),
-            np.asarray(raw_output(self.est, Xt), dtype=float).reshape(len(X), -1)[:, -1], self.kind,
+            self.spec.feature_names,
+            folded,
+            base_value,
+            X.reset_index(drop=True),
+            np.asarray(raw_output(self.est, Xt), dtype=float).reshape(len(X), -1)[:, -1],
+            self.kind,
         )
 
 
-def explain_sample(model: Pipeline, spec: DatasetSpec, rows: pd.DataFrame, max_rows: int, max_seconds: float, seed: int = 0) -> Explanation:
+def explain_sample(
+    model: Pipeline, spec: DatasetSpec, rows: pd.DataFrame, max_rows: int, max_seconds: float, seed: int = 0
+) -> Explanation:
     """Explain a sample of ``rows`` within a row budget and a time budget."""
     X = rows[spec.feature_names]
     sample = X.sample(min(max_rows, len(X)), random_state=seed) if len(X) > max_rows else X

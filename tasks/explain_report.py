@@ -35,7 +35,11 @@ def _numeric_view(ex: Explanation) -> np.ndarray:
     cols = []
     for c in ex.features:
         s = ex.data[c]
-        cols.append(s.astype("category").cat.codes.to_numpy(dtype=float) if not pd.api.types.is_numeric_dtype(s) else s.to_numpy(dtype=float))
+        cols.append(
+            s.astype("category").cat.codes.to_numpy(dtype=float)
+            if not pd.api.types.is_numeric_dtype(s)
+            else s.to_numpy(dtype=float)
+        )
     return np.column_stack(cols) if cols else np.zeros((0, 0))
 
 
@@ -55,8 +59,12 @@ def plots(ex: Explanation, top: int = 3) -> dict[str, bytes]:
     ax.set_xlabel("mean |SHAP value|")
     out["bar.png"] = _png(fig)
 
-    sx = shap.Explanation(values=ex.values, base_values=np.full(len(ex.values), ex.base_value),
-                          data=_numeric_view(ex), feature_names=ex.features)
+    sx = shap.Explanation(
+        values=ex.values,
+        base_values=np.full(len(ex.values), ex.base_value),
+        data=_numeric_view(ex),
+        feature_names=ex.features,
+    )
     plt.figure()
     shap.plots.beeswarm(sx, show=False, max_display=len(ex.features))
     out["beeswarm.png"] = _png(plt.gcf())
@@ -81,9 +89,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
         return "<p>none</p>"
     cols = list(rows[0])
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in cols) + "</tr>" for r in rows
-    )
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in cols) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -92,8 +98,15 @@ def _fmt(v: Any) -> str:
 
 
 def report_html(
-    *, title: str, ex: Explanation, images: dict[str, bytes], metrics: dict[str, float],
-    slices: list[dict[str, Any]], lineage: list[dict[str, Any]], trigger: str, gate: str,
+    *,
+    title: str,
+    ex: Explanation,
+    images: dict[str, bytes],
+    metrics: dict[str, float],
+    slices: list[dict[str, Any]],
+    lineage: list[dict[str, Any]],
+    trigger: str,
+    gate: str,
 ) -> str:
     """One page, images inline: opens offline from disk, MLflow or the service."""
     imgs = "".join(

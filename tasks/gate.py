@@ -49,7 +49,9 @@ def judge(spec: DatasetSpec, challenger: float, champion: float | None, margin: 
         return True, "no champion to beat: the challenger becomes champion"
     if challenger != challenger:
         return False, f"challenger {name} is undefined on these rows"
-    needed = champion + margin * abs(champion) if spec.metric.direction == "maximize" else champion - margin * abs(champion)
+    needed = (
+        champion + margin * abs(champion) if spec.metric.direction == "maximize" else champion - margin * abs(champion)
+    )
     if spec.better(challenger, champion) and not spec.better(needed, challenger):
         return True, f"challenger {name} {challenger:.4g} beats champion {champion:.4g} (needed {needed:.4g})"
     return False, f"challenger {name} {challenger:.4g} does not beat champion {champion:.4g} (needed {needed:.4g})"
@@ -77,8 +79,15 @@ def gate(
     if promoted:
         set_champion(client, name, challenger_version)
     result = GateResult(
-        spec.metric.name, challenger_version, str(current.version) if current else None,
-        ch_score, champ_score, margin, len(rows), promoted, reason,
+        spec.metric.name,
+        challenger_version,
+        str(current.version) if current else None,
+        ch_score,
+        champ_score,
+        margin,
+        len(rows),
+        promoted,
+        reason,
     )
     with mlflow.start_run(run_id=challenger_run_id):
         mlflow.log_metric(f"gate_challenger_{spec.metric.name}", ch_score)

@@ -17,7 +17,7 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from driftgate.errors import BatchConflict, BatchFetchError
+from driftgate.errors import BatchConflictError, BatchFetchError
 from driftgate.frames import SPLIT_COLUMN, assign_splits, normalize
 from driftgate.lake import BatchManifest, Lake
 from driftgate.spec import DatasetSpec
@@ -56,7 +56,9 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None  # an HTTP date: fall back to our own backoff
 
 
-def fetch_batch_once(client: httpx.Client, number: int, *, fmt: str = "parquet", timeout_s: float = 10.0) -> pd.DataFrame:
+def fetch_batch_once(
+    client: httpx.Client, number: int, *, fmt: str = "parquet", timeout_s: float = 10.0
+) -> pd.DataFrame:
     """One attempt at ``GET /batches/{number}``.
 
     Raises:
@@ -147,7 +149,9 @@ def store_batch(lake: Lake, spec: DatasetSpec, number: int, frame: pd.DataFrame)
 
 
 @task(name="fetch-batch", task_run_name="fetch-batch-{number}", cache_policy=NO_CACHE)
-def fetch_batch_task(base_url: str, number: int, policy: RetryPolicy, fmt: str, spec: DatasetSpec, seed: int) -> pd.DataFrame:
+def fetch_batch_task(
+    base_url: str, number: int, policy: RetryPolicy, fmt: str, spec: DatasetSpec, seed: int
+) -> pd.DataFrame:
     # The retry loop lives in fetch_batch: Prefect's task retries cannot honour Retry-After.
     with httpx.Client(base_url=base_url) as client:
         return prepare_batch(fetch_batch(client, number, policy, fmt=fmt), spec, number, seed)
@@ -157,9 +161,9 @@ def _storage_transient(task: object, task_run: object, state: object) -> bool:
     """Retry storage errors, never a content conflict."""
     try:
         state.result()  # type: ignore[attr-defined]
-    except BatchConflict:
+    except BatchConflictError:
         return False
-    except Exception:  # noqa: BLE001 - any other storage error is worth a retry
+    except Exception:
         return True
     return False
 
@@ -181,8 +185,7 @@ def publish_ingest_table(dataset: str, manifests: list[BatchManifest]) -> None:
     create_table_artifact(
         key=f"ingested-{dataset}".lower().replace("_", "-"),
         table=[
-            {"batch": m.number, "rows": m.rows, "sha256": m.sha256[:12], "splits": str(m.splits)}
-            for m in manifests
+            {"batch": m.number, "rows": m.rows, "sha256": m.sha256[:12], "splits": str(m.splits)} for m in manifests
         ],
         description=f"Batches of {dataset} stored by this run",
     )

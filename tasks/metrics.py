@@ -62,7 +62,9 @@ def primary_score(model: Any, spec: DatasetSpec, X: pd.DataFrame, y: pd.Series) 
     return evaluate(model, spec, X, y).get(spec.metric.name, float("nan"))
 
 
-def slice_metrics(model: Any, spec: DatasetSpec, X: pd.DataFrame, y: pd.Series, min_rows: int = 20) -> list[dict[str, Any]]:
+def slice_metrics(
+    model: Any, spec: DatasetSpec, X: pd.DataFrame, y: pd.Series, min_rows: int = 20
+) -> list[dict[str, Any]]:
     """Metrics per level of each categorical feature (levels with at least ``min_rows`` rows)."""
     rows = []
     for col in spec.categorical:

@@ -96,18 +96,28 @@ def train_and_register(
         for split, frame in (("validation", data.validation), ("test", data.test)):
             X, y = split_xy(frame, spec)
             metrics.update({f"{split}_{k}": v for k, v in evaluate(model, spec, X, y).items()})
-        mlflow.log_params({"family": result.best_family, **result.best_params, "train_rows": len(data.train),
-                           "window": ",".join(str(b.number) for b in data.batches)})
+        mlflow.log_params(
+            {
+                "family": result.best_family,
+                **result.best_params,
+                "train_rows": len(data.train),
+                "window": ",".join(str(b.number) for b in data.batches),
+            }
+        )
         mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # NaN-free
         X_test, y_test = split_xy(data.test, spec)
         mlflow.log_table(pd.DataFrame(slice_metrics(model, spec, X_test, y_test)), "slices/test_slices.json")
-        mlflow.set_tags({
-            BATCHES_TAG: json.dumps([b.__dict__ for b in data.batches]),
-            "driftgate.dataset": spec.name,
-            "driftgate.trigger": "; ".join(trigger),
-        })
+        mlflow.set_tags(
+            {
+                BATCHES_TAG: json.dumps([b.__dict__ for b in data.batches]),
+                "driftgate.dataset": spec.name,
+                "driftgate.trigger": "; ".join(trigger),
+            }
+        )
         train_ds = mlflow.data.from_pandas(
-            data.train, source=data.batches[-1].uri if data.batches else None, targets=spec.target,
+            data.train,
+            source=data.batches[-1].uri if data.batches else None,
+            targets=spec.target,
             name=f"{spec.name}-batches-{'-'.join(str(b.number) for b in data.batches)}",
         )
         mlflow.log_input(train_ds, context="training")
@@ -115,16 +125,20 @@ def train_and_register(
         example = X_train.head(5)
         output = model.predict_proba(example) if spec.task == "classification" else model.predict(example)
         info = mlflow.sklearn.log_model(
-            model, name="model", signature=infer_signature(example, output), input_example=example,
-            pip_requirements=PIP_REQUIREMENTS, registered_model_name=model_name,
+            model,
+            name="model",
+            signature=infer_signature(example, output),
+            input_example=example,
+            pip_requirements=PIP_REQUIREMENTS,
+            registered_model_name=model_name,
             skops_trusted_types=SKOPS_TRUSTED,
             pyfunc_predict_fn="predict_proba" if spec.task == "classification" else "predict",
         )
     version = str(info.registered_model_version)
     client.update_model_version(
-        model_name, version,
+        model_name,
+        version,
         description=f"{result.best_family} trained on batches "
         f"{', '.join(str(b.number) for b in data.batches)}; triggered by: {'; '.join(trigger)}",
     )
     return TrainedVersion(model_name, version, run.info.run_id, result.best_family, result.best_params, metrics), model
-

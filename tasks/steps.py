@@ -27,16 +27,28 @@ def _key(*parts: object) -> str:
 
 @task(name="train-model", task_run_name="train-{spec.name}-batch-{batch}", cache_policy=NO_CACHE)
 def train_task(
-    client: MlflowClient, experiment: str, spec: DatasetSpec, model_name: str, data: TrainingData,
-    cfg: SearchSettings, trigger: list[str], batch: int,
+    client: MlflowClient,
+    experiment: str,
+    spec: DatasetSpec,
+    model_name: str,
+    data: TrainingData,
+    cfg: SearchSettings,
+    trigger: list[str],
+    batch: int,
 ) -> tuple[TrainedVersion, Any]:
     return train_and_register(client, experiment, spec, model_name, data, cfg, trigger, batch)
 
 
 @task(name="champion-gate", task_run_name="gate-{spec.name}-v{version}", cache_policy=NO_CACHE)
 def gate_task(
-    client: MlflowClient, spec: DatasetSpec, model_name: str, version: str, model: Any, run_id: str,
-    rows: pd.DataFrame, margin: float,
+    client: MlflowClient,
+    spec: DatasetSpec,
+    model_name: str,
+    version: str,
+    model: Any,
+    run_id: str,
+    rows: pd.DataFrame,
+    margin: float,
 ) -> GateResult:
     result = gate(client, spec, model_name, version, model, run_id, rows, margin)
     create_markdown_artifact(result.to_markdown(), key=_key("gate", spec.name, "v", version))
@@ -45,17 +57,28 @@ def gate_task(
 
 @task(name="explain-model", task_run_name="explain-{spec.name}-v{trained.version}", cache_policy=NO_CACHE)
 def explain_task(
-    spec: DatasetSpec, trained: TrainedVersion, model: Any, data: TrainingData, gate_result: GateResult,
-    max_rows: int, max_seconds: float, seed: int,
+    spec: DatasetSpec,
+    trained: TrainedVersion,
+    model: Any,
+    data: TrainingData,
+    gate_result: GateResult,
+    max_rows: int,
+    max_seconds: float,
+    seed: int,
 ) -> dict[str, float]:
     """SHAP on the version's test rows; runs after the gate so it never delays promotion."""
     ex = explain_sample(model, spec, data.test, max_rows, max_seconds, seed)
     images = plots(ex)
     X, y = split_xy(data.test, spec)
     page = report_html(
-        title=f"{trained.name} version {trained.version}", ex=ex, images=images, metrics=trained.metrics,
-        slices=slice_metrics(model, spec, X, y), lineage=[asdict(b) for b in data.batches],
-        trigger="; ".join(_trigger(trained)), gate=gate_result.reason,
+        title=f"{trained.name} version {trained.version}",
+        ex=ex,
+        images=images,
+        metrics=trained.metrics,
+        slices=slice_metrics(model, spec, X, y),
+        lineage=[asdict(b) for b in data.batches],
+        trigger="; ".join(_trigger(trained)),
+        gate=gate_result.reason,
     )
     with mlflow.start_run(run_id=trained.run_id):
         log_explanation(ex, images, page)

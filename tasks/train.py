@@ -16,7 +16,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import get_scorer, make_scorer, f1_score
+from sklearn.metrics import f1_score, get_scorer, make_scorer
 from sklearn.model_selection import KFold, RandomizedSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -148,14 +148,23 @@ def search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) -> Searc
     with _parallel(cfg.dask_address):
         for family, (pipe, space) in search_spaces(spec, cfg.seed).items():
             rs = RandomizedSearchCV(
-                pipe, space, n_iter=cfg.n_iter, cv=folds, scoring=scorer(spec, y),
-                n_jobs=cfg.n_jobs, random_state=cfg.seed, refit=True, error_score="raise",
+                pipe,
+                space,
+                n_iter=cfg.n_iter,
+                cv=folds,
+                scoring=scorer(spec, y),
+                n_jobs=cfg.n_jobs,
+                random_state=cfg.seed,
+                refit=True,
+                error_score="raise",
             )
             rs.fit(X, y)
             res = rs.cv_results_
             for i, params in enumerate(res["params"]):
                 clean = {k.removeprefix("model__"): _plain(v) for k, v in params.items()}
-                candidates.append(Candidate(family, clean, float(res["mean_test_score"][i]), int(res["rank_test_score"][i])))
+                candidates.append(
+                    Candidate(family, clean, float(res["mean_test_score"][i]), int(res["rank_test_score"][i]))
+                )
             log.info("%s: best CV %s = %.4f", family, spec.metric.name, rs.best_score_)
             if best is None or rs.best_score_ > best[0]:
                 best = (float(rs.best_score_), family, rs)

@@ -152,8 +152,10 @@ def validate_frame(frame: pd.DataFrame, suite: ExpectationSuite, dataset: str, b
     """Run a suite on one batch; critical failures fail it, warnings are only reported."""
     data = frame.drop(columns=[SPLIT_COLUMN], errors="ignore")
     # GX's type checks do not know pandas' string dtype: hand text columns over as object
-    text = [c for c in data.columns if pd.api.types.is_string_dtype(data[c]) and not pd.api.types.is_object_dtype(data[c])]
-    data = data.astype({c: object for c in text})
+    text = [
+        c for c in data.columns if pd.api.types.is_string_dtype(data[c]) and not pd.api.types.is_object_dtype(data[c])
+    ]
+    data = data.astype(dict.fromkeys(text, object))
     gx_batch = _gx_batch_definition().get_batch(batch_parameters={"dataframe": data})
     result = gx_batch.validate(suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5})
     failures, warnings = [], []

@@ -24,7 +24,9 @@ def synthetic_api(driftgate_env: Path, monkeypatch: pytest.MonkeyPatch):
         yield server
 
 
-def test_continuous_training_runs_every_stage_and_promotes_a_champion(prefect_harness: None, synthetic_api: ServerThread) -> None:
+def test_continuous_training_runs_every_stage_and_promotes_a_champion(
+    prefect_harness: None, synthetic_api: ServerThread
+) -> None:
     from mlflow.tracking import MlflowClient
 
     from driftgate.context import build_context
@@ -34,9 +36,11 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(prefect_ha
     outcomes = continuous_training()
     by_batch = {o["batch"]: o for o in outcomes}
     assert sorted(by_batch) == [1, 2, 3, 4, 5]
-    assert by_batch[1]["retrained"] and by_batch[1]["reasons"] == ["no champion yet"]
+    assert by_batch[1]["retrained"]
+    assert by_batch[1]["reasons"] == ["no champion yet"]
     assert by_batch[1]["champion"] == "1"
-    assert by_batch[2]["valid"] and not by_batch[2]["retrained"]  # same distribution: no retrain
+    assert by_batch[2]["valid"]
+    assert not by_batch[2]["retrained"]
     assert by_batch[3]["retrained"]  # the shifted batches trigger retraining
     assert by_batch[4]["valid"] is False  # the corrupt batch is quarantined ...
     ctx = build_context(get_settings())

@@ -54,7 +54,8 @@ def test_shifts_are_detected_at_least_95_percent(shift: Shift) -> None:
 
 def test_decision_without_champion_retrains_and_says_why() -> None:
     decision = decide(None, POLICY, SPEC, has_champion=False)
-    assert decision.retrain and decision.reasons == ["no champion yet"]
+    assert decision.retrain
+    assert decision.reasons == ["no champion yet"]
 
 
 def test_unimportant_feature_drift_does_not_retrain() -> None:

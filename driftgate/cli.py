@@ -1,0 +1,333 @@
+"""The ``driftgate`` command line. Each command is a thin shell over the library and the flows."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from driftgate import __version__
+from driftgate.errors import DriftgateError
+
+app = typer.Typer(
+    name="driftgate",
+    help="Continuous training for tabular ML: ingest, validate, detect drift, train, gate, serve, explain.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+expectations_app = typer.Typer(help="Great Expectations suites in expectations/.", no_args_is_help=True)
+app.add_typer(expectations_app, name="expectations")
+
+log = logging.getLogger("driftgate")
+
+DatasetOpt = Annotated[
+    str | None, typer.Option("--dataset", "-d", help="Dataset spec name (default: DRIFTGATE_DATASET).")
+]
+
+
+def _environment_defaults() -> None:
+    """Prefect's ephemeral state under driftgate's home, and no progress bars or telemetry."""
+    home = Path(os.environ.get("DRIFTGATE_HOME", ".driftgate"))
+    os.environ.setdefault("PREFECT_HOME", str((home / "prefect").resolve()))
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"driftgate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("httpx", "urllib3", "alembic", "botocore", "great_expectations"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _environment_defaults()
+
+
+@app.command("data-api")
+def data_api(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8900,
+    dataset: DatasetOpt = None,
+    spec: Annotated[Path | None, typer.Option(help="A dataset spec YAML file (your own data).")] = None,
+    source: Annotated[str | None, typer.Option(help="CSV/Parquet file replacing the spec's source.")] = None,
+    fault_rate: Annotated[float, typer.Option(help="Share of batch answers that misbehave (0-1).")] = 0.0,
+    fault_kinds: Annotated[str, typer.Option(help="Comma list of 5xx,429,slow,truncate.")] = "5xx,429,slow,truncate",
+) -> None:
+    """Serve a dataset in numbered batches with its drift scenario (the API the flows fetch from)."""
+    import uvicorn
+
+    from driftgate.data_api import Faults, create_data_api
+    from driftgate.settings import get_settings
+    from driftgate.sources import load_source
+    from driftgate.spec import load_spec
+
+    s = get_settings()
+    ds = load_spec(spec or dataset or s.dataset, s.datasets_dir)
+    try:
+        faults = Faults(rate=fault_rate, kinds=tuple(k.strip() for k in fault_kinds.split(",") if k.strip()))
+    except ValueError as exc:
+        raise DriftgateError(str(exc)) from exc
+    api = create_data_api(load_source(ds, source), ds, faults)
+    log.info("data API for %s on http://%s:%s (%s batches)", ds.name, host, port, ds.scenario.batches)
+    uvicorn.run(api, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface (default DRIFTGATE_SERVE_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default DRIFTGATE_SERVE_PORT).")] = None,
+) -> None:
+    """Serve the champion over HTTP; follows the alias without a restart."""
+    import uvicorn
+
+    from driftgate.settings import get_settings
+    from serving.app import create_app
+
+    s = get_settings()
+    uvicorn.run(
+        create_app(s), host=host or s.serve_host, port=port or s.serve_port, log_level="warning", access_log=False
+    )
+
+
+@app.command()
+def ingest(
+    dataset: DatasetOpt = None,
+    max_batches: Annotated[int | None, typer.Option(help="At most this many new batches.")] = None,
+) -> None:
+    """Run the ingest-batches flow: fetch new batches and store each exactly once."""
+    from flows.ingest import ingest_batches
+
+    numbers = ingest_batches(dataset=dataset, max_batches=max_batches)
+    typer.echo(f"ingested batches: {', '.join(map(str, numbers)) or 'none new'}")
+
+
+@app.command()
+def run(
+    dataset: DatasetOpt = None,
+    max_batches: Annotated[int | None, typer.Option(help="Ingest at most this many new batches.")] = None,
+    ingest: Annotated[bool, typer.Option(help="Fetch new batches first.")] = True,
+) -> None:
+    """Run the continuous-training flow once over every new batch, and print what each batch did."""
+    from flows.training import continuous_training
+
+    outcomes = continuous_training(dataset=dataset, max_batches=max_batches, ingest=ingest)
+    if not outcomes:
+        typer.echo("no new batches")
+    else:
+        _print_table(outcomes)
+
+
+@app.command()
+def status(dataset: DatasetOpt = None) -> None:
+    """What the lake holds and what the registry serves."""
+    from driftgate.context import build_context
+    from driftgate.settings import get_settings
+    from driftgate.tracking import configure_mlflow
+    from tasks.registry import champion_version
+
+    ctx = build_context(get_settings(), dataset)
+    ds = ctx.spec.name
+    typer.echo(f"dataset {ds}: lake {ctx.lake.url}")
+    typer.echo(f"  stored batches: {ctx.lake.stored_numbers(ds)}  cursor: {ctx.lake.cursor(ds)}")
+    typer.echo(f"  quarantined: {ctx.lake.batch_numbers(ds, 'quarantine')}")
+    client = configure_mlflow(ctx.settings)
+    champ = champion_version(client, ctx.model_name)
+    versions = client.search_model_versions(f"name = '{ctx.model_name}'")
+    typer.echo(f"model {ctx.model_name}: {len(versions)} versions, champion {champ.version if champ else 'none'}")
+    progress = ctx.lake.all_progress(ds)
+    if progress:
+        _print_table(progress)
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="Model version to make champion.")], dataset: DatasetOpt = None
+) -> None:
+    """Point the champion alias at a version (it must exist and load)."""
+    from driftgate.context import build_context
+    from driftgate.settings import get_settings
+    from driftgate.tracking import configure_mlflow
+    from tasks.registry import promote as do_promote
+
+    ctx = build_context(get_settings(), dataset)
+    mv = do_promote(configure_mlflow(ctx.settings), ctx.model_name, version)
+    typer.echo(f"champion of {ctx.model_name} is now version {mv.version}")
+
+
+@app.command()
+def rollback(dataset: DatasetOpt = None) -> None:
+    """Move the champion alias back to the version it held before."""
+    from driftgate.context import build_context
+    from driftgate.settings import get_settings
+    from driftgate.tracking import configure_mlflow
+    from tasks.registry import rollback as do_rollback
+
+    ctx = build_context(get_settings(), dataset)
+    previous = do_rollback(configure_mlflow(ctx.settings), ctx.model_name)
+    typer.echo(f"champion of {ctx.model_name} rolled back to version {previous}")
+
+
+@expectations_app.command("init")
+def expectations_init(
+    dataset: DatasetOpt = None,
+    reference: Annotated[
+        Path | None, typer.Option(help="CSV/Parquet reference batch (default: batch 1 of the source).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace a suite a person has edited.")] = False,
+) -> None:
+    """Write a starting suite from the dataset spec and a reference batch."""
+    from driftgate.data_api.scenario import make_batch, plan_batches
+    from driftgate.frames import normalize
+    from driftgate.settings import get_settings
+    from driftgate.sources import load_source, read_table
+    from driftgate.spec import load_spec
+    from tasks.suites import suite_from_reference, write_suite
+
+    s = get_settings()
+    spec = load_spec(dataset or s.dataset, s.datasets_dir)
+    if reference is not None:
+        ref = normalize(read_table(reference), spec)
+    else:
+        frame = load_source(spec)
+        ref = make_batch(frame, spec, plan_batches(frame, spec), 1)
+    path = s.expectations_dir / f"{spec.name}.json"
+    write_suite(path, suite_from_reference(spec, ref), force=force)
+    typer.echo(f"wrote {path} ({len(ref)} reference rows); review it and commit it")
+
+
+COLUMNS = ("batch", "rows", "valid", "drift", "retrained", "version", "metric", "champion")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """The demo's table: one line per batch, plus why it did what it did."""
+    cells = [[_cell(r.get(c)) for c in COLUMNS] + ["; ".join(r.get("reasons") or [])] for r in rows]
+    header = [*COLUMNS, "why"]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(c) for c in cells)])
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    typer.echo(format_table(rows))
+
+
+@app.command()
+def demo(
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to replay.")] = "diamonds",
+    fresh: Annotated[bool, typer.Option(help="Delete driftgate's home folder first (a clean run).")] = False,
+) -> None:
+    """The whole loop on the example data: data API, flow over every batch, service, one prediction."""
+    import httpx
+
+    from driftgate.settings import get_settings
+
+    home = Path(os.environ.get("DRIFTGATE_HOME", ".driftgate"))
+    if fresh and home.exists():
+        shutil.rmtree(home)
+        typer.echo(f"removed {home}/ (--fresh)")
+    from driftgate.data_api import create_data_api
+    from driftgate.servers import ServerThread
+    from driftgate.sources import load_source
+    from driftgate.spec import load_spec
+
+    base = get_settings()
+    spec = load_spec(dataset, base.datasets_dir)
+    started = time.monotonic()
+    with ServerThread(create_data_api(load_source(spec), spec)) as api:
+        os.environ.update(DRIFTGATE_DATA_API_URL=api.url, DRIFTGATE_DATASET=spec.name)
+        os.environ.setdefault("DRIFTGATE_POLL_SECONDS", "1")
+        get_settings.cache_clear()
+        settings = get_settings()
+        typer.echo(f"data API: {api.url} ({spec.scenario.batches} batches of {spec.scenario.batch_size} rows)")
+        from serving.app import create_app
+
+        with ServerThread(create_app(settings)) as service:
+            typer.echo(f"model service: {service.url} (follows the 'champion' alias every {settings.poll_seconds:g} s)")
+            from flows.training import continuous_training
+
+            outcomes = continuous_training(dataset=spec.name)
+            from driftgate.context import build_context
+
+            ctx = build_context(settings)
+            typer.echo(
+                f"\ncontinuous-training processed {len(outcomes)} new batches in "
+                f"{time.monotonic() - started:.0f} s; every batch so far:\n"
+            )
+            _print_table(ctx.lake.all_progress(spec.name))
+            _demo_prediction(ctx, service.url, httpx)
+    typer.echo(
+        f"\nstate is in {home}/: lake, mlflow.db, artifacts, predictions.db. "
+        "Next: `driftgate serve`, `driftgate status`, `mlflow ui --backend-store-uri sqlite:///"
+        f"{(home / 'mlflow.db')}`"
+    )
+
+
+def _demo_prediction(ctx: Any, url: str, httpx: Any) -> None:
+    from driftgate.tracking import configure_mlflow
+    from tasks.registry import champion_version
+    from tasks.train import split_rows
+
+    champ = champion_version(configure_mlflow(ctx.settings), ctx.model_name)
+    if champ is None:
+        raise DriftgateError("the flow finished without a champion; see the table above")
+    deadline = time.monotonic() + 30
+    with httpx.Client(base_url=url, timeout=10) as client:
+        while client.get("/ready").json().get("version") != str(champ.version):
+            if time.monotonic() > deadline:
+                raise DriftgateError(f"the service did not pick up champion version {champ.version} within 30 s")
+            time.sleep(0.2)
+        last = ctx.lake.accepted_numbers(ctx.spec.name)[-1]
+        row = split_rows(ctx.lake.read_batch(ctx.spec.name, last), "test").iloc[0]
+        record = {
+            f: (None if row[f] != row[f] else row[f].item() if hasattr(row[f], "item") else row[f])
+            for f in ctx.spec.feature_names
+        }
+        answer = client.post("/predict", json={"records": [record]})
+        answer.raise_for_status()
+        body = answer.json()
+    typer.echo(f'\nPOST {url}/predict {{"records": [{record}]}}')
+    typer.echo(f"-> {body}   (actual {ctx.spec.target}: {row[ctx.spec.target]})")
+
+
+def main() -> None:
+    """Entry point: domain errors become one line on stderr and exit code 1."""
+    try:
+        app()
+    except DriftgateError as exc:
+        typer.echo(f"driftgate: error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

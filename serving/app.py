@@ -1,0 +1,233 @@
+"""The model service: serves whatever ``champion`` points to, and follows it without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar import Litestar, MediaType, Request, Response, get, post
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.params import Body
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.status_codes import HTTP_200_OK, HTTP_400_BAD_REQUEST, HTTP_503_SERVICE_UNAVAILABLE
+from threadpoolctl import threadpool_limits
+
+from driftgate import __version__
+from driftgate.settings import Settings, get_settings
+from driftgate.spec import load_spec
+from driftgate.tracking import configure_mlflow
+from serving.batcher import MicroBatcher
+from serving.contract import ContractError
+from serving.model_store import ModelStore, ServedModel
+from serving.prediction_log import PredictionLog
+from serving.schemas import ErrorBody, ErrorItem, ModelRef, PredictRequest, PredictResponse
+from serving.telemetry import telemetry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    """What the handlers share: the settings, the model store, the batcher, the prediction log."""
+
+    settings: Settings
+    store: ModelStore
+    batcher: MicroBatcher
+    predlog: PredictionLog
+
+    def served(self) -> ServedModel:
+        model = self.store.current
+        if model is None:
+            detail = f"no model to serve yet: model {self.store.name!r} has no 'champion' alias"
+            if self.store.last_error:
+                detail += f" that loads ({self.store.last_error})"
+            raise HTTPException(status_code=HTTP_503_SERVICE_UNAVAILABLE, detail=detail)
+        return model
+
+
+def _service(request: Request[Any, Any, Any]) -> Service:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+def _error(status: int, detail: str, errors: list[ErrorItem] | None = None) -> Response[ErrorBody]:
+    return Response(ErrorBody(status, detail, errors or []), status_code=status)
+
+
+_MSGSPEC_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
+
+
+def _validation_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
+    """Litestar's own body errors (malformed JSON, missing ``records``) in the service's error shape."""
+    items = []
+    for extra in exc.extra if isinstance(exc.extra, list) else []:
+        message = str(extra.get("message", exc.detail)) if isinstance(extra, dict) else str(extra)
+        m = _MSGSPEC_PATH.match(message)
+        reason = m.group("reason") if m else message
+        field = (extra.get("key") if isinstance(extra, dict) else None) or (m.group("path") if m else "") or "body"
+        items.append(ErrorItem(field=str(field).lstrip(".") or "body", reason=reason))
+    if not items:
+        items.append(ErrorItem(field="body", reason=str(exc.detail)))
+    return _error(HTTP_400_BAD_REQUEST, f"invalid request body: {items[0].field}: {items[0].reason}", items)
+
+
+def _contract_problem(exc: ContractError) -> Response[ErrorBody]:
+    telemetry().rejected.labels("predict").inc()
+    items = [ErrorItem(p.field, p.reason, p.record) for p in exc.problems]
+    return _error(422, f"records break the model's input contract: {exc}", items)
+
+
+@get("/", sync_to_thread=False)
+def welcome(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """What this service is and which model it serves."""
+    svc = _service(request)
+    model = svc.store.current
+    return {
+        "service": "driftgate model service",
+        "version": __version__,
+        "model": {"name": svc.store.name, "version": model.version if model else None, "alias": "champion"},
+        "links": {
+            "openapi": "/schema/openapi.json",
+            "docs": "/schema",
+            "model": "/model",
+            "predict": "/predict",
+            "reports": "/reports",
+            "metrics": "/metrics",
+            "ready": "/ready",
+        },
+    }
+
+
+@get("/health", sync_to_thread=False)
+def health() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@get("/ready", sync_to_thread=False)
+def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """200 when a model is loaded (and says when the last reload failed); 503 until then."""
+    store = _service(request).store
+    body = {
+        "ready": store.current is not None,
+        "model": store.name,
+        "version": store.current.version if store.current else None,
+        "last_reload_error": store.last_error,
+        "last_check": store.last_check,
+    }
+    return Response(body, status_code=HTTP_200_OK if store.current else HTTP_503_SERVICE_UNAVAILABLE)
+
+
+@get("/model", sync_to_thread=False)
+def model_info(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The served model: name, version, alias, run, metrics, input schema, load time."""
+    svc = _service(request)
+    served = svc.served()
+    return {
+        **served.describe(),
+        "example_request": {"records": [served.contract.example()]},
+        "last_reload_error": svc.store.last_error,
+    }
+
+
+@post("/predict", status_code=HTTP_200_OK)
+async def predict(
+    request: Request[Any, Any, Any],
+    data: Annotated[
+        PredictRequest,
+        Body(
+            title="Records to score",
+            description="1 to DRIFTGATE_MAX_RECORDS records; every model input "
+            "is required (null means missing and is imputed).",
+        ),
+    ],
+) -> Response[Any]:
+    """Predict with the champion. Answers the predictions and the model version that made them."""
+    started = time.perf_counter()
+    svc = _service(request)
+    served = svc.served()
+    try:
+        columns = served.contract.decode(data.records)
+    except ContractError as exc:
+        return _contract_problem(exc)
+    preds, probs = await svc.batcher.predict(served, columns, len(data.records))
+    latency_ms = (time.perf_counter() - started) * 1000
+    svc.predlog.append(served.name, served.version, latency_ms, data.records, probs if probs is not None else preds)
+    return Response(PredictResponse(preds, ModelRef(served.name, served.version), probs))
+
+
+@post("/admin/reload", status_code=HTTP_200_OK)
+async def admin_reload(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """Reload the champion now (header ``X-API-Key``)."""
+    svc = _service(request)
+    if request.headers.get("x-api-key") != svc.settings.admin_api_key:
+        return Response({"detail": "missing or wrong X-API-Key"}, status_code=401)
+    changed = await asyncio.to_thread(svc.store.refresh, True)
+    model = svc.store.current
+    return Response(
+        {"reloaded": changed, "version": model.version if model else None, "last_reload_error": svc.store.last_error},
+        status_code=HTTP_200_OK if changed else 409 if svc.store.last_error else HTTP_200_OK,
+    )
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the service for ``settings`` (default: from the environment)."""
+    settings = settings or get_settings()
+    spec = load_spec(settings.dataset, settings.datasets_dir)
+    client = configure_mlflow(settings)
+    tel = telemetry()
+    name = settings.model_name or spec.model_name
+    store = ModelStore(client, spec, name, settings.max_records, tel)
+    svc = Service(
+        settings,
+        store,
+        MicroBatcher(tel, settings.batch_wait_ms / 1000),
+        PredictionLog(settings.resolved_predictions_db_url(), tel),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        threadpool_limits(limits=1)  # one-row latency doubles with OpenMP threads fighting the event loop
+        app.state.service = svc
+        svc.batcher.start()
+        svc.predlog.start()
+        poller = asyncio.create_task(store.run(settings.poll_seconds), name="driftgate-model-poll")
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            await svc.batcher.stop()
+            await asyncio.to_thread(svc.predlog.stop)
+
+    from serving.reports import report_routes  # the report pages (SHAP) live in their own module
+
+    handlers: list[Any] = [welcome, health, ready, model_info, predict, PrometheusController, *report_routes()]
+    if settings.admin_api_key:
+        handlers.append(admin_reload)
+    return Litestar(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        middleware=[
+            PrometheusConfig(
+                app_name="driftgate", prefix="driftgate_http", group_path=True, exclude=["/metrics"]
+            ).middleware
+        ],
+        exception_handlers={ValidationException: _validation_handler, NotFoundException: _not_found},
+        openapi_config=OpenAPIConfig(title=f"driftgate model service ({spec.name})", version=__version__),
+        debug=False,
+    )
+
+
+def _not_found(_: Request[Any, Any, Any], exc: NotFoundException) -> Response[ErrorBody]:
+    return _error(404, str(exc.detail))
+
+
+__all__ = ["MediaType", "create_app"]

@@ -1,0 +1,168 @@
+"""The served model and the loop that follows the ``champion`` alias.
+
+Loading happens off the request path (in a worker thread): download the version, load the
+pipeline, check it answers on its stored input example, then swap one reference. Requests
+hold the ``ServedModel`` they started with, so a swap never changes a request half-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import Model
+from mlflow.tracking import MlflowClient
+
+from driftgate.spec import DatasetSpec
+from serving.contract import InputContract
+from serving.telemetry import Telemetry
+from tasks.registry import CHAMPION, champion_version, model_uri
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One loaded model version, immutable once built."""
+
+    name: str
+    version: str
+    run_id: str | None
+    model: Any
+    contract: InputContract
+    task: str
+    classes: list[str]
+    metrics: dict[str, float]
+    loaded_at: str
+    input_example: pd.DataFrame | None = None
+
+    def predict(self, X: pd.DataFrame) -> tuple[list[Any], list[dict[str, float]] | None]:
+        """Predictions (and class probabilities for classifiers) for a frame."""
+        if self.task == "classification":
+            proba = np.asarray(self.model.predict_proba(X))
+            labels = [self.classes[i] for i in proba.argmax(axis=1)]
+            probs = [dict(zip(self.classes, map(float, row), strict=True)) for row in proba]
+            return labels, probs
+        return [float(v) for v in np.asarray(self.model.predict(X))], None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "alias": CHAMPION,
+            "run_id": self.run_id,
+            "task": self.task,
+            "classes": self.classes or None,
+            "metrics": self.metrics,
+            "loaded_at": self.loaded_at,
+            "input_schema": self.contract.json_schema(),
+        }
+
+
+def load_served(client: MlflowClient, spec: DatasetSpec, name: str, version: str, max_records: int) -> ServedModel:
+    """Load a registered version and prove it predicts.
+
+    Raises:
+        Exception: anything that makes the version unusable (the caller keeps the old model).
+    """
+    mv = client.get_model_version(name, version)
+    with tempfile.TemporaryDirectory(prefix="driftgate-model-") as tmp:
+        local = mlflow.artifacts.download_artifacts(model_uri(name, version), dst_path=tmp)
+        meta = Model.load(local)
+        model = mlflow.sklearn.load_model(local)
+        example = meta.load_input_example(local)
+    columns = meta.signature.inputs.input_names() if meta.signature is not None else None
+    contract = InputContract.from_spec(spec, max_records, columns)
+    metrics = dict(client.get_run(mv.run_id).data.metrics) if mv.run_id else {}
+    classes = [str(c) for c in getattr(model, "classes_", [])] if spec.task == "classification" else []
+    served = ServedModel(
+        name,
+        str(version),
+        mv.run_id,
+        model,
+        contract,
+        spec.task,
+        classes,
+        metrics,
+        datetime.now(UTC).isoformat(timespec="seconds"),
+        example if isinstance(example, pd.DataFrame) else None,
+    )
+    probe = (
+        served.input_example
+        if served.input_example is not None
+        else contract.frame({k: [v] for k, v in contract.example().items()})
+    )
+    predictions, _ = served.predict(contract.frame({c: list(probe[c]) for c in contract.names}))
+    if len(predictions) != len(probe):
+        raise RuntimeError(f"version {version} answered {len(predictions)} predictions for {len(probe)} rows")
+    return served
+
+
+@dataclass
+class ModelStore:
+    """Holds the served model; ``refresh`` follows the alias, ``run`` polls it."""
+
+    client: MlflowClient
+    spec: DatasetSpec
+    name: str
+    max_records: int
+    telemetry: Telemetry
+    current: ServedModel | None = None
+    last_error: str | None = None
+    last_check: str | None = None
+    _failed_version: str | None = None
+    _failed_at: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refresh(self, force: bool = False) -> bool:
+        """Load the champion if it moved (or ``force``). True when a new model was swapped in."""
+        with self._lock:  # one load at a time (poll loop and /admin/reload)
+            self.last_check = datetime.now(UTC).isoformat(timespec="seconds")
+            try:
+                mv = champion_version(self.client, self.name)
+            except Exception as exc:  # registry unreachable: keep serving
+                self._failed(f"cannot read the {CHAMPION} alias of {self.name!r}: {exc}")
+                return False
+            if mv is None:
+                return False
+            if not force and self.current is not None and self.current.version == str(mv.version):
+                return False
+            recently_failed = self._failed_version == str(mv.version) and time.monotonic() - self._failed_at < 30
+            if not force and self.last_error and recently_failed:  # do not hammer a broken version
+                return False
+            started = time.perf_counter()
+            try:
+                served = load_served(self.client, self.spec, self.name, str(mv.version), self.max_records)
+            except Exception as exc:  # a broken version must never take the service down
+                self._failed(f"version {mv.version} failed to load: {exc}", str(mv.version))
+                return False
+            previous = self.current.version if self.current else None
+            self.current = served
+            self.last_error = None
+            self.telemetry.reloaded(served.name, served.version, time.perf_counter() - started)
+            log.info("serving %s version %s (was %s)", served.name, served.version, previous)
+            return True
+
+    def _failed(self, message: str, version: str | None = None) -> None:
+        self.last_error = message
+        self._failed_version, self._failed_at = version, time.monotonic()
+        self.telemetry.reload_failed()
+        log.warning("model reload failed: %s", message)
+
+    async def run(self, poll_seconds: float) -> None:
+        """Poll the alias forever (cancelled by the app's shutdown)."""
+        while True:
+            try:
+                await asyncio.to_thread(self.refresh)
+            except Exception:  # the loop itself must survive anything
+                log.exception("model poll failed")
+            await asyncio.sleep(poll_seconds)

@@ -1,0 +1,135 @@
+"""The prediction log: every prediction (inputs, output, model version, latency, time) in a database.
+
+Requests only append to an in-memory queue; a background thread writes in batches through
+SQLAlchemy (SQLite by default, Postgres by URL). A database outage never fails a prediction:
+the rows are dropped, logged and counted in ``driftgate_prediction_log_lost``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from serving.telemetry import Telemetry
+
+log = logging.getLogger(__name__)
+
+metadata = sa.MetaData()
+predictions_table = sa.Table(
+    "predictions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("model_version", sa.String(40), nullable=False, index=True),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("inputs", sa.Text, nullable=False),
+    sa.Column("output", sa.Text, nullable=False),
+)
+
+
+class PredictionLog:
+    def __init__(
+        self, url: str, telemetry: Telemetry, flush_rows: int = 500, flush_seconds: float = 0.5, capacity: int = 100_000
+    ) -> None:
+        self.url = url
+        self.telemetry = telemetry
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=capacity)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._engine: sa.Engine | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="driftgate-prediction-log", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._engine is not None:
+            self._engine.dispose()
+
+    def append(
+        self, model: str, version: str, latency_ms: float, records: list[dict[str, Any]], outputs: list[Any]
+    ) -> None:
+        """Queue one request's predictions; never blocks, never raises."""
+        ts = datetime.now(UTC)
+        for rec, out in zip(records, outputs, strict=False):
+            row = {
+                "ts": ts,
+                "model_name": model,
+                "model_version": version,
+                "latency_ms": latency_ms,
+                "inputs": rec,
+                "output": out,
+            }
+            try:
+                self._queue.put_nowait(row)
+            except queue.Full:
+                self.telemetry.predlog_lost.inc()
+
+    def _connect(self) -> sa.Engine:
+        if self._engine is None:
+            engine = sa.create_engine(self.url, pool_pre_ping=True)
+            metadata.create_all(engine)
+            self._engine = engine
+        return self._engine
+
+    def _drain(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        try:
+            rows.append(self._queue.get(timeout=self.flush_seconds))
+            while len(rows) < self.flush_rows:
+                rows.append(self._queue.get_nowait())
+        except queue.Empty:
+            pass
+        return rows
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        payload = [
+            {**r, "inputs": json.dumps(r["inputs"], default=str), "output": json.dumps(r["output"], default=str)}
+            for r in rows
+        ]
+        try:
+            with self._connect().begin() as conn:
+                conn.execute(predictions_table.insert(), payload)
+        except Exception as exc:  # outage: count the loss, keep serving
+            self._engine = None
+            self.telemetry.predlog_lost.inc(len(rows))
+            log.warning("prediction log lost %d rows: %s", len(rows), exc)
+            return
+        self.telemetry.predlog_written.inc(len(rows))
+
+    def _loop(self) -> None:
+        while not self._stop.is_set() or not self._queue.empty():
+            rows = self._drain()
+            if rows:
+                self._write(rows)
+
+
+def read_predictions(url: str, since_id: int = 0, limit: int = 100_000) -> list[dict[str, Any]]:
+    """Rows of the prediction log after ``since_id`` (for monitoring and tests)."""
+    engine = sa.create_engine(url)
+    try:
+        metadata.create_all(engine)
+        with engine.connect() as conn:
+            result = conn.execute(
+                sa.select(predictions_table)
+                .where(predictions_table.c.id > since_id)
+                .order_by(predictions_table.c.id)
+                .limit(limit)
+            )
+            return [
+                {**row._mapping, "inputs": json.loads(row.inputs), "output": json.loads(row.output)} for row in result
+            ]
+    finally:
+        engine.dispose()
