@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
+import msgspec
 from litestar import Litestar, MediaType, Request, Response, get, post
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
-from litestar.params import Body
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.status_codes import HTTP_200_OK, HTTP_400_BAD_REQUEST, HTTP_503_SERVICE_UNAVAILABLE
 from threadpoolctl import threadpool_limits
@@ -24,7 +26,7 @@ from driftgate.settings import Settings, get_settings
 from driftgate.spec import load_spec
 from driftgate.tracking import configure_mlflow
 from serving.batcher import MicroBatcher
-from serving.contract import ContractError
+from serving.contract import ContractError, Problem
 from serving.model_store import ModelStore, ServedModel
 from serving.prediction_log import PredictionLog
 from serving.schemas import ErrorBody, ErrorItem, ModelRef, PredictRequest, PredictResponse
@@ -136,29 +138,72 @@ def model_info(request: Request[Any, Any, Any]) -> dict[str, Any]:
     }
 
 
-@post("/predict", status_code=HTTP_200_OK)
-async def predict(
-    request: Request[Any, Any, Any],
-    data: Annotated[
-        PredictRequest,
-        Body(
-            title="Records to score",
-            description="1 to DRIFTGATE_MAX_RECORDS records; every model input "
-            "is required (null means missing and is imputed).",
-        ),
-    ],
-) -> Response[Any]:
+_RECORDS_BODY = RequestBody(
+    required=True,
+    description="1 to DRIFTGATE_MAX_RECORDS records; every model input is required (null means missing and is "
+    "imputed). GET /model shows the input schema and an example request.",
+    content={"application/json": OpenAPIMediaType(schema=Schema(
+        type=OpenAPIType.OBJECT, required=["records"], additional_properties=False,
+        properties={"records": Schema(type=OpenAPIType.ARRAY, min_items=1, items=Schema(type=OpenAPIType.OBJECT))},
+    ))},
+)  # fmt: skip
+
+
+@dataclass
+class RecordsOperation(Operation):
+    """OpenAPI of a route that reads ``{"records": [...]}`` itself (to report NaN/Infinity per field)."""
+
+    def __post_init__(self) -> None:
+        self.request_body = _RECORDS_BODY
+
+
+class MalformedBodyError(ValueError):
+    """The request body is not JSON at all (400, not 422)."""
+
+
+def parse_records(body: bytes) -> Any:
+    """The ``records`` of a request body (the contract checks them).
+
+    Plain JSON goes through msgspec; a body msgspec refuses is read again by the standard library,
+    which also accepts NaN, Infinity and 1e400, so the contract can name the field holding them.
+
+    Raises:
+        MalformedBodyError: not JSON.
+        ContractError: not an object with exactly a ``records`` member.
+    """
+    try:
+        return msgspec.json.decode(body, type=PredictRequest).records
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        try:
+            raw = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise MalformedBodyError(f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ContractError([Problem("body", f"must be a JSON object, got {type(raw).__name__}")])
+    if "records" not in raw:
+        raise ContractError([Problem("records", "is required")])
+    extra = [k for k in raw if k != "records"]
+    if extra:
+        raise ContractError([Problem(str(extra[0]), "is not a member of the request (only 'records')")])
+    return raw["records"]
+
+
+@post("/predict", status_code=HTTP_200_OK, operation_class=RecordsOperation)
+async def predict(request: Request[Any, Any, Any]) -> Response[Any]:
     """Predict with the champion. Answers the predictions and the model version that made them."""
     started = time.perf_counter()
     svc = _service(request)
     served = svc.served()
     try:
-        columns = served.contract.decode(data.records)
+        records = parse_records(await request.body())
+        columns = served.contract.decode(records)
+    except MalformedBodyError as exc:
+        return _error(HTTP_400_BAD_REQUEST, str(exc), [ErrorItem(field="body", reason=str(exc))])
     except ContractError as exc:
         return _contract_problem(exc)
-    preds, probs = await svc.batcher.predict(served, columns, len(data.records))
+    preds, probs = await svc.batcher.predict(served, columns, len(records))
     latency_ms = (time.perf_counter() - started) * 1000
-    svc.predlog.append(served.name, served.version, latency_ms, data.records, probs if probs is not None else preds)
+    svc.predlog.append(served.name, served.version, latency_ms, records, probs if probs is not None else preds)
     return Response(PredictResponse(preds, ModelRef(served.name, served.version), probs))
 
 
@@ -220,14 +265,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 app_name="driftgate", prefix="driftgate_http", group_path=True, exclude=["/metrics"]
             ).middleware
         ],
-        exception_handlers={ValidationException: _validation_handler, NotFoundException: _not_found},
+        exception_handlers={ValidationException: _validation_handler, HTTPException: _http_error},
         openapi_config=OpenAPIConfig(title=f"driftgate model service ({spec.name})", version=__version__),
         debug=False,
     )
 
 
-def _not_found(_: Request[Any, Any, Any], exc: NotFoundException) -> Response[ErrorBody]:
-    return _error(404, str(exc.detail))
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    """Every HTTP error in one shape: status, detail, and the fields at fault when known."""
+    if exc.status_code >= 500 and exc.status_code != HTTP_503_SERVICE_UNAVAILABLE:
+        log.error("server error: %s", exc.detail)
+    return _error(
+        exc.status_code,
+        str(exc.detail),
+        [] if exc.status_code >= 500 else [ErrorItem(field="request", reason=str(exc.detail))],
+    )
 
 
 __all__ = ["MediaType", "create_app"]
