@@ -97,6 +97,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default DRIFTGATE_SERVE_PORT).")] = None,
 ) -> None:
     """Serve the champion over HTTP; follows the alias without a restart."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy/sklearn load: one-row latency halves
     import uvicorn
 
     from driftgate.settings import get_settings

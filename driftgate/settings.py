@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     poll_seconds: float = Field(3.0, description="How often the service checks the alias.")
     max_records: int = Field(1000, description="Most records one /predict call may carry.")
     batch_wait_ms: float = Field(2.0, description="Micro-batching: longest wait to fill a batch.")
+    model_in_thread: bool = Field(False, description="Run model calls on a thread instead of the event loop.")
     admin_api_key: str | None = Field(None, description="Key for /admin routes; unset: off.")
     predictions_db_url: str | None = Field(
         None, description="SQLAlchemy URL of the prediction log. Default SQLite in home."

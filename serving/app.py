@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import re
@@ -17,8 +18,8 @@ from litestar import Litestar, MediaType, Request, Response, get, post
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.status_codes import HTTP_200_OK, HTTP_400_BAD_REQUEST, HTTP_503_SERVICE_UNAVAILABLE
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from threadpoolctl import threadpool_limits
 
 from driftgate import __version__
@@ -30,7 +31,7 @@ from serving.contract import ContractError, Problem
 from serving.model_store import ModelStore, ServedModel
 from serving.prediction_log import PredictionLog
 from serving.schemas import ErrorBody, ErrorItem, ModelRef, PredictRequest, PredictResponse
-from serving.telemetry import telemetry
+from serving.telemetry import HttpMetrics, telemetry
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,12 @@ async def predict(request: Request[Any, Any, Any]) -> Response[Any]:
     return Response(PredictResponse(preds, ModelRef(served.name, served.version), probs))
 
 
+@get("/metrics", sync_to_thread=False, include_in_schema=False)
+def metrics() -> Response[bytes]:
+    """Prometheus metrics (text exposition format)."""
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
 @post("/admin/reload", status_code=HTTP_200_OK)
 async def admin_reload(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """Reload the champion now (header ``X-API-Key``)."""
@@ -232,13 +239,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     svc = Service(
         settings,
         store,
-        MicroBatcher(tel, settings.batch_wait_ms / 1000),
+        MicroBatcher(tel, settings.batch_wait_ms / 1000, in_thread=settings.model_in_thread),
         PredictionLog(settings.resolved_predictions_db_url(), tel),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         threadpool_limits(limits=1)  # one-row latency doubles with OpenMP threads fighting the event loop
+        gc.freeze()  # the imported world (mlflow, pandas, sklearn) leaves the GC's scans: shorter pauses
         app.state.service = svc
         svc.batcher.start()
         svc.predlog.start()
@@ -254,17 +262,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     from serving.reports import report_routes  # the report pages (SHAP) live in their own module
 
-    handlers: list[Any] = [welcome, health, ready, model_info, predict, PrometheusController, *report_routes()]
+    handlers: list[Any] = [welcome, health, ready, model_info, predict, metrics, *report_routes()]
     if settings.admin_api_key:
         handlers.append(admin_reload)
     return Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
-        middleware=[
-            PrometheusConfig(
-                app_name="driftgate", prefix="driftgate_http", group_path=True, exclude=["/metrics"]
-            ).middleware
-        ],
+        middleware=[HttpMetrics],
         exception_handlers={ValidationException: _validation_handler, HTTPException: _http_error},
         openapi_config=OpenAPIConfig(title=f"driftgate model service ({spec.name})", version=__version__),
         debug=False,

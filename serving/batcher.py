@@ -2,7 +2,13 @@
 
 A one-row pipeline call costs ~3 ms, almost all fixed overhead; 256 rows cost ~14 µs each.
 So requests are queued, and one worker takes everything queued (up to ``max_rows``) into a
-single call made on a dedicated thread, then hands each request its slice. While a call runs,
+single call, then hands each request its slice.
+
+Where the call runs: on the event loop by default. The GIL makes a model thread contend with
+the loop (each numpy release/re-acquire can wait a switch interval), and bench/serve.py measured
+~2,400 req/s with the thread against ~3,100 inline; the loop is blocked for one batch call
+(a few ms) at a time, while sockets keep filling the next batch. ``DRIFTGATE_MODEL_IN_THREAD=true``
+moves the call to a dedicated thread. While a call runs,
 the next batch builds up by itself; the worker waits up to ``max_wait_s`` for company only
 when the previous batch showed there is concurrency, so a lone request is not delayed.
 """
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -42,17 +49,23 @@ def _merge(jobs: list[_Job]) -> dict[str, list[Any]]:
     return merged
 
 
-def _run(served: ServedModel, jobs: list[_Job]) -> Result:
-    return served.predict(served.contract.frame(_merge(jobs)))
+def _run(served: ServedModel, jobs: list[_Job], telemetry: Telemetry) -> Result:
+    started = time.perf_counter()
+    try:
+        return served.predict(served.contract.frame(_merge(jobs)))
+    finally:
+        telemetry.model_call.observe(time.perf_counter() - started)
 
 
 class MicroBatcher:
-    def __init__(self, telemetry: Telemetry, max_wait_s: float = 0.002, max_rows: int = 512) -> None:
+    def __init__(
+        self, telemetry: Telemetry, max_wait_s: float = 0.002, max_rows: int = 512, in_thread: bool = False
+    ) -> None:
         self.max_wait_s = max_wait_s
         self.max_rows = max_rows
         self.telemetry = telemetry
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftgate-model")
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="driftgate-model") if in_thread else None
         self._worker: asyncio.Task[None] | None = None
         self._last_jobs = 1
 
@@ -64,7 +77,8 @@ class MicroBatcher:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def predict(self, served: ServedModel, columns: dict[str, list[Any]], rows: int) -> Result:
         """Predict ``rows`` records (as columns) with ``served``, batched with concurrent callers."""
@@ -103,7 +117,10 @@ class MicroBatcher:
             for group in groups.values():
                 served = group[0].served
                 try:
-                    preds, probs = await loop.run_in_executor(self._executor, _run, served, group)
+                    if self._executor is None:
+                        preds, probs = _run(served, group, self.telemetry)
+                    else:
+                        preds, probs = await loop.run_in_executor(self._executor, _run, served, group, self.telemetry)
                 except Exception as exc:  # hand the failure to each waiting request
                     log.exception("model call failed for %d requests", len(group))
                     for job in group:

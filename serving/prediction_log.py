@@ -14,6 +14,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 
 from serving.telemetry import Telemetry
@@ -25,7 +26,7 @@ predictions_table = sa.Table(
     "predictions",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("ts", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("ts", sa.String(40), nullable=False, index=True),  # ISO 8601, UTC
     sa.Column("model_name", sa.String(200), nullable=False),
     sa.Column("model_version", sa.String(40), nullable=False, index=True),
     sa.Column("latency_ms", sa.Float, nullable=False),
@@ -36,7 +37,12 @@ predictions_table = sa.Table(
 
 class PredictionLog:
     def __init__(
-        self, url: str, telemetry: Telemetry, flush_rows: int = 500, flush_seconds: float = 0.5, capacity: int = 100_000
+        self,
+        url: str,
+        telemetry: Telemetry,
+        flush_rows: int = 256,
+        flush_seconds: float = 0.1,
+        capacity: int = 100_000,
     ) -> None:
         self.url = url
         self.telemetry = telemetry
@@ -62,7 +68,7 @@ class PredictionLog:
         self, model: str, version: str, latency_ms: float, records: list[dict[str, Any]], outputs: list[Any]
     ) -> None:
         """Queue one request's predictions; never blocks, never raises."""
-        ts = datetime.now(UTC)
+        ts = datetime.now(UTC).isoformat()
         for rec, out in zip(records, outputs, strict=False):
             row = {
                 "ts": ts,
@@ -80,6 +86,8 @@ class PredictionLog:
     def _connect(self) -> sa.Engine:
         if self._engine is None:
             engine = sa.create_engine(self.url, pool_pre_ping=True)
+            if engine.dialect.name == "sqlite":
+                sa.event.listen(engine, "connect", _sqlite_wal)
             metadata.create_all(engine)
             self._engine = engine
         return self._engine
@@ -95,13 +103,22 @@ class PredictionLog:
         return rows
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
-        payload = [
-            {**r, "inputs": json.dumps(r["inputs"], default=str), "output": json.dumps(r["output"], default=str)}
+        encode = msgspec.json.encode
+        params = [
+            (r["ts"], r["model_name"], r["model_version"], r["latency_ms"], encode(r["inputs"]).decode(),
+             encode(r["output"]).decode())
             for r in rows
-        ]
+        ]  # fmt: skip
         try:
-            with self._connect().begin() as conn:
-                conn.execute(predictions_table.insert(), payload)
+            engine = self._connect()
+            mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+            sql = (
+                f"INSERT INTO {predictions_table.name} (ts, model_name, model_version, latency_ms, inputs, output) "
+                f"VALUES ({', '.join([mark] * 6)})"
+            )
+            with engine.begin() as conn:
+                # the driver's executemany: the Core insert's per-row processing cost ~20 % of the service's CPU
+                conn.exec_driver_sql(sql, params)
         except Exception as exc:  # outage: count the loss, keep serving
             self._engine = None
             self.telemetry.predlog_lost.inc(len(rows))
@@ -114,6 +131,14 @@ class PredictionLog:
             rows = self._drain()
             if rows:
                 self._write(rows)
+
+
+def _sqlite_wal(dbapi_connection: Any, _: Any) -> None:
+    """WAL and relaxed fsync: readers (monitoring) do not block the writer, commits are cheap."""
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
 
 
 def read_predictions(url: str, since_id: int = 0, limit: int = 100_000) -> list[dict[str, Any]]:

@@ -79,8 +79,11 @@ BAD_BODIES = [
     ({"records": [record(num_2=True)]}, "num_2", "must be a number"),
     ({"records": [record(cat_0="zzz")]}, "cat_0", "unknown category"),
     ({"records": [record(cat_1=3)]}, "cat_1", "must be a string"),
-    (b'{"records": [{"num_0": 0.1, "num_1": 0, "num_2": 1, "num_3": 1e400, "cat_0": "a", "cat_1": "b"}]}',
-     "num_3", "finite"),
+    (
+        b'{"records": [{"num_0": 0.1, "num_1": 0, "num_2": 1, "num_3": 1e400, "cat_0": "a", "cat_1": "b"}]}',
+        "num_3",
+        "finite",
+    ),
     ({"records": [record(num_3=11.0)]}, "num_3", "above the allowed maximum"),
     ({"records": []}, "records", "at least 1"),
     ({"records": [record()] * 51}, "records", "maximum is 50"),
@@ -226,9 +229,7 @@ def test_a_prediction_log_outage_does_not_fail_predictions_and_is_counted(
     # a real fault: the database path cannot be created
     unwritable = tmp_path / "file-not-dir"
     unwritable.write_text("x")
-    settings = champion_v1.settings.model_copy(
-        update={"predictions_db_url": f"sqlite:///{unwritable}/predictions.db"}
-    )
+    settings = champion_v1.settings.model_copy(update={"predictions_db_url": f"sqlite:///{unwritable}/predictions.db"})
     with ServerThread(create_app(settings)) as srv:
         assert wait_for(lambda: served_version(srv.url) == "1")
         before = _metric(httpx.get(f"{srv.url}/metrics").text, "driftgate_prediction_log_lost_total")

@@ -1,0 +1,144 @@
+"""Serving benchmark: driftgate's service vs `mlflow models serve`, same champion, same requests.
+
+Both servers run as separate processes on 127.0.0.1 and are driven with single-record
+requests by `wrk` (apt-get install wrk; 64 connections) for the same duration each.
+Prints req/s, p50 and p99 for each and the throughput ratio.
+
+    uv run python bench/serve.py [--seconds 30] [--connections 64] [--dataset diamonds]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wait_ready(url: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"{url} did not become ready in {timeout:.0f} s")
+
+
+def free_port() -> int:
+    from driftgate.servers import free_port as fp
+
+    return fp()
+
+
+def run_wrk(url: str, body: dict[str, object], seconds: int, connections: int, threads: int) -> dict[str, float]:
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(
+        f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = [[{json.dumps(body)}]]\n'
+    )
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(p: str) -> float:
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        assert m, out
+        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    failed = int(bad.group(1)) if bad else 0
+    failed += sum(int(x) for x in errors.groups()) if errors else 0
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99"), "requests": total, "failed": failed}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=int, default=30)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=1, help="wrk threads (it shares the machine with the server)")
+    ap.add_argument("--dataset", default="diamonds")
+    ap.add_argument("--skip-mlflow", action="store_true", help="only measure driftgate's service")
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/serve.py needs wrk: apt-get install wrk")
+
+    home = Path(tempfile.mkdtemp(prefix="driftgate-bench-"))
+    env = {**os.environ, "DRIFTGATE_HOME": str(home), "DRIFTGATE_DATASET": args.dataset,
+           "DRIFTGATE_DATASETS_DIR": str(ROOT / "datasets"), "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+           "OMP_NUM_THREADS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db"}  # fmt: skip
+    os.environ.update(env)
+
+    from driftgate.data_api.scenario import make_batch, plan_batches
+    from driftgate.settings import get_settings
+    from driftgate.sources import load_source
+    from driftgate.spec import load_spec
+    from driftgate.tracking import configure_mlflow
+    from tasks.quick_model import register_quick_model
+    from tasks.registry import set_champion
+
+    settings = get_settings()
+    spec = load_spec(args.dataset, settings.datasets_dir)
+    frame = load_source(spec)
+    rows = make_batch(frame, spec, plan_batches(frame, spec), 1)
+    client = configure_mlflow(settings)
+    version, _ = register_quick_model(spec, spec.model_name, rows, max_iter=100)
+    set_champion(client, spec.model_name, version)
+    record = {f: (v.item() if hasattr(v, "item") else v) for f, v in rows[spec.feature_names].iloc[0].items()}
+    print(f"model {spec.model_name} v{version} (OneHot + HistGradientBoosting, {len(rows)} rows); record {record}")
+
+    results: dict[str, dict[str, float]] = {}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        port = free_port()
+        procs.append(subprocess.Popen([sys.executable, "-m", "driftgate.cli", "serve", "--port", str(port)], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+        wait_ready(f"http://127.0.0.1:{port}/ready")
+        url = f"http://127.0.0.1:{port}/predict"
+        run_wrk(url, {"records": [record]}, 3, args.connections, args.threads)  # warm-up
+        results["driftgate serve"] = run_wrk(url, {"records": [record]}, args.seconds, args.connections, args.threads)
+        procs.pop().terminate()
+        if not args.skip_mlflow:
+            port = free_port()
+            cmd = ["mlflow", "models", "serve", "-m", f"models:/{spec.model_name}/{version}",
+                   "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1"]  # fmt: skip
+            procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_ready(f"http://127.0.0.1:{port}/ping")
+            url = f"http://127.0.0.1:{port}/invocations"
+            body = {"dataframe_records": [record]}
+            run_wrk(url, body, 3, args.connections, args.threads)
+            results["mlflow models serve"] = run_wrk(url, body, args.seconds, args.connections, args.threads)
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(10)
+        shutil.rmtree(home, ignore_errors=True)
+
+    print(f"\n{args.connections} connections, {args.seconds} s each, one record per request (wrk)")
+    print(f"{'server':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}{'failed':>8}")
+    for name, r in results.items():
+        print(f"{name:<22}{r['rps']:>10.0f}{r['p50_ms']:>10.1f}{r['p99_ms']:>10.1f}{r['requests']:>10.0f}"
+              f"{r['failed']:>8.0f}")  # fmt: skip
+    if len(results) == 2:
+        ratio = results["driftgate serve"]["rps"] / results["mlflow models serve"]["rps"]
+        print(f"throughput ratio driftgate / mlflow: {ratio:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
