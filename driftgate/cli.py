@@ -328,6 +328,11 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # a server's refusal (MLflow, Prefect, HTTP) is one line too; a bug is not
+        if type(exc).__name__ not in ("MlflowException", "HTTPStatusError", "ConnectError", "ObjectNotFound"):
+            raise
+        typer.echo(f"driftgate: error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

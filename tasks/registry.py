@@ -81,7 +81,10 @@ def importance(client: MlflowClient, mv: ModelVersion) -> dict[str, float] | Non
 
 
 def _history(client: MlflowClient, name: str) -> list[str]:
-    raw = client.get_registered_model(name).tags.get(HISTORY_TAG)
+    try:
+        raw = client.get_registered_model(name).tags.get(HISTORY_TAG)
+    except MlflowException as exc:
+        raise ModelRegistryError(f"no registered model named {name!r} (train one first: driftgate run)") from exc
     return json.loads(raw) if raw else []
 
 

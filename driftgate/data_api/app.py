@@ -14,12 +14,13 @@ import logging
 import random
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import pandas as pd
 from litestar import Litestar, Request, Response, get
 from litestar.exceptions import NotFoundException
+from litestar.params import PathParameter, QueryParameter
 
 from driftgate.data_api.scenario import make_batch, plan_batches
 from driftgate.spec import DatasetSpec
@@ -134,14 +135,14 @@ def create_data_api(frame: pd.DataFrame, spec: DatasetSpec, faults: Faults | Non
         }
 
     @get("/batches/{number:int}")
-    async def batch(number: int, request: Request[Any, Any, Any]) -> Response[bytes]:
+    async def batch(number: Annotated[int, PathParameter()], request: Request[Any, Any, Any]) -> Response[bytes]:
         """Batch ``number``: the same rows every time. JSON, or Parquet when asked."""
         if not 1 <= number <= source.count:
             raise NotFoundException(f"no batch {number}: batches are numbered 1 to {source.count}")
         return await answer(number, request)
 
     @get("/data")
-    async def next_batch(group_number: int, request: Request[Any, Any, Any]) -> Response[bytes]:
+    async def next_batch(group_number: Annotated[int, QueryParameter()], request: Request[Any, Any, Any]) -> Response[bytes]:
         """The next batch for a consumer group (cursor style); a clear answer when all are collected."""
         number = cursors.get(group_number, 0) + 1
         if number > source.count:
@@ -153,11 +154,13 @@ def create_data_api(frame: pd.DataFrame, spec: DatasetSpec, faults: Faults | Non
                 }
             )
             return Response(body, media_type="application/json")
-        cursors[group_number] = number
-        return await answer(number, request)
+        response = await answer(number, request)
+        if (response.status_code or 200) < 400:  # a refused answer does not move the cursor
+            cursors[group_number] = number
+        return response
 
     @get("/restart_data_generation", sync_to_thread=False)
-    def restart(group_number: int) -> dict[str, Any]:
+    def restart(group_number: Annotated[int, QueryParameter()]) -> dict[str, Any]:
         """Start a consumer group over at batch 1."""
         cursors.pop(group_number, None)
         return {"group_number": group_number, "next_batch": 1}

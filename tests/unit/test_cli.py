@@ -1,0 +1,77 @@
+"""The driftgate command line, through its installed entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from driftgate import __version__
+from driftgate.cli import format_table
+from tests.conftest import ROOT
+
+COMMANDS = ["data-api", "serve", "ingest", "run", "status", "promote", "rollback", "demo", "expectations"]
+
+
+def driftgate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).parent / "driftgate"
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, env={**os.environ, **(env or {})},
+                          cwd=ROOT, timeout=120)  # fmt: skip
+
+
+def test_help_lists_every_command_and_version_prints_it() -> None:
+    out = driftgate("--help")
+    assert out.returncode == 0
+    for command in COMMANDS:
+        assert command in out.stdout
+    version = driftgate("--version")
+    assert version.stdout.strip() == f"driftgate {__version__}"
+
+
+def test_an_unknown_dataset_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
+    out = driftgate("status", "--dataset", "no-such-data", env={"DRIFTGATE_HOME": str(tmp_path)})
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert lines[-1].startswith("driftgate: error: no dataset spec at datasets/no-such-data.yaml")
+    assert "Traceback" not in out.stderr
+
+
+def test_expectations_init_writes_a_suite_and_never_overwrites_an_edited_one(tmp_path: Path) -> None:
+    env = {"DRIFTGATE_EXPECTATIONS_DIR": str(tmp_path), "DRIFTGATE_HOME": str(tmp_path / "home")}
+    first = driftgate("expectations", "init", "--dataset", "synthetic-regression", env=env)
+    assert first.returncode == 0, first.stderr
+    path = tmp_path / "synthetic-regression.json"
+    suite = json.loads(path.read_text())
+    kinds = {e["type"] for e in suite["expectations"]}
+    assert {"expect_table_columns_to_match_set", "expect_column_values_to_be_between",
+            "expect_column_values_to_be_in_set", "expect_table_row_count_to_be_between"} <= kinds  # fmt: skip
+    assert driftgate("expectations", "init", "--dataset", "synthetic-regression", env=env).returncode == 0
+    suite["expectations"].pop()
+    path.write_text(json.dumps(suite))
+    refused = driftgate("expectations", "init", "--dataset", "synthetic-regression", env=env)
+    assert refused.returncode == 1
+    assert "has been edited" in refused.stderr
+    assert json.loads(path.read_text()) == suite
+    assert driftgate("expectations", "init", "--dataset", "synthetic-regression", "--force", env=env).returncode == 0
+    assert len(json.loads(path.read_text())["expectations"]) == len(suite["expectations"]) + 1
+
+
+def test_rollback_without_history_fails_cleanly(tmp_path: Path) -> None:
+    out = driftgate("rollback", "--dataset", "synthetic-regression", env={"DRIFTGATE_HOME": str(tmp_path)})
+    assert out.returncode == 1
+    assert "driftgate: error:" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_the_demo_table_has_one_line_per_batch_and_the_reasons() -> None:
+    table = format_table([
+        {"batch": 1, "rows": 10, "valid": True, "drift": None, "retrained": True, "version": "1", "metric": 0.91234,
+         "champion": "1", "reasons": ["no champion yet"]},
+        {"batch": 2, "rows": 10, "valid": False, "retrained": False, "reasons": ["quarantined: failed validation"]},
+    ])  # fmt: skip
+    lines = table.splitlines()
+    assert lines[0].split() == ["batch", "rows", "valid", "drift", "retrained", "version", "metric", "champion", "why"]
+    assert lines[2].split()[:8] == ["1", "10", "yes", "-", "yes", "1", "0.9123", "1"]
+    assert lines[3].endswith("quarantined: failed validation")
