@@ -142,7 +142,9 @@ def create_data_api(frame: pd.DataFrame, spec: DatasetSpec, faults: Faults | Non
         return await answer(number, request)
 
     @get("/data")
-    async def next_batch(group_number: Annotated[int, QueryParameter()], request: Request[Any, Any, Any]) -> Response[bytes]:
+    async def next_batch(
+        group_number: Annotated[int, QueryParameter()], request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
         """The next batch for a consumer group (cursor style); a clear answer when all are collected."""
         number = cursors.get(group_number, 0) + 1
         if number > source.count:
