@@ -10,14 +10,15 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Litestar, MediaType, Request, Response, get, post
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.params import QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_400_BAD_REQUEST, HTTP_503_SERVICE_UNAVAILABLE
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from threadpoolctl import threadpool_limits
@@ -30,10 +31,25 @@ from serving.batcher import MicroBatcher
 from serving.contract import ContractError, Problem
 from serving.model_store import ModelStore, ServedModel
 from serving.prediction_log import PredictionLog
-from serving.schemas import ErrorBody, ErrorItem, ModelRef, PredictRequest, PredictResponse
+from serving.schemas import (
+    Contribution,
+    ErrorBody,
+    ErrorItem,
+    Explained,
+    ExplainResponse,
+    ModelRef,
+    PredictRequest,
+    PredictResponse,
+)
 from serving.telemetry import HttpMetrics, telemetry
 
 log = logging.getLogger(__name__)
+
+
+def _plain(value: Any) -> Any:
+    """A frame cell as JSON: numpy scalars unwrapped, NaN as null."""
+    value = value.item() if hasattr(value, "item") else value
+    return None if isinstance(value, float) and value != value else value
 
 
 @dataclass
@@ -44,6 +60,32 @@ class Service:
     store: ModelStore
     batcher: MicroBatcher
     predlog: PredictionLog
+
+    _explainers: dict[str, Any] = field(default_factory=dict)
+
+    def explain(self, served: ServedModel, columns: dict[str, list[Any]], top: int) -> list[Explained]:
+        """SHAP contributions of the served model for some records (one explainer per version)."""
+        from tasks.explain import PipelineExplainer
+
+        explainer = self._explainers.get(served.version)
+        if explainer is None:
+            background = served.input_example if served.input_example is not None else served.contract.frame(
+                {k: [v] for k, v in served.contract.example().items()})  # fmt: skip
+            explainer = PipelineExplainer(served.model, self.store.spec, background)
+            self._explainers = {served.version: explainer}  # only the served version is worth keeping
+        X = served.contract.frame(columns)
+        ex = explainer.explain(X)
+        preds, _ = served.predict(X)
+        out = []
+        for i, row in enumerate(ex.values):
+            order = sorted(range(len(ex.features)), key=lambda j: -abs(row[j]))
+            shown = order[:top]
+            out.append(Explained(
+                prediction=preds[i], base_value=ex.base_value, raw_output=float(ex.raw_output[i]),
+                top=[Contribution(ex.features[j], _plain(X.iloc[i][ex.features[j]]), float(row[j])) for j in shown],
+                rest=float(sum(row[j] for j in order[top:])),
+            ))  # fmt: skip
+        return out
 
     def served(self) -> ServedModel:
         model = self.store.current
@@ -208,6 +250,35 @@ async def predict(request: Request[Any, Any, Any]) -> Response[Any]:
     return Response(PredictResponse(preds, ModelRef(served.name, served.version), probs))
 
 
+MAX_EXPLAIN_RECORDS = 100
+
+
+@post("/explain", status_code=HTTP_200_OK, operation_class=RecordsOperation)
+async def explain(
+    request: Request[Any, Any, Any],
+    top: Annotated[int, QueryParameter(ge=1, le=100, description="Contributions listed per record")] = 5,
+) -> Response[Any]:
+    """The prediction and the top SHAP contributions per record, from the served model.
+
+    For each record ``base_value + sum(top) + rest == raw_output`` (the model's raw output:
+    the prediction of a regressor, the log-odds of a classifier's positive class).
+    """
+    svc = _service(request)
+    served = svc.served()
+    try:
+        records = parse_records(await request.body())
+        if isinstance(records, list) and len(records) > MAX_EXPLAIN_RECORDS:
+            raise ContractError([Problem("records", f"holds {len(records)} records; /explain takes at most "
+                                         f"{MAX_EXPLAIN_RECORDS}")])  # fmt: skip
+        columns = served.contract.decode(records)
+    except MalformedBodyError as exc:
+        return _error(HTTP_400_BAD_REQUEST, str(exc), [ErrorItem(field="body", reason=str(exc))])
+    except ContractError as exc:
+        return _contract_problem(exc)
+    result = await asyncio.to_thread(svc.explain, served, columns, top)
+    return Response(ExplainResponse(result, ModelRef(served.name, served.version)))
+
+
 @get("/metrics", sync_to_thread=False, include_in_schema=False)
 def metrics() -> Response[bytes]:
     """Prometheus metrics (text exposition format)."""
@@ -262,7 +333,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     from serving.reports import report_routes  # the report pages (SHAP) live in their own module
 
-    handlers: list[Any] = [welcome, health, ready, model_info, predict, metrics, *report_routes()]
+    handlers: list[Any] = [welcome, health, ready, model_info, predict, explain, metrics, *report_routes()]
     if settings.admin_api_key:
         handlers.append(admin_reload)
     return Litestar(

@@ -31,7 +31,9 @@ class Contribution(msgspec.Struct):
 class Explained(msgspec.Struct):
     prediction: Any
     base_value: float
+    raw_output: float
     top: list[Contribution]
+    rest: float
 
 
 class ExplainResponse(msgspec.Struct):
