@@ -12,6 +12,7 @@ import hashlib
 import io
 import logging
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Annotated, Any
@@ -41,6 +42,7 @@ class Faults:
     retry_after: int = 1
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False)
+    injected: Counter[str] = field(init=False, default_factory=Counter)
 
     def __post_init__(self) -> None:
         unknown = set(self.kinds) - set(FAULT_KINDS)
@@ -51,7 +53,9 @@ class Faults:
     def draw(self) -> str | None:
         if self.rate <= 0 or self._rng.random() >= self.rate:
             return None
-        return self._rng.choice(self.kinds)
+        kind = self._rng.choice(self.kinds)
+        self.injected[kind] += 1
+        return kind
 
 
 class BatchSource:

@@ -50,5 +50,18 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(
     champ = champion_version(client, "synthetic-regressor")
     assert champ is not None
     assert 4 not in [b.number for b in lineage(client, champ)]  # ... and never trained on
+    # every trained version carries its SHAP explanation, in terms of the original features
+    import mlflow
+
+    from tasks.registry import importance
+
+    arts = {a.path for a in client.list_artifacts(champ.run_id, "explanations")}
+    assert {"explanations/importance.json", "explanations/report.html", "explanations/bar.png",
+            "explanations/beeswarm.png"} <= arts, arts  # fmt: skip
+    weights = importance(client, champ)
+    assert weights is not None
+    assert set(weights) == set(ctx.spec.feature_names)
+    assert max(weights, key=weights.get) == "num_0"  # the generator's strongest feature
+    assert mlflow.artifacts.load_text(f"runs:/{champ.run_id}/explanations/report.html").startswith("<!doctype html>")
     # a rerun finds nothing new and changes nothing
     assert continuous_training() == []
