@@ -119,17 +119,17 @@ def test_a_flow_killed_after_batch_2_resumes_at_batch_3_without_duplicates(
 
     real = ingest_flow.store_batch_task
 
-    class Killed(Exception):
+    class KilledError(Exception):
         pass
 
     def crash_after_2(lake, spec, number, frame):  # type: ignore[no-untyped-def]
         manifest = real(lake, spec, number, frame)
         if number == 2:
-            raise Killed("process killed after batch 2 was written")  # the fault we cannot cause for real
+            raise KilledError("process killed after batch 2 was written")  # the fault we cannot cause for real
         return manifest
 
     monkeypatch.setattr(ingest_flow, "store_batch_task", crash_after_2)
-    with pytest.raises(Killed):
+    with pytest.raises(KilledError):
         ingest_flow.ingest_batches()
     ctx = build_context(get_settings())
     assert ctx.lake.stored_numbers(DATASET) == [1, 2]
