@@ -55,6 +55,13 @@ class ServedModel:
             return labels, probs
         return [float(v) for v in np.asarray(self.model.predict(X))], None
 
+    def example_records(self) -> list[dict[str, Any]]:
+        """The stored input example (real training rows) as JSON records; nulls for missing values."""
+        if self.input_example is None:
+            return [self.contract.example()]
+        frame = self.input_example[self.contract.names].astype(object)
+        return [{k: (None if v != v else v) for k, v in rec.items()} for rec in frame.to_dict(orient="records")]
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -66,6 +73,7 @@ class ServedModel:
             "metrics": self.metrics,
             "loaded_at": self.loaded_at,
             "input_schema": self.contract.json_schema(),
+            "input_example": self.example_records(),
         }
 
 

@@ -114,7 +114,7 @@ def train_and_register(
                 "driftgate.trigger": "; ".join(trigger),
             }
         )
-        train_ds = mlflow.data.from_pandas(
+        train_ds = mlflow.data.from_pandas(  # type: ignore[attr-defined]
             data.train,
             source=data.batches[-1].uri if data.batches else None,
             targets=spec.target,

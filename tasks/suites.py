@@ -66,8 +66,9 @@ def suite_from_reference(spec: DatasetSpec, reference: pd.DataFrame, margin: flo
             values = spec.feature(col).values if col in spec.feature_names else None
             values = values or sorted(str(v) for v in s.dropna().unique())
             exps.append(_exp("expect_column_values_to_be_in_set", column=col, value_set=list(values)))
-    suite = {"name": spec.name, "expectations": exps, "meta": {"generated_by": "driftgate expectations init"}}
-    suite["meta"][GENERATED_KEY] = _digest(suite)
+    meta: dict[str, str] = {"generated_by": "driftgate expectations init"}
+    suite: dict[str, Any] = {"name": spec.name, "expectations": exps, "meta": meta}
+    meta[GENERATED_KEY] = _digest(suite)
     return suite
 
 

@@ -158,7 +158,8 @@ def validate_frame(frame: pd.DataFrame, suite: ExpectationSuite, dataset: str, b
     data = data.astype(dict.fromkeys(text, object))
     gx_batch = _gx_batch_definition().get_batch(batch_parameters={"dataframe": data})
     result = gx_batch.validate(suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5})
-    failures, warnings = [], []
+    failures: list[Failure] = []
+    warnings: list[Failure] = []
     for er in result.results:
         if er.success:
             continue

@@ -253,13 +253,13 @@ def test_admin_reload_needs_the_key_and_is_off_without_one(champion_v1: Registry
         assert httpx.post(f"{srv.url}/admin/reload", headers={"X-API-Key": API_KEY}).status_code == 404
 
 
-def test_fuzzing_the_openapi_schema_finds_no_server_error(champion_v1: Registry) -> None:
+def test_fuzzing_the_openapi_schema_finds_no_server_error(champion_v1: Registry, tmp_path: Path) -> None:
     with ServerThread(create_app(champion_v1.settings)) as srv:
         assert wait_for(lambda: served_version(srv.url) == "1")
         result = subprocess.run(
             [sys.executable, "-m", "schemathesis.cli", "run", f"{srv.url}/schema/openapi.json",
              "--checks", "not_a_server_error", "--max-examples", "40", "--generation-deterministic",
              "--exclude-path", "/admin/reload", "--workers", "1"],
-            capture_output=True, text=True, timeout=400,
+            capture_output=True, text=True, timeout=400, cwd=tmp_path,
         )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

@@ -1,0 +1,42 @@
+"""Load test of the model service: /predict with real records of the served model, /explain at 1/10 the rate.
+
+The records are the served model's own input example (real training rows), read from GET /model,
+so the file works against any dataset driftgate serves.
+
+    uv run locust -f bench/locustfile.py --headless -u 32 -r 32 -t 20s --host http://127.0.0.1:8000
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from locust import FastHttpUser, between, events, task
+
+RECORDS: list[dict[str, Any]] = []
+
+
+@events.test_start.add_listener
+def load_records(environment: Any, **_: Any) -> None:
+    import httpx
+
+    model = httpx.get(f"{environment.host}/model", timeout=30).json()
+    RECORDS[:] = model["input_example"]
+    if not RECORDS:
+        raise RuntimeError(f"{environment.host}/model has no input example")
+
+
+class ServiceUser(FastHttpUser):
+    wait_time = between(0.0, 0.01)
+
+    @task(10)
+    def predict(self) -> None:
+        with self.client.post("/predict", json={"records": [random.choice(RECORDS)]}, catch_response=True) as r:
+            if r.status_code != 200 or "predictions" not in r.json():
+                r.failure(f"{r.status_code}: {r.text[:200]}")
+
+    @task(1)
+    def explain(self) -> None:
+        with self.client.post("/explain", json={"records": [random.choice(RECORDS)]}, catch_response=True) as r:
+            if r.status_code != 200 or not r.json()["explanations"][0]["top"]:
+                r.failure(f"{r.status_code}: {r.text[:200]}")
