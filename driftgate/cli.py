@@ -138,6 +138,32 @@ def run(
 
 
 @app.command()
+def monitor(
+    dataset: DatasetOpt = None,
+    min_rows: Annotated[int, typer.Option(help="Wait for at least this many new predictions.")] = 500,
+    trigger: Annotated[bool, typer.Option(help="Run continuous-training when live inputs drifted.")] = True,
+) -> None:
+    """Run the monitor-predictions flow: drift of live inputs vs the champion's training data."""
+    from flows.monitor import monitor_predictions
+
+    out = monitor_predictions(dataset=dataset, min_rows=min_rows, trigger=trigger)
+    verdict = "retrain" if out["retrain"] else "no retrain"
+    typer.echo(f"{out['rows']} new predictions; {verdict}: {'; '.join(out['reasons']) or '-'}")
+
+
+@app.command("predict-batch")
+def predict_batch(
+    path: Annotated[str, typer.Argument(help="CSV/Parquet file, folder, s3:// URL or lake prefix.")],
+    dataset: DatasetOpt = None,
+) -> None:
+    """Run the batch-predict flow: score files with the champion, predictions written beside them."""
+    from flows.batch_predict import batch_predict
+
+    for out in batch_predict(path=path, dataset=dataset):
+        typer.echo(out)
+
+
+@app.command()
 def status(dataset: DatasetOpt = None) -> None:
     """What the lake holds and what the registry serves."""
     from driftgate.context import build_context

@@ -83,29 +83,40 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
         champion=str(mv.version) if mv else None,
     )
     if decision.retrain:
-        window = [n for n in lake.accepted_numbers(ds) if n <= number][-s.train_window :]
-        data = load_window(lake, ctx.spec, window)
-        cfg = SearchSettings(s.search_iter, s.cv_folds, s.n_jobs, s.seed, s.dask_address)
-        trained, model = train_task(client, experiment, ctx.spec, ctx.model_name, data, cfg, decision.reasons, number)
-        result = gate_task(
-            client, ctx.spec, ctx.model_name, trained.version, model, trained.run_id, data.newest_test, s.gate_margin
-        )
-        explain_task(ctx.spec, trained, model, data, result, s.explain_rows, s.explain_seconds, s.seed)
-        record.update(
-            version=trained.version,
-            promoted=result.promoted,
-            gate=result.reason,
-            metric=result.challenger_score if result.promoted else result.champion_score,
-            champion=trained.version if result.promoted else record["champion"],
-            run_id=trained.run_id,
-        )
+        record.update(retrain(ctx, client, experiment, number, decision.reasons, record["champion"]))
     lake.set_progress(ds, number, record)
     return record
 
 
+def retrain(
+    ctx: Context, client: MlflowClient, experiment: str, number: int, reasons: list[str], champion: str | None
+) -> dict[str, Any]:
+    """Train on the accepted batches up to ``number`` (the window), gate, explain; the outcome fields."""
+    s = ctx.settings
+    window = [n for n in ctx.lake.accepted_numbers(ctx.spec.name) if n <= number][-s.train_window :]
+    data = load_window(ctx.lake, ctx.spec, window)
+    cfg = SearchSettings(s.search_iter, s.cv_folds, s.n_jobs, s.seed, s.dask_address)
+    trained, model = train_task(client, experiment, ctx.spec, ctx.model_name, data, cfg, reasons, number)
+    result = gate_task(
+        client, ctx.spec, ctx.model_name, trained.version, model, trained.run_id, data.newest_test, s.gate_margin
+    )
+    explain_task(ctx.spec, trained, model, data, result, s.explain_rows, s.explain_seconds, s.seed)
+    return {
+        "version": trained.version,
+        "promoted": result.promoted,
+        "gate": result.reason,
+        "metric": result.challenger_score if result.promoted else result.champion_score,
+        "champion": trained.version if result.promoted else champion,
+        "run_id": trained.run_id,
+    }
+
+
 @flow(name="continuous-training")
 def continuous_training(
-    dataset: str | None = None, max_batches: int | None = None, ingest: bool = True
+    dataset: str | None = None,
+    max_batches: int | None = None,
+    ingest: bool = True,
+    retrain_reason: str | None = None,
 ) -> list[dict[str, Any]]:
     """Take every new batch through the loop, in order; a rerun continues where one stopped.
 
@@ -113,6 +124,8 @@ def continuous_training(
         dataset: dataset spec name (default: ``DRIFTGATE_DATASET``).
         max_batches: ingest at most this many new batches (default: all available).
         ingest: fetch new batches first (off: process what the lake already holds).
+        retrain_reason: retrain on the latest window even when no new batch asks for it, for this
+            reason (``monitor-predictions`` sets it when live inputs drift).
     """
     ctx = build_context(get_settings(), dataset)
     if ingest:
@@ -123,6 +136,17 @@ def continuous_training(
     for number in ctx.lake.stored_numbers(ctx.spec.name):
         if ctx.lake.progress(ctx.spec.name, number) is None:
             outcomes.append(process_batch(ctx, client, experiment, number))
+    if retrain_reason and not any(o.get("retrained") for o in outcomes):
+        accepted = ctx.lake.accepted_numbers(ctx.spec.name)
+        if not accepted:
+            log.warning("asked to retrain (%s) but the lake holds no accepted batch", retrain_reason)
+        else:
+            champ = champion_version(client, ctx.model_name)
+            record: dict[str, Any] = {"batch": accepted[-1], "rows": None, "valid": True, "drift": None,
+                                      "retrained": True, "reasons": [retrain_reason]}  # fmt: skip
+            record.update(retrain(ctx, client, experiment, accepted[-1], [retrain_reason],
+                                  str(champ.version) if champ else None))  # fmt: skip
+            outcomes.append(record)
     if outcomes:
         create_table_artifact(
             key=f"continuous-training-{ctx.spec.name}".lower().replace("_", "-"),

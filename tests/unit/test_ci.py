@@ -30,7 +30,7 @@ def test_compose_prefect_and_precommit_files_parse() -> None:
     assert {"postgres", "minio", "mlflow", "prefect", "worker", "data-api", "service"} <= set(compose["services"])
     prefect = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     names = {d["name"] for d in prefect["deployments"]}
-    assert {"continuous-training", "ingest-batches"} <= names
+    assert {"continuous-training", "ingest-batches", "monitor-predictions", "batch-predict"} <= names
     for d in prefect["deployments"]:
         module, func = d["entrypoint"].split(":")
         assert f"def {func}(" in (ROOT / module).read_text()

@@ -12,7 +12,10 @@ from driftgate import __version__
 from driftgate.cli import format_table
 from tests.conftest import ROOT
 
-COMMANDS = ["data-api", "serve", "ingest", "run", "status", "promote", "rollback", "demo", "expectations"]
+COMMANDS = [
+    "data-api", "serve", "ingest", "run", "monitor", "predict-batch", "status", "promote", "rollback", "demo",
+    "expectations",
+]  # fmt: skip
 
 
 def driftgate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

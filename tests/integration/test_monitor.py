@@ -1,0 +1,111 @@
+"""Closing the loop: live predictions logged by the service drive monitoring, batch prediction scores files."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from driftgate.context import build_context
+from driftgate.data_api import create_data_api
+from driftgate.servers import ServerThread
+from driftgate.settings import get_settings
+from driftgate.sources import load_source
+from driftgate.spec import load_spec
+from serving.app import create_app
+from serving.prediction_log import read_predictions
+from tasks.train import split_rows
+from tests.conftest import ROOT
+
+DATASET = "synthetic-regression"
+
+
+@pytest.fixture
+def trained(prefect_harness: None, driftgate_env: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    from flows.training import continuous_training
+
+    spec = load_spec(DATASET, ROOT / "datasets")
+    with ServerThread(create_data_api(load_source(spec), spec)) as api:
+        monkeypatch.setenv("DRIFTGATE_DATA_API_URL", api.url)
+        monkeypatch.setenv("DRIFTGATE_DATASET", DATASET)
+        monkeypatch.setenv("DRIFTGATE_POLL_SECONDS", "0.3")
+        get_settings.cache_clear()
+        outcomes = continuous_training(max_batches=2)
+        assert [o["batch"] for o in outcomes] == [1, 2]
+        yield build_context(get_settings())
+
+
+def _send(url: str, frame: pd.DataFrame, features: list[str]) -> None:
+    records = frame[features].astype(object).to_dict(orient="records")
+    for i in range(0, len(records), 50):
+        r = httpx.post(f"{url}/predict", json={"records": records[i : i + 50]}, timeout=30)
+        assert r.status_code == 200, r.text
+
+
+def test_shifted_live_inputs_make_monitoring_trigger_a_retraining(trained) -> None:  # type: ignore[no-untyped-def]
+    from mlflow.tracking import MlflowClient
+
+    from flows.monitor import monitor_predictions
+
+    ctx = trained
+    db = ctx.settings.resolved_predictions_db_url()
+    rows = split_rows(ctx.lake.read_batch(DATASET, 2), "train").head(600)
+    with ServerThread(create_app(ctx.settings)) as srv:
+        deadline = time.monotonic() + 20
+        while httpx.get(f"{srv.url}/ready").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        _send(srv.url, rows, ctx.spec.feature_names)  # live traffic like the training data
+        deadline = time.monotonic() + 10
+        while len(read_predictions(db)) < 600:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        calm = monitor_predictions(min_rows=500)
+        assert calm["checked"]
+        assert not calm["retrain"], calm["reasons"]
+
+        shifted = rows.copy()
+        shifted["num_0"] = np.clip(shifted["num_0"] + 1.5, -10, 10)  # the most important feature moves
+        _send(srv.url, shifted, ctx.spec.feature_names)
+        deadline = time.monotonic() + 10
+        while len(read_predictions(db)) < 1200:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    client = MlflowClient(ctx.settings.resolved_tracking_uri())
+    before = {mv.version for mv in client.search_model_versions(f"name = '{ctx.model_name}'")}
+    alarm = monitor_predictions(min_rows=500, ingest=False)
+    assert alarm["retrain"], alarm
+    assert "num_0" in alarm["drifted"]
+    assert monitor_predictions(min_rows=500)["rows"] == 0  # the checkpoint moved past what was checked
+    versions = client.search_model_versions(f"name = '{ctx.model_name}'")
+    new = [mv for mv in versions if mv.version not in before]
+    assert len(new) == 1
+    trigger = client.get_run(new[0].run_id).data.tags["driftgate.trigger"]
+    assert trigger.startswith("live inputs drifted (monitor-predictions)")
+
+
+def test_batch_predict_scores_a_file_and_a_lake_prefix_with_the_champion(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from mlflow.tracking import MlflowClient
+
+    from flows.batch_predict import batch_predict
+    from tasks.registry import champion_version, load_version
+
+    ctx = trained
+    frame = ctx.lake.read_batch(DATASET, 2).head(40)
+    src = tmp_path / "to-score.csv"
+    frame[ctx.spec.feature_names].to_csv(src, index=False)
+    [out] = batch_predict(path=str(src))
+    scored = pd.read_parquet(out)
+    champ = champion_version(MlflowClient(ctx.settings.resolved_tracking_uri()), ctx.model_name)
+    assert out == str(tmp_path / "to-score.predictions.parquet")
+    assert set(scored["model_version"]) == {str(champ.version)}
+    expected = load_version(ctx.model_name, champ.version).predict(frame[ctx.spec.feature_names])
+    np.testing.assert_allclose(scored["prediction"], expected, rtol=1e-6)
+    outs = batch_predict(path=f"raw/{DATASET}")
+    assert len(outs) == 2
+    assert all(o.endswith(".predictions.parquet") for o in outs)
+    assert len(batch_predict(path=f"raw/{DATASET}")) == 2  # outputs are never scored again
