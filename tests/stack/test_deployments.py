@@ -1,0 +1,146 @@
+"""The compose path without Docker: real Prefect server + worker, MLflow server, S3 (moto) on 127.0.0.1.
+
+The same code paths docker-compose runs (prefect.yaml deployments on a process work pool, an
+MLflow server with S3 artifacts, the lake on S3), started here as local processes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from driftgate.data_api import create_data_api
+from driftgate.servers import ServerThread, free_port
+from driftgate.sources import load_source
+from driftgate.spec import load_spec
+from tests.conftest import ROOT
+
+BIN = Path(sys.executable).parent
+DATASET = "synthetic-regression"
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} not healthy after {timeout:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    tmp = tmp_path_factory.mktemp("stack")
+    s3_port = free_port()
+    s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port)
+    s3.start()
+    endpoint = f"http://127.0.0.1:{s3_port}"
+    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s",
+                          region_name="us-east-1")  # fmt: skip
+    for bucket in ("driftgate", "mlflow"):
+        client.create_bucket(Bucket=bucket)
+    spec = load_spec(DATASET, ROOT / "datasets")
+    api = ServerThread(create_data_api(load_source(spec), spec)).__enter__()
+    mlflow_port, prefect_port = free_port(), free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_", "DRIFTGATE_"))},
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_DEFAULT_REGION": "us-east-1",
+        "MLFLOW_S3_ENDPOINT_URL": endpoint, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "PREFECT_HOME": str(tmp / "prefect"), "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_WORKER_QUERY_SECONDS": "2",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
+        "DRIFTGATE_HOME": str(tmp / "home"), "DRIFTGATE_DATASET": DATASET,
+        "DRIFTGATE_DATASETS_DIR": str(ROOT / "datasets"), "DRIFTGATE_EXPECTATIONS_DIR": str(ROOT / "expectations"),
+        "DRIFTGATE_LAKE_URL": "s3://driftgate/lake", "DRIFTGATE_S3_ENDPOINT_URL": endpoint,
+        "DRIFTGATE_S3_KEY": "k", "DRIFTGATE_S3_SECRET": "s", "DRIFTGATE_DATA_API_URL": api.url,
+        "DRIFTGATE_PROJECT_DIR": str(ROOT), "DRIFTGATE_SEARCH_ITER": "2", "DRIFTGATE_EXPLAIN_ROWS": "200",
+        "GX_ANALYTICS_ENABLED": "false", "COLUMNS": "250",
+    }  # fmt: skip
+    logs = tmp / "logs"
+    logs.mkdir()
+    procs = [
+        subprocess.Popen([str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port),
+                          "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp}/mlflow.db",
+                          "--artifacts-destination", "s3://mlflow/artifacts"],
+                         env=env, stdout=open(logs / "mlflow.log", "wb"), stderr=subprocess.STDOUT),
+        subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(prefect_port)],
+                         env=env, stdout=open(logs / "prefect.log", "wb"), stderr=subprocess.STDOUT),
+    ]  # fmt: skip
+    try:
+        wait_http(f"http://127.0.0.1:{mlflow_port}/health", procs[0])
+        wait_http(f"http://127.0.0.1:{prefect_port}/api/health", procs[1])
+        yield {**env, "_LOGS": str(logs)}
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        api.__exit__(None, None, None)
+        s3.stop()
+
+
+def prefect(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "prefect"), *args], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+
+
+def test_deploy_from_prefect_yaml_and_run_continuous_training_through_a_worker(stack: dict[str, str]) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from driftgate.lake import Lake
+
+    env = stack
+    pool = prefect(env, "work-pool", "create", "driftgate-process", "--type", "process")
+    assert pool.returncode == 0, pool.stdout + pool.stderr
+    deploy = prefect(env, "--no-prompt", "deploy", "--all")
+    assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
+    listed = prefect(env, "deployment", "ls")
+    for name in ("continuous-training", "monitor-predictions", "ingest-batches", "batch-predict"):
+        assert name in listed.stdout
+    worker = subprocess.Popen([str(BIN / "prefect"), "worker", "start", "--pool", "driftgate-process"], env=env,
+                              cwd=ROOT, stdout=open(Path(env["_LOGS"]) / "worker.log", "wb"),
+                              stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        run = prefect(env, "deployment", "run", "continuous-training/continuous-training",
+                      "--param", "max_batches=2", "--watch", "--watch-timeout", "400", timeout=450)  # fmt: skip
+        assert run.returncode == 0, run.stdout[-3000:] + (Path(env["_LOGS"]) / "worker.log").read_text()[-4000:]
+        assert "Completed" in run.stdout
+        # the schedules work too (sqlalchemy 2.1 would silently break this): the hourly run is scheduled
+        scheduled = prefect(env, "flow-run", "ls", "--state", "Scheduled")
+        assert "continuous-training" in scheduled.stdout, scheduled.stdout
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+    champ = client.get_model_version_by_alias("synthetic-regressor", "champion")
+    assert champ is not None
+    artifacts = {a.path for a in client.list_artifacts(champ.run_id, "explanations")}
+    assert "explanations/importance.json" in artifacts  # artifacts went through the server into S3
+    lake = Lake(
+        "s3://driftgate/lake",
+        {"key": "k", "secret": "s", "client_kwargs": {"endpoint_url": env["DRIFTGATE_S3_ENDPOINT_URL"]}},
+    )
+    assert lake.stored_numbers(DATASET) == [1, 2]
