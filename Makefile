@@ -4,7 +4,7 @@ export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 
-.PHONY: env demo test lint
+.PHONY: env demo up test lint
 
 $(UV):
 	python3 -m pip install --user --quiet uv
@@ -14,6 +14,9 @@ env: $(UV)
 
 demo: env
 	$(UV) run --frozen driftgate demo --fresh
+
+up: env
+	$(UV) run --frozen driftgate up
 
 test: env
 	$(UV) run --frozen pytest

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -239,6 +240,31 @@ def expectations_init(
     path = s.expectations_dir / f"{spec.name}.json"
     write_suite(path, suite_from_reference(spec, ref), force=force)
     typer.echo(f"wrote {path} ({len(ref)} reference rows); review it and commit it")
+
+
+@app.command()
+def up(
+    prefect_port: Annotated[int, typer.Option(help="Prefect server and UI.")] = 4200,
+    mlflow_port: Annotated[int, typer.Option(help="MLflow server and UI.")] = 5000,
+    data_api_port: Annotated[int, typer.Option(help="Data API.")] = 8900,
+    service_port: Annotated[int, typer.Option(help="Model service.")] = 8000,
+) -> None:
+    """The local stack: Prefect server + worker (flows deployed), MLflow server, data API, service. Ctrl-C stops it."""
+    from driftgate.stack import Stack
+
+    home = Path(os.environ.get("DRIFTGATE_HOME", ".driftgate")) / "stack"
+    stack = Stack(home, Path.cwd(), prefect_port, mlflow_port, data_api_port, service_port)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a terminate stops the children too (finally below)
+    try:
+        for name, url in stack.up().items():
+            typer.echo(f"{name:<14} {url}")
+        typer.echo(f"run the loop: PREFECT_API_URL=http://127.0.0.1:{prefect_port}/api prefect deployment run "
+                   "continuous-training/continuous-training  (Ctrl-C stops everything)")  # fmt: skip
+        while all(p.poll() is None for p in stack.procs):
+            time.sleep(1)
+        raise DriftgateError(f"a stack process exited; see the logs in {home / 'logs'}")
+    finally:
+        stack.down()
 
 
 COLUMNS = ("batch", "rows", "valid", "drift", "retrained", "version", "metric", "champion")

@@ -9,35 +9,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from driftgate.data_api import create_data_api
 from driftgate.servers import ServerThread, free_port
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
+from driftgate.stack import wait_http
 from tests.conftest import ROOT
 
 BIN = Path(sys.executable).parent
 DATASET = "synthetic-regression"
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server for {url} exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} not healthy after {timeout:.0f} s")
 
 
 @pytest.fixture(scope="module")
