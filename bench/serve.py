@@ -17,24 +17,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def wait_ready(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{url} did not become ready in {timeout:.0f} s")
 
 
 def free_port() -> int:
@@ -89,6 +74,7 @@ def main() -> None:
     from driftgate.settings import get_settings
     from driftgate.sources import load_source
     from driftgate.spec import load_spec
+    from driftgate.stack import wait_http
     from driftgate.tracking import configure_mlflow
     from tasks.quick_model import register_quick_model
     from tasks.registry import set_champion
@@ -109,7 +95,7 @@ def main() -> None:
         port = free_port()
         procs.append(subprocess.Popen([sys.executable, "-m", "driftgate.cli", "serve", "--port", str(port)], env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
-        wait_ready(f"http://127.0.0.1:{port}/ready")
+        wait_http(f"http://127.0.0.1:{port}/ready")
         url = f"http://127.0.0.1:{port}/predict"
         run_wrk(url, {"records": [record]}, 3, args.connections, args.threads)  # warm-up
         results["driftgate serve"] = run_wrk(url, {"records": [record]}, args.seconds, args.connections, args.threads)
@@ -119,7 +105,7 @@ def main() -> None:
             cmd = ["mlflow", "models", "serve", "-m", f"models:/{spec.model_name}/{version}",
                    "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1"]  # fmt: skip
             procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            wait_ready(f"http://127.0.0.1:{port}/ping")
+            wait_http(f"http://127.0.0.1:{port}/ping")
             url = f"http://127.0.0.1:{port}/invocations"
             body = {"dataframe_records": [record]}
             run_wrk(url, body, 3, args.connections, args.threads)

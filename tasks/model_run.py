@@ -73,6 +73,22 @@ class TrainedVersion:
     metrics: dict[str, float]
 
 
+def log_and_register(model: Any, spec: DatasetSpec, model_name: str, example: pd.DataFrame) -> str:
+    """Log a fitted pipeline in the active run (signature, input example, skops) and register it; the version."""
+    output = model.predict_proba(example) if spec.task == "classification" else model.predict(example)
+    info = mlflow.sklearn.log_model(
+        model,
+        name="model",
+        signature=infer_signature(example, output),
+        input_example=example,
+        pip_requirements=PIP_REQUIREMENTS,
+        registered_model_name=model_name,
+        skops_trusted_types=SKOPS_TRUSTED,
+        pyfunc_predict_fn="predict_proba" if spec.task == "classification" else "predict",
+    )
+    return str(info.registered_model_version)
+
+
 def train_and_register(
     client: MlflowClient,
     experiment_id: str,
@@ -122,19 +138,7 @@ def train_and_register(
         )
         mlflow.log_input(train_ds, context="training")
         X_train, _ = split_xy(data.train, spec)
-        example = X_train.head(5)
-        output = model.predict_proba(example) if spec.task == "classification" else model.predict(example)
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=infer_signature(example, output),
-            input_example=example,
-            pip_requirements=PIP_REQUIREMENTS,
-            registered_model_name=model_name,
-            skops_trusted_types=SKOPS_TRUSTED,
-            pyfunc_predict_fn="predict_proba" if spec.task == "classification" else "predict",
-        )
-    version = str(info.registered_model_version)
+        version = log_and_register(model, spec, model_name, X_train.head(5))
     client.update_model_version(
         model_name,
         version,

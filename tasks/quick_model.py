@@ -6,11 +6,10 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from mlflow.models import infer_signature
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from driftgate.spec import DatasetSpec
-from tasks.model_run import SKOPS_TRUSTED
+from tasks.model_run import log_and_register
 from tasks.train import build_pipeline, split_xy
 
 
@@ -28,18 +27,9 @@ def register_quick_model(
         else HistGradientBoostingRegressor(max_iter=max_iter, random_state=seed)
     )
     model = build_pipeline(spec, est, scale=False).fit(X, y)
-    example = X.head(5)
-    output = model.predict_proba(example) if spec.task == "classification" else model.predict(example)
     experiment = mlflow.set_experiment(f"quick-{spec.name}")
     with mlflow.start_run(experiment_id=experiment.experiment_id):
         mlflow.log_param("seed", seed)
         mlflow.log_metric("test_score", float(seed))
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=infer_signature(example, output),
-            input_example=example,
-            registered_model_name=name,
-            skops_trusted_types=SKOPS_TRUSTED,
-        )
-    return str(info.registered_model_version), model
+        version = log_and_register(model, spec, name, X.head(5))
+    return version, model
