@@ -51,8 +51,23 @@ def gate_task(
     margin: float,
 ) -> GateResult:
     result = gate(client, spec, model_name, version, model, run_id, rows, margin)
-    create_markdown_artifact(result.to_markdown(), key=_key("gate", spec.name, "v", version))
+    mv = client.get_model_version(model_name, version)
+    client.update_model_version(model_name, version, description=f"{mv.description or ''}\nGate: {result.reason}")
+    links = "\n".join(f"- {name}: {url}" for name, url in run_links(client, run_id, version).items())
+    create_markdown_artifact(f"{result.to_markdown()}\n\n{links}\n", key=_key("gate", spec.name, "v", version))
     return result
+
+
+def run_links(client: MlflowClient, run_id: str, version: str) -> dict[str, str]:
+    """Where a person finds the version: its MLflow run and its SHAP report page on the service."""
+    from driftgate.settings import get_settings
+
+    s = get_settings()
+    uri = s.resolved_tracking_uri()
+    experiment = client.get_run(run_id).info.experiment_id
+    run = (f"{uri.rstrip('/')}/#/experiments/{experiment}/runs/{run_id}" if uri.startswith("http")
+           else f"runs:/{run_id} (mlflow ui --backend-store-uri {uri})")  # fmt: skip
+    return {"MLflow run": run, "SHAP report": f"http://{s.serve_host}:{s.serve_port}/reports/{version}"}
 
 
 @task(name="explain-model", task_run_name="explain-{spec.name}-v{trained.version}", cache_policy=NO_CACHE)

@@ -49,6 +49,9 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(
     client = MlflowClient(get_settings().resolved_tracking_uri())
     champ = champion_version(client, "synthetic-regressor")
     assert champ is not None
+    description = client.get_model_version("synthetic-regressor", champ.version).description
+    assert "triggered by:" in description
+    assert "Gate: " in description  # what triggered it and how it compared
     refs = lineage(client, champ)
     assert 4 not in [b.number for b in refs]  # ... and never trained on
     for ref in refs:  # the version names exactly the batches (and their content hashes) that trained it
