@@ -38,9 +38,15 @@ def main() -> None:
         result = validate_frame(batch, suite, spec.name, 1)
         times.append(time.perf_counter() - t)
     assert result.success == first.success
+    with_docs = []
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        validate_frame(batch, suite, spec.name, 1, data_docs=True)
+        with_docs.append(time.perf_counter() - t)
     print(f"{spec.name}: {len(batch)} rows, {len(suite.expectations)} expectations, success={result.success}")
     print(f"first run (context + suite + validation): {cold:.2f} s")
     print(f"warm validation: median {statistics.median(times):.3f} s, min {min(times):.3f} s over {args.repeat}")
+    print(f"warm validation + GX Data Docs: median {statistics.median(with_docs):.3f} s")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ import html
 import json
 import logging
 import os
+import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -102,17 +104,58 @@ class ValidationResult:
         )
 
 
+DOCS_SITE = "lake"
+
+
 @lru_cache(maxsize=1)
-def _gx_batch_definition() -> Any:
-    """One ephemeral GX context per process: building it is the slow part (~5 s of imports)."""
+def _gx() -> tuple[Any, Any, Path]:
+    """One ephemeral GX context per process (building it is the slow part, ~5 s of imports),
+    its whole-dataframe batch definition and the folder of its Data Docs site."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    site = Path(tempfile.mkdtemp(prefix="driftgate-datadocs-"))
+    context.add_data_docs_site(DOCS_SITE, {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    })  # fmt: skip
     asset = context.data_sources.add_pandas("driftgate").add_dataframe_asset("batch")
-    return asset.add_batch_definition_whole_dataframe("whole")
+    return context, asset.add_batch_definition_whole_dataframe("whole"), site
+
+
+def _gx_batch_definition() -> Any:
+    return _gx()[1]
+
+
+def _checkpoint_run(data: pd.DataFrame, suite: ExpectationSuite, dataset: str, batch: int) -> Any:
+    """Validate through a GX checkpoint whose action renders Data Docs; the suite's validation result."""
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    context, batch_definition, _ = _gx()
+    stored = context.suites.add_or_update(suite)
+    vd = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(data=batch_definition, suite=stored, name=f"{dataset}-batch")
+    )
+    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
+        name=f"{dataset}-checkpoint", validation_definitions=[vd],
+        actions=[gx.checkpoint.UpdateDataDocsAction(name="data-docs", site_names=[DOCS_SITE])],
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+    ))  # fmt: skip
+    run = checkpoint.run(batch_parameters={"dataframe": data}, run_id=RunIdentifier(run_name=f"batch-{batch}"))
+    return next(iter(run.run_results.values()))
+
+
+def data_docs_files(since: float = 0.0) -> dict[str, bytes]:
+    """The Data Docs pages of this process written at or after ``since`` (epoch s): relative path -> bytes."""
+    site = _gx()[2]
+    return {
+        str(p.relative_to(site)): p.read_bytes() for p in site.rglob("*") if p.is_file() and p.stat().st_mtime >= since
+    }
 
 
 def load_suite(path: Path) -> ExpectationSuite:
@@ -148,16 +191,24 @@ def _failure(er: Any) -> Failure:
     )
 
 
-def validate_frame(frame: pd.DataFrame, suite: ExpectationSuite, dataset: str, batch: int) -> ValidationResult:
-    """Run a suite on one batch; critical failures fail it, warnings are only reported."""
+def validate_frame(
+    frame: pd.DataFrame, suite: ExpectationSuite, dataset: str, batch: int, data_docs: bool = False
+) -> ValidationResult:
+    """Run a suite on one batch; critical failures fail it, warnings are only reported.
+
+    With ``data_docs`` the run goes through a checkpoint that also renders GX Data Docs.
+    """
     data = frame.drop(columns=[SPLIT_COLUMN], errors="ignore")
     # GX's type checks do not know pandas' string dtype: hand text columns over as object
     text = [
         c for c in data.columns if pd.api.types.is_string_dtype(data[c]) and not pd.api.types.is_object_dtype(data[c])
     ]
     data = data.astype(dict.fromkeys(text, object))
-    gx_batch = _gx_batch_definition().get_batch(batch_parameters={"dataframe": data})
-    result = gx_batch.validate(suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5})
+    if data_docs:
+        result = _checkpoint_run(data, suite, dataset, batch)
+    else:
+        gx_batch = _gx_batch_definition().get_batch(batch_parameters={"dataframe": data})
+        result = gx_batch.validate(suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5})
     failures: list[Failure] = []
     warnings: list[Failure] = []
     for er in result.results:
@@ -174,7 +225,10 @@ def suite_path(expectations_dir: Path, dataset: str) -> Path:
 
 def validate_stored_batch(lake: Lake, spec: DatasetSpec, number: int, suite: ExpectationSuite) -> ValidationResult:
     """Validate a stored batch; accept it in place or move it to quarantine with its report."""
-    result = validate_frame(lake.read_batch(spec.name, number), suite, spec.name, number)
+    started = time.time() - 1  # file mtimes may be coarser than the clock
+    result = validate_frame(lake.read_batch(spec.name, number), suite, spec.name, number, data_docs=True)
+    for rel, data in data_docs_files(since=started).items():  # GX Data Docs beside our own report
+        lake.write_bytes(lake.path("reports", "datadocs", spec.name, rel), data)
     if result.success:
         lake.mark_accepted(spec.name, number, result.to_dict())
     else:

@@ -94,6 +94,11 @@ def test_each_bad_input_is_quarantined_with_the_named_failure(prefect_harness: N
     assert expectation in page
     if column:
         assert column in page
+    docs = ctx.lake.path("reports", "datadocs", DATASET)
+    assert ctx.lake.exists(f"{docs}/index.html")  # GX Data Docs, built into the lake's reports folder
+    pages = [p for p in ctx.lake.fs.find(f"{docs}/validations") if p.endswith(".html")]
+    assert pages
+    assert "batch-1" in pages[-1]
 
 
 def test_a_clean_batch_passes_and_is_accepted(prefect_harness: None, ctx) -> None:  # type: ignore[no-untyped-def]
