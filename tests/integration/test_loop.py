@@ -10,6 +10,7 @@ from driftgate.data_api import create_data_api
 from driftgate.settings import get_settings
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
+from driftgate.tracking import configure_mlflow
 from tests.conftest import ServerThread
 
 
@@ -27,7 +28,6 @@ def synthetic_api(driftgate_env: Path, monkeypatch: pytest.MonkeyPatch):
 def test_continuous_training_runs_every_stage_and_promotes_a_champion(
     prefect_harness: None, synthetic_api: ServerThread
 ) -> None:
-    from mlflow.tracking import MlflowClient
 
     from driftgate.context import build_context
     from flows.training import continuous_training
@@ -46,7 +46,7 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(
     ctx = build_context(get_settings())
     assert ctx.lake.is_quarantined("synthetic-regression", 4)
     assert 4 not in ctx.lake.accepted_numbers("synthetic-regression")
-    client = MlflowClient(get_settings().resolved_tracking_uri())
+    client = configure_mlflow(get_settings())
     champ = champion_version(client, "synthetic-regressor")
     assert champ is not None
     description = client.get_model_version("synthetic-regressor", champ.version).description

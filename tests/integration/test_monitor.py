@@ -16,6 +16,7 @@ from driftgate.servers import ServerThread
 from driftgate.settings import get_settings
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
+from driftgate.tracking import configure_mlflow
 from serving.app import create_app
 from serving.prediction_log import read_predictions
 from tasks.train import split_rows
@@ -47,7 +48,6 @@ def _send(url: str, frame: pd.DataFrame, features: list[str]) -> None:
 
 
 def test_shifted_live_inputs_make_monitoring_trigger_a_retraining(trained) -> None:  # type: ignore[no-untyped-def]
-    from mlflow.tracking import MlflowClient
 
     from flows.monitor import monitor_predictions
 
@@ -75,7 +75,7 @@ def test_shifted_live_inputs_make_monitoring_trigger_a_retraining(trained) -> No
         while len(read_predictions(db)) < 1200:
             assert time.monotonic() < deadline
             time.sleep(0.1)
-    client = MlflowClient(ctx.settings.resolved_tracking_uri())
+    client = configure_mlflow(ctx.settings)
     before = {mv.version for mv in client.search_model_versions(f"name = '{ctx.model_name}'")}
     alarm = monitor_predictions(min_rows=500, ingest=False)
     assert alarm["retrain"], alarm
@@ -89,7 +89,6 @@ def test_shifted_live_inputs_make_monitoring_trigger_a_retraining(trained) -> No
 
 
 def test_batch_predict_scores_a_file_and_a_lake_prefix_with_the_champion(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from mlflow.tracking import MlflowClient
 
     from flows.batch_predict import batch_predict
     from tasks.registry import champion_version, load_version
@@ -100,7 +99,7 @@ def test_batch_predict_scores_a_file_and_a_lake_prefix_with_the_champion(trained
     frame[ctx.spec.feature_names].to_csv(src, index=False)
     [out] = batch_predict(path=str(src))
     scored = pd.read_parquet(out)
-    champ = champion_version(MlflowClient(ctx.settings.resolved_tracking_uri()), ctx.model_name)
+    champ = champion_version(configure_mlflow(ctx.settings), ctx.model_name)
     assert out == str(tmp_path / "to-score.predictions.parquet")
     assert set(scored["model_version"]) == {str(champ.version)}
     expected = load_version(ctx.model_name, champ.version).predict(frame[ctx.spec.feature_names])

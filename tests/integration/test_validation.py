@@ -14,6 +14,7 @@ from driftgate.data_api.scenario import make_batch, plan_batches
 from driftgate.settings import get_settings
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
+from driftgate.tracking import configure_mlflow
 from tasks.ingest import prepare_batch
 from tests.conftest import ROOT
 
@@ -111,7 +112,6 @@ def test_a_clean_batch_passes_and_is_accepted(prefect_harness: None, ctx) -> Non
 
 
 def test_the_flow_goes_on_after_bad_batches_and_never_trains_on_them(prefect_harness: None, ctx) -> None:  # type: ignore[no-untyped-def]
-    from mlflow.tracking import MlflowClient
 
     from flows.training import continuous_training
     from tasks.registry import champion_version, lineage
@@ -123,7 +123,7 @@ def test_the_flow_goes_on_after_bad_batches_and_never_trains_on_them(prefect_har
     outcomes = {o["batch"]: o for o in continuous_training(ingest=False)}
     assert [outcomes[n]["valid"] for n in range(1, 6)] == [True, False, False, False, True]
     assert ctx.lake.batch_numbers(DATASET, "quarantine") == [2, 3, 4]
-    client = MlflowClient(get_settings().resolved_tracking_uri())
+    client = configure_mlflow(get_settings())
     for mv in client.search_model_versions(f"name = '{ctx.model_name}'"):
         assert {b.number for b in lineage(client, mv)} <= {1, 5}
     assert champion_version(client, ctx.model_name) is not None

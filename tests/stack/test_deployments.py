@@ -119,7 +119,7 @@ def test_deploy_from_prefect_yaml_and_run_continuous_training_through_a_worker(s
             worker.wait(20)
         except subprocess.TimeoutExpired:
             worker.kill()
-    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+    client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"], registry_uri=env["MLFLOW_TRACKING_URI"])
     champ = client.get_model_version_by_alias("synthetic-regressor", "champion")
     assert champ is not None
     artifacts = {a.path for a in client.list_artifacts(champ.run_id, "explanations")}
