@@ -15,7 +15,7 @@ from driftgate.settings import get_settings
 from driftgate.tracking import configure_mlflow, experiment_id
 from flows.ingest import ingest_batches
 from tasks.drift import DriftPolicy
-from tasks.drift_report import decide, drift_task, publish_drift
+from tasks.drift_report import decide, drift_task, log_drift_run, publish_drift
 from tasks.metrics import primary_score
 from tasks.model_run import load_window, reference_rows
 from tasks.registry import champion_version, importance, lineage, load_version
@@ -73,6 +73,7 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
     decision = decide(report, policy, ctx.spec, has_champion=mv is not None, champion_score=champ_score)
     if report is not None:
         record["drift_report"] = publish_drift(lake, report, decision)
+        record["drift_run_id"] = log_drift_run(experiment, report, decision)
     record.update(
         drift=round(report.drifted_share, 3) if report else None,
         drifted=report.drifted if report else [],

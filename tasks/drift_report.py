@@ -215,6 +215,28 @@ def drift_task(
     return compute_drift(reference, current, spec, policy, importance, batch)
 
 
+def log_drift_run(experiment_id: str, report: DriftReport, decision: RetrainDecision) -> str:
+    """Log the report to MLflow as its own run (metrics per feature, JSON + HTML); the run id."""
+    import mlflow
+
+    payload = report.to_dict() | {"decision": asdict(decision)}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"drift-{report.dataset}-batch-{report.batch}") as run:
+        mlflow.set_tags(
+            {
+                "driftgate.kind": "drift",
+                "driftgate.batch": str(report.batch),
+                "driftgate.retrain": str(decision.retrain),
+                "driftgate.reasons": "; ".join(decision.reasons),
+            }
+        )
+        mlflow.log_metric("drifted_share", report.drifted_share)
+        for f in [*report.features, *([report.target] if report.target else [])]:
+            mlflow.log_metric(f"drift_{f.column}_{f.statistic.split('/')[0]}", f.value)
+        mlflow.log_dict(json.loads(json.dumps(payload, default=float)), "drift/report.json")
+        mlflow.log_text(report.to_html(decision), "drift/report.html")
+    return str(run.info.run_id)
+
+
 def publish_drift(lake: Lake, report: DriftReport, decision: RetrainDecision) -> str:
     """Store the report (JSON + HTML) in the lake and show it in the Prefect UI."""
     base = lake.path("reports", "drift", report.dataset)

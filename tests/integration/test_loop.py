@@ -49,6 +49,10 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(
     client = configure_mlflow(get_settings())
     champ = champion_version(client, "synthetic-regressor")
     assert champ is not None
+    drift_run = client.get_run(by_batch[2]["drift_run_id"])  # every drift report is in MLflow too
+    assert drift_run.data.tags["driftgate.retrain"] == "False"
+    assert {a.path for a in client.list_artifacts(drift_run.info.run_id, "drift")} == {
+        "drift/report.json", "drift/report.html"}  # fmt: skip
     description = client.get_model_version("synthetic-regressor", champ.version).description
     assert "triggered by:" in description
     assert "Gate: " in description  # what triggered it and how it compared
