@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -367,8 +368,8 @@ def _demo_prediction(ctx: Any, url: str, httpx: Any) -> None:
         answer = client.post("/predict", json={"records": [record]})
         answer.raise_for_status()
         body = answer.json()
-    typer.echo(f'\nPOST {url}/predict {{"records": [{record}]}}')
-    typer.echo(f"-> {body}   (actual {ctx.spec.target}: {row[ctx.spec.target]})")
+    typer.echo(f"\nPOST {url}/predict {json.dumps({'records': [record]})}")
+    typer.echo(f"-> {json.dumps(body)}   (actual {ctx.spec.target}: {row[ctx.spec.target]})")
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from driftgate.settings import Settings, get_settings
 from driftgate.spec import load_spec
 from driftgate.tracking import configure_mlflow
 from serving.batcher import MicroBatcher
-from serving.contract import ContractError, Problem
+from serving.contract import ContractError, InputContract, Problem
 from serving.model_store import ModelStore, ServedModel
 from serving.prediction_log import PredictionLog
 from serving.schemas import (
@@ -336,7 +336,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     handlers: list[Any] = [welcome, health, ready, model_info, predict, explain, metrics, *report_routes()]
     if settings.admin_api_key:
         handlers.append(admin_reload)
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         middleware=[HttpMetrics],
@@ -344,6 +344,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(title=f"driftgate model service ({spec.name})", version=__version__),
         debug=False,
     )
+    _add_examples(app, InputContract.from_spec(spec, settings.max_records))
+    return app
+
+
+def _add_examples(app: Litestar, contract: InputContract) -> None:
+    """Request examples of this dataset in the app's OpenAPI document (built once, per app)."""
+    from copy import deepcopy
+
+    example = {"records": [contract.example()]}
+    for path in ("/predict", "/explain"):
+        item = app.openapi_schema.paths[path] if app.openapi_schema.paths else None
+        if item is None or item.post is None or not isinstance(item.post.request_body, RequestBody):
+            continue
+        body = deepcopy(item.post.request_body)  # the handlers' RequestBody object is shared by every app
+        body.content["application/json"].example = example
+        item.post.request_body = body
 
 
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:

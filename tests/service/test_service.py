@@ -57,6 +57,10 @@ def test_predict_answers_with_the_champion_and_its_version(champion_v1: Registry
         assert info["metrics"]["test_score"] == 1.0
         assert info["input_schema"]["required"] == champion_v1.spec.feature_names
         assert httpx.get(f"{srv.url}/").json()["model"]["version"] == "1"
+        doc = httpx.get(f"{srv.url}/schema/openapi.json").json()
+        example = doc["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["example"]
+        assert list(example["records"][0]) == champion_v1.spec.feature_names  # OpenAPI carries a real example
+        assert httpx.post(f"{srv.url}/predict", json=example).status_code == 200
 
 
 def test_ready_is_503_until_a_champion_exists_then_the_service_picks_it_up(registry: Registry) -> None:
