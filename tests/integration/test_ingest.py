@@ -174,3 +174,41 @@ def test_a_batch_that_never_arrives_fails_naming_the_batch(
         with pytest.raises(BatchFetchError, match="batch 1"):
             ingest_batches()
     assert build_context(get_settings()).lake.stored_numbers(DATASET) == []
+
+
+def test_a_storage_outage_during_a_write_is_retried(
+    prefect_harness: None, driftgate_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The S3 server goes away for ~2 s while a batch is stored; the store task's retries carry it through."""
+    import threading
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from tasks.ingest import store_batch_task
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s",
+                 region_name="us-east-1").create_bucket(Bucket="outage")  # fmt: skip
+    for key, value in {"DRIFTGATE_DATASET": DATASET, "DRIFTGATE_LAKE_URL": "s3://outage/lake",
+                       "DRIFTGATE_S3_ENDPOINT_URL": endpoint, "DRIFTGATE_S3_KEY": "k",
+                       "DRIFTGATE_S3_SECRET": "s"}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    ctx = build_context(get_settings())
+    spec = scenario_spec()
+    frame = prepare_batch(make_batch(load_source(spec), spec, plan_batches(load_source(spec), spec), 1), spec, 1)
+    server.stop()  # outage: nothing listens on the port
+    restarted = threading.Timer(2.0, server.start)  # moto keeps its buckets in-process across restarts
+    restarted.start()
+    try:
+        manifest = store_batch_task(ctx.lake, ctx.spec, 1, frame)
+        assert manifest.sha256 == content_hash(frame)
+        assert ctx.lake.stored_numbers(DATASET) == [1]
+        assert content_hash(ctx.lake.read_batch(DATASET, 1)) == content_hash(frame)
+    finally:
+        restarted.join()
+        server.stop()
