@@ -22,12 +22,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def free_port() -> int:
-    from driftgate.servers import free_port as fp
-
-    return fp()
-
-
 def run_wrk(url: str, body: dict[str, object], seconds: int, connections: int, threads: int) -> dict[str, float]:
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(
@@ -71,6 +65,7 @@ def main() -> None:
     os.environ.update(env)
 
     from driftgate.data_api.scenario import make_batch, plan_batches
+    from driftgate.servers import free_port
     from driftgate.settings import get_settings
     from driftgate.sources import load_source
     from driftgate.spec import load_spec

@@ -300,8 +300,6 @@ def demo(
     fresh: Annotated[bool, typer.Option(help="Delete driftgate's home folder first (a clean run).")] = False,
 ) -> None:
     """The whole loop on the example data: data API, flow over every batch, service, one prediction."""
-    import httpx
-
     from driftgate.settings import get_settings
 
     home = Path(os.environ.get("DRIFTGATE_HOME", ".driftgate"))
@@ -337,7 +335,7 @@ def demo(
                 f"{time.monotonic() - started:.0f} s; every batch so far:\n"
             )
             _print_table(ctx.lake.all_progress(spec.name))
-            _demo_prediction(ctx, service.url, httpx)
+            _demo_prediction(ctx, service.url)
     typer.echo(
         f"\nstate is in {home}/: lake, mlflow.db, artifacts, predictions.db. "
         "Next: `driftgate serve`, `driftgate status`, `mlflow ui --backend-store-uri sqlite:///"
@@ -345,7 +343,9 @@ def demo(
     )
 
 
-def _demo_prediction(ctx: Any, url: str, httpx: Any) -> None:
+def _demo_prediction(ctx: Any, url: str) -> None:
+    import httpx
+
     from driftgate.tracking import configure_mlflow
     from tasks.registry import champion_version
     from tasks.train import split_rows

@@ -69,9 +69,7 @@ class Service:
 
         explainer = self._explainers.get(served.version)
         if explainer is None:
-            background = served.input_example if served.input_example is not None else served.contract.frame(
-                {k: [v] for k, v in served.contract.example().items()})  # fmt: skip
-            explainer = PipelineExplainer(served.model, self.store.spec, background)
+            explainer = PipelineExplainer(served.model, self.store.spec, served.example_frame())
             self._explainers = {served.version: explainer}  # only the served version is worth keeping
         X = served.contract.frame(columns)
         ex = explainer.explain(X)
@@ -122,8 +120,8 @@ def _validation_handler(_: Request[Any, Any, Any], exc: ValidationException) -> 
     return _error(HTTP_400_BAD_REQUEST, f"invalid request body: {items[0].field}: {items[0].reason}", items)
 
 
-def _contract_problem(exc: ContractError) -> Response[ErrorBody]:
-    telemetry().rejected.labels("predict").inc()
+def _contract_problem(exc: ContractError, route: str) -> Response[ErrorBody]:
+    telemetry().rejected.labels(route).inc()
     items = [ErrorItem(p.field, p.reason, p.record) for p in exc.problems]
     return _error(422, f"records break the model's input contract: {exc}", items)
 
@@ -231,19 +229,32 @@ def parse_records(body: bytes) -> Any:
     return raw["records"]
 
 
+async def read_records(
+    request: Request[Any, Any, Any], served: ServedModel, route: str, limit: int | None = None
+) -> tuple[list[Any], dict[str, list[Any]]] | Response[ErrorBody]:
+    """The request's records and their columns, or the 4xx answer that says what is wrong."""
+    try:
+        records = parse_records(await request.body())
+        if limit is not None and isinstance(records, list) and len(records) > limit:
+            raise ContractError([Problem("records", f"holds {len(records)} records; {route} takes at most {limit}")])
+        columns = served.contract.decode(records)
+    except MalformedBodyError as exc:
+        return _error(HTTP_400_BAD_REQUEST, str(exc), [ErrorItem(field="body", reason=str(exc))])
+    except ContractError as exc:
+        return _contract_problem(exc, route)
+    return records, columns
+
+
 @post("/predict", status_code=HTTP_200_OK, operation_class=RecordsOperation)
 async def predict(request: Request[Any, Any, Any]) -> Response[Any]:
     """Predict with the champion. Answers the predictions and the model version that made them."""
     started = time.perf_counter()
     svc = _service(request)
     served = svc.served()
-    try:
-        records = parse_records(await request.body())
-        columns = served.contract.decode(records)
-    except MalformedBodyError as exc:
-        return _error(HTTP_400_BAD_REQUEST, str(exc), [ErrorItem(field="body", reason=str(exc))])
-    except ContractError as exc:
-        return _contract_problem(exc)
+    read = await read_records(request, served, "/predict")
+    if isinstance(read, Response):
+        return read
+    records, columns = read
     preds, probs = await svc.batcher.predict(served, columns, len(records))
     latency_ms = (time.perf_counter() - started) * 1000
     svc.predlog.append(served.name, served.version, latency_ms, records, probs if probs is not None else preds)
@@ -265,16 +276,10 @@ async def explain(
     """
     svc = _service(request)
     served = svc.served()
-    try:
-        records = parse_records(await request.body())
-        if isinstance(records, list) and len(records) > MAX_EXPLAIN_RECORDS:
-            raise ContractError([Problem("records", f"holds {len(records)} records; /explain takes at most "
-                                         f"{MAX_EXPLAIN_RECORDS}")])  # fmt: skip
-        columns = served.contract.decode(records)
-    except MalformedBodyError as exc:
-        return _error(HTTP_400_BAD_REQUEST, str(exc), [ErrorItem(field="body", reason=str(exc))])
-    except ContractError as exc:
-        return _contract_problem(exc)
+    read = await read_records(request, served, "/explain", MAX_EXPLAIN_RECORDS)
+    if isinstance(read, Response):
+        return read
+    _, columns = read
     result = await asyncio.to_thread(svc.explain, served, columns, top)
     return Response(ExplainResponse(result, ModelRef(served.name, served.version)))
 
@@ -295,7 +300,7 @@ async def admin_reload(request: Request[Any, Any, Any]) -> Response[dict[str, An
     model = svc.store.current
     return Response(
         {"reloaded": changed, "version": model.version if model else None, "last_reload_error": svc.store.last_error},
-        status_code=HTTP_200_OK if changed else 409 if svc.store.last_error else HTTP_200_OK,
+        status_code=409 if not changed and svc.store.last_error else HTTP_200_OK,
     )
 
 

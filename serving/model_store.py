@@ -55,6 +55,12 @@ class ServedModel:
             return labels, probs
         return [float(v) for v in np.asarray(self.model.predict(X))], None
 
+    def example_frame(self) -> pd.DataFrame:
+        """The stored input example (real training rows), else one record from the spec, as model input."""
+        if self.input_example is None:
+            return self.contract.frame({k: [v] for k, v in self.contract.example().items()})
+        return self.contract.frame({c: list(self.input_example[c]) for c in self.contract.names})
+
     def example_records(self) -> list[dict[str, Any]]:
         """The stored input example (real training rows) as JSON records; nulls for missing values."""
         if self.input_example is None:
@@ -105,12 +111,8 @@ def load_served(client: MlflowClient, spec: DatasetSpec, name: str, version: str
         datetime.now(UTC).isoformat(timespec="seconds"),
         example if isinstance(example, pd.DataFrame) else None,
     )
-    probe = (
-        served.input_example
-        if served.input_example is not None
-        else contract.frame({k: [v] for k, v in contract.example().items()})
-    )
-    predictions, _ = served.predict(contract.frame({c: list(probe[c]) for c in contract.names}))
+    probe = served.example_frame()
+    predictions, _ = served.predict(probe)
     if len(predictions) != len(probe):
         raise RuntimeError(f"version {version} answered {len(predictions)} predictions for {len(probe)} rows")
     return served

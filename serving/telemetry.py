@@ -34,6 +34,11 @@ class Telemetry:
         self.predlog_written = Counter(f"{PREFIX}_prediction_log_written", "Predictions written to the log")
         self.predlog_lost = Counter(f"{PREFIX}_prediction_log_lost", "Predictions the log could not keep")
         self.rejected = Counter(f"{PREFIX}_rejected_records", "Requests refused by the input contract", ["route"])
+        self.http_requests = Counter(f"{PREFIX}_http_requests", "HTTP requests", ["method", "path", "status_code"])
+        self.http_latency = Histogram(
+            f"{PREFIX}_http_request_duration_seconds", "HTTP request latency", ["method", "path"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        )  # fmt: skip
 
     def reloaded(self, name: str, version: str, seconds: float) -> None:
         self.reloads.labels(name).inc()
@@ -58,8 +63,8 @@ class HttpMetrics:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.requests = _http_requests()
-        self.latency = _http_latency()
+        self.requests = telemetry().http_requests
+        self.latency = telemetry().http_latency
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -85,16 +90,3 @@ class HttpMetrics:
                 self._children[key] = children
             children[0].inc()
             children[1].observe(time.perf_counter() - started)
-
-
-@cache
-def _http_requests() -> Counter:
-    return Counter(f"{PREFIX}_http_requests", "HTTP requests", ["method", "path", "status_code"])
-
-
-@cache
-def _http_latency() -> Histogram:
-    return Histogram(
-        f"{PREFIX}_http_request_duration_seconds", "HTTP request latency", ["method", "path"],
-        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-    )  # fmt: skip

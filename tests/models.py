@@ -11,7 +11,6 @@ from mlflow.tracking import MlflowClient
 from driftgate.spec import DatasetSpec
 from driftgate.synthetic import make_frame
 from tasks.quick_model import register_quick_model
-from tasks.registry import set_champion
 
 
 def training_rows(spec: DatasetSpec, seed: int, n: int = 1500) -> pd.DataFrame:
@@ -36,10 +35,6 @@ def break_version(client: MlflowClient, name: str, version: str) -> Path:
     for p in broken:
         p.write_bytes(b"this is not a model")
     return source
-
-
-def promote(client: MlflowClient, name: str, version: str) -> None:
-    set_champion(client, name, version)
 
 
 def explain_version(client: MlflowClient, spec: DatasetSpec, name: str, version: str, model: Any, seed: int) -> None:

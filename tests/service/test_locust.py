@@ -8,15 +8,16 @@ import sys
 
 from driftgate.servers import ServerThread
 from serving.app import create_app
+from tasks.registry import set_champion
 from tests.conftest import ROOT
-from tests.models import promote, register_version
+from tests.models import register_version
 from tests.service.conftest import Registry
 from tests.service.test_service import served_version, wait_for
 
 
 def test_locustfile_runs_headless_with_zero_failures(registry: Registry) -> None:
     version, _ = register_version(registry.spec, registry.name, seed=1)
-    promote(registry.client, registry.name, version)
+    set_champion(registry.client, registry.name, version)
     with ServerThread(create_app(registry.settings)) as srv:
         assert wait_for(lambda: served_version(srv.url) == version)
         out = subprocess.run(

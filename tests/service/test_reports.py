@@ -9,7 +9,8 @@ import pytest
 
 from driftgate.servers import ServerThread
 from serving.app import create_app
-from tests.models import explain_version, promote, register_version
+from tasks.registry import set_champion
+from tests.models import explain_version, register_version
 from tests.service.conftest import Registry, record
 from tests.service.test_service import served_version, wait_for
 
@@ -19,7 +20,7 @@ def explained(registry: Registry) -> Registry:
     for seed in (1, 2):
         version, model = register_version(registry.spec, registry.name, seed=seed)
         explain_version(registry.client, registry.spec, registry.name, version, model, seed)
-    promote(registry.client, registry.name, "2")
+    set_champion(registry.client, registry.name, "2")
     return registry
 
 

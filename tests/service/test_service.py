@@ -14,7 +14,8 @@ import pytest
 from driftgate.servers import ServerThread
 from serving.app import create_app
 from serving.prediction_log import read_predictions
-from tests.models import break_version, promote, register_version
+from tasks.registry import set_champion
+from tests.models import break_version, register_version
 from tests.service.conftest import API_KEY, Registry, record
 
 
@@ -34,7 +35,7 @@ def served_version(url: str) -> str | None:
 @pytest.fixture
 def champion_v1(registry: Registry) -> Registry:
     version, _ = register_version(registry.spec, registry.name, seed=1)
-    promote(registry.client, registry.name, version)
+    set_champion(registry.client, registry.name, version)
     return registry
 
 
@@ -73,7 +74,7 @@ def test_ready_is_503_until_a_champion_exists_then_the_service_picks_it_up(regis
         assert "no model to serve" in p.json()["detail"]
         assert httpx.get(f"{srv.url}/health").status_code == 200
         version, _ = register_version(registry.spec, registry.name, seed=1)
-        promote(registry.client, registry.name, version)
+        set_champion(registry.client, registry.name, version)
         assert wait_for(lambda: httpx.get(f"{srv.url}/ready").status_code == 200)
 
 
@@ -153,7 +154,7 @@ def test_hot_reload_under_load_drops_no_request_and_serves_the_new_champion_with
             load = asyncio.create_task(_load(srv.url, 16, stop, answers))
             await asyncio.sleep(1.0)
             moved = time.monotonic()
-            await asyncio.to_thread(promote, reg.client, reg.name, v2)
+            await asyncio.to_thread(set_champion, reg.client, reg.name, v2)
             while not any(v == v2 for _, v in answers[-50:]):
                 await asyncio.sleep(0.01)
             took = time.monotonic() - moved
@@ -179,7 +180,7 @@ def test_a_broken_champion_keeps_the_old_model_serving_and_reports_the_failure(c
     break_version(reg.client, reg.name, v2)
     with ServerThread(create_app(reg.settings)) as srv:
         assert wait_for(lambda: served_version(srv.url) == "1")
-        promote(reg.client, reg.name, v2)
+        set_champion(reg.client, reg.name, v2)
         assert wait_for(lambda: httpx.get(f"{srv.url}/ready").json()["last_reload_error"] is not None)
         ready = httpx.get(f"{srv.url}/ready")
         assert ready.status_code == 200
