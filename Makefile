@@ -24,4 +24,4 @@ test: env
 lint: env
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy
+	$(UV) run --frozen python scripts/typecheck.py

@@ -64,15 +64,16 @@ def main() -> None:
            "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db"}  # fmt: skip
     os.environ.update(env)
 
+    from driftgate.tasks.quick_model import register_quick_model
+
     from driftgate.data_api.scenario import make_batch, plan_batches
+    from driftgate.registry import set_champion
     from driftgate.servers import free_port
     from driftgate.settings import get_settings
     from driftgate.sources import load_source
     from driftgate.spec import load_spec
     from driftgate.stack import wait_http
     from driftgate.tracking import configure_mlflow
-    from tasks.quick_model import register_quick_model
-    from tasks.registry import set_champion
 
     settings = get_settings()
     spec = load_spec(args.dataset, settings.datasets_dir)

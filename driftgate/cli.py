@@ -102,8 +102,8 @@ def serve(
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy/sklearn load: one-row latency halves
     import uvicorn
 
+    from driftgate.serving.app import create_app
     from driftgate.settings import get_settings
-    from serving.app import create_app
 
     s = get_settings()
     uvicorn.run(
@@ -117,7 +117,7 @@ def ingest(
     max_batches: Annotated[int | None, typer.Option(help="At most this many new batches.")] = None,
 ) -> None:
     """Run the ingest-batches flow: fetch new batches and store each exactly once."""
-    from flows.ingest import ingest_batches
+    from driftgate.flows.ingest import ingest_batches
 
     numbers = ingest_batches(dataset=dataset, max_batches=max_batches)
     typer.echo(f"ingested batches: {', '.join(map(str, numbers)) or 'none new'}")
@@ -130,7 +130,7 @@ def run(
     ingest: Annotated[bool, typer.Option(help="Fetch new batches first.")] = True,
 ) -> None:
     """Run the continuous-training flow once over every new batch, and print what each batch did."""
-    from flows.training import continuous_training
+    from driftgate.flows.training import continuous_training
 
     outcomes = continuous_training(dataset=dataset, max_batches=max_batches, ingest=ingest)
     if not outcomes:
@@ -146,7 +146,7 @@ def monitor(
     trigger: Annotated[bool, typer.Option(help="Run continuous-training when live inputs drifted.")] = True,
 ) -> None:
     """Run the monitor-predictions flow: drift of live inputs vs the champion's training data."""
-    from flows.monitor import monitor_predictions
+    from driftgate.flows.monitor import monitor_predictions
 
     out = monitor_predictions(dataset=dataset, min_rows=min_rows, trigger=trigger)
     verdict = "retrain" if out["retrain"] else "no retrain"
@@ -159,7 +159,7 @@ def predict_batch(
     dataset: DatasetOpt = None,
 ) -> None:
     """Run the batch-predict flow: score files with the champion, predictions written beside them."""
-    from flows.batch_predict import batch_predict
+    from driftgate.flows.batch_predict import batch_predict
 
     for out in batch_predict(path=path, dataset=dataset):
         typer.echo(out)
@@ -169,9 +169,9 @@ def predict_batch(
 def status(dataset: DatasetOpt = None) -> None:
     """What the lake holds and what the registry serves."""
     from driftgate.context import build_context
+    from driftgate.registry import champion_version
     from driftgate.settings import get_settings
     from driftgate.tracking import configure_mlflow
-    from tasks.registry import champion_version
 
     ctx = build_context(get_settings(), dataset)
     ds = ctx.spec.name
@@ -193,9 +193,9 @@ def promote(
 ) -> None:
     """Point the champion alias at a version (it must exist and load)."""
     from driftgate.context import build_context
+    from driftgate.registry import promote as do_promote
     from driftgate.settings import get_settings
     from driftgate.tracking import configure_mlflow
-    from tasks.registry import promote as do_promote
 
     ctx = build_context(get_settings(), dataset)
     mv = do_promote(configure_mlflow(ctx.settings), ctx.model_name, version)
@@ -206,9 +206,9 @@ def promote(
 def rollback(dataset: DatasetOpt = None) -> None:
     """Move the champion alias back to the version it held before."""
     from driftgate.context import build_context
+    from driftgate.registry import rollback as do_rollback
     from driftgate.settings import get_settings
     from driftgate.tracking import configure_mlflow
-    from tasks.registry import rollback as do_rollback
 
     ctx = build_context(get_settings(), dataset)
     previous = do_rollback(configure_mlflow(ctx.settings), ctx.model_name)
@@ -229,7 +229,7 @@ def expectations_init(
     from driftgate.settings import get_settings
     from driftgate.sources import load_source, read_table
     from driftgate.spec import load_spec
-    from tasks.suites import suite_from_reference, write_suite
+    from driftgate.tasks.suites import suite_from_reference, write_suite
 
     s = get_settings()
     spec = load_spec(dataset or s.dataset, s.datasets_dir)
@@ -320,11 +320,11 @@ def demo(
         get_settings.cache_clear()
         settings = get_settings()
         typer.echo(f"data API: {api.url} ({spec.scenario.batches} batches of {spec.scenario.batch_size} rows)")
-        from serving.app import create_app
+        from driftgate.serving.app import create_app
 
         with ServerThread(create_app(settings)) as service:
             typer.echo(f"model service: {service.url} (follows the 'champion' alias every {settings.poll_seconds:g} s)")
-            from flows.training import continuous_training
+            from driftgate.flows.training import continuous_training
 
             outcomes = continuous_training(dataset=spec.name)
             from driftgate.context import build_context
@@ -346,9 +346,9 @@ def demo(
 def _demo_prediction(ctx: Any, url: str) -> None:
     import httpx
 
+    from driftgate.registry import champion_version
+    from driftgate.tasks.train import split_rows
     from driftgate.tracking import configure_mlflow
-    from tasks.registry import champion_version
-    from tasks.train import split_rows
 
     champ = champion_version(configure_mlflow(ctx.settings), ctx.model_name)
     if champ is None:

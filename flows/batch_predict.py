@@ -14,9 +14,9 @@ from prefect.artifacts import create_table_artifact
 from driftgate.context import build_context
 from driftgate.errors import DriftgateError
 from driftgate.frames import SPLIT_COLUMN, normalize
+from driftgate.registry import champion_version, load_version
 from driftgate.settings import get_settings
 from driftgate.tracking import configure_mlflow
-from tasks.registry import champion_version, load_version
 
 log = logging.getLogger(__name__)
 SUFFIX = ".predictions.parquet"

@@ -6,22 +6,22 @@ import logging
 from typing import Any
 
 import pandas as pd
+from driftgate.flows.ingest import ingest_batches
+from driftgate.tasks.drift import DriftPolicy
+from driftgate.tasks.drift_report import decide, drift_task, log_drift_run, publish_drift
+from driftgate.tasks.metrics import primary_score
+from driftgate.tasks.model_run import load_window, reference_rows
+from driftgate.tasks.steps import explain_task, gate_task, train_task
+from driftgate.tasks.train import SearchSettings, split_rows, split_xy
+from driftgate.tasks.validate import validate_batch_task
 from mlflow.tracking import MlflowClient
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
 from driftgate.context import Context, build_context
+from driftgate.registry import champion_version, importance, lineage, load_version
 from driftgate.settings import get_settings
 from driftgate.tracking import configure_mlflow, experiment_id
-from flows.ingest import ingest_batches
-from tasks.drift import DriftPolicy
-from tasks.drift_report import decide, drift_task, log_drift_run, publish_drift
-from tasks.metrics import primary_score
-from tasks.model_run import load_window, reference_rows
-from tasks.registry import champion_version, importance, lineage, load_version
-from tasks.steps import explain_task, gate_task, train_task
-from tasks.train import SearchSettings, split_rows, split_xy
-from tasks.validate import validate_batch_task
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,21 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import msgspec
+from driftgate.serving.batcher import MicroBatcher
+from driftgate.serving.contract import ContractError, InputContract, Problem
+from driftgate.serving.model_store import ModelStore, ServedModel
+from driftgate.serving.prediction_log import PredictionLog
+from driftgate.serving.schemas import (
+    Contribution,
+    ErrorBody,
+    ErrorItem,
+    Explained,
+    ExplainResponse,
+    ModelRef,
+    PredictRequest,
+    PredictResponse,
+)
+from driftgate.serving.telemetry import HttpMetrics, telemetry
 from litestar import Litestar, MediaType, Request, Response, get, post
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
@@ -27,21 +42,6 @@ from driftgate import __version__
 from driftgate.settings import Settings, get_settings
 from driftgate.spec import load_spec
 from driftgate.tracking import configure_mlflow
-from serving.batcher import MicroBatcher
-from serving.contract import ContractError, InputContract, Problem
-from serving.model_store import ModelStore, ServedModel
-from serving.prediction_log import PredictionLog
-from serving.schemas import (
-    Contribution,
-    ErrorBody,
-    ErrorItem,
-    Explained,
-    ExplainResponse,
-    ModelRef,
-    PredictRequest,
-    PredictResponse,
-)
-from serving.telemetry import HttpMetrics, telemetry
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class Service:
 
     def explain(self, served: ServedModel, columns: dict[str, list[Any]], top: int) -> list[Explained]:
         """SHAP contributions of the served model for some records (one explainer per version)."""
-        from tasks.explain import PipelineExplainer
+        from driftgate.tasks.explain import PipelineExplainer
 
         explainer = self._explainers.get(served.version)
         if explainer is None:
@@ -336,7 +336,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await svc.batcher.stop()
             await asyncio.to_thread(svc.predlog.stop)
 
-    from serving.reports import report_routes  # the report pages (SHAP) live in their own module
+    from driftgate.serving.reports import report_routes  # the report pages (SHAP) live in their own module
 
     handlers: list[Any] = [welcome, health, ready, model_info, predict, explain, metrics, *report_routes()]
     if settings.admin_api_key:

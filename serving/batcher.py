@@ -23,8 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from serving.model_store import ServedModel
-from serving.telemetry import Telemetry
+from driftgate.serving.model_store import ServedModel
+from driftgate.serving.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ the rows are dropped, logged and counted in ``driftgate_prediction_log_lost``.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -16,23 +15,11 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
+from driftgate.serving.telemetry import Telemetry
 
-from serving.telemetry import Telemetry
+from driftgate.predictions_db import connect, predictions_table
 
 log = logging.getLogger(__name__)
-
-metadata = sa.MetaData()
-predictions_table = sa.Table(
-    "predictions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("ts", sa.String(40), nullable=False, index=True),  # ISO 8601, UTC
-    sa.Column("model_name", sa.String(200), nullable=False),
-    sa.Column("model_version", sa.String(40), nullable=False, index=True),
-    sa.Column("latency_ms", sa.Float, nullable=False),
-    sa.Column("inputs", sa.Text, nullable=False),
-    sa.Column("output", sa.Text, nullable=False),
-)
 
 
 class PredictionLog:
@@ -85,11 +72,7 @@ class PredictionLog:
 
     def _connect(self) -> sa.Engine:
         if self._engine is None:
-            engine = sa.create_engine(self.url, pool_pre_ping=True)
-            if engine.dialect.name == "sqlite":
-                sa.event.listen(engine, "connect", _sqlite_wal)
-            metadata.create_all(engine)
-            self._engine = engine
+            self._engine = connect(self.url)
         return self._engine
 
     def _drain(self) -> list[dict[str, Any]]:
@@ -131,31 +114,3 @@ class PredictionLog:
             rows = self._drain()
             if rows:
                 self._write(rows)
-
-
-def _sqlite_wal(dbapi_connection: Any, _: Any) -> None:
-    """WAL and relaxed fsync: readers (monitoring) do not block the writer, commits are cheap."""
-    cur = dbapi_connection.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
-
-
-def read_predictions(url: str, since_id: int = 0, limit: int = 100_000) -> list[dict[str, Any]]:
-    """Rows of the prediction log after ``since_id`` (for monitoring and tests)."""
-    engine = sa.create_engine(url)
-    try:
-        if not sa.inspect(engine).has_table(predictions_table.name):
-            return []
-        with engine.connect() as conn:
-            result = conn.execute(
-                sa.select(predictions_table)
-                .where(predictions_table.c.id > since_id)
-                .order_by(predictions_table.c.id)
-                .limit(limit)
-            )
-            return [
-                {**row._mapping, "inputs": json.loads(row.inputs), "output": json.loads(row.output)} for row in result
-            ]
-    finally:
-        engine.dispose()

@@ -16,7 +16,7 @@ from litestar.params import PathParameter, QueryParameter
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from tasks.registry import CHAMPION, champion_version
+from driftgate.registry import CHAMPION, champion_version
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from driftgate.tasks.drift import DriftPolicy, FeatureDrift, categorical_drift, numeric_drift
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -16,7 +17,6 @@ from prefect.cache_policies import NO_CACHE
 from driftgate.frames import SPLIT_COLUMN
 from driftgate.lake import Lake
 from driftgate.spec import DatasetSpec
-from tasks.drift import DriftPolicy, FeatureDrift, categorical_drift, numeric_drift
 
 
 @dataclass(frozen=True)

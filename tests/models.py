@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from driftgate.tasks.quick_model import register_quick_model
 from mlflow.tracking import MlflowClient
 
 from driftgate.spec import DatasetSpec
 from driftgate.synthetic import make_frame
-from tasks.quick_model import register_quick_model
 
 
 def training_rows(spec: DatasetSpec, seed: int, n: int = 1500) -> pd.DataFrame:
@@ -40,9 +40,8 @@ def break_version(client: MlflowClient, name: str, version: str) -> Path:
 def explain_version(client: MlflowClient, spec: DatasetSpec, name: str, version: str, model: Any, seed: int) -> None:
     """Log a version's SHAP explanation the way the training flow does (real SHAP, real artifacts)."""
     import mlflow
-
-    from tasks.explain import explain_sample
-    from tasks.explain_report import log_explanation, plots, report_html
+    from driftgate.tasks.explain import explain_sample
+    from driftgate.tasks.explain_report import log_explanation, plots, report_html
 
     rows = training_rows(spec, seed + 100, n=300)
     ex = explain_sample(model, spec, rows, max_rows=200, max_seconds=30, seed=seed)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from driftgate.tasks.ingest import prepare_batch
 
 from driftgate.context import build_context
 from driftgate.data_api import Faults, create_data_api
@@ -17,7 +18,6 @@ from driftgate.servers import ServerThread, free_port
 from driftgate.settings import get_settings
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
-from tasks.ingest import prepare_batch
 from tests.conftest import ROOT
 
 DATASET = "synthetic-classification"
@@ -92,7 +92,7 @@ def snapshot(lake_env: str) -> dict[int, bytes]:
 def test_ingest_under_30_percent_faults_stores_every_batch_once_with_the_right_content(
     prefect_harness: None, lake_env: str, faulty_api: ServerThread
 ) -> None:
-    from flows.ingest import ingest_batches
+    from driftgate.flows.ingest import ingest_batches
 
     assert ingest_batches() == list(range(1, BATCHES + 1))
     assert set(faulty_api.faults.injected) == {"5xx", "429", "slow", "truncate"}  # type: ignore[attr-defined]
@@ -115,7 +115,7 @@ def test_ingest_under_30_percent_faults_stores_every_batch_once_with_the_right_c
 def test_a_flow_killed_after_batch_2_resumes_at_batch_3_without_duplicates(
     prefect_harness: None, lake_env: str, faulty_api: ServerThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import flows.ingest as ingest_flow
+    import driftgate.flows.ingest as ingest_flow
 
     real = ingest_flow.store_batch_task
 
@@ -161,8 +161,9 @@ def test_different_content_under_a_stored_number_is_refused_not_overwritten(lake
 def test_a_batch_that_never_arrives_fails_naming_the_batch(
     prefect_harness: None, driftgate_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from driftgate.flows.ingest import ingest_batches
+
     from driftgate.errors import BatchFetchError
-    from flows.ingest import ingest_batches
 
     spec = load_spec(DATASET, ROOT / "datasets")
     with ServerThread(create_data_api(load_source(spec), spec, Faults(rate=1.0, kinds=("5xx",)))) as server:
@@ -183,9 +184,8 @@ def test_a_storage_outage_during_a_write_is_retried(
     import threading
 
     import boto3
+    from driftgate.tasks.ingest import store_batch_task
     from moto.server import ThreadedMotoServer
-
-    from tasks.ingest import store_batch_task
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)

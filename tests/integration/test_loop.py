@@ -29,9 +29,10 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(
     prefect_harness: None, synthetic_api: ServerThread
 ) -> None:
 
+    from driftgate.flows.training import continuous_training
+
     from driftgate.context import build_context
-    from flows.training import continuous_training
-    from tasks.registry import champion_version, lineage
+    from driftgate.registry import champion_version, lineage
 
     outcomes = continuous_training()
     by_batch = {o["batch"]: o for o in outcomes}
@@ -63,7 +64,7 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(
     # every trained version carries its SHAP explanation, in terms of the original features
     import mlflow
 
-    from tasks.registry import importance
+    from driftgate.registry import importance
 
     arts = {a.path for a in client.list_artifacts(champ.run_id, "explanations")}
     assert {"explanations/importance.json", "explanations/report.html", "explanations/bar.png",

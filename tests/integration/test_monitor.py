@@ -9,17 +9,17 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from driftgate.serving.app import create_app
+from driftgate.tasks.train import split_rows
 
 from driftgate.context import build_context
 from driftgate.data_api import create_data_api
+from driftgate.predictions_db import read_predictions
 from driftgate.servers import ServerThread
 from driftgate.settings import get_settings
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
 from driftgate.tracking import configure_mlflow
-from serving.app import create_app
-from serving.prediction_log import read_predictions
-from tasks.train import split_rows
 from tests.conftest import ROOT
 
 DATASET = "synthetic-regression"
@@ -27,7 +27,7 @@ DATASET = "synthetic-regression"
 
 @pytest.fixture
 def trained(prefect_harness: None, driftgate_env: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    from flows.training import continuous_training
+    from driftgate.flows.training import continuous_training
 
     spec = load_spec(DATASET, ROOT / "datasets")
     with ServerThread(create_data_api(load_source(spec), spec)) as api:
@@ -49,7 +49,7 @@ def _send(url: str, frame: pd.DataFrame, features: list[str]) -> None:
 
 def test_shifted_live_inputs_make_monitoring_trigger_a_retraining(trained) -> None:  # type: ignore[no-untyped-def]
 
-    from flows.monitor import monitor_predictions
+    from driftgate.flows.monitor import monitor_predictions
 
     ctx = trained
     db = ctx.settings.resolved_predictions_db_url()
@@ -90,8 +90,9 @@ def test_shifted_live_inputs_make_monitoring_trigger_a_retraining(trained) -> No
 
 def test_batch_predict_scores_a_file_and_a_lake_prefix_with_the_champion(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
 
-    from flows.batch_predict import batch_predict
-    from tasks.registry import champion_version, load_version
+    from driftgate.flows.batch_predict import batch_predict
+
+    from driftgate.registry import champion_version, load_version
 
     ctx = trained
     frame = ctx.lake.read_batch(DATASET, 2).head(40)

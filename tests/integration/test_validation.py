@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from driftgate.tasks.ingest import prepare_batch
 
 from driftgate.context import build_context
 from driftgate.data_api.scenario import make_batch, plan_batches
@@ -15,7 +16,6 @@ from driftgate.settings import get_settings
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
 from driftgate.tracking import configure_mlflow
-from tasks.ingest import prepare_batch
 from tests.conftest import ROOT
 
 DATASET = "synthetic-regression"
@@ -78,7 +78,7 @@ def ctx(driftgate_env: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
 
 @pytest.mark.parametrize("case", list(BAD))
 def test_each_bad_input_is_quarantined_with_the_named_failure(prefect_harness: None, ctx, case: str) -> None:  # type: ignore[no-untyped-def]
-    from tasks.validate import validate_batch_task
+    from driftgate.tasks.validate import validate_batch_task
 
     mutate, expectation, column = BAD[case]
     store(ctx, 1, mutate(clean_batch()))
@@ -103,7 +103,7 @@ def test_each_bad_input_is_quarantined_with_the_named_failure(prefect_harness: N
 
 
 def test_a_clean_batch_passes_and_is_accepted(prefect_harness: None, ctx) -> None:  # type: ignore[no-untyped-def]
-    from tasks.validate import validate_batch_task
+    from driftgate.tasks.validate import validate_batch_task
 
     store(ctx, 1, clean_batch())
     result = validate_batch_task(ctx.lake, ctx.spec, 1, ctx.suite_file)
@@ -113,8 +113,9 @@ def test_a_clean_batch_passes_and_is_accepted(prefect_harness: None, ctx) -> Non
 
 def test_the_flow_goes_on_after_bad_batches_and_never_trains_on_them(prefect_harness: None, ctx) -> None:  # type: ignore[no-untyped-def]
 
-    from flows.training import continuous_training
-    from tasks.registry import champion_version, lineage
+    from driftgate.flows.training import continuous_training
+
+    from driftgate.registry import champion_version, lineage
 
     store(ctx, 1, clean_batch(1))
     for number, case in enumerate(["wrong type", "unseen category", "duplicated rows"], start=2):

@@ -23,7 +23,7 @@ def test_every_command_is_documented() -> None:
 
 
 def test_every_service_route_is_documented(tmp_path: Path) -> None:
-    from serving.app import create_app
+    from driftgate.serving.app import create_app
 
     settings = Settings(
         home=tmp_path, dataset="synthetic-regression", datasets_dir=ROOT / "datasets", admin_api_key="k"
