@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 import msgspec
 from driftgate.serving.batcher import MicroBatcher
-from driftgate.serving.contract import ContractError, InputContract, Problem
 from driftgate.serving.model_store import ModelStore, ServedModel
 from driftgate.serving.prediction_log import PredictionLog
 from driftgate.serving.schemas import (
@@ -39,6 +38,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from threadpoolctl import threadpool_limits
 
 from driftgate import __version__
+from driftgate.contract import ContractError, InputContract, Problem
 from driftgate.settings import Settings, get_settings
 from driftgate.spec import load_spec
 from driftgate.tracking import configure_mlflow
