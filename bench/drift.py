@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 import pandas as pd
-from driftgate.tasks.drift import DriftPolicy
-from driftgate.tasks.drift_report import compute_drift, decide
 
 from driftgate.spec import DatasetSpec, Feature, Metric
+from driftgate.tasks.drift import DriftPolicy
+from driftgate.tasks.drift_report import compute_drift, decide
 
 
 def frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:

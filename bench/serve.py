@@ -64,8 +64,6 @@ def main() -> None:
            "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db"}  # fmt: skip
     os.environ.update(env)
 
-    from driftgate.tasks.quick_model import register_quick_model
-
     from driftgate.data_api.scenario import make_batch, plan_batches
     from driftgate.registry import set_champion
     from driftgate.servers import free_port
@@ -73,6 +71,7 @@ def main() -> None:
     from driftgate.sources import load_source
     from driftgate.spec import load_spec
     from driftgate.stack import wait_http
+    from driftgate.tasks.quick_model import register_quick_model
     from driftgate.tracking import configure_mlflow
 
     settings = get_settings()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 import httpx
-from driftgate.tasks.ingest import RetryPolicy, batch_count, fetch_batch_task, publish_ingest_table, store_batch_task
 from prefect import flow
 
 from driftgate.context import build_context
 from driftgate.lake import BatchManifest
 from driftgate.settings import get_settings
+from driftgate.tasks.ingest import RetryPolicy, batch_count, fetch_batch_task, publish_ingest_table, store_batch_task
 
 log = logging.getLogger(__name__)
 

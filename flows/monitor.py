@@ -11,18 +11,18 @@ import logging
 from typing import Any
 
 import pandas as pd
-from driftgate.flows.training import continuous_training
-from driftgate.tasks.drift import DriftPolicy
-from driftgate.tasks.drift_report import compute_drift, decide
-from driftgate.tasks.model_run import reference_rows
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from driftgate.context import build_context
+from driftgate.flows.training import continuous_training
 from driftgate.frames import normalize
 from driftgate.predictions_db import read_predictions
 from driftgate.registry import champion_version, importance, lineage
 from driftgate.settings import get_settings
+from driftgate.tasks.drift import DriftPolicy
+from driftgate.tasks.drift_report import compute_drift, decide
+from driftgate.tasks.model_run import reference_rows
 from driftgate.tracking import configure_mlflow
 
 log = logging.getLogger(__name__)

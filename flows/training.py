@@ -6,7 +6,14 @@ import logging
 from typing import Any
 
 import pandas as pd
+from mlflow.tracking import MlflowClient
+from prefect import flow
+from prefect.artifacts import create_table_artifact
+
+from driftgate.context import Context, build_context
 from driftgate.flows.ingest import ingest_batches
+from driftgate.registry import champion_version, importance, lineage, load_version
+from driftgate.settings import get_settings
 from driftgate.tasks.drift import DriftPolicy
 from driftgate.tasks.drift_report import decide, drift_task, log_drift_run, publish_drift
 from driftgate.tasks.metrics import primary_score
@@ -14,13 +21,6 @@ from driftgate.tasks.model_run import load_window, reference_rows
 from driftgate.tasks.steps import explain_task, gate_task, train_task
 from driftgate.tasks.train import SearchSettings, split_rows, split_xy
 from driftgate.tasks.validate import validate_batch_task
-from mlflow.tracking import MlflowClient
-from prefect import flow
-from prefect.artifacts import create_table_artifact
-
-from driftgate.context import Context, build_context
-from driftgate.registry import champion_version, importance, lineage, load_version
-from driftgate.settings import get_settings
 from driftgate.tracking import configure_mlflow, experiment_id
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,17 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import msgspec
+from litestar import Litestar, MediaType, Request, Response, get, post
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.params import QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_400_BAD_REQUEST, HTTP_503_SERVICE_UNAVAILABLE
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from threadpoolctl import threadpool_limits
+
+from driftgate import __version__
+from driftgate.contract import ContractError, InputContract, Problem
 from driftgate.serving.batcher import MicroBatcher
 from driftgate.serving.model_store import ModelStore, ServedModel
 from driftgate.serving.prediction_log import PredictionLog
@@ -28,17 +39,6 @@ from driftgate.serving.schemas import (
     PredictResponse,
 )
 from driftgate.serving.telemetry import HttpMetrics, telemetry
-from litestar import Litestar, MediaType, Request, Response, get, post
-from litestar.exceptions import HTTPException, ValidationException
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
-from litestar.params import QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_400_BAD_REQUEST, HTTP_503_SERVICE_UNAVAILABLE
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from threadpoolctl import threadpool_limits
-
-from driftgate import __version__
-from driftgate.contract import ContractError, InputContract, Problem
 from driftgate.settings import Settings, get_settings
 from driftgate.spec import load_spec
 from driftgate.tracking import configure_mlflow

@@ -20,12 +20,12 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
-from driftgate.serving.telemetry import Telemetry
 from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
 from driftgate.contract import InputContract
 from driftgate.registry import CHAMPION, champion_version, model_uri
+from driftgate.serving.telemetry import Telemetry
 from driftgate.spec import DatasetSpec
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
-from driftgate.serving.telemetry import Telemetry
 
 from driftgate.predictions_db import connect, predictions_table
+from driftgate.serving.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from driftgate.tasks.drift import DriftPolicy, FeatureDrift, categorical_drift, numeric_drift
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -17,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from driftgate.frames import SPLIT_COLUMN
 from driftgate.lake import Lake
 from driftgate.spec import DatasetSpec
+from driftgate.tasks.drift import DriftPolicy, FeatureDrift, categorical_drift, numeric_drift
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from driftgate.tasks.explain import Explanation
 
 log = logging.getLogger(__name__)

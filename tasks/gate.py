@@ -8,12 +8,12 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from driftgate.tasks.metrics import primary_score
-from driftgate.tasks.train import split_xy
 from mlflow.tracking import MlflowClient
 
 from driftgate.registry import CHALLENGER, champion_version, load_version, set_champion
 from driftgate.spec import DatasetSpec
+from driftgate.tasks.metrics import primary_score
+from driftgate.tasks.train import split_xy
 
 log = logging.getLogger(__name__)
 

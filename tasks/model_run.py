@@ -9,14 +9,14 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from driftgate.tasks.metrics import evaluate, slice_metrics
-from driftgate.tasks.train import SearchSettings, search, split_rows, split_xy
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from driftgate.lake import Lake
 from driftgate.registry import BATCHES_TAG, BatchRef
 from driftgate.spec import DatasetSpec
+from driftgate.tasks.metrics import evaluate, slice_metrics
+from driftgate.tasks.train import SearchSettings, search, split_rows, split_xy
 
 log = logging.getLogger(__name__)
 

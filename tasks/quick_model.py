@@ -6,11 +6,11 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from driftgate.tasks.model_run import log_and_register
-from driftgate.tasks.train import build_pipeline, split_xy
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from driftgate.spec import DatasetSpec
+from driftgate.tasks.model_run import log_and_register
+from driftgate.tasks.train import build_pipeline, split_xy
 
 
 def register_quick_model(

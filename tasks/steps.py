@@ -7,18 +7,18 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from driftgate.tasks.explain import explain_sample
-from driftgate.tasks.explain_report import log_explanation, plots, report_html
-from driftgate.tasks.gate import GateResult, gate
-from driftgate.tasks.metrics import slice_metrics
-from driftgate.tasks.model_run import TrainedVersion, TrainingData, train_and_register
-from driftgate.tasks.train import SearchSettings, split_xy
 from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from driftgate.spec import DatasetSpec
+from driftgate.tasks.explain import explain_sample
+from driftgate.tasks.explain_report import log_explanation, plots, report_html
+from driftgate.tasks.gate import GateResult, gate
+from driftgate.tasks.metrics import slice_metrics
+from driftgate.tasks.model_run import TrainedVersion, TrainingData, train_and_register
+from driftgate.tasks.train import SearchSettings, split_xy
 
 
 def _key(*parts: object) -> str:

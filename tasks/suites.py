@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from driftgate.tasks.validate import NUMERIC_TYPES, TEXT_TYPES
 
 from driftgate.errors import SuiteError
 from driftgate.spec import DatasetSpec
+from driftgate.tasks.validate import NUMERIC_TYPES, TEXT_TYPES
 
 GENERATED_KEY = "driftgate_generated_sha256"
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from driftgate.tasks.metrics import positive_class
 from scipy.stats import loguniform, randint, uniform
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
@@ -24,6 +23,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from driftgate.frames import SPLIT_COLUMN
 from driftgate.spec import DatasetSpec
+from driftgate.tasks.metrics import positive_class
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from driftgate.tasks.quick_model import register_quick_model
 from mlflow.tracking import MlflowClient
 
 from driftgate.spec import DatasetSpec
 from driftgate.synthetic import make_frame
+from driftgate.tasks.quick_model import register_quick_model
 
 
 def training_rows(spec: DatasetSpec, seed: int, n: int = 1500) -> pd.DataFrame:
@@ -40,6 +40,7 @@ def break_version(client: MlflowClient, name: str, version: str) -> Path:
 def explain_version(client: MlflowClient, spec: DatasetSpec, name: str, version: str, model: Any, seed: int) -> None:
     """Log a version's SHAP explanation the way the training flow does (real SHAP, real artifacts)."""
     import mlflow
+
     from driftgate.tasks.explain import explain_sample
     from driftgate.tasks.explain_report import log_explanation, plots, report_html
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from driftgate.tasks.gate import gate
-from driftgate.tasks.quick_model import register_quick_model
-from driftgate.tasks.train import SearchSettings, search
 from mlflow.tracking import MlflowClient
 
 from driftgate.registry import CHALLENGER, champion_version, rollback
 from driftgate.settings import get_settings
 from driftgate.spec import load_spec
+from driftgate.tasks.gate import gate
+from driftgate.tasks.quick_model import register_quick_model
+from driftgate.tasks.train import SearchSettings, search
 from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT
 from tests.models import training_rows

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from driftgate.tasks.ingest import prepare_batch
 
 from driftgate.context import build_context
 from driftgate.data_api import Faults, create_data_api
@@ -18,6 +17,7 @@ from driftgate.servers import ServerThread, free_port
 from driftgate.settings import get_settings
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
+from driftgate.tasks.ingest import prepare_batch
 from tests.conftest import ROOT
 
 DATASET = "synthetic-classification"
@@ -161,9 +161,8 @@ def test_different_content_under_a_stored_number_is_refused_not_overwritten(lake
 def test_a_batch_that_never_arrives_fails_naming_the_batch(
     prefect_harness: None, driftgate_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from driftgate.flows.ingest import ingest_batches
-
     from driftgate.errors import BatchFetchError
+    from driftgate.flows.ingest import ingest_batches
 
     spec = load_spec(DATASET, ROOT / "datasets")
     with ServerThread(create_data_api(load_source(spec), spec, Faults(rate=1.0, kinds=("5xx",)))) as server:
@@ -184,8 +183,9 @@ def test_a_storage_outage_during_a_write_is_retried(
     import threading
 
     import boto3
-    from driftgate.tasks.ingest import store_batch_task
     from moto.server import ThreadedMotoServer
+
+    from driftgate.tasks.ingest import store_batch_task
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)

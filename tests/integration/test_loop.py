@@ -29,9 +29,8 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(
     prefect_harness: None, synthetic_api: ServerThread
 ) -> None:
 
-    from driftgate.flows.training import continuous_training
-
     from driftgate.context import build_context
+    from driftgate.flows.training import continuous_training
     from driftgate.registry import champion_version, lineage
 
     outcomes = continuous_training()

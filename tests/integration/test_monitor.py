@@ -9,16 +9,16 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from driftgate.serving.app import create_app
-from driftgate.tasks.train import split_rows
 
 from driftgate.context import build_context
 from driftgate.data_api import create_data_api
 from driftgate.predictions_db import read_predictions
 from driftgate.servers import ServerThread
+from driftgate.serving.app import create_app
 from driftgate.settings import get_settings
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
+from driftgate.tasks.train import split_rows
 from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT
 
@@ -91,7 +91,6 @@ def test_shifted_live_inputs_make_monitoring_trigger_a_retraining(trained) -> No
 def test_batch_predict_scores_a_file_and_a_lake_prefix_with_the_champion(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
 
     from driftgate.flows.batch_predict import batch_predict
-
     from driftgate.registry import champion_version, load_version
 
     ctx = trained

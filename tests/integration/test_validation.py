@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from driftgate.tasks.ingest import prepare_batch
 
 from driftgate.context import build_context
 from driftgate.data_api.scenario import make_batch, plan_batches
 from driftgate.settings import get_settings
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
+from driftgate.tasks.ingest import prepare_batch
 from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT
 
@@ -114,7 +114,6 @@ def test_a_clean_batch_passes_and_is_accepted(prefect_harness: None, ctx) -> Non
 def test_the_flow_goes_on_after_bad_batches_and_never_trains_on_them(prefect_harness: None, ctx) -> None:  # type: ignore[no-untyped-def]
 
     from driftgate.flows.training import continuous_training
-
     from driftgate.registry import champion_version, lineage
 
     store(ctx, 1, clean_batch(1))

@@ -6,10 +6,9 @@ import re
 import subprocess
 import sys
 
-from driftgate.serving.app import create_app
-
 from driftgate.registry import set_champion
 from driftgate.servers import ServerThread
+from driftgate.serving.app import create_app
 from tests.conftest import ROOT
 from tests.models import register_version
 from tests.service.conftest import Registry

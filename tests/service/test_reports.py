@@ -6,10 +6,10 @@ import math
 
 import httpx
 import pytest
-from driftgate.serving.app import create_app
 
 from driftgate.registry import set_champion
 from driftgate.servers import ServerThread
+from driftgate.serving.app import create_app
 from tests.models import explain_version, register_version
 from tests.service.conftest import Registry, record
 from tests.service.test_service import served_version, wait_for

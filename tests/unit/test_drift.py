@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from driftgate.tasks.drift import DriftPolicy, ks_and_wasserstein
-from driftgate.tasks.drift_report import compute_drift, decide
 
 from driftgate.spec import load_spec
 from driftgate.synthetic import Shift, make_frame, true_importance
+from driftgate.tasks.drift import DriftPolicy, ks_and_wasserstein
+from driftgate.tasks.drift_report import compute_drift, decide
 
 SPEC = load_spec("synthetic-classification")
 POLICY = DriftPolicy()
