@@ -14,6 +14,7 @@ from prefect.artifacts import create_table_artifact
 from driftgate.context import build_context
 from driftgate.errors import DriftgateError
 from driftgate.frames import SPLIT_COLUMN, normalize
+from driftgate.predict import predict
 from driftgate.registry import champion_version, load_version
 from driftgate.settings import get_settings
 from driftgate.tracking import configure_mlflow
@@ -33,14 +34,11 @@ def inputs_under(fs: Any, path: str) -> list[str]:
 def score_frame(model: Any, task: str, frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     X = frame[features]
     out = pd.DataFrame(index=frame.index)
-    if task == "classification":
-        proba = model.predict_proba(X)
-        classes = [str(c) for c in model.classes_]
-        out["prediction"] = [classes[i] for i in proba.argmax(axis=1)]
-        for i, c in enumerate(classes):
-            out[f"proba_{c}"] = proba[:, i]
-    else:
-        out["prediction"] = model.predict(X)
+    scored = predict(model, task, X)
+    out["prediction"] = scored.labels() if scored.proba is not None else scored.values
+    if scored.proba is not None:
+        for i, c in enumerate(scored.classes):
+            out[f"proba_{c}"] = scored.proba[:, i]
     return out
 
 

@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import mlflow
-import numpy as np
 import pandas as pd
 from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
 from driftgate.contract import InputContract
+from driftgate.predict import predict
 from driftgate.registry import CHAMPION, champion_version, model_uri
 from driftgate.serving.telemetry import Telemetry
 from driftgate.spec import DatasetSpec
@@ -48,12 +48,8 @@ class ServedModel:
 
     def predict(self, X: pd.DataFrame) -> tuple[list[Any], list[dict[str, float]] | None]:
         """Predictions (and class probabilities for classifiers) for a frame."""
-        if self.task == "classification":
-            proba = np.asarray(self.model.predict_proba(X))
-            labels = [self.classes[i] for i in proba.argmax(axis=1)]
-            probs = [dict(zip(self.classes, map(float, row), strict=True)) for row in proba]
-            return labels, probs
-        return [float(v) for v in np.asarray(self.model.predict(X))], None
+        out = predict(self.model, self.task, X)
+        return out.labels(), out.probability_dicts()
 
     def example_frame(self) -> pd.DataFrame:
         """The stored input example (real training rows), else one record from the spec, as model input."""

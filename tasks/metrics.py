@@ -16,6 +16,7 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
+from driftgate.predict import predict
 from driftgate.spec import DatasetSpec
 
 
@@ -32,15 +33,15 @@ def evaluate(model: Any, spec: DatasetSpec, X: pd.DataFrame, y: pd.Series) -> di
     if len(X) == 0:
         return {}
     if spec.task == "regression":
-        pred = model.predict(X)
+        pred = predict(model, spec.task, X).values
         return {
             "rmse": float(root_mean_squared_error(y, pred)),
             "mae": float(mean_absolute_error(y, pred)),
             "r2": float(r2_score(y, pred)) if len(y) > 1 else float("nan"),
         }
-    classes = list(model.classes_)
-    proba = model.predict_proba(X)
-    pred = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+    scored = predict(model, spec.task, X)
+    classes, proba, pred = scored.classes, scored.proba, scored.values
+    assert proba is not None  # a classifier
     pos = positive_class(spec, classes=classes)
     out = {
         "accuracy": float(accuracy_score(y, pred)),
