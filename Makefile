@@ -4,7 +4,7 @@ export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 
-.PHONY: env demo up test lint
+.PHONY: env demo up test lint browser
 
 $(UV):
 	python3 -m pip install --user --quiet uv
@@ -18,8 +18,13 @@ demo: env
 up: env
 	$(UV) run --frozen driftgate up
 
-test: env
+test: env browser
 	$(UV) run --frozen pytest
+
+# Debian's Chromium for the browser tests (tests/browser): from the distribution's packages, never a download by Playwright
+browser:
+	@test -x /usr/bin/chromium || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
 lint: env
 	$(UV) run --frozen ruff check .
