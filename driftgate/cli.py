@@ -35,8 +35,16 @@ DatasetOpt = Annotated[
 
 
 def _environment_defaults() -> None:
-    """Prefect's ephemeral state under driftgate's home, and no progress bars or telemetry."""
+    """Prefect's ephemeral state under driftgate's home, and no progress bars or telemetry.
+
+    The home is created here, before anything imports Prefect: with a missing parent Prefect's
+    ephemeral server cannot open its database and the command dies with a long traceback.
+    """
     home = Path(os.environ.get("DRIFTGATE_HOME", ".driftgate"))
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DriftgateError(f"cannot create DRIFTGATE_HOME {home}: {exc.strerror or exc}") from exc
     os.environ.setdefault("PREFECT_HOME", str((home / "prefect").resolve()))
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -6,15 +6,19 @@ hard-wired to one dataset.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from driftgate.errors import SpecError
 
 Task = Literal["classification", "regression"]
+
+NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
+"""What a dataset name may hold: it becomes part of paths (specs, suites, lake prefixes)."""
 
 METRIC_DIRECTIONS: dict[str, Literal["maximize", "minimize"]] = {
     "rmse": "minimize",
@@ -72,10 +76,34 @@ class Scenario(BaseModel):
     seed: int = 7
 
 
+class ReadOptions(BaseModel):
+    """How a dataset's CSV files are parsed (every reader of its files applies them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    separator: str = Field(",", min_length=1, description="Field separator of CSV files.")
+    skipinitialspace: bool = Field(False, description="Drop spaces after each separator (` a, b`).")
+    na_values: list[str] = Field(default_factory=list, description="Extra strings read as missing (`?`).")
+    keep_default_na: bool = Field(
+        True, description="Also read pandas' default markers (NA, None, null, empty, ...) as missing."
+    )
+    encoding: str = Field("utf-8", description="Text encoding of CSV files.")
+
+    def csv_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``pandas.read_csv`` that apply these options."""
+        return {
+            "sep": self.separator,
+            "skipinitialspace": self.skipinitialspace,
+            "na_values": self.na_values or None,
+            "keep_default_na": self.keep_default_na,
+            "encoding": self.encoding,
+        }
+
+
 class DatasetSpec(BaseModel):
     """A dataset: its columns, target, task and primary metric."""
 
-    name: str
+    name: str = Field(pattern=NAME_PATTERN, description="Letters, digits, '_' and '-' (it names files).")
     task: Task
     target: str
     features: list[Feature]
@@ -86,6 +114,10 @@ class DatasetSpec(BaseModel):
     target_min: float | None = Field(None, description="Regression: the lowest valid target value.")
     target_max: float | None = Field(None, description="Regression: the highest valid target value.")
     scenario: Scenario = Field(default_factory=Scenario)
+    id_columns: list[str] = Field(
+        default_factory=list, description="Key columns: never features; carried through to predictions."
+    )
+    read: ReadOptions = Field(default_factory=ReadOptions, description="How the dataset's CSV files are parsed.")
 
     @model_validator(mode="after")
     def _check(self) -> DatasetSpec:
@@ -94,6 +126,9 @@ class DatasetSpec(BaseModel):
             raise ValueError("feature names repeat")
         if self.target in names:
             raise ValueError(f"target {self.target!r} is also listed as a feature")
+        overlap = sorted(set(self.id_columns) & {*names, self.target})
+        if overlap:
+            raise ValueError(f"id columns are never features or the target: {overlap}")
         return self
 
     @property
@@ -131,6 +166,7 @@ def load_spec(name_or_path: str | Path, datasets_dir: Path = Path("datasets")) -
     """
     path = Path(name_or_path)
     if path.suffix not in (".yaml", ".yml"):
+        check_dataset_name(str(name_or_path))
         path = datasets_dir / f"{name_or_path}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in datasets_dir.glob("*.yaml")) if datasets_dir.is_dir() else []
@@ -140,3 +176,14 @@ def load_spec(name_or_path: str | Path, datasets_dir: Path = Path("datasets")) -
         return DatasetSpec.model_validate(raw)
     except (yaml.YAMLError, ValidationError) as exc:
         raise SpecError(f"dataset spec {path} is invalid: {exc}") from exc
+
+
+def check_dataset_name(name: str) -> str:
+    """``name`` if it is a valid dataset name (it becomes part of paths).
+
+    Raises:
+        SpecError: the name holds anything but letters, digits, '_' and '-'.
+    """
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise SpecError(f"dataset name {name!r} is invalid: use only letters, digits, '_' and '-'")
+    return name
