@@ -3,8 +3,10 @@
 DriftgateError                  base of everything driftgate raises on purpose
 ├── SpecError                   a dataset spec is missing or malformed
 ├── BatchConflictError               a batch number already holds different content
+├── BatchIntegrityError         a stored batch does not hash to its manifest's sha256
 ├── BatchFetchError             the data API did not deliver a batch after all retries
 ├── ModelRegistryError          a model version is missing, unloadable, or an alias is unset
+│   └── ModelLoadError          a version was refused by the safe loader (format, types, signature, answers)
 └── SuiteError                  an expectation suite is missing or malformed
 """
 
@@ -23,12 +25,20 @@ class BatchConflictError(DriftgateError):
     """A batch number already holds different content in the lake."""
 
 
+class BatchIntegrityError(DriftgateError):
+    """A stored batch's rows do not hash to the sha256 its manifest records."""
+
+
 class BatchFetchError(DriftgateError):
     """The data API did not deliver a batch after all retries."""
 
 
 class ModelRegistryError(DriftgateError):
     """A model version does not exist, fails to load, or an alias is unset."""
+
+
+class ModelLoadError(ModelRegistryError):
+    """The safe loader refused a version; the message says why and names no path or host."""
 
 
 class SuiteError(DriftgateError):

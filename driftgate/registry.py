@@ -13,6 +13,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from driftgate.errors import ModelRegistryError
+from driftgate.model_loader import load_registered
+from driftgate.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +52,18 @@ def model_uri(name: str, version: str | int) -> str:
     return f"models:/{name}/{version}"
 
 
-def load_version(name: str, version: str | int) -> Any:
-    """The fitted scikit-learn pipeline of a version.
+def load_version(name: str, version: str | int, spec: DatasetSpec | None = None) -> Any:
+    """The fitted scikit-learn pipeline of a version, through the safe loader (skops, our trusted types).
+
+    Args:
+        name: registered model name.
+        version: its version.
+        spec: when given, the signature is checked against it and the probe record comes from it.
 
     Raises:
-        ModelRegistryError: it cannot be loaded.
+        ModelLoadError: it cannot be loaded or fails a check (a ``ModelRegistryError``).
     """
-    try:
-        return mlflow.sklearn.load_model(model_uri(name, version))
-    except Exception as exc:  # any failure to deserialise means the version is unusable
-        raise ModelRegistryError(f"model {name!r} version {version} failed to load: {exc}") from exc
+    return load_registered(name, version, spec).model
 
 
 def lineage(client: MlflowClient, mv: ModelVersion) -> list[BatchRef]:

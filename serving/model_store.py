@@ -1,7 +1,8 @@
 """The served model and the loop that follows the ``champion`` alias.
 
-Loading happens off the request path (in a worker thread): download the version, load the
-pipeline, check it answers on its stored input example, then swap one reference. Requests
+Loading happens off the request path (in a worker thread) through the core's safe loader
+(skops with driftgate's trusted types, signature and a prediction checked), then one reference
+is swapped. Requests
 hold the ``ServedModel`` they started with, so a swap never changes a request half-way.
 """
 
@@ -10,21 +11,20 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import mlflow
 import pandas as pd
-from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
 from driftgate.contract import InputContract
+from driftgate.errors import ModelLoadError
+from driftgate.model_loader import load_registered
 from driftgate.predict import predict
-from driftgate.registry import CHAMPION, champion_version, model_uri
+from driftgate.registry import CHAMPION, champion_version
 from driftgate.serving.telemetry import Telemetry
 from driftgate.spec import DatasetSpec
 
@@ -52,19 +52,13 @@ class ServedModel:
         return out.labels(), out.probability_dicts()
 
     def example_frame(self) -> pd.DataFrame:
-        """The stored input example (real training rows), else one record from the spec, as model input."""
+        """The stored input example (real training rows: internal use only), else one record from the spec."""
         if self.input_example is None:
             return self.contract.frame({k: [v] for k, v in self.contract.example().items()})
         return self.contract.frame({c: list(self.input_example[c]) for c in self.contract.names})
 
-    def example_records(self) -> list[dict[str, Any]]:
-        """The stored input example (real training rows) as JSON records; nulls for missing values."""
-        if self.input_example is None:
-            return [self.contract.example()]
-        frame = self.input_example[self.contract.names].astype(object)
-        return [{k: (None if v != v else v) for k, v in rec.items()} for rec in frame.to_dict(orient="records")]
-
     def describe(self) -> dict[str, Any]:
+        """What /model publishes: never the stored example (real rows), only a synthetic one from the spec."""
         return {
             "name": self.name,
             "version": self.version,
@@ -75,43 +69,38 @@ class ServedModel:
             "metrics": self.metrics,
             "loaded_at": self.loaded_at,
             "input_schema": self.contract.json_schema(),
-            "input_example": self.example_records(),
+            "input_example": [self.contract.example()],
         }
 
 
 def load_served(client: MlflowClient, spec: DatasetSpec, name: str, version: str, max_records: int) -> ServedModel:
-    """Load a registered version and prove it predicts.
+    """Load a registered version through the safe loader (which proves it predicts).
 
     Raises:
-        Exception: anything that makes the version unusable (the caller keeps the old model).
+        ModelLoadError: the loader refused it or the registry could not say what it is; the message
+            carries no path or host (it is shown on /ready and /model).
     """
-    mv = client.get_model_version(name, version)
-    with tempfile.TemporaryDirectory(prefix="driftgate-model-") as tmp:
-        local = mlflow.artifacts.download_artifacts(model_uri(name, version), dst_path=tmp)
-        meta = Model.load(local)
-        model = mlflow.sklearn.load_model(local)
-        example = meta.load_input_example(local)
-    columns = meta.signature.inputs.input_names() if meta.signature is not None else None
-    contract = InputContract.from_spec(spec, max_records, columns)
-    metrics = dict(client.get_run(mv.run_id).data.metrics) if mv.run_id else {}
-    classes = [str(c) for c in getattr(model, "classes_", [])] if spec.task == "classification" else []
-    served = ServedModel(
+    try:
+        mv = client.get_model_version(name, version)
+        metrics = dict(client.get_run(mv.run_id).data.metrics) if mv.run_id else {}
+    except Exception as exc:  # the detail may name hosts: log it, publish a plain reason
+        log.warning("registry lookup of %s version %s failed: %s", name, version, exc)
+        raise ModelLoadError(f"model {name!r} version {version} failed to load: the registry did not answer") from exc
+    loaded = load_registered(name, version, spec)
+    contract = InputContract.from_spec(spec, max_records, loaded.columns)
+    classes = [str(c) for c in getattr(loaded.model, "classes_", [])] if spec.task == "classification" else []
+    return ServedModel(
         name,
         str(version),
         mv.run_id,
-        model,
+        loaded.model,
         contract,
         spec.task,
         classes,
         metrics,
         datetime.now(UTC).isoformat(timespec="seconds"),
-        example if isinstance(example, pd.DataFrame) else None,
+        loaded.input_example,
     )
-    probe = served.example_frame()
-    predictions, _ = served.predict(probe)
-    if len(predictions) != len(probe):
-        raise RuntimeError(f"version {version} answered {len(predictions)} predictions for {len(probe)} rows")
-    return served
 
 
 @dataclass
@@ -136,8 +125,9 @@ class ModelStore:
             self.last_check = datetime.now(UTC).isoformat(timespec="seconds")
             try:
                 mv = champion_version(self.client, self.name)
-            except Exception as exc:  # registry unreachable: keep serving
-                self._failed(f"cannot read the {CHAMPION} alias of {self.name!r}: {exc}")
+            except Exception as exc:  # registry unreachable: keep serving (the detail may name hosts: log only)
+                log.warning("reading the %s alias failed: %s", CHAMPION, exc)
+                self._failed(f"cannot read the {CHAMPION} alias of {self.name!r}: the registry did not answer")
                 return False
             if mv is None:
                 return False
@@ -149,8 +139,12 @@ class ModelStore:
             started = time.perf_counter()
             try:
                 served = load_served(self.client, self.spec, self.name, str(mv.version), self.max_records)
-            except Exception as exc:  # a broken version must never take the service down
+            except ModelLoadError as exc:  # refused or broken: never take the service down
                 self._failed(f"version {mv.version} failed to load: {exc}", str(mv.version))
+                return False
+            except Exception as exc:  # anything else: same, but its text may hold paths, so only log it
+                log.warning("loading version %s raised %r", mv.version, exc)
+                self._failed(f"version {mv.version} failed to load: unexpected {type(exc).__name__}", str(mv.version))
                 return False
             previous = self.current.version if self.current else None
             self.current = served
