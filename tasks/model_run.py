@@ -13,6 +13,7 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from driftgate.lake import Lake
+from driftgate.model_loader import TRUSTED_TYPES
 from driftgate.registry import BATCHES_TAG, BatchRef
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.metrics import evaluate, slice_metrics
@@ -22,8 +23,8 @@ log = logging.getLogger(__name__)
 
 # Logging the exact requirements skips MLflow's ~8 s requirement inference.
 PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy", "scipy"]
-# skops refuses HistGradientBoosting's predictor unless told to trust it.
-SKOPS_TRUSTED = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor", "numpy.dtype"]
+# skops refuses HistGradientBoosting's predictor unless told to trust it: the loader's own list, so both agree.
+SKOPS_TRUSTED = list(TRUSTED_TYPES)
 
 
 @dataclass
