@@ -85,7 +85,7 @@ def faulty_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerThread]:
 
 def snapshot(lake_env: str) -> dict[int, bytes]:
     ctx = build_context(get_settings())
-    return {n: ctx.lake.fs.cat_file(f"{ctx.lake.batch_dir(DATASET, n)}/part.parquet")
+    return {n: ctx.lake.fs.cat_file(ctx.lake.data_path(DATASET, n))
             for n in ctx.lake.stored_numbers(DATASET)}  # fmt: skip
 
 
