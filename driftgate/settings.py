@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     fetch_retries: int = Field(6, description="Retries of one batch fetch before it fails.")
     fetch_backoff_s: float = Field(0.5, description="First backoff delay; doubles, with jitter.")
     fetch_format: str = Field("parquet", description="Transport asked of the data API.")
+    batches_sql_url: str | None = Field(
+        None, description="SQLAlchemy URL of `batches: {kind: sql}` sources; overrides the spec's url."
+    )
 
     # --- drift ---------------------------------------------------------------------------
     drift_alpha: float = Field(0.01, description="Significance level of the per-feature tests.")
@@ -108,9 +111,9 @@ class Settings(BaseSettings):
             return self.predictions_db_url
         return f"sqlite:///{(self.home / 'predictions.db').resolve()}"
 
-    def storage_options(self) -> dict[str, object]:
-        """fsspec options for the lake (empty for local files)."""
-        if not self.resolved_lake_url().startswith("s3://"):
+    def storage_options(self, url: str | None = None) -> dict[str, object]:
+        """fsspec options for ``url`` (default: the lake); empty for local files."""
+        if not (url or self.resolved_lake_url()).startswith("s3://"):
             return {}
         opts: dict[str, object] = {
             # rclone and some MinIO builds fail botocore's response checksums

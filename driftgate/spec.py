@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from driftgate.batch_sources import ApiBatches, BatchSource
 from driftgate.errors import SpecError
 
 Task = Literal["classification", "regression"]
@@ -118,6 +119,9 @@ class DatasetSpec(BaseModel):
         default_factory=list, description="Key columns: never features; carried through to predictions."
     )
     read: ReadOptions = Field(default_factory=ReadOptions, description="How the dataset's CSV files are parsed.")
+    batches: BatchSource = Field(
+        default_factory=ApiBatches, description="Where ingest-batches takes batches from: api, landing or sql."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DatasetSpec:

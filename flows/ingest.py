@@ -1,4 +1,9 @@
-"""Flow ``ingest-batches``: fetch every new batch by number and store it exactly once."""
+"""Flow ``ingest-batches``: store every new batch of the dataset's source exactly once.
+
+The source is the spec's ``batches:`` section: the data API (by number, after the lake's
+cursor), a landing folder or ``s3://`` prefix (each new file), or a SQL table or query (the rows
+past the stored watermark).
+"""
 
 from __future__ import annotations
 
@@ -7,23 +12,19 @@ import logging
 import httpx
 from prefect import flow
 
-from driftgate.context import build_context
+from driftgate.batch_sources import LandingBatches, SqlBatches
+from driftgate.context import Context, build_context
 from driftgate.lake import BatchManifest
 from driftgate.settings import get_settings
 from driftgate.tasks.ingest import RetryPolicy, batch_count, fetch_batch_task, publish_ingest_table, store_batch_task
+from driftgate.tasks.landing import mark_landed_task, plan_landing_task, read_landed_task
+from driftgate.tasks.sql_batches import commit_sql_task, plan_sql_task, read_sql_task
 
 log = logging.getLogger(__name__)
 
 
-@flow(name="ingest-batches")
-def ingest_batches(dataset: str | None = None, max_batches: int | None = None) -> list[int]:
-    """Ingest the batches after the lake's cursor; returns the batch numbers now stored.
-
-    Args:
-        dataset: dataset spec name (default: ``DRIFTGATE_DATASET``).
-        max_batches: stop after this many new batches (default: all available).
-    """
-    ctx = build_context(get_settings(), dataset)
+def ingest_from_api(ctx: Context, max_batches: int | None) -> list[BatchManifest]:
+    """Numbered batches after the cursor, fetched from the data API."""
     s = ctx.settings
     policy = RetryPolicy(retries=s.fetch_retries, backoff_s=s.fetch_backoff_s, timeout_s=s.fetch_timeout_s)
     with httpx.Client(base_url=s.data_api_url) as client:
@@ -34,9 +35,53 @@ def ingest_batches(dataset: str | None = None, max_batches: int | None = None) -
     for number in range(start, stop + 1):
         frame = fetch_batch_task(s.data_api_url, number, policy, s.fetch_format, ctx.spec, s.seed)
         stored.append(store_batch_task(ctx.lake, ctx.spec, number, frame))
+    return stored
+
+
+def ingest_from_landing(ctx: Context, source: LandingBatches, max_batches: int | None) -> list[BatchManifest]:
+    """Each new file under the landing prefix (and any a crashed run left pending)."""
+    options = ctx.settings.storage_options(source.path)
+    stored: list[BatchManifest] = []
+    for item in plan_landing_task(ctx.lake, ctx.spec, source, options, max_batches):
+        frame = read_landed_task(source, options, item, ctx.spec, ctx.settings.seed)
+        stored.append(store_batch_task(ctx.lake, ctx.spec, item.number, frame))
+        mark_landed_task(ctx.lake, ctx.spec, item)
+    return stored
+
+
+def ingest_from_sql(ctx: Context, source: SqlBatches) -> list[BatchManifest]:
+    """The rows past the watermark as one batch (or the range a crashed run left pending)."""
+    url = ctx.settings.batches_sql_url
+    rng = plan_sql_task(ctx.lake, ctx.spec, source, url)
+    if rng is None:
+        return []
+    frame = read_sql_task(source, url, rng, ctx.spec, ctx.settings.seed)
+    manifest = store_batch_task(ctx.lake, ctx.spec, rng.number, frame)
+    commit_sql_task(ctx.lake, ctx.spec, rng)
+    return [manifest]
+
+
+@flow(name="ingest-batches")
+def ingest_batches(dataset: str | None = None, max_batches: int | None = None) -> list[int]:
+    """Ingest the new batches of the dataset's source; returns the batch numbers stored by this run.
+
+    Args:
+        dataset: dataset spec name (default: ``DRIFTGATE_DATASET``).
+        max_batches: stop after this many new batches (default: all available; a SQL source
+            yields at most one batch per run).
+    """
+    ctx = build_context(get_settings(), dataset)
+    source = ctx.spec.batches
+    if isinstance(source, LandingBatches):
+        stored = ingest_from_landing(ctx, source, max_batches)
+    elif isinstance(source, SqlBatches):
+        stored = ingest_from_sql(ctx, source)
+    else:
+        stored = ingest_from_api(ctx, max_batches)
     if stored:
         publish_ingest_table(ctx.spec.name, stored)
     log.info(
-        "ingested %s new batches of %s (cursor now %s)", len(stored), ctx.spec.name, ctx.lake.cursor(ctx.spec.name)
-    )
+        "ingested %s new batches of %s from %s (cursor now %s)",
+        len(stored), ctx.spec.name, source.kind, ctx.lake.cursor(ctx.spec.name),
+    )  # fmt: skip
     return [m.number for m in stored]

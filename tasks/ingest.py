@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import msgspec
@@ -17,9 +19,11 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from driftgate.errors import BatchConflictError, BatchFetchError
+from driftgate.errors import BatchFetchError, DriftgateError
 from driftgate.frames import SPLIT_COLUMN, assign_splits, normalize
 from driftgate.lake import BatchManifest, Lake
+from driftgate.names import artifact_key
+from driftgate.sources import read_table
 from driftgate.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
@@ -137,6 +141,30 @@ def prepare_batch(frame: pd.DataFrame, spec: DatasetSpec, number: int, seed: int
     return out
 
 
+def next_batch_number(lake: Lake, dataset: str, reserved: Iterable[int] = ()) -> int:
+    """The number after every stored, ingested or already reserved batch."""
+    return max([0, lake.cursor(dataset), *lake.stored_numbers(dataset), *reserved]) + 1
+
+
+def source_columns(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """The spec's columns (features, target, ids) that a source row carries; others are dropped.
+
+    A missing column is left missing, so validation names it and quarantines the batch.
+    """
+    known = [*spec.columns, *getattr(spec, "id_columns", [])]
+    dropped = [c for c in frame.columns if c not in known]
+    if dropped:
+        log.info("dropping columns the spec does not name: %s", dropped)
+    return frame[[c for c in known if c in frame.columns]]
+
+
+def read_spec_file(path: Path, spec: DatasetSpec) -> pd.DataFrame:
+    """A local CSV/Parquet file read with the dataset's read options."""
+    if "spec" in inspect.signature(read_table).parameters:  # read options of the spec (being added)
+        return read_table(path, spec=spec)  # type: ignore[call-arg]
+    return read_table(path)
+
+
 def store_batch(lake: Lake, spec: DatasetSpec, number: int, frame: pd.DataFrame) -> tuple[BatchManifest, bool]:
     """Write a fetched batch once, then move the cursor past it."""
     manifest, created = lake.write_batch_once(spec.name, number, frame)
@@ -157,11 +185,11 @@ def fetch_batch_task(
         return prepare_batch(fetch_batch(client, number, policy, fmt=fmt), spec, number, seed)
 
 
-def _storage_transient(task: object, task_run: object, state: object) -> bool:
-    """Retry storage errors, never a content conflict."""
+def transient(task: object, task_run: object, state: object) -> bool:
+    """Retry I/O errors (storage, network, database), never driftgate's own refusals."""
     try:
         state.result()  # type: ignore[attr-defined]
-    except BatchConflictError:
+    except DriftgateError:  # a content conflict, a missing or unreadable file: retrying cannot help
         return False
     except Exception:
         return True
@@ -174,7 +202,7 @@ def _storage_transient(task: object, task_run: object, state: object) -> bool:
     cache_policy=NO_CACHE,
     retries=3,
     retry_delay_seconds=[1, 2, 4],
-    retry_condition_fn=_storage_transient,
+    retry_condition_fn=transient,
 )
 def store_batch_task(lake: Lake, spec: DatasetSpec, number: int, frame: pd.DataFrame) -> BatchManifest:
     manifest, _ = store_batch(lake, spec, number, frame)
@@ -183,7 +211,7 @@ def store_batch_task(lake: Lake, spec: DatasetSpec, number: int, frame: pd.DataF
 
 def publish_ingest_table(dataset: str, manifests: list[BatchManifest]) -> None:
     create_table_artifact(
-        key=f"ingested-{dataset}".lower().replace("_", "-"),
+        key=artifact_key("ingested", dataset),
         table=[
             {"batch": m.number, "rows": m.rows, "sha256": m.sha256[:12], "splits": str(m.splits)} for m in manifests
         ],
