@@ -28,7 +28,8 @@ def normalize(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
 
     Numeric columns become float64 and categorical ones strings; a column of the wrong kind
     (text in a numeric column) is kept as text so validation sees and names it. Missing or
-    extra columns are left as they are.
+    extra columns are left as they are, and id columns keep their values untouched (a key
+    read as ``17`` stays ``17``, not ``17.0``).
     """
     out = {}
     categorical = set(spec.categorical)
@@ -36,7 +37,9 @@ def normalize(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
         categorical.add(spec.target)
     for col in df.columns:
         s = df[col]
-        if col in categorical:
+        if col in spec.id_columns:
+            out[col] = s
+        elif col in categorical:
             out[col] = s.map(_as_text).astype("str") if s.notna().all() else s.map(_as_text)
         elif pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
             out[col] = s.map(_as_text)

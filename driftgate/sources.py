@@ -1,25 +1,39 @@
-"""Where a dataset's rows come from: a bundled example, the synthetic generator, or a file."""
+"""Where a dataset's rows come from: a bundled example, the synthetic generator, or a file.
+
+Every file of a dataset (its source, landed batches, inputs of batch predictions) is read by
+:func:`read_table`, which applies the spec's ``read:`` options, so a CSV dialect is described
+once and honoured everywhere.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import fsspec
 import pandas as pd
 
 from driftgate.errors import SpecError
 from driftgate.frames import normalize
-from driftgate.spec import DatasetSpec
+from driftgate.spec import DatasetSpec, ReadOptions
 from driftgate.synthetic import make_frame
 
 SYNTHETIC_ROWS = 60_000
 
 
-def load_source(spec: DatasetSpec, source: str | None = None) -> pd.DataFrame:
-    """All rows of a dataset, with the spec's columns in canonical dtypes.
+def load_source(
+    spec: DatasetSpec, source: str | None = None, storage_options: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """All rows of a dataset: the spec's columns (and id columns) in canonical dtypes.
 
     Args:
         spec: the dataset spec.
-        source: overrides ``spec.source``: ``plotnine:<name>``, ``synthetic:<task>`` or a path.
+        source: overrides ``spec.source``: ``plotnine:<name>``, ``synthetic:<task>``, a path or an
+            ``s3://`` URL.
+        storage_options: fsspec options for ``s3://`` sources (endpoint, keys).
+
+    Raises:
+        SpecError: the source is unknown, unreadable, or lacks a column the spec names.
     """
     src = source or spec.source
     if src.startswith("plotnine:"):
@@ -37,22 +51,46 @@ def load_source(spec: DatasetSpec, source: str | None = None) -> pd.DataFrame:
             raise SpecError(f"synthetic source must be classification or regression, not {task!r}")
         frame = make_frame(task, SYNTHETIC_ROWS, seed=0)  # type: ignore[arg-type]
     else:
-        frame = read_table(Path(src))
-    missing = [c for c in spec.columns if c not in frame.columns]
+        frame = read_table(src, spec=spec, storage_options=storage_options)
+    wanted = [*spec.columns, *spec.id_columns]
+    missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise SpecError(f"source {src} lacks columns named in spec {spec.name!r}: {missing}")
-    return normalize(frame[spec.columns], spec)
+    return normalize(frame[wanted], spec)
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """A CSV or Parquet file as a frame.
+def read_table(
+    path: str | Path,
+    *,
+    spec: DatasetSpec | None = None,
+    read: ReadOptions | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    """A CSV or Parquet file (local path, ``file://`` or ``s3://`` URL) as a frame.
+
+    Args:
+        path: the file; ``.parquet`` is read as Parquet, anything else as CSV.
+        spec: the dataset whose ``read:`` options apply to CSV files.
+        read: read options to use instead of the spec's (``driftgate init`` passes the detected ones).
+        storage_options: fsspec options for remote URLs.
 
     Raises:
-        SpecError: the file is missing or unreadable.
+        SpecError: the file is missing, empty or unreadable.
     """
-    if not path.is_file():
-        raise SpecError(f"source file {path} does not exist")
+    options = read or (spec.read if spec is not None else ReadOptions())
+    url = str(path)
     try:
-        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    except Exception as exc:  # parser errors of either format
-        raise SpecError(f"cannot read {path}: {exc}") from exc
+        fs, local = fsspec.core.url_to_fs(url, **(storage_options or {}))
+        if not fs.isfile(local):
+            raise SpecError(f"source file {url} does not exist")
+        with fs.open(local, "rb") as fh:
+            if url.endswith(".parquet"):
+                return pd.read_parquet(fh)
+            return pd.read_csv(fh, **options.csv_kwargs())
+    except SpecError:
+        raise
+    except pd.errors.EmptyDataError as exc:
+        raise SpecError(f"cannot read {url}: the file is empty") from exc
+    except Exception as exc:  # parser, codec and transport errors of either format: one line for a person
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SpecError(f"cannot read {url}: {detail}") from exc
