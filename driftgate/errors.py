@@ -6,6 +6,7 @@ DriftgateError                  base of everything driftgate raises on purpose
 ├── BatchIntegrityError         a stored batch does not hash to its manifest's sha256
 ├── BatchFetchError             the data API did not deliver a batch after all retries
 ├── ModelRegistryError          a model version is missing, unloadable, or an alias is unset
+│   ├── ChampionMovedError      the alias moved between the comparison and the move (compare-and-set)
 │   └── ModelLoadError          a version was refused by the safe loader (format, types, signature, answers)
 └── SuiteError                  an expectation suite is missing or malformed
 """
@@ -35,6 +36,10 @@ class BatchFetchError(DriftgateError):
 
 class ModelRegistryError(DriftgateError):
     """A model version does not exist, fails to load, or an alias is unset."""
+
+
+class ChampionMovedError(ModelRegistryError):
+    """``champion`` no longer points where the caller compared against: the move is refused."""
 
 
 class ModelLoadError(ModelRegistryError):

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, Literal
 
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from driftgate.errors import ModelRegistryError
+from driftgate.errors import ChampionMovedError, ModelRegistryError
 from driftgate.model_loader import load_registered
 from driftgate.spec import DatasetSpec
 
@@ -92,9 +93,40 @@ def _history(client: MlflowClient, name: str) -> list[str]:
     return json.loads(raw) if raw else []
 
 
-def set_champion(client: MlflowClient, name: str, version: str | int) -> None:
-    """Point ``champion`` at a version and remember the move for rollback."""
+class _Unchecked(Enum):
+    ANY = "any"
+
+
+def set_champion(
+    client: MlflowClient,
+    name: str,
+    version: str | int,
+    expected: str | int | Literal[_Unchecked.ANY] | None = _Unchecked.ANY,
+) -> None:
+    """Point ``champion`` at a version and remember the move for rollback.
+
+    Args:
+        client: the registry.
+        name: registered model name.
+        version: the version to make champion.
+        expected: compare-and-set: the version ``champion`` must still point to (None: no
+            champion yet), the one the caller compared against. Left out: no check (a human's
+            ``promote``). MLflow has no conditional alias update, so this re-reads the alias just
+            before setting it; the dataset lease (driftgate.lease) keeps other training runs out
+            of the remaining gap.
+
+    Raises:
+        ChampionMovedError: ``champion`` no longer points to ``expected``.
+    """
     history = _history(client, name)
+    if expected is not _Unchecked.ANY:
+        current = champion_version(client, name)
+        found = None if current is None else str(current.version)
+        if found != (None if expected is None else str(expected)):
+            raise ChampionMovedError(
+                f"champion of {name!r} moved to version {found} after version {version} was compared "
+                f"against version {expected}: not moving it (compare again against the new champion)"
+            )
     client.set_registered_model_alias(name, CHAMPION, str(version))
     if not history or history[-1] != str(version):
         history.append(str(version))

@@ -1,0 +1,166 @@
+"""One training run per dataset: real processes racing for the lease; the champion's compare-and-set."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from driftgate.errors import ChampionMovedError
+from driftgate.lake import Lake
+from driftgate.lease import LeaseHeldError, acquire_lease, current_lease, dataset_lease, release_lease
+from driftgate.registry import champion_version, set_champion
+from tests.conftest import ROOT, free_port
+
+DATASET = "leased"
+ROUNDS = 12
+
+
+def critical_rounds(url: str, options: dict[str, Any], box: str, barrier: Any) -> None:
+    """One racer: under the lease, enter a room that must be empty and bump a counter the slow way."""
+    lake, room, counter = Lake(url, options), Path(box) / "room", Path(box) / "counter.json"
+    barrier.wait(timeout=120)
+    for _ in range(ROUNDS):
+        with dataset_lease(lake, DATASET, ttl_s=600, wait_s=300, owner=f"racer {os.getpid()}"):
+            try:
+                room.touch(exist_ok=False)  # fails if the other racer is inside too
+            except FileExistsError:
+                (Path(box) / f"overlap-{os.getpid()}-{time.monotonic_ns()}").touch()
+            count = json.loads(counter.read_text())
+            time.sleep(0.005)  # widen the window a lost update would need
+            counter.write_text(json.dumps(count + 1))
+            room.unlink(missing_ok=True)
+
+
+def grab_once(url: str, options: dict[str, Any], barrier: Any, out: Any) -> None:
+    lake = Lake(url, options)
+    barrier.wait(timeout=120)
+    try:
+        lease = acquire_lease(lake, DATASET, ttl_s=600)
+        out.put(("held", lease.owner))
+    except LeaseHeldError as exc:
+        out.put(("refused", str(exc)))
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(params=["file", "s3"])
+def lake_target(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[str, Any]]:
+    if request.param == "file":
+        return (tmp_path / "lake").as_uri(), {}
+    import boto3
+
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = f"lease-{tmp_path.name.lower().replace('_', '-')[-40:]}"
+    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s",
+                 region_name="us-east-1").create_bucket(Bucket=bucket)  # fmt: skip
+    return f"s3://{bucket}/lake", {"key": "k", "secret": "s", "client_kwargs": {"endpoint_url": endpoint}}
+
+
+def test_two_processes_never_hold_the_lease_at_once(lake_target: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    url, options = lake_target
+    box = tmp_path / "box"
+    box.mkdir()
+    (box / "counter.json").write_text("0")
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    racers = [ctx.Process(target=critical_rounds, args=(url, options, str(box), barrier)) for _ in range(2)]
+    for p in racers:
+        p.start()
+    for p in racers:
+        p.join(timeout=600)
+        assert p.exitcode == 0
+    assert not list(box.glob("overlap-*"))
+    assert json.loads((box / "counter.json").read_text()) == 2 * ROUNDS  # no lost update
+    assert current_lease(Lake(url, options), DATASET) is None  # all released
+
+
+def test_of_two_runs_starting_together_one_trains_and_the_other_is_told_who(
+    lake_target: tuple[str, dict[str, Any]],
+) -> None:
+    url, options = lake_target
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(2), ctx.Queue()
+    racers = [ctx.Process(target=grab_once, args=(url, options, barrier, out)) for _ in range(2)]
+    for p in racers:
+        p.start()
+    results = sorted(out.get(timeout=300) for _ in racers)
+    for p in racers:
+        p.join(timeout=60)
+    assert [r[0] for r in results] == ["held", "refused"]
+    assert results[0][1] in results[1][1]  # the refusal names the holder
+    assert "is being trained by" in results[1][1]
+
+
+def test_an_expired_lease_is_taken_over_and_its_late_release_frees_nothing(tmp_path: Path) -> None:
+    lake = Lake((tmp_path / "lake").as_uri())
+    dead = acquire_lease(lake, DATASET, owner="crashed run", ttl_s=-1.0)  # expired on arrival
+    fresh = acquire_lease(lake, DATASET, owner="next run")
+    assert fresh.generation == dead.generation + 1
+    release_lease(lake, dead)  # the crashed run comes back late: must not free the new holder's lease
+    held = current_lease(lake, DATASET)
+    assert held is not None and held.owner == "next run"
+    with pytest.raises(LeaseHeldError, match="next run"):
+        acquire_lease(lake, DATASET)
+    release_lease(lake, fresh)
+    assert current_lease(lake, DATASET) is None
+
+
+def test_the_context_manager_releases_when_the_run_fails(tmp_path: Path) -> None:
+    lake = Lake((tmp_path / "lake").as_uri())
+    with pytest.raises(RuntimeError), dataset_lease(lake, DATASET, owner="failing run"):
+        assert current_lease(lake, DATASET) is not None
+        raise RuntimeError("training failed")
+    assert current_lease(lake, DATASET) is None
+    with dataset_lease(lake, DATASET) as lease:  # and the next run gets it
+        assert lease.generation == 2
+
+
+MOVE = """
+import sys
+from mlflow.tracking import MlflowClient
+from driftgate.registry import set_champion
+uri, version = sys.argv[1], sys.argv[2]
+set_champion(MlflowClient(tracking_uri=uri, registry_uri=uri), "m", version)
+"""
+
+
+def test_champion_is_not_moved_when_another_process_moved_it_after_the_comparison(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model("m")
+    for i in range(3):
+        (tmp_path / f"v{i}").mkdir()
+        client.create_model_version("m", source=str(tmp_path / f"v{i}"))
+    with pytest.raises(ChampionMovedError):
+        set_champion(client, "m", "1", expected="3")  # there is no champion yet
+    set_champion(client, "m", "1", expected=None)
+    compared_against = champion_version(client, "m")
+    assert compared_against is not None and str(compared_against.version) == "1"
+    # while this run compares version 2 with version 1, a human promotes version 3 in another process
+    subprocess.run([sys.executable, "-c", MOVE, uri, "3"], check=True, cwd=ROOT, capture_output=True)
+    with pytest.raises(ChampionMovedError, match="moved to version 3"):
+        set_champion(client, "m", "2", expected=compared_against.version)
+    now = champion_version(client, "m")
+    assert now is not None and str(now.version) == "3"  # the human's move stands
+    set_champion(client, "m", "2", expected="3")  # compared against the new champion: allowed
+    now = champion_version(client, "m")
+    assert now is not None and str(now.version) == "2"
