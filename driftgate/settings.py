@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     n_jobs: int = Field(1, description="Parallel search jobs (joblib).")
     dask_address: str | None = Field(None, description="Dask scheduler: run the search there.")
     gate_margin: float = Field(0.0, description="Relative improvement a challenger needs over the champion.")
+    gate_confidence: float = Field(
+        0.95, gt=0, lt=1, description="Confidence of the gate's paired interval (promote when it clears the margin)."
+    )
+    gate_slice_min_rows: int = Field(
+        200, ge=1, description="Fewest evaluation rows of a slice (and overall) the gate judges; fewer: not judged."
+    )
+    gate_bootstrap: int = Field(1000, ge=100, description="Resamples of the gate's paired bootstrap.")
     seed: int = Field(42, description="Seed of splits and searches.")
 
     # --- explanations --------------------------------------------------------------------

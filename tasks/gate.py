@@ -1,60 +1,192 @@
-"""The champion gate: a challenger becomes champion only if it beats it on the same rows."""
+"""The champion gate: a challenger becomes champion only if it is better on the same rows, with confidence.
+
+Both models are scored on every labelled row neither trained on (the test rows of the window's
+batches) and compared with a paired test (:mod:`driftgate.tasks.compare`): DeLong for a binary
+ROC AUC, a paired bootstrap otherwise. Three outcomes (:class:`Outcome`): **promoted** (the lower
+bound of the improvement clears the relative margin, and no slice is confidently worse beyond
+it), **not better** (the upper bound does not clear it, or a slice blocks), **inconclusive** (too
+few rows or too wide an interval; the champion stays and the reason says how many more rows
+would likely decide it). A first model is promoted without a comparison but is compared with a
+baseline (majority class / mean of the same rows); when it does not clear it, the gate logs a
+warning and says so in the reason and the tags.
+
+Recorded on the challenger's MLflow run (the names the report pages read):
+
+- metrics: ``gate_challenger_<metric>``, ``gate_champion_<metric>``, ``gate_diff``, ``gate_ci_low``,
+  ``gate_ci_high`` (challenger minus champion, raw metric units), ``gate_rows``,
+  ``gate_slices_checked``, ``gate_baseline_<metric>`` (first model only);
+- tags: ``driftgate.gate.outcome`` (promoted / not better / inconclusive), ``driftgate.gate.promoted``
+  (True/False), ``driftgate.gate.reason``, ``driftgate.gate.test``, ``driftgate.gate.confidence``,
+  ``driftgate.gate.margin``, ``driftgate.gate.batches`` (JSON list), ``driftgate.gate.slices`` (JSON
+  list of ``feature=level`` checked), ``driftgate.gate.blocking`` (JSON list of the slices that
+  blocked), ``driftgate.gate.baseline`` (cleared / not cleared; first model only);
+- artifact ``gate.json``: the whole :class:`GateResult`, every slice with its interval.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, replace
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from driftgate.predict import Predictions, predict
 from driftgate.registry import CHALLENGER, champion_version, load_version, set_champion
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.metrics import primary_score
+from driftgate.tasks._gate_result import GatePolicy, GateResult, SliceCheck
+from driftgate.tasks.compare import Difference, Outcome, choose_test, paired_differences, rows_to_decide
+from driftgate.tasks.metrics import positive_class
 from driftgate.tasks.train import split_xy
 
 log = logging.getLogger(__name__)
+__all__ = ["GatePolicy", "GateResult", "Outcome", "SliceCheck", "evaluate_challenger", "gate", "judge"]
 
 
-@dataclass(frozen=True)
-class GateResult:
-    """Both scores on the same rows, the margin, and the decision with its reason."""
+def baseline(spec: DatasetSpec, y: pd.Series, like: Predictions) -> Predictions:
+    """The no-skill model on the same rows: class frequencies (majority label), or the mean."""
+    n = len(y)
+    if spec.task == "regression":
+        return Predictions(np.full(n, float(np.mean(y.astype(float)))), None, [])
+    truth = np.asarray(y).astype(str)
+    freq = np.array([(truth == str(c)).mean() for c in like.classes])
+    majority = np.asarray(like.classes, dtype=object)[int(freq.argmax())]
+    return Predictions(np.full(n, majority, dtype=object), np.tile(freq, (n, 1)), like.classes)
 
-    metric: str
-    challenger: str
-    champion: str | None
-    challenger_score: float
-    champion_score: float | None
-    margin: float
-    rows: int
-    promoted: bool
-    reason: str
 
-    def to_markdown(self) -> str:
-        champ = f"| champion (version {self.champion}) | {self.champion_score:.4g} |\n" if self.champion else ""
+def judge(
+    overall: Difference, slices: list[SliceCheck], maximize: bool, policy: GatePolicy
+) -> tuple[Outcome, str, int | None]:
+    """Pure decision from the paired differences: the outcome, one sentence why, rows that would decide."""
+    _point, lo, hi = overall.improvement(maximize)
+    needed = policy.margin * abs(overall.champion)
+    better = "higher" if maximize else "lower"
+    pct = f"{policy.confidence:.0%}"
+    if overall.rows < policy.slice_min_rows:
         return (
-            f"# Champion gate: {'promoted' if self.promoted else 'not promoted'}\n\n"
-            f"| model | {self.metric} on {self.rows} newest test rows |\n|---|---|\n"
-            f"| challenger (version {self.challenger}) | {self.challenger_score:.4g} |\n"
-            f"{champ}\n{self.reason}"
+            Outcome.INCONCLUSIVE,
+            f"only {overall.rows} evaluation rows (the gate needs {policy.slice_min_rows}): the champion stays",
+            policy.slice_min_rows - overall.rows,
         )
-
-
-def judge(spec: DatasetSpec, challenger: float, champion: float | None, margin: float) -> tuple[bool, str]:
-    """Pure decision: does ``challenger`` beat ``champion`` by the relative ``margin``?"""
-    name = spec.metric.name
-    if champion is None or champion != champion:  # no champion, or it cannot be scored
-        return True, "no champion to beat: the challenger becomes champion"
-    if challenger != challenger:
-        return False, f"challenger {name} is undefined on these rows"
-    needed = (
-        champion + margin * abs(champion) if spec.metric.direction == "maximize" else champion - margin * abs(champion)
+    if not (lo == lo and hi == hi):
+        return Outcome.INCONCLUSIVE, "the metric is undefined on these rows: the champion stays", None
+    interval = f"[{overall.ci_low:+.4g}, {overall.ci_high:+.4g}]"
+    span = f"{overall.difference:+.4g} ({pct} interval {interval}, {better} is better)"
+    if lo > needed:
+        blocking = [s for s in slices if s.worse]
+        if blocking:
+            names = "; ".join(s.describe() for s in blocking)
+            return Outcome.NOT_BETTER, f"better overall by {span} but worse on {names}: the champion stays", None
+        return Outcome.PROMOTED, f"challenger better by {span}, clearing the margin of {needed:.4g}", None
+    if hi <= needed:
+        return (
+            Outcome.NOT_BETTER,
+            f"challenger not better: difference {span} does not clear the margin of {needed:.4g}",
+            None,
+        )
+    more = rows_to_decide(overall, needed, maximize)
+    tail = f"; about {more} more rows would likely decide it" if more is not None else ""
+    return (
+        Outcome.INCONCLUSIVE,
+        f"inconclusive: difference {span} straddles the margin of {needed:.4g}{tail}; the champion stays",
+        more,
     )
-    if spec.better(challenger, champion) and not spec.better(needed, challenger):
-        return True, f"challenger {name} {challenger:.4g} beats champion {champion:.4g} (needed {needed:.4g})"
-    return False, f"challenger {name} {challenger:.4g} does not beat champion {champion:.4g} (needed {needed:.4g})"
+
+
+def slice_groups(spec: DatasetSpec, rows: pd.DataFrame, min_rows: int) -> dict[str, tuple[str, str, np.ndarray]]:
+    """Boolean masks of the levels of each categorical feature that have at least ``min_rows`` rows."""
+    out = {}
+    for col in spec.categorical:
+        values = rows[col].astype(str).to_numpy()
+        levels, counts = np.unique(values[rows[col].notna().to_numpy()], return_counts=True)
+        for level, count in zip(levels, counts, strict=True):
+            if count >= min_rows:
+                out[f"{col}={level}"] = (col, str(level), values == level)
+    return out
+
+
+def evaluate_challenger(
+    spec: DatasetSpec,
+    rows: pd.DataFrame,
+    challenger: Predictions,
+    champion: Predictions | None,
+    policy: GatePolicy,
+    batches: list[int] | None = None,
+) -> GateResult:
+    """The gate's verdict from both models' predictions of ``rows`` (pure: no registry, no I/O).
+
+    Args:
+        spec: the dataset spec (target, categorical features, primary metric and its direction).
+        rows: the labelled evaluation rows.
+        challenger: the challenger's predictions of ``rows``.
+        champion: the champion's predictions of ``rows``, or None when there is no champion.
+        policy: margin, confidence, smallest slice, resamples, seed.
+        batches: the batch numbers the rows come from (recorded).
+    """
+    metric, maximize = spec.metric.name, spec.metric.direction == "maximize"
+    y = rows[spec.target].to_numpy()
+    pos = positive_class(spec, classes=challenger.classes) if spec.task == "classification" else None
+    everything = np.ones(len(rows), dtype=bool)
+    groups = slice_groups(spec, rows, policy.slice_min_rows) if champion is not None else {}
+    masks = {"all": everything, **{k: m for k, (_, _, m) in groups.items()}}
+    reference = champion if champion is not None else baseline(spec, rows[spec.target], challenger)
+    diffs = paired_differences(
+        metric,
+        y,
+        reference,
+        challenger,
+        masks,
+        resamples=policy.resamples,
+        confidence=policy.confidence,
+        seed=policy.seed,
+        positive=pos,
+    )
+    d = diffs["all"]
+    result = GateResult(
+        metric,
+        maximize,
+        Outcome.PROMOTED,
+        "",
+        d.challenger,
+        None,
+        None,
+        None,
+        None,
+        policy.confidence,
+        policy.margin,
+        choose_test(metric, challenger),
+        len(rows),
+        list(batches or []),
+    )
+    if champion is None:
+        cleared = d.improvement(maximize)[1] > 0
+        versus = f"{metric} {d.challenger:.4g} vs baseline {d.champion:.4g} (majority class / mean of the same rows)"
+        reason = f"no champion to beat: the challenger becomes champion; {versus}: " + (
+            "baseline cleared" if cleared else "WARNING: it does NOT clear the no-skill baseline"
+        )
+        if not cleared:
+            log.warning("first model does not beat the no-skill baseline: %s", reason)
+        return replace(result, reason=reason, baseline_score=d.champion, baseline_cleared=bool(cleared))
+    checks = []
+    for key, (col, level, _) in groups.items():
+        s = diffs[key]
+        worse = s.improvement(maximize)[2] < -policy.margin * abs(s.champion)  # confidently worse beyond the margin
+        checks.append(SliceCheck(col, level, s, bool(worse)))
+    outcome, reason, more = judge(d, checks, maximize, policy)
+    return replace(
+        result,
+        outcome=outcome,
+        reason=reason,
+        champion_score=d.champion,
+        difference=d.difference,
+        ci_low=d.ci_low,
+        ci_high=d.ci_high,
+        slices=checks,
+        more_rows=more,
+    )
 
 
 def gate(
@@ -65,35 +197,33 @@ def gate(
     challenger_model: Any,
     challenger_run_id: str,
     rows: pd.DataFrame,
-    margin: float,
+    margin: float | None = None,
+    *,
+    policy: GatePolicy | None = None,
+    batches: list[int] | None = None,
 ) -> GateResult:
-    """Score challenger and champion on ``rows``, move the aliases, log the comparison."""
+    """Score challenger and champion on ``rows``, decide, move the aliases, record the comparison.
+
+    Args:
+        rows: labelled rows neither model trained on (the window's test rows).
+        margin: overrides ``policy.margin`` when given.
+        policy: the gate's policy (default: :class:`GatePolicy` defaults).
+        batches: the batch numbers of ``rows`` (recorded).
+    """
+    policy = policy or GatePolicy()
+    if margin is not None:
+        policy = replace(policy, margin=margin)
     client.set_registered_model_alias(name, CHALLENGER, challenger_version)
-    X, y = split_xy(rows, spec)
-    ch_score = primary_score(challenger_model, spec, X, y)
+    X, _ = split_xy(rows, spec)
     current = champion_version(client, name)
-    champ_score = None
-    if current is not None:
-        champ_score = primary_score(load_version(name, current.version), spec, X, y)
-    promoted, reason = judge(spec, ch_score, champ_score, margin)
-    if promoted:
-        set_champion(client, name, challenger_version)
-    result = GateResult(
-        spec.metric.name,
-        challenger_version,
-        str(current.version) if current else None,
-        ch_score,
-        champ_score,
-        margin,
-        len(rows),
-        promoted,
-        reason,
-    )
+    champ = predict(load_version(name, current.version), spec.task, X) if current is not None else None
+    result = evaluate_challenger(spec, rows, predict(challenger_model, spec.task, X), champ, policy, batches)
+    result = replace(result, challenger=str(challenger_version), champion=str(current.version) if current else None)
+    if result.promoted:  # compare-and-set: fails if the champion moved while we compared
+        set_champion(client, name, challenger_version, expected=str(current.version) if current else None)
     with mlflow.start_run(run_id=challenger_run_id):
-        mlflow.log_metric(f"gate_challenger_{spec.metric.name}", ch_score)
-        if champ_score is not None:
-            mlflow.log_metric(f"gate_champion_{spec.metric.name}", champ_score)
-        mlflow.set_tags({"driftgate.gate.promoted": str(promoted), "driftgate.gate.reason": reason})
+        mlflow.log_metrics(result.mlflow_metrics())
+        mlflow.set_tags(result.mlflow_tags())
         mlflow.log_dict(asdict(result), "gate.json")
-    log.info("gate for %s v%s: %s", name, challenger_version, reason)
+    log.info("gate for %s v%s: %s: %s", name, challenger_version, result.outcome, result.reason)
     return result
