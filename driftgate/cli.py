@@ -53,6 +53,15 @@ def _environment_defaults() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
+class _DomainErrorsWithoutTraceback(logging.Filter):
+    """Prefect logs a failed flow's exception with its traceback; a DriftgateError is a message, not a bug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], DriftgateError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"driftgate {__version__}")
@@ -71,6 +80,8 @@ def root(
     )
     for noisy in ("httpx", "urllib3", "alembic", "botocore", "great_expectations"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for engine in ("prefect.flow_runs", "prefect.task_runs"):  # kept when Prefect configures its logging
+        logging.getLogger(engine).addFilter(_DomainErrorsWithoutTraceback())
     _environment_defaults()
 
 
@@ -168,11 +179,18 @@ def predict_batch(
     path: Annotated[str, typer.Argument(help="CSV/Parquet file, folder, s3:// URL or lake prefix.")],
     dataset: DatasetOpt = None,
 ) -> None:
-    """Run the batch-predict flow: score files with the champion, predictions written beside them."""
+    """Run the batch-predict flow: valid rows scored beside each input, invalid ones rejected with a reason.
+
+    Exits 1 only when no row of any input was valid.
+    """
     from driftgate.flows.batch_predict import batch_predict
 
-    for out in batch_predict(path=path, dataset=dataset):
-        typer.echo(out)
+    results = batch_predict(path=path, dataset=dataset)
+    for r in results:
+        typer.echo(f"{r.input}: {r.scored} rows scored -> {r.output or '-'}; {r.rejected} rejected"
+                   + (f" -> {r.rejected_output} (field and reason per row)" if r.rejected_output else ""))  # fmt: skip
+    if not any(r.scored for r in results):
+        raise DriftgateError(f"no valid row to score in {path}; see the rejected rows' field and reason")
 
 
 @app.command()
@@ -192,7 +210,9 @@ def status(dataset: DatasetOpt = None) -> None:
     champ = champion_version(client, ctx.model_name)
     versions = client.search_model_versions(f"name = '{ctx.model_name}'")
     typer.echo(f"model {ctx.model_name}: {len(versions)} versions, champion {champ.version if champ else 'none'}")
-    progress = ctx.lake.all_progress(ds)
+    from driftgate.tasks.outcome import read_outcomes
+
+    progress = read_outcomes(ctx.lake, ds)
     if progress:
         _print_table(progress)
 
@@ -289,6 +309,7 @@ def expectations_init(
     """Write a starting suite from the dataset spec and a reference batch."""
     from driftgate.data_api.scenario import make_batch, plan_batches
     from driftgate.frames import normalize
+    from driftgate.names import suite_path
     from driftgate.settings import get_settings
     from driftgate.sources import load_source, read_table
     from driftgate.spec import load_spec
@@ -301,7 +322,7 @@ def expectations_init(
     else:
         frame = load_source(spec)
         ref = make_batch(frame, spec, plan_batches(frame, spec), 1)
-    path = s.expectations_dir / f"{spec.name}.json"
+    path = suite_path(s.expectations_dir, spec.name)
     write_suite(path, suite_from_reference(spec, ref), force=force)
     typer.echo(f"wrote {path} ({len(ref)} reference rows); review it and commit it")
 
@@ -331,30 +352,10 @@ def up(
         stack.down()
 
 
-COLUMNS = ("batch", "rows", "valid", "drift", "retrained", "version", "metric", "champion")
+def _print_table(outcomes: list[Any]) -> None:
+    from driftgate.tasks.outcome import format_table
 
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """The demo's table: one line per batch, plus why it did what it did."""
-    cells = [[_cell(r.get(c)) for c in COLUMNS] + ["; ".join(r.get("reasons") or [])] for r in rows]
-    header = [*COLUMNS, "why"]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
-    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True)).rstrip()  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(c) for c in cells)])
-
-
-def _print_table(rows: list[dict[str, Any]]) -> None:
-    typer.echo(format_table(rows))
+    typer.echo(format_table(outcomes))
 
 
 @app.command()
@@ -397,7 +398,9 @@ def demo(
                 f"\ncontinuous-training processed {len(outcomes)} new batches in "
                 f"{time.monotonic() - started:.0f} s; every batch so far:\n"
             )
-            _print_table(ctx.lake.all_progress(spec.name))
+            from driftgate.tasks.outcome import read_outcomes
+
+            _print_table(read_outcomes(ctx.lake, spec.name))
             _demo_prediction(ctx, service.url)
     typer.echo(
         f"\nstate is in {home}/: lake, mlflow.db, artifacts, predictions.db. "

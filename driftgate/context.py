@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from driftgate.lake import Lake
+from driftgate.names import suite_path
 from driftgate.settings import Settings
 from driftgate.spec import DatasetSpec, load_spec
 
@@ -22,7 +23,7 @@ class Context:
 
     @property
     def suite_file(self) -> Path:
-        return self.settings.expectations_dir / f"{self.spec.name}.json"
+        return suite_path(self.settings.expectations_dir, self.spec.name)
 
 
 def build_context(settings: Settings, dataset: str | None = None) -> Context:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,7 +28,7 @@ class Settings(BaseSettings):
     )
     s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, moto) for s3:// lakes.")
     s3_key: str | None = Field(None, description="S3 access key (else AWS_ACCESS_KEY_ID).")
-    s3_secret: str | None = Field(None, description="S3 secret key (else AWS_SECRET_ACCESS_KEY).")
+    s3_secret: SecretStr | None = Field(None, description="S3 secret key (else AWS_SECRET_ACCESS_KEY); never logged.")
     mlflow_tracking_uri: str | None = Field(
         None,
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "DRIFTGATE_MLFLOW_TRACKING_URI"),
@@ -71,8 +72,14 @@ class Settings(BaseSettings):
     train_window: int = Field(3, description="Accepted batches (newest first) used to train.")
     search_iter: int = Field(4, description="Hyperparameter candidates tried per model family.")
     cv_folds: int = Field(3, description="Cross-validation folds of the search.")
-    n_jobs: int = Field(1, description="Parallel search jobs (joblib).")
+    n_jobs: int = Field(2, description="Parallel search jobs (joblib workers, one BLAS/OpenMP thread each).")
     dask_address: str | None = Field(None, description="Dask scheduler: run the search there.")
+    search_strategy: Literal["halving", "random"] = Field(
+        "halving", description="halving: successive halving (fast); random: full randomised search (the original)."
+    )
+    search_holdout_rows: int = Field(
+        10_000, description="From this many training rows on, the search scores on one 20 % holdout, not CV folds."
+    )
     gate_margin: float = Field(0.0, description="Relative improvement a challenger needs over the champion.")
     gate_confidence: float = Field(
         0.95, gt=0, lt=1, description="Confidence of the gate's paired interval (promote when it clears the margin)."
@@ -94,9 +101,32 @@ class Settings(BaseSettings):
     max_records: int = Field(1000, description="Most records one /predict call may carry.")
     batch_wait_ms: float = Field(2.0, description="Micro-batching: longest wait to fill a batch.")
     model_in_thread: bool = Field(False, description="Run model calls on a thread instead of the event loop.")
-    admin_api_key: str | None = Field(None, description="Key for /admin routes; unset: off.")
+    admin_api_key: SecretStr | None = Field(None, description="Key for /admin routes; unset: off. Never logged.")
+    max_body_bytes: int = Field(
+        1_000_000, ge=1024, description="Largest request body the service reads (413 past it, before parsing)."
+    )
+    explain_concurrency: int = Field(
+        2, ge=1, description="Explanations computed at once (own threads); more waiting requests get 429."
+    )
+    prefect_ui_url: str | None = Field(None, description="Prefect UI the console links to; unset: no link.")
+    mlflow_ui_url: str | None = Field(None, description="MLflow UI the console links to; unset: no link.")
     predictions_db_url: str | None = Field(
         None, description="SQLAlchemy URL of the prediction log. Default SQLite in home."
+    )
+    prediction_log: bool = Field(True, description="Log every prediction (and shadow prediction) to the database.")
+    prediction_ids: bool = Field(True, description="Give every prediction an id (answered, logged, for /feedback).")
+    id_header: str = Field("X-Request-Id", description="Request header whose value prefixes generated ids.")
+    shadow: bool = Field(True, description="Also score the 'challenger' alias off the request path and log it.")
+
+    # --- live performance (monitor-predictions) --------------------------------------------
+    monitor_window: int = Field(2000, description="Newest labelled predictions per version the realized metric uses.")
+    monitor_min_labels: int = Field(200, description="Labelled predictions needed before realized performance counts.")
+    monitor_margin: float = Field(
+        0.05, description="Retrain when the champion's realized metric is this much worse than its test score."
+    )
+    monitor_bootstrap: int = Field(200, description="Bootstrap resamples of the realized metric's interval.")
+    monitor_estimate_trigger: bool = Field(
+        False, description="Also retrain when the label-free estimate (CBPE) is worse than test minus the margin."
     )
 
     # --- derived -------------------------------------------------------------------------
@@ -104,6 +134,10 @@ class Settings(BaseSettings):
         if self.lake_url:
             return self.lake_url
         return (self.home / "lake").resolve().as_uri()
+
+    def service_url(self) -> str:
+        """Base URL of the model service (links in artifacts and reports)."""
+        return f"http://{self.serve_host}:{self.serve_port}"
 
     def resolved_tracking_uri(self) -> str:
         if self.mlflow_tracking_uri:
@@ -131,7 +165,7 @@ class Settings(BaseSettings):
         if self.s3_key:
             opts["key"] = self.s3_key
         if self.s3_secret:
-            opts["secret"] = self.s3_secret
+            opts["secret"] = self.s3_secret.get_secret_value()
         return opts
 
 

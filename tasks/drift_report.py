@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -15,6 +14,8 @@ from prefect.cache_policies import NO_CACHE
 
 from driftgate.frames import SPLIT_COLUMN
 from driftgate.lake import Lake
+from driftgate.names import artifact_key
+from driftgate.pages import histogram_pair, render_standalone
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.drift import DriftPolicy, FeatureDrift, categorical_drift, numeric_drift
 
@@ -70,47 +71,14 @@ class DriftReport:
         return "\n".join(lines)
 
     def to_html(self, decision: RetrainDecision | None = None) -> str:
-        rows = []
-        for f in [*self.features, *([self.target] if self.target else [])]:
-            rows.append(
-                f"<tr class={'drift' if f.any_drift else 'ok'}><td>{html.escape(f.column)}</td>"
-                f"<td>{f.statistic}</td><td>{f.value:.4f}</td><td>{f.threshold}</td><td>{f.p_value:.2g}</td>"
-                f"<td>{f.missing_ref:.1%} → {f.missing_cur:.1%}</td><td>{'yes' if f.any_drift else 'no'}</td>"
-                f"<td>{_bars_svg(f)}</td></tr>"
-            )
-        verdict = ""
-        if decision:
-            reasons = "".join(f"<li>{html.escape(r)}</li>" for r in decision.reasons)
-            verdict = f"<h2>Retrain: {'yes' if decision.retrain else 'no'}</h2><ul>{reasons}</ul>"
-        return (
-            "<!doctype html><meta charset=utf-8>"
-            f"<title>Drift: {html.escape(self.dataset)} batch {self.batch}</title>"
-            "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:4px}"
-            "table{border-collapse:collapse}tr.drift{background:#fde2e2}</style>"
-            f"<h1>Drift of {html.escape(self.dataset)} batch {self.batch}</h1>"
-            f"<p>{self.current_rows} rows against a reference of {self.reference_rows}. "
-            f"Drifted share (weighted): {self.drifted_share:.1%}; threshold {self.share_threshold:.0%}.</p>"
-            f"{verdict}<table><tr><th>column</th><th>statistic</th><th>value</th><th>threshold</th>"
-            f"<th>p-value</th><th>missing</th><th>drift</th><th>reference (grey) vs batch (red)</th></tr>"
-            f"{''.join(rows)}</table>"
-        )
-
-
-def _bars_svg(f: FeatureDrift, width: int = 240, height: int = 40) -> str:
-    ref, cur = f.histogram.get("reference", []), f.histogram.get("current", [])
-    if not ref:
-        return ""
-    top = max(max(ref), max(cur), 1e-9)
-    w = width / len(ref)
-    bars = []
-    for i, (r, c) in enumerate(zip(ref, cur, strict=True)):
-        for j, (v, color) in enumerate(((r, "#999"), (c, "#d33"))):
-            h = height * v / top
-            bars.append(
-                f'<rect x="{i * w + j * w / 2:.1f}" y="{height - h:.1f}" '
-                f'width="{w / 2:.1f}" height="{h:.1f}" fill="{color}"/>'
-            )
-    return f'<svg width="{width}" height="{height}">{"".join(bars)}</svg>'
+        rows = [
+            (f, histogram_pair(f.histogram.get("reference", []), f.histogram.get("current", [])))
+            for f in [*self.features, *([self.target] if self.target else [])]
+        ]
+        return render_standalone(
+            "report_drift.html", title=f"Drift of {self.dataset} batch {self.batch}", report=self,
+            decision=decision, rows=rows,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -243,7 +211,26 @@ def publish_drift(lake: Lake, report: DriftReport, decision: RetrainDecision) ->
     payload = report.to_dict() | {"decision": asdict(decision)}
     lake.write_bytes(f"{base}/{report.batch}.json", json.dumps(payload, indent=2, default=float).encode())
     lake.write_bytes(f"{base}/{report.batch}.html", report.to_html(decision).encode())
-    create_markdown_artifact(
-        report.to_markdown(decision), key=f"drift-{report.dataset}-{report.batch}".lower().replace("_", "-")
-    )
+    create_markdown_artifact(report.to_markdown(decision), key=artifact_key("drift", report.dataset, report.batch))
     return lake.uri("reports", "drift", report.dataset, f"{report.batch}.html")
+
+
+@task(name="decide-retrain", task_run_name="decide-{batch}", cache_policy=NO_CACHE)
+def decide_task(
+    lake: Lake,
+    experiment_id: str,
+    batch: int,
+    report: DriftReport | None,
+    policy: DriftPolicy,
+    spec: DatasetSpec,
+    champion_score: float | None,
+) -> tuple[RetrainDecision, str | None, str | None]:
+    """The retrain decision, with its drift report published (lake, MLflow, Prefect).
+
+    Returns:
+        The decision, the report's lake URI and its MLflow run id (both None without a champion).
+    """
+    decision = decide(report, policy, spec, has_champion=report is not None, champion_score=champion_score)
+    if report is None:
+        return decision, None, None
+    return decision, publish_drift(lake, report, decision), log_drift_run(experiment_id, report, decision)

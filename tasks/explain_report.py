@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import json
 import logging
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import numpy as np
 import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
-from driftgate.tasks.explain import Explanation
+from driftgate.pages import png_data_uri, render_standalone
+from driftgate.spec import DatasetSpec
+from driftgate.tasks.explain import Explanation, explain_sample
+from driftgate.tasks.metrics import slice_metrics
+from driftgate.tasks.model_run import TrainedVersion, TrainingData
+from driftgate.tasks.train import split_xy
 
 log = logging.getLogger(__name__)
 
@@ -84,19 +91,6 @@ def plots(ex: Explanation, top: int = 3) -> dict[str, bytes]:
     return out
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "<p>none</p>"
-    cols = list(rows[0])
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in cols) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _fmt(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
 def report_html(
     *,
     title: str,
@@ -109,30 +103,23 @@ def report_html(
     gate: str,
 ) -> str:
     """One page, images inline: opens offline from disk, MLflow or the service."""
-    imgs = "".join(
-        f"<figure><img alt='{html.escape(n)}' src='data:image/png;base64,{base64.b64encode(b).decode()}'>"
-        f"<figcaption>{html.escape(n.removesuffix('.png').replace('_', ' '))}</figcaption></figure>"
-        for n, b in images.items()
-    )
-    importance = [{"feature": k, "mean |SHAP|": v} for k, v in ex.importance().items()]
-    return (
-        "<!doctype html><html><head><meta charset=utf-8>"
-        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}"
-        "td,th{border:1px solid #ccc;padding:3px 6px}table{border-collapse:collapse;margin-bottom:1em}"
-        "figure{display:inline-block;margin:0.5em}img{max-width:520px}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>"
-        f"<p><b>Triggered by:</b> {html.escape(trigger or 'n/a')}<br><b>Gate:</b> {html.escape(gate or 'n/a')}</p>"
-        f"<h2>Metrics</h2>{_table([{'metric': k, 'value': v} for k, v in sorted(metrics.items())])}"
-        f"<h2>Feature importance (SHAP, {ex.explainer} explainer, {len(ex.values)} test rows)</h2>"
-        f"{_table(importance)}<h2>Plots</h2>{imgs}"
-        f"<h2>Per-slice test metrics</h2>{_table(slices)}"
-        f"<h2>Trained on</h2>{_table(lineage)}</body></html>"
+    return render_standalone(
+        "report_explanation.html",
+        title=title,
+        trigger=trigger,
+        gate=gate,
+        metrics=[{"metric": k, "value": v} for k, v in sorted(metrics.items())],
+        explainer=ex.explainer,
+        rows=len(ex.values),
+        importance=[{"feature": k, "mean |SHAP|": v} for k, v in ex.importance().items()],
+        images=[(n.removesuffix(".png").replace("_", " "), png_data_uri(b)) for n, b in images.items()],
+        slices=slices,
+        lineage=lineage,
     )
 
 
 def log_explanation(ex: Explanation, images: dict[str, bytes], page: str) -> None:
     """Log importance, plots and the page under ``explanations/`` of the active run."""
-    import mlflow
 
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
@@ -141,3 +128,53 @@ def log_explanation(ex: Explanation, images: dict[str, bytes], page: str) -> Non
         for name, data in images.items():
             (d / name).write_bytes(data)
         mlflow.log_artifacts(str(d), ARTIFACT_DIR)
+
+
+def explain_version(
+    spec: DatasetSpec,
+    trained: TrainedVersion,
+    model: Any,
+    data: TrainingData,
+    trigger: list[str],
+    gate_reason: str,
+    budget: tuple[int, float, int],
+) -> dict[str, float]:
+    """SHAP on the version's test rows, its report page, all logged to its run; the importance.
+
+    Args:
+        budget: ``(max_rows, max_seconds, seed)`` of the SHAP sample.
+    """
+    max_rows, max_seconds, seed = budget
+    ex = explain_sample(model, spec, data.test, max_rows, max_seconds, seed)
+    images = plots(ex)
+    X, y = split_xy(data.test, spec)
+    page = report_html(
+        title=f"{trained.name} version {trained.version}",
+        ex=ex,
+        images=images,
+        metrics=trained.metrics,
+        slices=slice_metrics(model, spec, X, y),
+        lineage=[asdict(b) for b in data.batches],
+        trigger="; ".join(trigger),
+        gate=gate_reason,
+    )
+    with mlflow.start_run(run_id=trained.run_id):
+        log_explanation(ex, images, page)
+    return ex.importance()
+
+
+# --- Prefect wrappers ------------------------------------------------------------------
+
+
+@task(name="explain-model", task_run_name="explain-{spec.name}-v{trained.version}", cache_policy=NO_CACHE)
+def explain_task(
+    spec: DatasetSpec,
+    trained: TrainedVersion,
+    model: Any,
+    data: TrainingData,
+    trigger: list[str],
+    gate_reason: str,
+    budget: tuple[int, float, int],
+) -> dict[str, float]:
+    """Runs after the gate, so explaining never delays a promotion."""
+    return explain_version(spec, trained, model, data, trigger, gate_reason, budget)

@@ -33,7 +33,11 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
 
+from driftgate.names import artifact_key
 from driftgate.predict import Predictions, predict
 from driftgate.registry import CHALLENGER, champion_version, load_version, set_champion
 from driftgate.spec import DatasetSpec
@@ -43,7 +47,7 @@ from driftgate.tasks.metrics import positive_class
 from driftgate.tasks.train import split_xy
 
 log = logging.getLogger(__name__)
-__all__ = ["GatePolicy", "GateResult", "Outcome", "SliceCheck", "evaluate_challenger", "gate", "judge"]
+__all__ = ["GatePolicy", "GateResult", "Outcome", "SliceCheck", "evaluate_challenger", "gate", "gate_task", "judge"]
 
 
 def baseline(spec: DatasetSpec, y: pd.Series, like: Predictions) -> Predictions:
@@ -226,4 +230,42 @@ def gate(
         mlflow.set_tags(result.mlflow_tags())
         mlflow.log_dict(asdict(result), "gate.json")
     log.info("gate for %s v%s: %s: %s", name, challenger_version, result.outcome, result.reason)
+    return result
+
+
+def describe_gate(client: MlflowClient, name: str, version: str, result: GateResult) -> None:
+    """Append the gate's verdict to the version's registry description."""
+    mv = client.get_model_version(name, version)
+    client.update_model_version(name, version, description=f"{mv.description or ''}\nGate: {result.reason}")
+
+
+def run_links(tracking_uri: str, service_url: str, experiment_id: str, run_id: str, version: str) -> dict[str, str]:
+    """Where a person finds the version: its MLflow run and its SHAP report page on the service."""
+    run = (
+        f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+        if tracking_uri.startswith("http")
+        else f"runs:/{run_id} (mlflow ui --backend-store-uri {tracking_uri})"
+    )
+    return {"MLflow run": run, "SHAP report": f"{service_url.rstrip('/')}/reports/{version}"}
+
+
+# --- Prefect wrappers ------------------------------------------------------------------
+
+
+@task(name="champion-gate", task_run_name="gate-{spec.name}-v{version}", cache_policy=NO_CACHE)
+def gate_task(
+    client: MlflowClient,
+    spec: DatasetSpec,
+    model_name: str,
+    version: str,
+    model: Any,
+    run_id: str,
+    rows: pd.DataFrame,
+    margin: float,
+    links: dict[str, str],
+) -> GateResult:
+    result = gate(client, spec, model_name, version, model, run_id, rows, margin)
+    describe_gate(client, model_name, version, result)
+    listed = "\n".join(f"- {label}: {url}" for label, url in links.items())
+    create_markdown_artifact(f"{result.to_markdown()}\n\n{listed}\n", key=artifact_key("gate", spec.name, "v", version))
     return result

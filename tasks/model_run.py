@@ -11,6 +11,8 @@ import mlflow
 import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from driftgate.lake import Lake
 from driftgate.model_loader import TRUSTED_TYPES
@@ -147,3 +149,20 @@ def train_and_register(
         f"{', '.join(str(b.number) for b in data.batches)}; triggered by: {'; '.join(trigger)}",
     )
     return TrainedVersion(model_name, version, run.info.run_id, result.best_family, result.best_params, metrics), model
+
+
+# --- Prefect wrappers ------------------------------------------------------------------
+
+
+@task(name="train-model", task_run_name="train-{spec.name}-batch-{batch}", cache_policy=NO_CACHE)
+def train_task(
+    client: MlflowClient,
+    experiment: str,
+    spec: DatasetSpec,
+    model_name: str,
+    data: TrainingData,
+    cfg: SearchSettings,
+    trigger: list[str],
+    batch: int,
+) -> tuple[TrainedVersion, Any]:
+    return train_and_register(client, experiment, spec, model_name, data, cfg, trigger, batch)

@@ -22,10 +22,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from driftgate.frames import SPLIT_COLUMN
+from driftgate.settings import Settings
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.metrics import positive_class
 
 log = logging.getLogger(__name__)
+
+STRATEGIES = ("halving", "random")
 
 SCORERS = {
     "rmse": "neg_root_mean_squared_error",
@@ -39,11 +42,26 @@ SCORERS = {
 
 @dataclass(frozen=True)
 class SearchSettings:
+    """How the search runs; the fields mirror ``DRIFTGATE_SEARCH_ITER``, ``_CV_FOLDS``, ``_N_JOBS`` ... settings.
+
+    ``strategy`` is ``"halving"`` (successive halving, the default) or ``"random"`` (the
+    original full randomised search, kept for comparison). ``holdout_rows``: from this many
+    training rows on, the halving search scores candidates on one 20 % holdout instead of CV folds.
+    """
+
     n_iter: int = 4
     cv_folds: int = 3
-    n_jobs: int = 1
+    n_jobs: int = 2
     seed: int = 42
     dask_address: str | None = None
+    strategy: str = "halving"
+    holdout_rows: int = 10_000
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> SearchSettings:
+        """The search part of driftgate's settings."""
+        return cls(s.search_iter, s.cv_folds, s.n_jobs, s.seed, s.dask_address, s.search_strategy,
+                   s.search_holdout_rows)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -118,6 +136,8 @@ def search_spaces(spec: DatasetSpec, seed: int) -> dict[str, tuple[Pipeline, dic
 
 def scorer(spec: DatasetSpec, y: pd.Series) -> Any:
     if spec.metric.name == "f1":
+        if y.nunique() > 2:  # multi-class: macro F1, as tasks.metrics.evaluate reports it
+            return make_scorer(f1_score, average="macro")
         return make_scorer(f1_score, pos_label=positive_class(spec, y))
     return get_scorer(SCORERS[spec.metric.name])
 
@@ -135,14 +155,39 @@ def _parallel(dask_address: str | None) -> Iterator[None]:
         yield
 
 
+def cv_folds(spec: DatasetSpec, cfg: SearchSettings) -> KFold | StratifiedKFold:
+    """Shuffled K folds, stratified for classifiers."""
+    if spec.task == "classification":
+        return StratifiedKFold(cfg.cv_folds, shuffle=True, random_state=cfg.seed)
+    return KFold(cfg.cv_folds, shuffle=True, random_state=cfg.seed)
+
+
 def search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) -> SearchResult:
-    """Randomised search under cross-validation over every family; the best CV score wins."""
+    """Search every model family and refit the winner on all of ``train``.
+
+    Args:
+        spec: the dataset spec (task, features, primary metric).
+        train: training rows (features and target).
+        cfg: ``cfg.strategy`` picks successive halving (``"halving"``) or the full randomised
+            search (``"random"``); see the README's "Training and the search".
+
+    Returns:
+        The winning family, its parameters and score, the fitted pipeline and every candidate.
+    """
+    if cfg.strategy not in STRATEGIES:
+        raise ValueError(f"search strategy must be one of {STRATEGIES}, not {cfg.strategy!r}")
+    if cfg.strategy == "halving":
+        from driftgate.tasks._search_halving import halving_search  # it builds on this module
+
+        with _parallel(cfg.dask_address):
+            return halving_search(spec, train, cfg)
+    return random_search(spec, train, cfg)
+
+
+def random_search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) -> SearchResult:
+    """The original search: randomised search under CV for every family, each refitted; the best CV score wins."""
     X, y = split_xy(train, spec)
-    folds = (
-        StratifiedKFold(cfg.cv_folds, shuffle=True, random_state=cfg.seed)
-        if spec.task == "classification"
-        else KFold(cfg.cv_folds, shuffle=True, random_state=cfg.seed)
-    )
+    folds = cv_folds(spec, cfg)
     candidates: list[Candidate] = []
     best: tuple[float, str, RandomizedSearchCV] | None = None
     with _parallel(cfg.dask_address):
@@ -161,7 +206,7 @@ def search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) -> Searc
             rs.fit(X, y)
             res = rs.cv_results_
             for i, params in enumerate(res["params"]):
-                clean = {k.removeprefix("model__"): _plain(v) for k, v in params.items()}
+                clean = {k.removeprefix("model__"): plain(v) for k, v in params.items()}
                 candidates.append(
                     Candidate(family, clean, float(res["mean_test_score"][i]), int(res["rank_test_score"][i]))
                 )
@@ -170,9 +215,9 @@ def search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) -> Searc
                 best = (float(rs.best_score_), family, rs)
     assert best is not None
     score, family, rs = best
-    params = {k.removeprefix("model__"): _plain(v) for k, v in rs.best_params_.items()}
+    params = {k.removeprefix("model__"): plain(v) for k, v in rs.best_params_.items()}
     return SearchResult(family, params, score, rs.best_estimator_, candidates)
 
 
-def _plain(v: Any) -> Any:
+def plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v

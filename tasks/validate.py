@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import os
@@ -21,6 +20,8 @@ from prefect.cache_policies import NO_CACHE
 from driftgate.errors import SuiteError
 from driftgate.frames import SPLIT_COLUMN
 from driftgate.lake import Lake
+from driftgate.names import artifact_key
+from driftgate.pages import render_standalone
 from driftgate.spec import DatasetSpec
 
 if TYPE_CHECKING:
@@ -86,21 +87,9 @@ class ValidationResult:
         return "\n".join(lines)
 
     def to_html(self) -> str:
-        rows = "".join(
-            f"<tr><td>{html.escape(f.severity)}</td><td>{html.escape(f.expectation)}</td>"
-            f"<td>{html.escape(str(f.column or '(table)'))}</td>"
-            f"<td>{html.escape(f.describe())}</td></tr>"
-            for f in [*self.failures, *self.warnings]
-        )
         verdict = "passed" if self.success else "failed: quarantined"
-        return (
-            "<!doctype html><meta charset=utf-8>"
-            f"<title>{html.escape(self.dataset)} batch {self.batch}</title>"
-            "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:4px}"
-            "table{border-collapse:collapse}</style>"
-            f"<h1>{html.escape(self.dataset)} batch {self.batch}: {verdict}</h1>"
-            f"<p>{self.evaluated} expectations, {len(self.failures)} failed, {len(self.warnings)} warnings.</p>"
-            f"<table><tr><th>severity</th><th>expectation</th><th>column</th><th>problem</th></tr>{rows}</table>"
+        return render_standalone(
+            "report_validation.html", title=f"{self.dataset} batch {self.batch}: {verdict}", result=self
         )
 
 
@@ -219,10 +208,6 @@ def validate_frame(
     return ValidationResult(dataset, batch, not failures, len(result.results), failures, warnings)
 
 
-def suite_path(expectations_dir: Path, dataset: str) -> Path:
-    return expectations_dir / f"{dataset}.json"
-
-
 def validate_stored_batch(lake: Lake, spec: DatasetSpec, number: int, suite: ExpectationSuite) -> ValidationResult:
     """Validate a stored batch; accept it in place or move it to quarantine with its report."""
     started = time.time() - 1  # file mtimes may be coarser than the clock
@@ -237,8 +222,21 @@ def validate_stored_batch(lake: Lake, spec: DatasetSpec, number: int, suite: Exp
     return result
 
 
+def stored_verdict(lake: Lake, dataset: str, number: int) -> ValidationResult | None:
+    """The verdict already recorded for a batch (quarantined or accepted), else None."""
+    if lake.is_quarantined(dataset, number):
+        return ValidationResult(dataset, number, success=False, evaluated=0)
+    if number in lake.accepted_numbers(dataset):
+        return ValidationResult(dataset, number, success=True, evaluated=0)
+    return None
+
+
 @task(name="validate-batch", task_run_name="validate-batch-{number}", cache_policy=NO_CACHE)
 def validate_batch_task(lake: Lake, spec: DatasetSpec, number: int, suite_file: Path) -> ValidationResult:
+    """Validate a stored batch once: a batch already accepted or quarantined keeps its verdict."""
+    known = stored_verdict(lake, spec.name, number)
+    if known is not None:
+        return known
     result = validate_stored_batch(lake, spec, number, load_suite(suite_file))
-    create_markdown_artifact(result.to_markdown(), key=f"validation-{spec.name}-{number}".lower().replace("_", "-"))
+    create_markdown_artifact(result.to_markdown(), key=artifact_key("validation", spec.name, number))
     return result

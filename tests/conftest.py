@@ -20,7 +20,8 @@ __all__ = ["ROOT", "ServerThread", "free_port"]
 def prefect_harness() -> Iterator[None]:
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    # generous: on a loaded 2-core machine the temporary server can take well over 30 s to answer
+    with prefect_test_harness(server_startup_timeout=180):
         yield
 
 

@@ -34,22 +34,22 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(
     from driftgate.registry import champion_version, lineage
 
     outcomes = continuous_training()
-    by_batch = {o["batch"]: o for o in outcomes}
+    by_batch = {o.batch: o for o in outcomes}
     assert sorted(by_batch) == [1, 2, 3, 4, 5]
-    assert by_batch[1]["retrained"]
-    assert by_batch[1]["reasons"] == ["no champion yet"]
-    assert by_batch[1]["champion"] == "1"
-    assert by_batch[2]["valid"]
-    assert not by_batch[2]["retrained"]
-    assert by_batch[3]["retrained"]  # the shifted batches trigger retraining
-    assert by_batch[4]["valid"] is False  # the corrupt batch is quarantined ...
+    assert by_batch[1].retrained
+    assert by_batch[1].reasons == ["no champion yet"]
+    assert by_batch[1].champion == "1"
+    assert by_batch[2].valid
+    assert not by_batch[2].retrained
+    assert by_batch[3].retrained  # the shifted batches trigger retraining
+    assert by_batch[4].valid is False  # the corrupt batch is quarantined ...
     ctx = build_context(get_settings())
     assert ctx.lake.is_quarantined("synthetic-regression", 4)
     assert 4 not in ctx.lake.accepted_numbers("synthetic-regression")
     client = configure_mlflow(get_settings())
     champ = champion_version(client, "synthetic-regressor")
     assert champ is not None
-    drift_run = client.get_run(by_batch[2]["drift_run_id"])  # every drift report is in MLflow too
+    drift_run = client.get_run(by_batch[2].drift_run_id)  # every drift report is in MLflow too
     assert drift_run.data.tags["driftgate.retrain"] == "False"
     assert {a.path for a in client.list_artifacts(drift_run.info.run_id, "drift")} == {
         "drift/report.json", "drift/report.html"}  # fmt: skip

@@ -36,7 +36,7 @@ def trained(prefect_harness: None, driftgate_env: Path, monkeypatch: pytest.Monk
         monkeypatch.setenv("DRIFTGATE_POLL_SECONDS", "0.3")
         get_settings.cache_clear()
         outcomes = continuous_training(max_batches=2)
-        assert [o["batch"] for o in outcomes] == [1, 2]
+        assert [o.batch for o in outcomes] == [1, 2]
         yield build_context(get_settings())
 
 
@@ -97,14 +97,15 @@ def test_batch_predict_scores_a_file_and_a_lake_prefix_with_the_champion(trained
     frame = ctx.lake.read_batch(DATASET, 2).head(40)
     src = tmp_path / "to-score.csv"
     frame[ctx.spec.feature_names].to_csv(src, index=False)
-    [out] = batch_predict(path=str(src))
+    [result] = batch_predict(path=str(src))
+    out = result.output
     scored = pd.read_parquet(out)
     champ = champion_version(configure_mlflow(ctx.settings), ctx.model_name)
     assert out == str(tmp_path / "to-score.predictions.parquet")
     assert set(scored["model_version"]) == {str(champ.version)}
     expected = load_version(ctx.model_name, champ.version).predict(frame[ctx.spec.feature_names])
     np.testing.assert_allclose(scored["prediction"], expected, rtol=1e-6)
-    outs = batch_predict(path=f"raw/{DATASET}")
+    outs = [r.output for r in batch_predict(path=f"raw/{DATASET}")]
     assert len(outs) == 2
-    assert all(o.endswith(".predictions.parquet") for o in outs)
+    assert all(o is not None and o.endswith(".predictions.parquet") for o in outs)
     assert len(batch_predict(path=f"raw/{DATASET}")) == 2  # outputs are never scored again

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from driftgate import __version__
-from driftgate.cli import format_table
+from driftgate.tasks.outcome import BatchOutcome, format_table, quarantined
 from tests.conftest import ROOT
 
 COMMANDS = [
@@ -70,11 +70,12 @@ def test_rollback_without_history_fails_cleanly(tmp_path: Path) -> None:
 
 def test_the_demo_table_has_one_line_per_batch_and_the_reasons() -> None:
     table = format_table([
-        {"batch": 1, "rows": 10, "valid": True, "drift": None, "retrained": True, "version": "1", "metric": 0.91234,
-         "champion": "1", "reasons": ["no champion yet"]},
-        {"batch": 2, "rows": 10, "valid": False, "retrained": False, "reasons": ["quarantined: failed validation"]},
+        BatchOutcome(batch=1, rows=10, valid=True, retrained=True, version="1", metric=0.91234, champion="1",
+                     gate="promoted", reasons=["no champion yet"]),
+        quarantined(2, 10, champion="1"),
     ])  # fmt: skip
     lines = table.splitlines()
-    assert lines[0].split() == ["batch", "rows", "valid", "drift", "retrained", "version", "metric", "champion", "why"]
-    assert lines[2].split()[:8] == ["1", "10", "yes", "-", "yes", "1", "0.9123", "1"]
+    header = ["batch", "rows", "valid", "drift", "retrained", "version", "metric", "champion", "gate", "why"]
+    assert lines[0].split() == header
+    assert lines[2].split()[:9] == ["1", "10", "yes", "-", "yes", "1", "0.9123", "1", "promoted"]
     assert lines[3].endswith("quarantined: failed validation")

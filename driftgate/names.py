@@ -1,0 +1,23 @@
+"""Names derived from a dataset: where its suite lives, how its Prefect artifacts are keyed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+_NOT_KEY = re.compile(r"[^a-z0-9-]+")
+
+
+def artifact_key(*parts: object) -> str:
+    """A Prefect artifact key from parts (Prefect allows lowercase letters, digits and dashes).
+
+    >>> artifact_key("gate", "my_data", "v", 3)
+    'gate-my-data-v-3'
+    """
+    raw = "-".join(str(p) for p in parts).lower()
+    return _NOT_KEY.sub("-", raw).strip("-")
+
+
+def suite_path(expectations_dir: Path, dataset: str) -> Path:
+    """The Great Expectations suite of ``dataset``: ``<expectations_dir>/<dataset>.json``."""
+    return expectations_dir / f"{dataset}.json"

@@ -1,0 +1,76 @@
+"""The current champion as the loop needs it: its version, model, training rows and importance."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.tracking import MlflowClient
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from driftgate.lake import Lake
+from driftgate.registry import champion_version, importance, lineage, load_version
+from driftgate.spec import DatasetSpec
+from driftgate.tasks.metrics import primary_score
+from driftgate.tasks.model_run import reference_rows
+from driftgate.tasks.train import split_xy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The serving champion, loaded through the safe loader.
+
+    Attributes:
+        version: its registry version.
+        model: the fitted pipeline.
+        reference: the training rows of the batches in its lineage (drift's reference).
+        importance: mean |SHAP| per feature when it was explained, else None (uniform weights).
+    """
+
+    version: ModelVersion
+    model: Any
+    reference: pd.DataFrame
+    importance: dict[str, float] | None
+
+    @property
+    def number(self) -> str:
+        return str(self.version.version)
+
+    def score(self, spec: DatasetSpec, rows: pd.DataFrame) -> float:
+        """Its primary metric on labelled ``rows``."""
+        X, y = split_xy(rows, spec)
+        return primary_score(self.model, spec, X, y)
+
+
+def load_champion(client: MlflowClient, lake: Lake, spec: DatasetSpec, model_name: str) -> Champion | None:
+    """The champion with its model and reference rows, or None when there is none yet."""
+    mv = champion_version(client, model_name)
+    if mv is None:
+        return None
+    return Champion(
+        version=mv,
+        model=load_version(model_name, mv.version),
+        reference=reference_rows(lake, spec, lineage(client, mv)),
+        importance=importance(client, mv),
+    )
+
+
+def training_window(accepted: list[int], newest: int, size: int) -> list[int]:
+    """The accepted batches a retrain on ``newest`` uses: up to ``size`` of them, oldest first."""
+    return [n for n in accepted if n <= newest][-size:]
+
+
+# --- Prefect wrappers ------------------------------------------------------------------
+
+
+@task(name="load-champion", cache_policy=NO_CACHE)
+def load_champion_task(client: MlflowClient, lake: Lake, spec: DatasetSpec, model_name: str) -> Champion | None:
+    champion = load_champion(client, lake, spec, model_name)
+    log.info("champion of %s: %s", model_name, champion.number if champion else "none yet")
+    return champion

@@ -1,0 +1,121 @@
+"""What one batch did in the loop: the one record the flow, the CLI table, the Prefect artifact and
+the lake's progress record all use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from driftgate.lake import Lake
+from driftgate.names import artifact_key
+
+QUARANTINED = "quarantined: failed validation"
+
+
+@dataclass
+class BatchOutcome:
+    """One batch's way through validate → drift → decide → train → gate.
+
+    Attributes:
+        batch: the batch number (for a forced retrain: the newest accepted batch).
+        rows: rows stored under that number (None for a forced retrain).
+        valid: passed its suite (False: quarantined).
+        drift: importance-weighted share of drifted features (None: no champion to compare with).
+        retrained: a challenger was trained.
+        version: the version trained, if any.
+        metric: the new champion's primary metric on the evaluation rows when it retrained and won,
+            else the current champion's on this batch's test rows.
+        champion: the champion after this batch.
+        gate: the gate's outcome (``promoted``, ``not better``, ``inconclusive``) when it ran.
+        reasons: why the batch did what it did (the decision's reasons, then the gate's).
+    """
+
+    batch: int
+    rows: int | None
+    valid: bool
+    drift: float | None = None
+    retrained: bool = False
+    version: str | None = None
+    metric: float | None = None
+    champion: str | None = None
+    gate: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    drifted: list[str] = field(default_factory=list)
+    promoted: bool = False
+    gate_reason: str | None = None
+    gate_interval: list[float] | None = None
+    drift_report: str | None = None
+    drift_run_id: str | None = None
+    run_id: str | None = None
+
+    TABLE = ("batch", "rows", "valid", "drift", "retrained", "version", "metric", "champion", "gate")
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready record (the lake's progress file)."""
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> BatchOutcome:
+        """Read a progress record back (unknown keys of older records are ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in record.items() if k in names})
+
+    def cells(self) -> list[str]:
+        """The table's cells for this batch, ``why`` last."""
+        return [_cell(getattr(self, c)) for c in self.TABLE] + ["; ".join(self.reasons)]
+
+
+def quarantined(batch: int, rows: int | None, champion: str | None) -> BatchOutcome:
+    """The outcome of a batch that failed its suite: nothing else happens to it."""
+    return BatchOutcome(batch=batch, rows=rows, valid=False, champion=champion, reasons=[QUARANTINED])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def format_table(outcomes: list[BatchOutcome]) -> str:
+    """The demo's table: one line per batch, plus why it did what it did."""
+    header = [*BatchOutcome.TABLE, "why"]
+    cells = [o.cells() for o in outcomes]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(c) for c in cells)])
+
+
+def read_outcomes(lake: Lake, dataset: str) -> list[BatchOutcome]:
+    """Every recorded outcome of a dataset, by batch number."""
+    return [BatchOutcome.from_record(r) for r in lake.all_progress(dataset)]
+
+
+# --- Prefect wrappers ------------------------------------------------------------------
+
+
+@task(name="record-outcome", task_run_name="record-batch-{outcome.batch}", cache_policy=NO_CACHE)
+def record_outcome_task(lake: Lake, dataset: str, outcome: BatchOutcome) -> BatchOutcome:
+    """Write the batch's progress record: a rerun of the flow skips it from now on."""
+    lake.set_progress(dataset, outcome.batch, outcome.to_record())
+    return outcome
+
+
+def publish_outcomes(dataset: str, outcomes: list[BatchOutcome]) -> None:
+    """The run's table as a Prefect artifact."""
+    create_table_artifact(
+        key=artifact_key("continuous-training", dataset),
+        table=[dict(zip([*BatchOutcome.TABLE, "why"], o.cells(), strict=True)) for o in outcomes],
+        description="What each batch did in this run",
+    )
