@@ -55,9 +55,11 @@ def test_report_pages_list_show_and_compare_versions(explained: Registry) -> Non
         index = httpx.get(f"{srv.url}/reports")
         assert index.status_code == 200
         assert index.headers["content-type"].startswith("text/html")
-        assert "href='/reports/1'" in index.text
-        assert "href='/reports/2'" in index.text
-        assert "class='champion'>champion<" in index.text
+        assert 'href="/reports/1"' in index.text
+        assert 'href="/reports/2"' in index.text
+        assert 'class="champion">champion<' in index.text
+        assert 'href="/static/driftgate.css"' in index.text  # the console's one stylesheet and its nav
+        assert 'href="/console/timeline"' in index.text
         page = httpx.get(f"{srv.url}/reports/2")
         assert page.status_code == 200
         assert "synthetic-classifier version 2" in page.text
@@ -71,6 +73,11 @@ def test_report_pages_list_show_and_compare_versions(explained: Registry) -> Non
         assert "version 2" in compare.text
         for feature in explained.spec.feature_names:
             assert f"<td>{feature}</td>" in compare.text
+        assert compare.text.count("<svg") == 2  # both importances and their change are drawn, not only tabulated
+        logged = httpx.get(f"{srv.url}/reports/2/explanation")  # the page as logged to MLflow, standalone
+        assert logged.status_code == 200
+        assert "<style>" in logged.text
+        assert "sandbox" in logged.headers["content-security-policy"]
 
 
 @pytest.mark.parametrize("path", ["/reports/99", "/reports/abc", "/reports/..%2F..%2Fetc%2Fpasswd",

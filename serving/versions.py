@@ -1,0 +1,154 @@
+"""What the console shows of registered versions, read from the registry and cached.
+
+A version's run, explanation and gate never change once written, so a fully explained version is
+read once; the list of versions and the champion alias move, so they are re-read every few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import mlflow
+from mlflow.exceptions import MlflowException
+
+from driftgate.pages import png_data_uri
+from driftgate.registry import CHAMPION, champion_version, lineage
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+GATE_METRICS = ("gate_diff", "gate_ci_low", "gate_ci_high", "gate_rows")
+
+
+class VersionViews:
+    """Dicts ready for the templates: the champion, every version, one version in full."""
+
+    def __init__(self, store: Any, ttl: float = 3.0) -> None:
+        self.store = store
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._moving: dict[str, tuple[float, Any]] = {}
+        self._settled: dict[str, dict[str, Any]] = {}
+
+    def _cached(self, key: str, load: Callable[[], T]) -> T:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._moving.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]  # type: ignore[no-any-return]
+        value = load()
+        with self._lock:
+            self._moving[key] = (now, value)
+        return value
+
+    @property
+    def metric(self) -> str:
+        return f"test_{self.store.spec.metric.name}"
+
+    def champion(self) -> dict[str, Any] | None:
+        """The champion's summary (None before the first promotion)."""
+
+        def load() -> dict[str, Any] | None:
+            mv = champion_version(self.store.client, self.store.name)
+            return self.summary(mv) if mv is not None else None
+
+        return self._cached("champion", load)
+
+    def index(self) -> list[dict[str, Any]]:
+        """Every version, newest first, the champion marked."""
+
+        def load() -> list[dict[str, Any]]:
+            try:
+                found = self.store.client.search_model_versions(f"name = '{self.store.name}'")
+            except MlflowException:
+                return []
+            champ = champion_version(self.store.client, self.store.name)
+            rows = [self.summary(mv) for mv in sorted(found, key=lambda v: -int(v.version))]
+            for row in rows:
+                row["champion"] = champ is not None and str(champ.version) == row["version"]
+            return rows
+
+        return self._cached("index", load)
+
+    def summary(self, mv: Any) -> dict[str, Any]:
+        """Run metrics, trigger and gate of a version (tag and metric names: see tasks/gate.py)."""
+        run = self.store.client.get_run(mv.run_id) if mv.run_id else None
+        metrics = dict(run.data.metrics) if run else {}
+        tags = dict(run.data.tags) if run else {}
+        params = dict(run.data.params) if run else {}
+        gate = {k.removeprefix("driftgate.gate."): v for k, v in tags.items() if k.startswith("driftgate.gate.")}
+        gate.update({k.removeprefix("gate_"): metrics[k] for k in GATE_METRICS if k in metrics})
+        return {
+            "version": str(mv.version),
+            "run_id": mv.run_id,
+            "description": mv.description or "",
+            "created": time.strftime("%Y-%m-%d %H:%M", time.gmtime((mv.creation_timestamp or 0) / 1000)),
+            "trigger": tags.get("driftgate.trigger", ""),
+            "metric": metrics.get(self.metric),
+            "test_metrics": {k: v for k, v in sorted(metrics.items()) if k.startswith("test_")},
+            "gate": gate,
+            "family": params.get("family"),
+            "window": params.get("window"),
+            "champion": CHAMPION in (getattr(mv, "aliases", None) or []),
+        }
+
+    def version(self, version: str) -> dict[str, Any] | None:
+        """One version in full: summary, importance, plots, slices, lineage (None if unknown)."""
+        if not version.isdigit():
+            return None
+        with self._lock:
+            if version in self._settled:
+                return self._settled[version]
+        try:
+            mv = self.store.client.get_model_version(self.store.name, version)
+        except MlflowException:
+            return None
+        view = self.summary(mv)
+        view["importance"], view["images"] = self._explanation(mv.run_id)
+        view["slices"] = self._slices(mv.run_id)
+        view["lineage"] = [b.__dict__ for b in lineage(self.store.client, mv)]
+        if view["importance"] is not None:
+            settled = view | {"champion": None}  # the alias moves: callers ask index() for it
+            with self._lock:
+                self._settled[version] = settled
+        return view
+
+    def _explanation(self, run_id: str | None) -> tuple[dict[str, float] | None, list[tuple[str, str]]]:
+        if not run_id:
+            return None, []
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="explanations",
+                                                                  dst_path=tmp))  # fmt: skip
+                importance = json.loads((folder / "importance.json").read_text())
+                order = {"bar.png": 0, "beeswarm.png": 1}
+                pngs = sorted(folder.glob("*.png"), key=lambda p: (order.get(p.name, 2), p.name))
+                images = [(p.stem.replace("_", " "), png_data_uri(p.read_bytes())) for p in pngs]
+        except (MlflowException, OSError, ValueError):  # not explained (yet): the page says so
+            return None, []
+        return importance, images
+
+    def _slices(self, run_id: str | None) -> list[dict[str, Any]]:
+        if not run_id:
+            return []
+        try:
+            table = mlflow.artifacts.load_dict(f"runs:/{run_id}/slices/test_slices.json")
+        except (MlflowException, OSError, ValueError):
+            return []
+        return [dict(zip(table.get("columns", []), row, strict=False)) for row in table.get("data", [])]
+
+    def logged_report(self, version: str) -> str | None:
+        """The explanation page as logged at training (standalone)."""
+        view = self.version(version)
+        if view is None or not view["run_id"]:
+            return None
+        try:
+            return str(mlflow.artifacts.load_text(f"runs:/{view['run_id']}/explanations/report.html"))
+        except (MlflowException, OSError):
+            return None
