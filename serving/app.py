@@ -336,9 +336,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await svc.batcher.stop()
             await asyncio.to_thread(svc.predlog.stop)
 
+    from driftgate.serving.console import console_routes, swagger_offline  # the web console (pages, static)
     from driftgate.serving.reports import report_routes  # the report pages (SHAP) live in their own module
 
     handlers: list[Any] = [welcome, health, ready, model_info, predict, explain, metrics, *report_routes()]
+    handlers.extend(console_routes())
     if settings.admin_api_key:
         handlers.append(admin_reload)
     app = Litestar(
@@ -346,7 +348,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         middleware=[HttpMetrics],
         exception_handlers={ValidationException: _validation_handler, HTTPException: _http_error},
-        openapi_config=OpenAPIConfig(title=f"driftgate model service ({spec.name})", version=__version__),
+        openapi_config=OpenAPIConfig(
+            title=f"driftgate model service ({spec.name})", version=__version__, render_plugins=[swagger_offline()]
+        ),
         debug=False,
     )
     _add_examples(app, InputContract.from_spec(spec, settings.max_records))
