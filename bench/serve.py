@@ -71,8 +71,10 @@ def main() -> None:
     from driftgate.sources import load_source
     from driftgate.spec import load_spec
     from driftgate.stack import wait_http
-    from driftgate.tasks.quick_model import register_quick_model
+
+    sys.path.insert(0, str(ROOT))  # the quick model lives with the tests
     from driftgate.tracking import configure_mlflow
+    from tests.quick_model import register_quick_model
 
     settings = get_settings()
     spec = load_spec(args.dataset, settings.datasets_dir)

@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from driftgate.spec import DatasetSpec
 from driftgate.synthetic import make_frame
-from driftgate.tasks.quick_model import register_quick_model
+from tests.quick_model import register_quick_model
 
 
 def training_rows(spec: DatasetSpec, seed: int, n: int = 1500) -> pd.DataFrame:
@@ -20,7 +20,7 @@ def training_rows(spec: DatasetSpec, seed: int, n: int = 1500) -> pd.DataFrame:
 
 
 def register_version(spec: DatasetSpec, name: str, seed: int) -> tuple[str, Any]:
-    """A small real model on synthetic rows of ``seed``, registered (its test_score metric = seed)."""
+    """A small real model on synthetic rows of ``seed``, registered with metrics on held-out rows."""
     return register_quick_model(spec, name, training_rows(spec, seed), seed=seed)
 
 

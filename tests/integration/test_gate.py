@@ -11,11 +11,10 @@ from driftgate.registry import CHALLENGER, champion_version, rollback
 from driftgate.settings import get_settings
 from driftgate.spec import load_spec
 from driftgate.tasks.gate import gate
-from driftgate.tasks.quick_model import register_quick_model
-from driftgate.tasks.train import SearchSettings, search
 from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT
 from tests.models import training_rows
+from tests.quick_model import register_quick_model
 
 SPEC = load_spec("synthetic-regression", ROOT / "datasets")
 
@@ -60,18 +59,3 @@ def test_first_model_is_promoted_a_better_one_too_a_worse_one_is_registered_but_
 
     assert rollback(client, name) == v1
     assert str(champion_version(client, name).version) == v1
-
-
-def test_search_on_a_local_dask_cluster_picks_the_same_winner_as_joblib(driftgate_env: Path) -> None:
-    from distributed import LocalCluster
-
-    train = training_rows(SPEC, seed=5, n=800)
-    local = search(SPEC, train, SearchSettings(n_iter=2, cv_folds=2, seed=7))
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, processes=True) as cluster:
-        remote = search(
-            SPEC, train, SearchSettings(n_iter=2, cv_folds=2, seed=7, dask_address=cluster.scheduler_address)
-        )
-    assert remote.best_family == local.best_family
-    assert remote.best_params == local.best_params
-    assert remote.best_cv_score == pytest.approx(local.best_cv_score, rel=1e-9)
-    assert [c.cv_score for c in remote.candidates] == pytest.approx([c.cv_score for c in local.candidates], rel=1e-9)
