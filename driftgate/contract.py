@@ -58,7 +58,10 @@ class FieldRule:
         if self.kind == "numeric":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return None, f"must be a number, got {type(value).__name__}"
-            v = float(value)
+            try:
+                v = float(value)
+            except OverflowError:  # an int of hundreds of digits
+                return None, "must be a finite number (this integer is too large)"
             if not math.isfinite(v):
                 return None, "must be a finite number"
             if self.min is not None and v < self.min:

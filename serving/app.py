@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
+import hmac
 import logging
 import re
 import time
@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Litestar, MediaType, Request, Response, get, post
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
@@ -26,6 +25,8 @@ from threadpoolctl import threadpool_limits
 from driftgate import __version__
 from driftgate.contract import ContractError, InputContract, Problem
 from driftgate.serving.batcher import MicroBatcher
+from driftgate.serving.body import MalformedBodyError, parse_records
+from driftgate.serving.limits import BoundedExecutor, BusyError
 from driftgate.serving.model_store import ModelStore, ServedModel
 from driftgate.serving.prediction_log import PredictionLog
 from driftgate.serving.schemas import (
@@ -35,7 +36,6 @@ from driftgate.serving.schemas import (
     Explained,
     ExplainResponse,
     ModelRef,
-    PredictRequest,
     PredictResponse,
 )
 from driftgate.serving.telemetry import HttpMetrics, telemetry
@@ -60,6 +60,7 @@ class Service:
     store: ModelStore
     batcher: MicroBatcher
     predlog: PredictionLog
+    explainers: BoundedExecutor
 
     _explainers: dict[str, Any] = field(default_factory=dict)
 
@@ -198,43 +199,12 @@ class RecordsOperation(Operation):
         self.request_body = _RECORDS_BODY
 
 
-class MalformedBodyError(ValueError):
-    """The request body is not JSON at all (400, not 422)."""
-
-
-def parse_records(body: bytes) -> Any:
-    """The ``records`` of a request body (the contract checks them).
-
-    Plain JSON goes through msgspec; a body msgspec refuses is read again by the standard library,
-    which also accepts NaN, Infinity and 1e400, so the contract can name the field holding them.
-
-    Raises:
-        MalformedBodyError: not JSON.
-        ContractError: not an object with exactly a ``records`` member.
-    """
-    try:
-        return msgspec.json.decode(body, type=PredictRequest).records
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        try:
-            raw = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise MalformedBodyError(f"the body is not valid JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ContractError([Problem("body", f"must be a JSON object, got {type(raw).__name__}")])
-    if "records" not in raw:
-        raise ContractError([Problem("records", "is required")])
-    extra = [k for k in raw if k != "records"]
-    if extra:
-        raise ContractError([Problem(str(extra[0]), "is not a member of the request (only 'records')")])
-    return raw["records"]
-
-
 async def read_records(
     request: Request[Any, Any, Any], served: ServedModel, route: str, limit: int | None = None
 ) -> tuple[list[Any], dict[str, list[Any]]] | Response[ErrorBody]:
     """The request's records and their columns, or the 4xx answer that says what is wrong."""
     try:
-        records = parse_records(await request.body())
+        records = parse_records(await request.body(), limit or served.contract.max_records)
         if limit is not None and isinstance(records, list) and len(records) > limit:
             raise ContractError([Problem("records", f"holds {len(records)} records; {route} takes at most {limit}")])
         columns = served.contract.decode(records)
@@ -280,7 +250,12 @@ async def explain(
     if isinstance(read, Response):
         return read
     _, columns = read
-    result = await asyncio.to_thread(svc.explain, served, columns, top)
+    try:  # its own threads, a few at a time: explanations never starve the poller or the prediction log
+        result = await svc.explainers.run(svc.explain, served, columns, top)
+    except BusyError as exc:
+        reason = f"{svc.settings.explain_concurrency} explanations are running; retry after {exc.retry_after} s"
+        return Response(ErrorBody(429, reason, [ErrorItem("request", reason)]), status_code=429,
+                        headers={"retry-after": str(exc.retry_after)})  # fmt: skip
     return Response(ExplainResponse(result, ModelRef(served.name, served.version)))
 
 
@@ -294,7 +269,8 @@ def metrics() -> Response[bytes]:
 async def admin_reload(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """Reload the champion now (header ``X-API-Key``)."""
     svc = _service(request)
-    if request.headers.get("x-api-key") != svc.settings.admin_api_key:
+    key = svc.settings.admin_api_key.get_secret_value() if svc.settings.admin_api_key else ""
+    if not hmac.compare_digest(request.headers.get("x-api-key", "").encode(), key.encode()):  # constant time
         return Response({"detail": "missing or wrong X-API-Key"}, status_code=401)
     changed = await asyncio.to_thread(svc.store.refresh, True)
     model = svc.store.current
@@ -317,6 +293,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         store,
         MicroBatcher(tel, settings.batch_wait_ms / 1000, in_thread=settings.model_in_thread),
         PredictionLog(settings.resolved_predictions_db_url(), tel),
+        BoundedExecutor(settings.explain_concurrency, "driftgate-explain"),
     )
 
     @contextlib.asynccontextmanager
@@ -335,6 +312,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await poller
             await svc.batcher.stop()
             await asyncio.to_thread(svc.predlog.stop)
+            svc.explainers.close()
 
     from driftgate.serving.console import console_routes, swagger_offline  # the web console (pages, static)
     from driftgate.serving.reports import report_routes  # the report pages (SHAP) live in their own module
@@ -352,6 +330,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title=f"driftgate model service ({spec.name})", version=__version__, render_plugins=[swagger_offline()]
         ),
         debug=False,
+        request_max_body_size=settings.max_body_bytes,  # 413 on Content-Length or streamed bytes, before parsing
     )
     _add_examples(app, InputContract.from_spec(spec, settings.max_records))
     return app
