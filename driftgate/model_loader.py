@@ -189,7 +189,7 @@ def _input_example(local: Path, what: str) -> pd.DataFrame | None:
     from mlflow.models import Model
 
     try:
-        example = Model.load(local).load_input_example(local)
+        example = Model.load(str(local)).load_input_example(str(local))
     except Exception as exc:  # an unreadable example only costs the explainer its background rows
         log.warning("%s: input example unreadable: %r", what, exc)
         return None
