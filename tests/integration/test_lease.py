@@ -117,7 +117,8 @@ def test_an_expired_lease_is_taken_over_and_its_late_release_frees_nothing(tmp_p
     assert fresh.generation == dead.generation + 1
     release_lease(lake, dead)  # the crashed run comes back late: must not free the new holder's lease
     held = current_lease(lake, DATASET)
-    assert held is not None and held.owner == "next run"
+    assert held is not None
+    assert held.owner == "next run"
     with pytest.raises(LeaseHeldError, match="next run"):
         acquire_lease(lake, DATASET)
     release_lease(lake, fresh)
@@ -126,9 +127,14 @@ def test_an_expired_lease_is_taken_over_and_its_late_release_frees_nothing(tmp_p
 
 def test_the_context_manager_releases_when_the_run_fails(tmp_path: Path) -> None:
     lake = Lake((tmp_path / "lake").as_uri())
-    with pytest.raises(RuntimeError), dataset_lease(lake, DATASET, owner="failing run"):
-        assert current_lease(lake, DATASET) is not None
-        raise RuntimeError("training failed")
+
+    def failing_run() -> None:
+        with dataset_lease(lake, DATASET, owner="failing run"):
+            assert current_lease(lake, DATASET) is not None
+            raise RuntimeError("training failed")
+
+    with pytest.raises(RuntimeError, match="training failed"):
+        failing_run()
     assert current_lease(lake, DATASET) is None
     with dataset_lease(lake, DATASET) as lease:  # and the next run gets it
         assert lease.generation == 2
@@ -154,13 +160,16 @@ def test_champion_is_not_moved_when_another_process_moved_it_after_the_compariso
         set_champion(client, "m", "1", expected="3")  # there is no champion yet
     set_champion(client, "m", "1", expected=None)
     compared_against = champion_version(client, "m")
-    assert compared_against is not None and str(compared_against.version) == "1"
+    assert compared_against is not None
+    assert str(compared_against.version) == "1"
     # while this run compares version 2 with version 1, a human promotes version 3 in another process
     subprocess.run([sys.executable, "-c", MOVE, uri, "3"], check=True, cwd=ROOT, capture_output=True)
     with pytest.raises(ChampionMovedError, match="moved to version 3"):
         set_champion(client, "m", "2", expected=compared_against.version)
     now = champion_version(client, "m")
-    assert now is not None and str(now.version) == "3"  # the human's move stands
+    assert now is not None
+    assert str(now.version) == "3"
     set_champion(client, "m", "2", expected="3")  # compared against the new champion: allowed
     now = champion_version(client, "m")
-    assert now is not None and str(now.version) == "2"
+    assert now is not None
+    assert str(now.version) == "2"
