@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     )
     gate_bootstrap: int = Field(1000, ge=100, description="Resamples of the gate's paired bootstrap.")
     seed: int = Field(42, description="Seed of splits and searches.")
+    lease_seconds: float = Field(
+        3600.0, gt=0, description="Expiry of a training run's dataset lease (set it above the longest run)."
+    )
 
     # --- explanations --------------------------------------------------------------------
     explain_rows: int = Field(500, description="Row budget of the SHAP step.")
