@@ -1,7 +1,9 @@
 """Create (or re-password) the MLflow users of the worker and the model service.
 
 Run once per ``docker compose up`` by the ``mlflow-users`` service, as MLflow's admin, after the
-basic-auth server is healthy. Stdlib only. The users get MLflow's ``default_permission`` (READ,
+basic-auth server is healthy. Stdlib only. Checked against a real ``mlflow server --app-name
+basic-auth``: anonymous 401, both users created, a rerun re-passwords them, the service user reads
+(200) but cannot delete the worker's experiment (403). The users get MLflow's ``default_permission`` (READ,
 see mlflow-auth.ini); the worker owns (MANAGE) the experiments and models it creates.
 
     MLFLOW_TRACKING_URI=http://mlflow:5000 MLFLOW_AUTH_ADMIN_PASSWORD=... \\
@@ -27,6 +29,8 @@ def call(base: str, auth: str, method: str, path: str, body: dict[str, str]) -> 
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
+    except OSError as exc:  # refused, reset, timed out: one line, not a traceback
+        return 0, str(exc)
 
 
 def main() -> int:
