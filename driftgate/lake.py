@@ -168,7 +168,7 @@ class Lake:
         ``part-*.parquet`` other than ``keep`` go at once (a committed manifest never names them);
         temp files only when older than ``max_age_s`` (a live writer may still be renaming one).
         """
-        removed = []
+        removed: list[str] = []
         try:
             entries = self.fs.ls(folder, detail=True)
         except FileNotFoundError:
