@@ -1,0 +1,106 @@
+"""Every user-facing command works from an empty folder and a DRIFTGATE_HOME that does not exist yet.
+
+Each command runs as a subprocess of the installed entry point, the way a new user types it. A
+command either succeeds or prints one line ``driftgate: error: ...`` and exits non-zero (Prefect
+may still log that it stops its temporary server after it); no output ever holds a traceback.
+(A fresh home used to crash Prefect's ephemeral server with a 700-line traceback.)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, free_port
+
+EXE = Path(sys.executable).parent / "driftgate"
+CSV = "id, size, colour, label\n" + "".join(
+    f"{i}, {i % 17 + 0.5}, {('red', 'None', '?')[i % 3]}, {('yes', 'no')[i % 2]}\n" for i in range(60)
+)
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """An empty working folder; the home sits two missing folders deep."""
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRIFTGATE_", "PREFECT_", "MLFLOW_"))}
+    env.update(
+        DRIFTGATE_HOME=str(tmp_path / "not" / "yet" / "home"),
+        DRIFTGATE_DATA_API_URL=f"http://127.0.0.1:{free_port()}",  # nothing listens: fetches fail fast
+        DRIFTGATE_FETCH_RETRIES="0",
+    )
+    return work, env
+
+
+def run(fresh: tuple[Path, dict[str, str]], *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    work, base = fresh
+    out = subprocess.run([str(EXE), *args], capture_output=True, text=True, cwd=work, env={**base, **env}, timeout=400)
+    assert "Traceback" not in out.stdout + out.stderr, f"driftgate {' '.join(args)}:\n{out.stderr[-3000:]}"
+    return out
+
+
+def assert_one_error_line(out: subprocess.CompletedProcess[str], says: str) -> None:
+    assert out.returncode != 0
+    errors = [line for line in (out.stdout + out.stderr).splitlines() if line.startswith("driftgate: error:")]
+    assert len(errors) == 1, out.stderr[-2000:]
+    assert says in errors[0]
+
+
+REPO_SPECS = {
+    "DRIFTGATE_DATASETS_DIR": str(ROOT / "datasets"),
+    "DRIFTGATE_EXPECTATIONS_DIR": str(ROOT / "expectations"),
+}
+
+
+def test_help_and_version(fresh: tuple[Path, dict[str, str]]) -> None:
+    assert run(fresh, "--help").returncode == 0
+    assert run(fresh, "init", "--help").returncode == 0
+    assert run(fresh, "--version").stdout.startswith("driftgate ")
+
+
+def test_init_then_expectations_init_in_an_empty_folder(fresh: tuple[Path, dict[str, str]]) -> None:
+    work, _ = fresh
+    (work / "shop.csv").write_text(CSV)
+    out = run(fresh, "init", "shop.csv", "--target", "label", "--id", "id")
+    assert out.returncode == 0, out.stderr
+    assert (work / "datasets" / "shop.yaml").is_file()
+    assert (work / "expectations" / "shop.json").is_file()
+    assert run(fresh, "expectations", "init", "--dataset", "shop").returncode == 0
+    assert_one_error_line(run(fresh, "init", "shop.csv", "--target", "label"), "exists; use --force")
+    assert_one_error_line(run(fresh, "init", "shop.csv", "--target", "nope", "--force"), "target column 'nope'")
+    (work / "empty.csv").write_text("")
+    assert_one_error_line(run(fresh, "init", "empty.csv", "--target", "x"), "the file is empty")
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("status",), "no dataset spec at datasets/diamonds.yaml"),  # no datasets/ in an empty folder
+        (("status", "--dataset", "../../etc/passwd"), "dataset name '../../etc/passwd' is invalid"),
+        (("init", "missing.csv", "--target", "y"), "missing.csv does not exist"),
+    ],
+)
+def test_bad_input_is_one_line(fresh: tuple[Path, dict[str, str]], args: tuple[str, ...], says: str) -> None:
+    assert_one_error_line(run(fresh, *args), says)
+
+
+def test_registry_commands_without_a_model(fresh: tuple[Path, dict[str, str]]) -> None:
+    status = run(fresh, "status", "--dataset", "synthetic-regression", **REPO_SPECS)
+    assert status.returncode == 0, status.stderr
+    assert "champion none" in status.stdout
+    assert_one_error_line(run(fresh, "promote", "1", "--dataset", "synthetic-regression", **REPO_SPECS), "")
+    assert_one_error_line(run(fresh, "rollback", "--dataset", "synthetic-regression", **REPO_SPECS), "")
+
+
+def test_flow_commands_start_prefect_in_a_fresh_home(fresh: tuple[Path, dict[str, str]]) -> None:
+    done = run(fresh, "run", "--dataset", "synthetic-regression", "--no-ingest", **REPO_SPECS)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "no new batches" in done.stdout
+    (fresh[0] / "new.csv").write_text("num_0\n1.0\n")
+    no_model = run(fresh, "predict-batch", "./new.csv", "--dataset", "synthetic-regression", **REPO_SPECS)
+    assert_one_error_line(no_model, "has no champion")
