@@ -298,59 +298,6 @@ def init(
     typer.echo(f"\nwrote {spec_file} and {suite_file}; review them and commit them")
 
 
-@app.command()
-def init(
-    path: Annotated[str, typer.Argument(help="CSV or Parquet file: local path or s3:// URL.")],
-    target: Annotated[str, typer.Option(help="The column to predict.")],
-    name: Annotated[str | None, typer.Option(help="Dataset name (default: from the file name).")] = None,
-    task: Annotated[str, typer.Option(help="auto, classification or regression.")] = "auto",
-    metric: Annotated[str | None, typer.Option(help="Primary metric (default: roc_auc, accuracy or rmse).")] = None,
-    id_column: Annotated[list[str] | None, typer.Option("--id", help="Key column carried through (repeat).")] = None,
-    exclude: Annotated[list[str] | None, typer.Option(help="Column to leave out (repeat).")] = None,
-    keep: Annotated[list[str] | None, typer.Option(help="Keep a column that looks like an id or is wide.")] = None,
-    max_levels: Annotated[int, typer.Option(help="Leave out text columns with more distinct values.")] = 100,
-    force: Annotated[bool, typer.Option(help="Replace an existing spec and suite.")] = False,
-) -> None:
-    """Infer a dataset spec and a GX suite from a file: datasets/<name>.yaml, expectations/<name>.json."""
-    from driftgate.data_api.scenario import make_batch, plan_batches
-    from driftgate.dialect import detect_file_dialect
-    from driftgate.infer import dataset_name_from, infer_spec, spec_yaml
-    from driftgate.settings import get_settings
-    from driftgate.sources import load_source, read_table
-    from driftgate.tasks.suites import suite_from_reference, write_suite
-
-    s = get_settings()
-    ds_name = name or dataset_name_from(path)
-    spec_file = s.datasets_dir / f"{ds_name}.yaml"
-    suite_file = s.expectations_dir / f"{ds_name}.json"
-    if spec_file.exists() and not force:
-        raise DriftgateError(f"{spec_file} exists; use --force to replace it")
-    options = s.storage_options(path)
-    dialect = detect_file_dialect(path, options)
-    read = dialect.read if dialect else None
-    frame = read_table(path, read=read, storage_options=options)
-    inferred = infer_spec(
-        frame, target, name=ds_name, source=path, read=read, task=task, metric=metric,
-        id_columns=id_column or [], exclude=exclude or [], keep=keep or [], max_levels=max_levels,
-    )  # fmt: skip
-    spec = inferred.spec
-    rows = load_source(spec, storage_options=options)
-    try:
-        reference = make_batch(rows, spec, plan_batches(rows, spec), 1)
-    except ValueError as exc:
-        raise DriftgateError(f"{path}: {exc}") from exc
-    write_suite(suite_file, suite_from_reference(spec, reference), force=force)
-    spec_file.parent.mkdir(parents=True, exist_ok=True)
-    spec_file.write_text(spec_yaml(spec, f"Inferred by `driftgate init {path} --target {target}`; review it."))
-    if dialect:
-        markers = ", ".join(f"{m!r} (in {', '.join(c[:3])})" for m, c in dialect.markers_seen_in.items()) or "none"
-        spaces = "skipped" if dialect.read.skipinitialspace else "none"
-        typer.echo(f"read: separator {dialect.read.separator!r}, spaces after separators {spaces}, missing {markers}")
-    typer.echo(f"{len(frame)} rows, {len(frame.columns)} columns; {len(spec.features)} features\n")
-    typer.echo(inferred.table())
-    typer.echo(f"\nwrote {spec_file} and {suite_file}; review them and commit them")
-
-
 @expectations_app.command("init")
 def expectations_init(
     dataset: DatasetOpt = None,
