@@ -94,7 +94,7 @@ def console_predict(request: Request[Any, Any, Any]) -> Response[str]:
     contract = served.contract if served else InputContract.from_spec(con.svc.store.spec, con.svc.settings.max_records)
     example = contract.example()
     fields = [
-        {"name": r.name, "kind": r.kind, "min": r.min, "max": r.max, "values": sorted(r.values),
+        {"name": r.name, "kind": r.kind, "min": r.min, "max": r.max, "choices": sorted(r.values),
          "value": example.get(r.name)}
         for r in contract.fields
     ]  # fmt: skip
