@@ -229,7 +229,7 @@ def promote(
 
     ctx = build_context(get_settings(), dataset)
     mv = do_promote(configure_mlflow(ctx.settings), ctx.model_name, version)
-    typer.echo(f"champion of {ctx.model_name} is now version {mv.version}")
+    typer.echo(f"champion of {ctx.model_name} is now version {mv.version} (by hand: the gate was not asked)")
 
 
 @app.command()
@@ -242,7 +242,7 @@ def rollback(dataset: DatasetOpt = None) -> None:
 
     ctx = build_context(get_settings(), dataset)
     previous = do_rollback(configure_mlflow(ctx.settings), ctx.model_name)
-    typer.echo(f"champion of {ctx.model_name} rolled back to version {previous}")
+    typer.echo(f"champion of {ctx.model_name} rolled back to version {previous} (by hand: the gate was not asked)")
 
 
 @app.command()

@@ -20,7 +20,7 @@ from driftgate.tasks.champion import load_champion_task, training_window
 from driftgate.tasks.drift import DriftPolicy
 from driftgate.tasks.drift_report import decide_task, drift_task
 from driftgate.tasks.explain_report import explain_task
-from driftgate.tasks.gate import gate_task, run_links
+from driftgate.tasks.gate import GatePolicy, gate_task, run_links
 from driftgate.tasks.model_run import load_window, train_task
 from driftgate.tasks.outcome import BatchOutcome, publish_outcomes, quarantined, record_outcome_task
 from driftgate.tasks.train import SearchSettings, split_rows
@@ -76,16 +76,20 @@ def retrain(ctx: Context, client: MlflowClient, experiment: str, outcome: BatchO
         client, experiment, spec, ctx.model_name, data, SearchSettings.from_settings(s), outcome.reasons, outcome.batch
     )
     links = run_links(s.resolved_tracking_uri(), s.service_url(), experiment, trained.run_id, trained.version)
-    result = gate_task(client, spec, ctx.model_name, trained.version, model, trained.run_id, data.newest_test,
-                       s.gate_margin, links)  # fmt: skip
+    batches = [b.number for b in data.batches]  # the gate compares on the test rows of the whole window
+    result = gate_task(client, spec, ctx.model_name, trained.version, model, trained.run_id, data.test,
+                       GatePolicy.from_settings(s), links, batches)  # fmt: skip
     explain_task(spec, trained, model, data, outcome.reasons, result.reason,
                  (s.explain_rows, s.explain_seconds, s.seed))  # fmt: skip
     outcome.retrained = True
     outcome.version = trained.version
     outcome.run_id = trained.run_id
     outcome.promoted = result.promoted
-    outcome.gate = "promoted" if result.promoted else "not better"
+    outcome.gate = str(result.outcome)
+    if result.ci_low is not None and result.ci_high is not None:
+        outcome.gate_interval = [result.ci_low, result.ci_high]
     outcome.gate_reason = result.reason
+    outcome.reasons = [*outcome.reasons, f"gate: {result.reason}"]  # the demo table's "why" shows the interval
     outcome.metric = result.challenger_score if result.promoted else result.champion_score
     if result.promoted:
         outcome.champion = trained.version

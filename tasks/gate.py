@@ -201,8 +201,6 @@ def gate(
     challenger_model: Any,
     challenger_run_id: str,
     rows: pd.DataFrame,
-    margin: float | None = None,
-    *,
     policy: GatePolicy | None = None,
     batches: list[int] | None = None,
 ) -> GateResult:
@@ -210,13 +208,10 @@ def gate(
 
     Args:
         rows: labelled rows neither model trained on (the window's test rows).
-        margin: overrides ``policy.margin`` when given.
         policy: the gate's policy (default: :class:`GatePolicy` defaults).
         batches: the batch numbers of ``rows`` (recorded).
     """
     policy = policy or GatePolicy()
-    if margin is not None:
-        policy = replace(policy, margin=margin)
     client.set_registered_model_alias(name, CHALLENGER, challenger_version)
     X, _ = split_xy(rows, spec)
     current = champion_version(client, name)
@@ -234,9 +229,11 @@ def gate(
 
 
 def describe_gate(client: MlflowClient, name: str, version: str, result: GateResult) -> None:
-    """Append the gate's verdict to the version's registry description."""
+    """Append the gate's verdict (outcome, scores, interval, test, rows) to the version's registry description."""
     mv = client.get_model_version(name, version)
-    client.update_model_version(name, version, description=f"{mv.description or ''}\nGate: {result.reason}")
+    where = f"{result.rows} test rows of batches {', '.join(map(str, result.batches)) or '-'}; {result.test}"
+    verdict = f"Gate: {result.outcome} ({where}): {result.reason}"
+    client.update_model_version(name, version, description=f"{mv.description or ''}\n{verdict}")
 
 
 def run_links(tracking_uri: str, service_url: str, experiment_id: str, run_id: str, version: str) -> dict[str, str]:
@@ -261,10 +258,12 @@ def gate_task(
     model: Any,
     run_id: str,
     rows: pd.DataFrame,
-    margin: float,
+    policy: GatePolicy,
     links: dict[str, str],
+    batches: list[int],
 ) -> GateResult:
-    result = gate(client, spec, model_name, version, model, run_id, rows, margin)
+    """Gate ``version`` on ``rows`` (the window's test rows, from ``batches``); record it everywhere."""
+    result = gate(client, spec, model_name, version, model, run_id, rows, policy, batches)
     describe_gate(client, model_name, version, result)
     listed = "\n".join(f"- {label}: {url}" for label, url in links.items())
     create_markdown_artifact(f"{result.to_markdown()}\n\n{listed}\n", key=artifact_key("gate", spec.name, "v", version))

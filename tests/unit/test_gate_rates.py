@@ -120,5 +120,7 @@ def test_a_challenger_better_overall_but_worse_on_one_slice_is_blocked_naming_it
         assert result.outcome is Outcome.NOT_BETTER
         assert [s.name for s in result.blocking] == ["cat_0=a"]
         assert "cat_0=a" in result.reason
+        assert "| cat_0=a |" in result.to_markdown()
+        assert result.mlflow_tags()["driftgate.gate.blocking"] == '["cat_0=a"]'
         blocked += 1
     assert blocked == 20
