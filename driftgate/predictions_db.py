@@ -1,15 +1,30 @@
-"""The prediction database: its tables and how to read them.
+"""The prediction database: its tables and how to read and write them.
 
-The service writes it (``driftgate.serving.prediction_log``); the monitor flow and tests read it.
-SQLite by default (WAL, so readers never block the writer), Postgres by URL.
+The service writes predictions (``driftgate.serving.prediction_log``) and labels
+(``driftgate.serving.feedback``); the monitor flow and tests read both. SQLite by default (WAL,
+so readers never block the writer), Postgres by URL.
+
+Tables:
+    predictions: one row per record scored, by ``role`` (``champion`` answered it, ``shadow``
+        scored it off the request path); ``(prediction_id, role)`` is unique.
+    labels: the true outcome of a prediction, once; ``prediction_id`` is the key.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+
+log = logging.getLogger(__name__)
+
+CHAMPION_ROLE = "champion"
+SHADOW_ROLE = "shadow"
+MAX_ID_LENGTH = 100
 
 metadata = sa.MetaData()
 predictions_table = sa.Table(
@@ -22,16 +37,60 @@ predictions_table = sa.Table(
     sa.Column("latency_ms", sa.Float, nullable=False),
     sa.Column("inputs", sa.Text, nullable=False),
     sa.Column("output", sa.Text, nullable=False),
+    sa.Column("prediction_id", sa.String(MAX_ID_LENGTH), nullable=True),  # NULL only in rows of older versions
+    sa.Column("role", sa.String(20), nullable=False, server_default=CHAMPION_ROLE),
+)
+_PREDICTION_ID_INDEX = "ix_predictions_prediction_id_role"  # unique (prediction_id, role), made by migrate()
+labels_table = sa.Table(
+    "labels",
+    metadata,
+    sa.Column("prediction_id", sa.String(MAX_ID_LENGTH), primary_key=True),
+    sa.Column("label", sa.Text, nullable=False),  # JSON: a class label or a number
+    sa.Column("ts", sa.String(40), nullable=False),
 )
 
 
 def connect(url: str) -> sa.Engine:
-    """An engine on the prediction database with its tables created."""
+    """An engine on the prediction database with its tables created (and older tables migrated)."""
     engine = sa.create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_wal)
     metadata.create_all(engine)
+    migrate(engine)
     return engine
+
+
+def migrate(engine: sa.Engine) -> list[str]:
+    """Add the columns a ``predictions`` table of an older driftgate lacks; the columns added.
+
+    ``create_all`` creates missing tables but never alters one, so a database written before
+    prediction ids existed gets ``prediction_id`` (NULL for its old rows) and ``role`` here.
+    Safe when several processes do it at once (the loser finds the column there).
+    """
+    added = []
+    columns = {
+        "prediction_id": f"VARCHAR({MAX_ID_LENGTH})",
+        "role": f"VARCHAR(20) NOT NULL DEFAULT '{CHAMPION_ROLE}'",
+    }
+    for name, ddl in columns.items():
+        present = {c["name"] for c in sa.inspect(engine).get_columns(predictions_table.name)}
+        if name in present:
+            continue
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"ALTER TABLE {predictions_table.name} ADD COLUMN {name} {ddl}")
+            added.append(name)
+        except sa.exc.DBAPIError:  # another process added it first
+            if name not in {c["name"] for c in sa.inspect(engine).get_columns(predictions_table.name)}:
+                raise
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {_PREDICTION_ID_INDEX} "
+            f"ON {predictions_table.name} (prediction_id, role)"
+        )
+    if added:
+        log.warning("prediction database %s: added columns %s to an older predictions table", engine.url, added)
+    return added
 
 
 def _sqlite_wal(dbapi_connection: Any, _: Any) -> None:
@@ -42,12 +101,27 @@ def _sqlite_wal(dbapi_connection: Any, _: Any) -> None:
     cur.close()
 
 
+def insert_predictions_sql(engine: sa.Engine) -> str:
+    """The driver-level INSERT of prediction rows; a repeated ``(prediction_id, role)`` is skipped."""
+    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    cols = "ts, model_name, model_version, latency_ms, inputs, output, prediction_id, role"
+    values = ", ".join([mark] * 8)
+    if engine.dialect.name == "sqlite":
+        return f"INSERT OR IGNORE INTO {predictions_table.name} ({cols}) VALUES ({values})"
+    return f"INSERT INTO {predictions_table.name} ({cols}) VALUES ({values}) ON CONFLICT DO NOTHING"
+
+
+def _decode(row: Any) -> dict[str, Any]:
+    return {**row._mapping, "inputs": json.loads(row.inputs), "output": json.loads(row.output)}
+
+
 def read_predictions(url: str, since_id: int = 0, limit: int = 100_000) -> list[dict[str, Any]]:
     """Rows of the prediction log after ``since_id`` (for monitoring and tests)."""
     engine = sa.create_engine(url)
     try:
         if not sa.inspect(engine).has_table(predictions_table.name):
             return []
+        migrate(engine)
         with engine.connect() as conn:
             result = conn.execute(
                 sa.select(predictions_table)
@@ -55,8 +129,80 @@ def read_predictions(url: str, since_id: int = 0, limit: int = 100_000) -> list[
                 .order_by(predictions_table.c.id)
                 .limit(limit)
             )
-            return [
-                {**row._mapping, "inputs": json.loads(row.inputs), "output": json.loads(row.output)} for row in result
-            ]
+            return [_decode(row) for row in result]
     finally:
         engine.dispose()
+
+
+def read_labelled(url: str, model_name: str, limit: int = 100_000) -> list[dict[str, Any]]:
+    """The newest ``limit`` labelled prediction rows of a model (every role), oldest first.
+
+    Each row is a prediction row plus ``label`` (decoded) and ``label_ts``.
+    """
+    engine = sa.create_engine(url)
+    p, lab = predictions_table, labels_table
+    try:
+        if not sa.inspect(engine).has_table(lab.name):
+            return []
+        migrate(engine)
+        query = (
+            sa.select(p, lab.c.label, lab.c.ts.label("label_ts"))
+            .join(lab, lab.c.prediction_id == p.c.prediction_id)
+            .where(p.c.model_name == model_name)
+            .order_by(p.c.id.desc())
+            .limit(limit)
+        )
+        with engine.connect() as conn:
+            rows = [{**_decode(r), "label": json.loads(r.label)} for r in conn.execute(query)]
+        return rows[::-1]
+    finally:
+        engine.dispose()
+
+
+def existing_ids(conn: sa.Connection, table: sa.Table, ids: list[str]) -> set[str]:
+    """Which of ``ids`` appear in ``table``'s ``prediction_id`` (queried in chunks)."""
+    found: set[str] = set()
+    column = table.c.prediction_id
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        found.update(r[0] for r in conn.execute(sa.select(column).where(column.in_(chunk)).distinct()))
+    return found
+
+
+def store_labels(engine: sa.Engine, labels: Iterable[tuple[str, Any]]) -> tuple[list[str], list[str], list[str]]:
+    """Store labels of logged predictions, each at most once.
+
+    Args:
+        engine: the prediction database.
+        labels: ``(prediction_id, label)`` pairs, already validated.
+
+    Returns:
+        The ids stored, the ids no logged prediction carries, and the ids already labelled
+        (before or earlier in ``labels``); nothing is overwritten.
+    """
+    pairs = list(labels)
+    try:
+        return _store_labels(engine, pairs)
+    except sa.exc.IntegrityError:  # a concurrent request stored one of these ids first: look again
+        return _store_labels(engine, pairs)
+
+
+def _store_labels(engine: sa.Engine, pairs: list[tuple[str, Any]]) -> tuple[list[str], list[str], list[str]]:
+    ids = [i for i, _ in pairs]
+    ts = datetime.now(UTC).isoformat()
+    with engine.begin() as conn:
+        known = existing_ids(conn, predictions_table, ids)
+        labelled = existing_ids(conn, labels_table, ids)
+        stored, unknown, duplicate, rows = [], [], [], []
+        for pid, label in pairs:
+            if pid not in known:
+                unknown.append(pid)
+            elif pid in labelled:
+                duplicate.append(pid)
+            else:
+                labelled.add(pid)
+                stored.append(pid)
+                rows.append({"prediction_id": pid, "label": json.dumps(label), "ts": ts})
+        if rows:
+            conn.execute(labels_table.insert(), rows)
+    return stored, unknown, duplicate

@@ -26,6 +26,8 @@ from driftgate import __version__
 from driftgate.contract import ContractError, InputContract, Problem
 from driftgate.serving.batcher import MicroBatcher
 from driftgate.serving.body import MalformedBodyError, parse_records
+from driftgate.serving.feedback import feedback_routes
+from driftgate.serving.ids import take_ids
 from driftgate.serving.limits import BoundedExecutor, BusyError
 from driftgate.serving.model_store import ModelStore, ServedModel
 from driftgate.serving.prediction_log import PredictionLog
@@ -38,6 +40,7 @@ from driftgate.serving.schemas import (
     ModelRef,
     PredictResponse,
 )
+from driftgate.serving.shadow import ShadowScorer, shadow_lifespan
 from driftgate.serving.telemetry import HttpMetrics, telemetry
 from driftgate.settings import Settings, get_settings
 from driftgate.spec import load_spec
@@ -61,6 +64,7 @@ class Service:
     batcher: MicroBatcher
     predlog: PredictionLog
     explainers: BoundedExecutor
+    shadow: ShadowScorer | None = None
 
     _explainers: dict[str, Any] = field(default_factory=dict)
 
@@ -201,10 +205,16 @@ class RecordsOperation(Operation):
 
 async def read_records(
     request: Request[Any, Any, Any], served: ServedModel, route: str, limit: int | None = None
-) -> tuple[list[Any], dict[str, list[Any]]] | Response[ErrorBody]:
-    """The request's records and their columns, or the 4xx answer that says what is wrong."""
+) -> tuple[list[Any], dict[str, list[Any]], list[str]] | Response[ErrorBody]:
+    """The request's records, their columns and prediction ids, or the 4xx answer that says what is wrong."""
+    svc = _service(request)
+    id_columns: list[str] = getattr(svc.store.spec, "id_columns", None) or []
+    ids: list[str] = []
     try:
         records = parse_records(await request.body(), limit or served.contract.max_records)
+        if svc.settings.prediction_ids or id_columns:  # id columns are never features: always taken out
+            header = request.headers.get(svc.settings.id_header)
+            ids = take_ids(records, id_columns, header, svc.settings.id_header)
         if limit is not None and isinstance(records, list) and len(records) > limit:
             raise ContractError([Problem("records", f"holds {len(records)} records; {route} takes at most {limit}")])
         columns = served.contract.decode(records)
@@ -212,7 +222,7 @@ async def read_records(
         return _error(HTTP_400_BAD_REQUEST, str(exc), [ErrorItem(field="body", reason=str(exc))])
     except ContractError as exc:
         return _contract_problem(exc, route)
-    return records, columns
+    return records, columns, ids if svc.settings.prediction_ids else []
 
 
 @post("/predict", status_code=HTTP_200_OK, operation_class=RecordsOperation)
@@ -224,11 +234,14 @@ async def predict(request: Request[Any, Any, Any]) -> Response[Any]:
     read = await read_records(request, served, "/predict")
     if isinstance(read, Response):
         return read
-    records, columns = read
+    records, columns, ids = read
     preds, probs = await svc.batcher.predict(served, columns, len(records))
     latency_ms = (time.perf_counter() - started) * 1000
-    svc.predlog.append(served.name, served.version, latency_ms, records, probs if probs is not None else preds)
-    return Response(PredictResponse(preds, ModelRef(served.name, served.version), probs))
+    if svc.settings.prediction_log:
+        svc.predlog.append(served.name, served.version, latency_ms, records, probs if probs is not None else preds, ids)
+    if svc.shadow is not None:
+        svc.shadow.submit(served.version, columns, records, ids)
+    return Response(PredictResponse(preds, ModelRef(served.name, served.version), probs, ids or None))
 
 
 MAX_EXPLAIN_RECORDS = 100
@@ -249,7 +262,7 @@ async def explain(
     read = await read_records(request, served, "/explain", MAX_EXPLAIN_RECORDS)
     if isinstance(read, Response):
         return read
-    _, columns = read
+    _, columns, _ = read
     try:  # its own threads, a few at a time: explanations never starve the poller or the prediction log
         result = await svc.explainers.run(svc.explain, served, columns, top)
     except BusyError as exc:
@@ -295,6 +308,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         PredictionLog(settings.resolved_predictions_db_url(), tel),
         BoundedExecutor(settings.explain_concurrency, "driftgate-explain"),
     )
+    if settings.shadow:  # the challenger scores live requests off the request path (serving/shadow.py)
+        svc.shadow = ShadowScorer(client, spec, name, settings.max_records, svc.predlog, tel)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -319,11 +334,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     handlers: list[Any] = [welcome, health, ready, model_info, predict, explain, metrics, *report_routes()]
     handlers.extend(console_routes())
+    handlers.extend(feedback_routes(settings, store, tel))  # POST /feedback: labels of earlier predictions
     if settings.admin_api_key:
         handlers.append(admin_reload)
     app = Litestar(
         route_handlers=handlers,
-        lifespan=[lifespan],
+        lifespan=[lifespan, *shadow_lifespan(svc.shadow, settings.poll_seconds)],
         middleware=[HttpMetrics],
         exception_handlers={ValidationException: _validation_handler, HTTPException: _http_error},
         openapi_config=OpenAPIConfig(

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 
-from driftgate.predictions_db import connect, predictions_table
+from driftgate.predictions_db import CHAMPION_ROLE, connect, insert_predictions_sql
 from driftgate.serving.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -52,11 +52,18 @@ class PredictionLog:
             self._engine.dispose()
 
     def append(
-        self, model: str, version: str, latency_ms: float, records: list[dict[str, Any]], outputs: list[Any]
+        self,
+        model: str,
+        version: str,
+        latency_ms: float,
+        records: list[dict[str, Any]],
+        outputs: list[Any],
+        ids: list[str] | None = None,
+        role: str = CHAMPION_ROLE,
     ) -> None:
-        """Queue one request's predictions; never blocks, never raises."""
+        """Queue one request's predictions (with their ids, by ``role``); never blocks, never raises."""
         ts = datetime.now(UTC).isoformat()
-        for rec, out in zip(records, outputs, strict=False):
+        for i, (rec, out) in enumerate(zip(records, outputs, strict=False)):
             row = {
                 "ts": ts,
                 "model_name": model,
@@ -64,6 +71,8 @@ class PredictionLog:
                 "latency_ms": latency_ms,
                 "inputs": rec,
                 "output": out,
+                "prediction_id": ids[i] if ids else None,
+                "role": role,
             }
             try:
                 self._queue.put_nowait(row)
@@ -89,24 +98,23 @@ class PredictionLog:
         encode = msgspec.json.encode
         params = [
             (r["ts"], r["model_name"], r["model_version"], r["latency_ms"], encode(r["inputs"]).decode(),
-             encode(r["output"]).decode())
+             encode(r["output"]).decode(), r["prediction_id"], r["role"])
             for r in rows
         ]  # fmt: skip
         try:
             engine = self._connect()
-            mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-            sql = (
-                f"INSERT INTO {predictions_table.name} (ts, model_name, model_version, latency_ms, inputs, output) "
-                f"VALUES ({', '.join([mark] * 6)})"
-            )
+            sql = insert_predictions_sql(engine)  # a repeated (prediction_id, role) is skipped, not an error
             with engine.begin() as conn:
                 # the driver's executemany: the Core insert's per-row processing cost ~20 % of the service's CPU
-                conn.exec_driver_sql(sql, params)
+                written = conn.exec_driver_sql(sql, params).rowcount
         except Exception as exc:  # outage: count the loss, keep serving
             self._engine = None
             self.telemetry.predlog_lost.inc(len(rows))
             log.warning("prediction log lost %d rows: %s", len(rows), exc)
             return
+        if 0 <= written < len(rows):
+            log.warning("prediction log skipped %d rows whose prediction id was already logged", len(rows) - written)
+            self.telemetry.predlog_duplicate_ids.inc(len(rows) - written)
         self.telemetry.predlog_written.inc(len(rows))
 
     def _loop(self) -> None:

@@ -20,6 +20,7 @@ class PredictResponse(msgspec.Struct, omit_defaults=True):
     predictions: list[Any]
     model: ModelRef
     probabilities: list[dict[str, float]] | None = None
+    ids: list[str] | None = None  # one prediction id per record (for POST /feedback)
 
 
 class Contribution(msgspec.Struct):
@@ -34,6 +35,7 @@ class Explained(msgspec.Struct):
     raw_output: float
     top: list[Contribution]
     rest: float
+    explained_class: str | None = None  # classifiers: the class whose log-odds raw_output is
 
 
 class ExplainResponse(msgspec.Struct):

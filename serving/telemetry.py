@@ -33,6 +33,21 @@ class Telemetry:
         self.reload_seconds = Histogram(f"{PREFIX}_model_reload_seconds", "Time to load and check a version")
         self.predlog_written = Counter(f"{PREFIX}_prediction_log_written", "Predictions written to the log")
         self.predlog_lost = Counter(f"{PREFIX}_prediction_log_lost", "Predictions the log could not keep")
+        self.predlog_duplicate_ids = Counter(
+            f"{PREFIX}_prediction_log_duplicate_ids", "Logged rows skipped: their prediction id was already logged"
+        )
+        self.shadow_predictions = Counter(
+            f"{PREFIX}_shadow_predictions", "Records scored by the challenger off the request path", ["version"]
+        )
+        self.shadow_dropped = Counter(f"{PREFIX}_shadow_dropped", "Records the shadow scorer had no room or time for")
+        self.feedback_labels = Counter(f"{PREFIX}_feedback_labels", "Labels sent to /feedback, by outcome", ["outcome"])
+        self.realized_metric = Gauge(
+            f"{PREFIX}_realized_metric", "Primary metric on labelled live predictions (newest window)",
+            ["model", "version", "role", "metric"],
+        )  # fmt: skip
+        self.realized_rows = Gauge(
+            f"{PREFIX}_realized_rows", "Labelled predictions behind the realized metric", ["model", "version", "role"]
+        )
         self.rejected = Counter(f"{PREFIX}_rejected_records", "Requests refused by the input contract", ["route"])
         self.http_requests = Counter(f"{PREFIX}_http_requests", "HTTP requests", ["method", "path", "status_code"])
         self.http_latency = Histogram(

@@ -1,0 +1,217 @@
+"""Realized performance: the primary metric of logged predictions once their labels arrived.
+
+Scores the outputs the service stored (probabilities or values), never a re-scoring, so the
+number is exactly what callers were told. Every value carries a bootstrap interval; a decision
+made on too few labelled rows says so instead of guessing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    log_loss,
+    mean_absolute_error,
+    r2_score,
+    roc_auc_score,
+    root_mean_squared_error,
+)
+
+from driftgate.spec import DatasetSpec
+from driftgate.tasks.metrics import positive_class
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Stored outputs of one model on labelled rows, ready to score."""
+
+    y: np.ndarray  # labels (str for classifiers, float for regressors)
+    proba: np.ndarray | None  # (rows, classes) for classifiers
+    values: np.ndarray | None  # regression predictions
+    classes: list[str]
+
+
+def scored_rows(spec: DatasetSpec, outputs: Sequence[Any], labels: Sequence[Any]) -> Scored:
+    """Stored outputs (``{class: p}`` dicts or numbers) and labels as arrays."""
+    if spec.task == "classification":
+        classes = [str(c) for c in outputs[0]] if outputs else []
+        proba = np.array([[float(o[c]) for c in classes] for o in outputs], dtype=float).reshape(len(outputs), -1)
+        return Scored(np.array([str(v) for v in labels], dtype=object), proba, None, classes)
+    return Scored(np.asarray(labels, dtype=float), None, np.asarray(outputs, dtype=float), [])
+
+
+def score(spec: DatasetSpec, s: Scored, idx: np.ndarray | None = None) -> float:
+    """The spec's primary metric of ``s`` (rows ``idx`` when given); NaN where undefined."""
+    name = spec.metric.name
+    y = s.y if idx is None else s.y[idx]
+    if len(y) == 0:
+        return math.nan
+    if s.proba is None:
+        v = s.values if idx is None else s.values[idx]  # type: ignore[index]
+        if name == "rmse":
+            return float(root_mean_squared_error(y, v))
+        if name == "mae":
+            return float(mean_absolute_error(y, v))
+        return float(r2_score(y, v)) if len(y) > 1 else math.nan
+    p = s.proba if idx is None else s.proba[idx]
+    classes = s.classes
+    pred = np.asarray(classes, dtype=object)[p.argmax(axis=1)]
+    pos = str(positive_class(spec, classes=classes))
+    if name == "accuracy":
+        return float(accuracy_score(y, pred))
+    if name == "f1":
+        avg = "binary" if len(classes) == 2 else "macro"
+        return float(f1_score(y, pred, pos_label=pos, average=avg, labels=classes if avg == "macro" else None))
+    present = set(np.unique(y))
+    if len(present) < 2 or not present <= set(classes):
+        return math.nan
+    if name == "log_loss":
+        return float(log_loss(y, p, labels=classes))
+    if len(classes) == 2:
+        return float(roc_auc_score(y == pos, p[:, classes.index(pos)]))
+    return float(roc_auc_score(y, p, multi_class="ovr", labels=classes))
+
+
+def bootstrap(spec: DatasetSpec, s: Scored, n: int, seed: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Percentile interval of the metric over ``n`` resamples of the rows (NaN-free resamples only)."""
+    rows = len(s.y)
+    if rows < 2 or n < 1:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    values = [score(spec, s, rng.integers(0, rows, rows)) for _ in range(n)]
+    finite = np.array([v for v in values if v == v])
+    if len(finite) == 0:
+        return math.nan, math.nan
+    return float(np.quantile(finite, alpha / 2)), float(np.quantile(finite, 1 - alpha / 2))
+
+
+@dataclass(frozen=True)
+class Realized:
+    """The realized metric of one model version in one role over its newest labelled rows."""
+
+    version: str
+    role: str
+    metric: str
+    rows: int
+    value: float
+    low: float
+    high: float
+    estimated: float | None = None  # CBPE on the same rows, before looking at the labels
+
+
+def realized_metrics(
+    spec: DatasetSpec, rows: list[dict[str, Any]], window: int, n_boot: int = 200, seed: int = 0
+) -> list[Realized]:
+    """Realized metric per (version, role) over each one's newest ``window`` labelled rows."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((str(r["model_version"]), str(r["role"])), []).append(r)
+    out = []
+    for (version, role), group in sorted(groups.items(), key=lambda kv: (_num(kv[0][0]), kv[0][1])):
+        newest = group[-window:]
+        s = scored_rows(spec, [r["output"] for r in newest], [r["label"] for r in newest])
+        low, high = bootstrap(spec, s, n_boot, seed)
+        out.append(Realized(version, role, spec.metric.name, len(newest), score(spec, s), low, high))
+    return out
+
+
+def _num(version: str) -> float:
+    try:
+        return float(version)
+    except ValueError:
+        return math.inf
+
+
+def confidently_worse(spec: DatasetSpec, r: Realized, bar: float) -> bool:
+    """True when the whole interval of ``r`` is on the wrong side of ``bar``."""
+    if spec.metric.direction == "maximize":
+        return r.high == r.high and r.high < bar
+    return r.low == r.low and r.low > bar
+
+
+@dataclass(frozen=True)
+class RealizedDecision:
+    """Whether live labels ask for retraining, and why, in words."""
+
+    retrain: bool
+    reasons: list[str]
+
+
+def decide_realized(
+    spec: DatasetSpec,
+    champion: Realized | None,
+    test_score: float | None,
+    floor: float | None,
+    margin: float,
+    min_rows: int,
+) -> RealizedDecision:
+    """Retrain when the champion's realized metric is confidently below the floor or its test score minus ``margin``."""
+    name = spec.metric.name
+    if champion is None or champion.rows < min_rows:
+        have = champion.rows if champion else 0
+        return RealizedDecision(False, [f"inconclusive: {have} labelled predictions of the champion, need {min_rows}"])
+    shown = f"realized {name} {champion.value:.4g} (95% interval {champion.low:.4g} to {champion.high:.4g}, "
+    shown += f"{champion.rows} rows) of version {champion.version}"
+    reasons = []
+    if floor is not None and confidently_worse(spec, champion, floor):
+        reasons.append(f"{shown} is below the floor {floor:.4g}")
+    if test_score is not None and test_score == test_score:
+        bar = test_score - margin if spec.metric.direction == "maximize" else test_score + margin
+        if confidently_worse(spec, champion, bar):
+            reasons.append(f"{shown} is worse than its test score {test_score:.4g} by more than {margin:g}")
+    if reasons:
+        return RealizedDecision(True, reasons)
+    return RealizedDecision(False, [f"{shown}: within the floor and the margin"])
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Champion and shadow challenger scored on the same labelled live rows (paired bootstrap)."""
+
+    champion: str
+    challenger: str
+    metric: str
+    rows: int
+    champion_value: float
+    challenger_value: float
+    low: float  # interval of challenger - champion
+    high: float
+
+    def verdict(self, spec: DatasetSpec) -> str:
+        sign = 1.0 if spec.metric.direction == "maximize" else -1.0
+        lo, hi = sorted((sign * self.low, sign * self.high))
+        if lo > 0:
+            return "challenger better"
+        if hi < 0:
+            return "champion better"
+        return "inconclusive"
+
+
+def compare_on_live(
+    spec: DatasetSpec, rows: list[dict[str, Any]], champion: str, n_boot: int = 200, seed: int = 0
+) -> Paired | None:
+    """The newest shadow version against ``champion`` on the labelled rows both scored; None without any."""
+    mine = {r["prediction_id"]: r for r in rows if r["role"] == "champion" and str(r["model_version"]) == champion}
+    shadow = [r for r in rows if r["role"] == "shadow" and r["prediction_id"] in mine]
+    if not shadow:
+        return None
+    challenger = max({str(r["model_version"]) for r in shadow}, key=_num)
+    pairs = [(mine[r["prediction_id"]], r) for r in shadow if str(r["model_version"]) == challenger]
+    labels = [c["label"] for c, _ in pairs]
+    a = scored_rows(spec, [c["output"] for c, _ in pairs], labels)
+    b = scored_rows(spec, [s["output"] for _, s in pairs], labels)
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(pairs), len(pairs))
+        d = score(spec, b, idx) - score(spec, a, idx)
+        if d == d:
+            diffs.append(d)
+    low, high = (float(np.quantile(diffs, 0.025)), float(np.quantile(diffs, 0.975))) if diffs else (math.nan,) * 2
+    return Paired(champion, challenger, spec.metric.name, len(pairs), score(spec, a), score(spec, b), low, high)

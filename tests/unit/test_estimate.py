@@ -1,0 +1,94 @@
+"""Estimated (CBPE) and realized performance on seeded synthetic data."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from driftgate.predict import predict
+from driftgate.spec import load_spec
+from driftgate.synthetic import Shift, make_frame
+from driftgate.tasks.estimate import estimate, fit_calibration
+from driftgate.tasks.metrics import evaluate
+from driftgate.tasks.realized import Realized, decide_realized, realized_metrics
+from tests.conftest import ROOT
+
+SPEC = load_spec("synthetic-classification", ROOT / "datasets")
+FEATURES = SPEC.feature_names
+
+
+def _frame(n: int, seed: int, shift: Shift | None = None) -> tuple[pd.DataFrame, pd.Series]:
+    df = make_frame("classification", n, seed, shift)
+    return df[FEATURES], df["label"].astype(str)
+
+
+@pytest.fixture(scope="module")
+def model() -> Pipeline:
+    X, y = _frame(8000, seed=1)
+    pre = ColumnTransformer([("cat", OneHotEncoder(), SPEC.categorical)], remainder="passthrough")
+    return Pipeline([("pre", pre), ("clf", LogisticRegression(max_iter=500))]).fit(X, y)
+
+
+@pytest.mark.parametrize("metric", ["roc_auc", "accuracy", "f1"])
+def test_estimate_is_within_0_02_of_realized_when_inputs_shift_but_the_relation_does_not(
+    model: Pipeline, metric: str
+) -> None:
+    spec = SPEC.model_copy(update={"metric": SPEC.metric.model_copy(update={"name": metric})})
+    X_val, y_val = _frame(5000, seed=2)  # the champion's validation rows: the base distribution
+    val = predict(model, "classification", X_val)
+    classes = [str(c) for c in val.classes]
+    assert val.proba is not None
+    cal = fit_calibration(val.proba[:, classes.index("1")], y_val.to_numpy(), "1", classes)
+    X_live, y_live = _frame(10000, seed=3, shift=Shift(mean={"num_0": -1.5}))
+    live = predict(model, "classification", X_live)
+    assert live.proba is not None
+    estimated = estimate(spec, cal, live.proba, classes)
+    realized = evaluate(model, spec, X_live, y_live)[metric]
+    base = evaluate(model, spec, X_val, y_val)[metric]
+    assert estimated is not None
+    assert abs(estimated - realized) < 0.02, (estimated, realized)
+    assert abs(base - realized) > abs(estimated - realized)  # the shift moved the metric; the estimate followed
+
+
+def test_estimate_cannot_see_concept_drift_but_realized_performance_does(model: Pipeline) -> None:
+    X_val, y_val = _frame(5000, seed=2)
+    val = predict(model, "classification", X_val)
+    classes = [str(c) for c in val.classes]
+    assert val.proba is not None
+    cal = fit_calibration(val.proba[:, classes.index("1")], y_val.to_numpy(), "1", classes)
+    X_live, y_live = _frame(3000, seed=4, shift=Shift(concept=-2.0))  # the signal flips sign
+    live = predict(model, "classification", X_live)
+    assert live.proba is not None
+    rows = [
+        {"model_version": "1", "role": "champion", "output": dict(zip(classes, p, strict=True)), "label": lab}
+        for p, lab in zip(live.proba.tolist(), y_live, strict=True)
+    ]
+    [realized] = realized_metrics(SPEC, rows, window=2000, n_boot=100)
+    estimated = estimate(SPEC, cal, live.proba, classes)
+    assert estimated is not None
+    assert estimated > 0.75
+    assert realized.rows == 2000
+    assert realized.value < 0.4
+    assert realized.low <= realized.value <= realized.high
+
+
+@pytest.mark.parametrize(
+    ("value", "low", "high", "rows", "retrain"),
+    [
+        (0.70, 0.66, 0.74, 500, True),  # confidently below test 0.85 - 0.05
+        (0.79, 0.74, 0.84, 500, False),  # the interval reaches the bar: not sure
+        (0.60, 0.50, 0.70, 50, False),  # too few labels: inconclusive
+    ],
+)
+def test_realized_decision_needs_confidence_and_enough_labels(
+    value: float, low: float, high: float, rows: int, retrain: bool
+) -> None:
+    r = Realized("3", "champion", "roc_auc", rows, value, low, high)
+    decision = decide_realized(SPEC, r, test_score=0.85, floor=None, margin=0.05, min_rows=200)
+    assert decision.retrain is retrain, decision.reasons
+    if rows < 200:
+        assert decision.reasons[0].startswith("inconclusive")
