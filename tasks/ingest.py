@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import io
 import logging
 import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import msgspec
@@ -23,7 +21,6 @@ from driftgate.errors import BatchFetchError, DriftgateError
 from driftgate.frames import SPLIT_COLUMN, assign_splits, normalize
 from driftgate.lake import BatchManifest, Lake
 from driftgate.names import artifact_key
-from driftgate.sources import read_table
 from driftgate.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
@@ -151,18 +148,11 @@ def source_columns(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
 
     A missing column is left missing, so validation names it and quarantines the batch.
     """
-    known = [*spec.columns, *getattr(spec, "id_columns", [])]
+    known = [*spec.columns, *spec.id_columns]
     dropped = [c for c in frame.columns if c not in known]
     if dropped:
         log.info("dropping columns the spec does not name: %s", dropped)
     return frame[[c for c in known if c in frame.columns]]
-
-
-def read_spec_file(path: Path, spec: DatasetSpec) -> pd.DataFrame:
-    """A local CSV/Parquet file read with the dataset's read options."""
-    if "spec" in inspect.signature(read_table).parameters:  # read options of the spec (being added)
-        return read_table(path, spec=spec)  # type: ignore[call-arg]
-    return read_table(path)
 
 
 def store_batch(lake: Lake, spec: DatasetSpec, number: int, frame: pd.DataFrame) -> tuple[BatchManifest, bool]:

@@ -24,8 +24,9 @@ from prefect.cache_policies import NO_CACHE
 from driftgate.batch_sources import LandingBatches
 from driftgate.errors import BatchFetchError
 from driftgate.lake import Lake
+from driftgate.sources import read_table
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.ingest import next_batch_number, prepare_batch, read_spec_file, source_columns, transient
+from driftgate.tasks.ingest import next_batch_number, prepare_batch, source_columns, transient
 
 log = logging.getLogger(__name__)
 STATE = "landing"
@@ -56,6 +57,7 @@ def _mtime(info: dict[str, Any]) -> float:
 
 def list_landed(fs: Any, root: str, suffixes: list[str]) -> list[LandedFile]:
     """Files under ``root`` ending in one of ``suffixes``, in arrival order (mtime, then name)."""
+    fs.invalidate_cache(root)  # s3fs answers from its cached listing: files landed since would be "not found"
     if not fs.exists(root):
         return []
     found = fs.find(root, detail=True)
@@ -127,7 +129,7 @@ def read_landed(fs: Any, item: LandingItem, spec: DatasetSpec, seed: int) -> pd.
     with tempfile.TemporaryDirectory(prefix="driftgate-landing-") as tmp:
         local = Path(tmp) / Path(item.path).name
         local.write_bytes(data)
-        frame = read_spec_file(local, spec)
+        frame = read_table(local, spec=spec)
     return prepare_batch(source_columns(frame, spec), spec, item.number, seed)
 
 

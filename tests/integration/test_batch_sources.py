@@ -109,7 +109,9 @@ def rows(seed: int, n: int = 200) -> pd.DataFrame:
 def expected_hash(local: Path, number: int) -> str:
     """What batch ``number`` must hash to if it holds exactly the rows of file ``local``."""
     spec = load_spec(DATASET, ROOT / "datasets")
-    return content_hash(prepare_batch(source_columns(read_table(local), spec), spec, number, get_settings().seed))
+    return content_hash(
+        prepare_batch(source_columns(read_table(local, spec=spec), spec), spec, number, get_settings().seed)
+    )
 
 
 def stored_hashes() -> dict[int, str]:

@@ -1,0 +1,281 @@
+"""Score files with the champion: read, check each row against the input contract, score, write.
+
+Rows are checked with the service's own contract (:class:`driftgate.contract.FieldRule`): a row
+the service would refuse is not scored here either, it goes to ``<input>.rejected.parquet``
+with the field and the reason. A CSV row with fewer or more fields than the header, or a last
+line with no final newline (a file cut short), is rejected the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import numpy as np
+import pandas as pd
+from mlflow.models import get_model_info
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from driftgate.contract import FieldRule, InputContract
+from driftgate.errors import DriftgateError
+from driftgate.predict import predict
+from driftgate.registry import champion_version, load_version, model_uri
+from driftgate.settings import Settings
+from driftgate.sources import read_table
+from driftgate.spec import DatasetSpec
+from driftgate.tasks.ingest import transient
+from driftgate.tracking import configure_mlflow
+
+log = logging.getLogger(__name__)
+PREDICTIONS, REJECTED = ".predictions.parquet", ".rejected.parquet"
+ROW, ROW_FIELD = "row", "row"  # output column: the row's position in the input (0-based)
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The model that scores, and the service's input contract for it."""
+
+    name: str
+    version: str
+    model: Any
+    contract: InputContract
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file, read: its rows, and rows already known broken (row position -> reason)."""
+
+    path: str
+    frame: pd.DataFrame
+    broken: dict[int, str]
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """Which rows the contract accepts, the model input for them, and the rejections."""
+
+    valid: np.ndarray
+    model_input: pd.DataFrame
+    rejected: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class ScoredFile:
+    """What scoring one input produced."""
+
+    input: str
+    scored: int
+    rejected: int
+    output: str | None
+    rejected_output: str | None
+
+    def summary(self) -> dict[str, str]:
+        """One row of the run's artifact table."""
+        return {"input": self.input, "scored": str(self.scored), "rejected": str(self.rejected),
+                "predictions": self.output or "-", "rejected rows": self.rejected_output or "-"}  # fmt: skip
+
+
+def load_champion(settings: Settings, spec: DatasetSpec, model_name: str) -> Champion:
+    """The champion and its contract (the spec's rules for the columns of the model's signature).
+
+    Raises:
+        DriftgateError: the model has no champion.
+    """
+    mv = champion_version(configure_mlflow(settings), model_name)
+    if mv is None:
+        raise DriftgateError(f"model {model_name!r} has no champion to predict with")
+    signature = get_model_info(model_uri(model_name, mv.version)).signature
+    columns = signature.inputs.input_names() if signature is not None else None
+    contract = InputContract.from_spec(spec, settings.max_records, columns)
+    return Champion(model_name, str(mv.version), load_version(model_name, mv.version), contract)
+
+
+def output_paths(path: str) -> tuple[str, str]:
+    stem = path.rsplit(".", 1)[0]
+    return stem + PREDICTIONS, stem + REJECTED
+
+
+def inputs_under(fs: Any, path: str) -> list[str]:
+    """The CSV/Parquet files at ``path`` (a file, or every one under a folder/prefix), outputs excluded."""
+    fs.invalidate_cache(path)  # s3fs's cached listing would miss files written since
+    if fs.isfile(path):
+        return [path]
+    found = [p for p in fs.find(path) if p.endswith((".parquet", ".csv")) and not p.endswith((PREDICTIONS, REJECTED))]
+    return sorted(found)
+
+
+def broken_csv_rows(data: bytes, spec: DatasetSpec, rows: int) -> dict[int, str]:
+    """Rows of a CSV whose field count differs from the header's, and a last line cut short."""
+    text = data.decode(spec.read.encoding, errors="replace")
+    records = [r for r in csv.reader(io.StringIO(text), delimiter=spec.read.separator) if r]
+    broken: dict[int, str] = {}
+    if len(records) - 1 == rows:  # one record per row read: field counts can be compared
+        width = len(records[0])
+        for i, rec in enumerate(records[1:]):
+            if len(rec) != width:
+                broken[i] = f"has {len(rec)} fields, the header has {width} (line cut short or misquoted?)"
+    if rows and data and not data.endswith((b"\n", b"\r")):
+        broken.setdefault(rows - 1, "the file ends inside this line (no final newline): it may be cut short")
+    return broken
+
+
+def read_input(fs: Any, path: str, spec: DatasetSpec) -> InputFile:
+    """Read one input with the dataset's read options.
+
+    Raises:
+        DriftgateError: the file cannot be parsed at all.
+    """
+    data = fs.cat_file(path)
+    with tempfile.TemporaryDirectory(prefix="driftgate-score-") as tmp:
+        local = Path(tmp) / Path(path).name
+        local.write_bytes(data)
+        try:
+            frame = read_table(local, spec=spec).reset_index(drop=True)
+        except DriftgateError as exc:
+            raise DriftgateError(f"cannot read {path}: {exc}") from exc
+    broken = broken_csv_rows(data, spec, len(frame)) if path.endswith(".csv") else {}
+    return InputFile(path, frame, broken)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _cell(rule: FieldRule, value: Any) -> tuple[Any, str | None]:
+    """A file's cell as the contract sees it: text is all a CSV has, so numbers may arrive as text."""
+    if _missing(value):
+        return rule.check(None)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if rule.kind == "numeric" and isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None, f"must be a number, got {value!r}"
+    elif rule.kind == "categorical" and not isinstance(value, str):
+        value = str(value)
+    return rule.check(value)
+
+
+def check_rows(file: InputFile, contract: InputContract) -> RowCheck:
+    """Check every row with the contract; the model input of the valid rows and one rejection per bad row."""
+    frame, n = file.frame, len(file.frame)
+    problems: dict[int, list[tuple[str, str]]] = {i: [(ROW_FIELD, r)] for i, r in file.broken.items()}
+    columns: dict[str, list[Any]] = {}
+    for rule in contract.fields:
+        if rule.name not in frame.columns:
+            for i in range(n):
+                problems.setdefault(i, []).append((rule.name, "is required (the file has no such column)"))
+            columns[rule.name] = [None] * n
+            continue
+        values = []
+        for i, raw in enumerate(frame[rule.name].tolist()):
+            value, reason = _cell(rule, raw)
+            if reason:
+                problems.setdefault(i, []).append((rule.name, reason))
+            values.append(value)
+        columns[rule.name] = values
+    valid = np.ones(n, dtype=bool)
+    valid[list(problems)] = False
+    kept = {name: [v for v, ok in zip(col, valid, strict=True) if ok] for name, col in columns.items()}
+    rejected = pd.DataFrame(
+        [
+            {ROW: i, "field": found[0][0], "reason": found[0][1], "problems": "; ".join(f"{f}: {r}" for f, r in found)}
+            for i, found in sorted(problems.items())
+        ],
+        columns=[ROW, "field", "reason", "problems"],
+    )
+    if len(rejected):  # the rejected rows themselves, as text, so they can be fixed and sent again
+        raw = frame.iloc[rejected[ROW].to_numpy()].astype("string").reset_index(drop=True)
+        rejected = pd.concat([rejected, raw.drop(columns=[c for c in raw if c in rejected])], axis=1)
+    return RowCheck(valid, contract.frame(kept), rejected)
+
+
+def score_rows(champion: Champion, task: str, file: InputFile, check: RowCheck, id_columns: list[str]) -> pd.DataFrame:
+    """Predictions of the valid rows, in input order, with their row position, id columns and model version."""
+    out = pd.DataFrame({ROW: np.flatnonzero(check.valid)})
+    for col in id_columns:
+        if col in file.frame.columns:
+            out[col] = file.frame[col].to_numpy()[check.valid]
+    if not len(out):
+        return out
+    scored = predict(champion.model, task, check.model_input)
+    out["prediction"] = scored.labels() if scored.proba is not None else scored.values
+    if scored.proba is not None:
+        for i, c in enumerate(scored.classes):
+            out[f"proba_{c}"] = scored.proba[:, i]
+    out["model_name"], out["model_version"] = champion.name, champion.version
+    return out
+
+
+def write_outputs(fs: Any, path: str, scored: pd.DataFrame, rejected: pd.DataFrame) -> ScoredFile:
+    """Predictions (if any row was valid) and rejections (if any) beside the input; stale ones removed."""
+    dest, rejected_dest = output_paths(path)
+    written: dict[str, str | None] = {}
+    for frame, target in ((scored, dest), (rejected, rejected_dest)):
+        if len(frame):
+            buf = io.BytesIO()
+            frame.to_parquet(buf, index=False)
+            with fs.open(target, "wb") as fh:
+                fh.write(buf.getvalue())
+            written[target] = target
+        else:
+            if fs.exists(target):  # an older run's output would describe rows this file no longer has
+                fs.rm(target)
+            written[target] = None
+    log.info("%s: %s rows scored, %s rejected", path, len(scored), len(rejected))
+    return ScoredFile(path, len(scored), len(rejected), written[dest], written[rejected_dest])
+
+
+def input_fs(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
+    return fsspec.core.url_to_fs(url, **storage_options)  # type: ignore[no-any-return]
+
+
+# --- Prefect wrappers ------------------------------------------------------------------
+
+
+@task(name="list-inputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 4], retry_condition_fn=transient)
+def list_inputs_task(url: str, storage_options: dict[str, Any]) -> list[str]:
+    fs, root = input_fs(url, storage_options)
+    return inputs_under(fs, root)
+
+
+@task(name="read-input", task_run_name="read-{path}", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 4],
+      retry_condition_fn=transient)  # fmt: skip
+def read_input_task(url: str, storage_options: dict[str, Any], path: str, spec: DatasetSpec) -> InputFile:
+    fs, _ = input_fs(url, storage_options)
+    return read_input(fs, path, spec)
+
+
+@task(name="validate-rows", task_run_name="validate-rows-{file.path}", cache_policy=NO_CACHE)
+def check_rows_task(file: InputFile, contract: InputContract) -> RowCheck:
+    return check_rows(file, contract)
+
+
+@task(name="score-rows", task_run_name="score-rows-{file.path}", cache_policy=NO_CACHE)
+def score_rows_task(
+    champion: Champion, task: str, file: InputFile, check: RowCheck, id_columns: list[str]
+) -> pd.DataFrame:
+    return score_rows(champion, task, file, check, id_columns)
+
+
+@task(name="load-champion", cache_policy=NO_CACHE)
+def load_champion_task(settings: Settings, spec: DatasetSpec, model_name: str) -> Champion:
+    return load_champion(settings, spec, model_name)
+
+
+@task(name="write-predictions", task_run_name="write-{path}", cache_policy=NO_CACHE, retries=2,
+      retry_delay_seconds=[1, 4], retry_condition_fn=transient)  # fmt: skip
+def write_outputs_task(
+    url: str, storage_options: dict[str, Any], path: str, scored: pd.DataFrame, rejected: pd.DataFrame
+) -> ScoredFile:
+    fs, _ = input_fs(url, storage_options)
+    return write_outputs(fs, path, scored, rejected)
