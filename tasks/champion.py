@@ -55,7 +55,7 @@ def load_champion(client: MlflowClient, lake: Lake, spec: DatasetSpec, model_nam
         return None
     return Champion(
         version=mv,
-        model=load_version(model_name, mv.version),
+        model=load_version(model_name, mv.version, spec),
         reference=reference_rows(lake, spec, lineage(client, mv)),
         importance=importance(client, mv),
     )

@@ -12,6 +12,7 @@ from driftgate.servers import ServerThread, free_port
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")  # tasks called outside a flow in tests
 ROOT = Path(__file__).resolve().parents[1]
 __all__ = ["ROOT", "ServerThread", "free_port"]
 

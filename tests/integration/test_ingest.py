@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -177,9 +178,13 @@ def test_a_batch_that_never_arrives_fails_naming_the_batch(
 
 
 def test_a_storage_outage_during_a_write_is_retried(
-    prefect_harness: None, driftgate_env: Path, monkeypatch: pytest.MonkeyPatch
+    prefect_harness: None, driftgate_env: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The S3 server goes away for ~2 s while a batch is stored; the store task's retries carry it through."""
+    """The S3 server goes away for ~3 s while a batch is stored; the store task's own retries carry it through.
+
+    botocore is held to one attempt (AWS_MAX_ATTEMPTS=1), so the layers below the task cannot absorb the
+    outage: the test fails unless the task itself ran more than once.
+    """
     import threading
 
     import boto3
@@ -197,15 +202,23 @@ def test_a_storage_outage_during_a_write_is_retried(
                        "DRIFTGATE_S3_ENDPOINT_URL": endpoint, "DRIFTGATE_S3_KEY": "k",
                        "DRIFTGATE_S3_SECRET": "s"}.items():  # fmt: skip
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     get_settings.cache_clear()
     ctx = build_context(get_settings())
     spec = scenario_spec()
     frame = prepare_batch(make_batch(load_source(spec), spec, plan_batches(load_source(spec), spec), 1), spec, 1)
     server.stop()  # outage: nothing listens on the port
-    restarted = threading.Timer(2.0, server.start)  # moto keeps its buckets in-process across restarts
+    restarted = threading.Timer(3.0, server.start)  # moto keeps its buckets in-process across restarts
     restarted.start()
     try:
-        manifest = store_batch_task(ctx.lake, ctx.spec, 1, frame)
+        task_log = logging.getLogger("prefect.task_runs")
+        task_log.addHandler(caplog.handler)  # Prefect's loggers do not propagate to pytest's
+        try:
+            manifest = store_batch_task(ctx.lake, ctx.spec, 1, frame)
+        finally:
+            task_log.removeHandler(caplog.handler)
+        retries = [r.getMessage() for r in caplog.records if "will start" in r.getMessage()]
+        assert retries, "the outage was absorbed below the task: its own retry never ran"
         assert manifest.sha256 == content_hash(frame)
         assert ctx.lake.stored_numbers(DATASET) == [1]
         assert content_hash(ctx.lake.read_batch(DATASET, 1)) == content_hash(frame)
