@@ -84,9 +84,10 @@ class Service:
             order = sorted(range(len(ex.features)), key=lambda j: -abs(row[j]))
             shown = order[:top]
             out.append(Explained(
-                prediction=preds[i], base_value=ex.base_value, raw_output=float(ex.raw_output[i]),
+                prediction=preds[i], base_value=float(ex.base_values[i]), raw_output=float(ex.raw_output[i]),
                 top=[Contribution(ex.features[j], _plain(X.iloc[i][ex.features[j]]), float(row[j])) for j in shown],
                 rest=float(sum(row[j] for j in order[top:])),
+                explained_class=ex.explained_class[i] if ex.explained_class else None,
             ))  # fmt: skip
         return out
 

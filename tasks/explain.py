@@ -3,6 +3,10 @@
 Tree models get ``TreeExplainer``, linear ones ``LinearExplainer``, anything else a
 permutation explainer with a bounded budget. Values are in the model's raw output space
 (log-odds for classifiers), where they add up exactly: base + sum(values) = raw output.
+
+Which output is explained is said, not implied: a binary classifier's log-odds of its second
+class (the one ``decision_function`` scores), and for a multi-class model each row's predicted
+class (``explained_class`` per row), with the importance of every class kept for the report.
 """
 
 from __future__ import annotations
@@ -29,16 +33,26 @@ class Explanation:
 
     features: list[str]
     values: np.ndarray  # (rows, features)
-    base_value: float
+    base_values: np.ndarray  # (rows,): the expected raw output of each row's explained class
     data: pd.DataFrame  # the explained rows, original columns
-    raw_output: np.ndarray  # the model's raw output for those rows
+    raw_output: np.ndarray  # the model's raw output for those rows (of the explained class)
     explainer: str
+    explained_class: list[str] | None = None  # per row; None for regressors
+    class_importance: dict[str, dict[str, float]] | None = None  # multi-class: mean |SHAP| per class
+
+    @property
+    def base_value(self) -> float:
+        """The base value of the first row (the same for every row unless the class differs)."""
+        return float(self.base_values[0]) if len(self.base_values) else 0.0
 
     def importance(self) -> dict[str, float]:
         """Mean |SHAP| per feature, largest first."""
-        mean_abs = np.abs(self.values).mean(axis=0) if len(self.values) else np.zeros(len(self.features))
-        pairs = sorted(zip(self.features, mean_abs.tolist(), strict=True), key=lambda p: -p[1])
-        return dict(pairs)
+        return _ranked(self.features, self.values)
+
+
+def _ranked(features: list[str], values: np.ndarray) -> dict[str, float]:
+    mean_abs = np.abs(values).mean(axis=0) if len(values) else np.zeros(len(features))
+    return dict(sorted(zip(features, mean_abs.tolist(), strict=True), key=lambda p: -p[1]))
 
 
 def fold_map(model: Pipeline, spec: DatasetSpec) -> np.ndarray:
@@ -85,23 +99,41 @@ class PipelineExplainer:
         bg = self.pre.transform(background[spec.feature_names].head(100))
         self.explainer, self.kind = _explainer(self.est, bg)
 
+    def _fold(self, values: np.ndarray) -> np.ndarray:
+        """SHAP values of transformed columns summed per original feature."""
+        folded = np.zeros((values.shape[0], len(self.spec.feature_names)))
+        np.add.at(folded.T, self.owner, values.T)
+        return folded
+
     def explain(self, X: pd.DataFrame) -> Explanation:
         Xt = np.asarray(self.pre.transform(X[self.spec.feature_names]), dtype=float)
         sv = self.explainer(Xt) if self.kind == "permutation" else self.explainer.shap_values(Xt)
         values = np.asarray(getattr(sv, "values", sv))
         base = np.asarray(self.explainer.expected_value if self.kind != "permutation" else sv.base_values)
-        if values.ndim == 3:  # multiclass: explain the class each row is predicted as? keep it simple
-            values, base = values[..., -1], base.reshape(-1)[-1] if base.ndim else base
-        folded = np.zeros((values.shape[0], len(self.spec.feature_names)))
-        np.add.at(folded.T, self.owner, values.T)
-        base_value = float(np.ravel(base)[0]) if np.size(base) else 0.0
+        raw = np.asarray(raw_output(self.est, Xt), dtype=float).reshape(len(X), -1)
+        classes = [str(c) for c in getattr(self.est, "classes_", [])]
+        rows = np.arange(len(X))
+        per_class, explained = None, None
+        if values.ndim == 3:  # multi-class: (rows, columns, classes); explain each row's predicted class
+            chosen = raw.argmax(axis=1)
+            per_class = {c: _ranked(self.spec.feature_names, self._fold(values[..., k])) for k, c in enumerate(classes)}
+            base_rows = base.reshape(len(X), -1)[rows, chosen] if base.ndim == 2 else base.reshape(-1)[chosen]
+            values, raw_rows = values[rows, :, chosen], raw[rows, chosen]
+            explained = [classes[k] for k in chosen]
+        else:
+            flat = np.ravel(base)
+            base_rows = flat if flat.size == len(X) else np.full(len(X), flat[0] if flat.size else 0.0)
+            raw_rows = raw[:, -1]
+            explained = [classes[-1]] * len(X) if classes else None  # binary: log-odds of the second class
         return Explanation(
             self.spec.feature_names,
-            folded,
-            base_value,
+            self._fold(values),
+            np.asarray(base_rows, dtype=float),
             X.reset_index(drop=True),
-            np.asarray(raw_output(self.est, Xt), dtype=float).reshape(len(X), -1)[:, -1],
+            raw_rows,
             self.kind,
+            explained,
+            per_class,
         )
 
 

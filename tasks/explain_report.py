@@ -68,7 +68,7 @@ def plots(ex: Explanation, top: int = 3) -> dict[str, bytes]:
 
     sx = shap.Explanation(
         values=ex.values,
-        base_values=np.full(len(ex.values), ex.base_value),
+        base_values=ex.base_values,
         data=_numeric_view(ex),
         feature_names=ex.features,
     )
@@ -112,10 +112,25 @@ def report_html(
         explainer=ex.explainer,
         rows=len(ex.values),
         importance=[{"feature": k, "mean |SHAP|": v} for k, v in ex.importance().items()],
+        explained=_explained_text(ex),
+        class_importance=[
+            {"feature": f, **{c: imp[f] for c, imp in (ex.class_importance or {}).items()}} for f in ex.importance()
+        ]
+        if ex.class_importance
+        else [],
         images=[(n.removesuffix(".png").replace("_", " "), png_data_uri(b)) for n, b in images.items()],
         slices=slices,
         lineage=lineage,
     )
+
+
+def _explained_text(ex: Explanation) -> str:
+    """Which output the importance explains (classifiers), in words."""
+    if not ex.explained_class:
+        return ""
+    if ex.class_importance:
+        return "Multi-class: each row is explained for its predicted class; per-class importance below."
+    return f"Explained: the log-odds of class {ex.explained_class[0]!r}."
 
 
 def log_explanation(ex: Explanation, images: dict[str, bytes], page: str) -> None:
