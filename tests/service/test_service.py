@@ -152,7 +152,7 @@ def test_hot_reload_under_load_drops_no_request_and_serves_the_new_champion_with
         assert wait_for(lambda: served_version(srv.url) == "1")
         answers: list[tuple[int, str | None]] = []
 
-        async def scenario() -> float:
+        async def scenario() -> None:
             stop = asyncio.Event()
             load = asyncio.create_task(_load(srv.url, 16, stop, answers))
             await asyncio.sleep(1.0)
@@ -162,20 +162,17 @@ def test_hot_reload_under_load_drops_no_request_and_serves_the_new_champion_with
             while not any(v == v2 for _, v in answers[-50:]):
                 assert time.monotonic() < deadline, f"version {v2} never served after the alias moved"
                 await asyncio.sleep(0.01)
-            took = time.monotonic() - moved
             await asyncio.sleep(0.5)
             stop.set()
             await load
-            return took
 
-        took = asyncio.run(scenario())
+        asyncio.run(scenario())
     statuses = {s for s, _ in answers}
     versions = [v for _, v in answers]
     assert statuses == {200}, [a for a in answers if a[0] != 200][:5]
     assert set(versions) == {"1", v2}
     first_new = versions.index(v2)
     assert "1" not in versions[first_new + 200 :]  # once swapped, the old model is gone (in-flight ones aside)
-    assert took > 0  # how long the swap took is measured by bench/serve.py, not asserted on here (timing flakes)
     assert len(answers) > 100
 
 
