@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def ingest_from_api(ctx: Context, max_batches: int | None) -> list[BatchManifest]:
     """Numbered batches after the cursor, fetched from the data API."""
     s = ctx.settings
-    policy = RetryPolicy(retries=s.fetch_retries, backoff_s=s.fetch_backoff_s, timeout_s=s.fetch_timeout_s)
+    policy = RetryPolicy.from_settings(s)
     with httpx.Client(base_url=s.data_api_url) as client:
         available = batch_count(client, policy)
     start = ctx.lake.cursor(ctx.spec.name) + 1

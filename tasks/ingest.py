@@ -9,6 +9,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 import msgspec
@@ -21,9 +22,11 @@ from driftgate.errors import BatchFetchError, DriftgateError
 from driftgate.frames import SPLIT_COLUMN, assign_splits, normalize
 from driftgate.lake import BatchManifest, Lake
 from driftgate.names import artifact_key
+from driftgate.settings import Settings
 from driftgate.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 PARQUET = "application/vnd.apache.parquet"
 
 
@@ -35,6 +38,11 @@ class RetryPolicy:
     backoff_s: float = 0.5
     max_backoff_s: float = 30.0
     timeout_s: float = 10.0
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> RetryPolicy:
+        """The fetch policy as the settings configure it."""
+        return cls(retries=s.fetch_retries, backoff_s=s.fetch_backoff_s, timeout_s=s.fetch_timeout_s)
 
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         backoff = min(self.max_backoff_s, self.backoff_s * 2**attempt) * rng.uniform(0.5, 1.0)
@@ -88,6 +96,35 @@ def fetch_batch_once(
         raise TransientFetchError(f"undecodable body ({type(exc).__name__})") from exc
 
 
+def with_retries(
+    attempt: Callable[[], T],
+    policy: RetryPolicy,
+    what: str,
+    *,
+    rng: random.Random | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Call ``attempt`` until it succeeds, retrying :class:`TransientFetchError` with backoff and jitter.
+
+    The one retry policy of every call driftgate makes to a data source over HTTP; a
+    ``Retry-After`` carried by the error is honoured.
+
+    Raises:
+        BatchFetchError: after ``policy.retries`` retries, naming ``what`` and the last error.
+    """
+    rng = rng or random.Random()
+    for n in range(policy.retries + 1):
+        try:
+            return attempt()
+        except TransientFetchError as exc:
+            if n == policy.retries:
+                raise BatchFetchError(f"{what}: gave up after {n + 1} attempts; last error: {exc}") from exc
+            wait = policy.delay(n, exc.retry_after, rng)
+            log.warning("%s: attempt %s failed (%s); retrying in %.2fs", what, n + 1, exc, wait)
+            sleep(wait)
+    raise AssertionError("unreachable")
+
+
 def fetch_batch(
     client: httpx.Client,
     number: int,
@@ -102,33 +139,30 @@ def fetch_batch(
     Raises:
         BatchFetchError: after ``policy.retries`` retries, naming the batch and the last error.
     """
-    rng = rng or random.Random()
-    for attempt in range(policy.retries + 1):
-        try:
-            return fetch_batch_once(client, number, fmt=fmt, timeout_s=policy.timeout_s)
-        except TransientFetchError as exc:
-            if attempt == policy.retries:
-                raise BatchFetchError(
-                    f"batch {number}: gave up after {attempt + 1} attempts; last error: {exc}"
-                ) from exc
-            wait = policy.delay(attempt, exc.retry_after, rng)
-            log.warning("batch %s attempt %s failed (%s); retrying in %.2fs", number, attempt + 1, exc, wait)
-            sleep(wait)
-    raise AssertionError("unreachable")
+    return with_retries(lambda: fetch_batch_once(client, number, fmt=fmt, timeout_s=policy.timeout_s), policy,
+                        f"batch {number}", rng=rng, sleep=sleep)  # fmt: skip
 
 
-def batch_count(client: httpx.Client, policy: RetryPolicy) -> int:
-    """How many batches the data API has (``GET /batches``)."""
-    last: Exception | None = None
-    for attempt in range(policy.retries + 1):
-        try:
-            response = client.get("/batches", timeout=policy.timeout_s)
-            response.raise_for_status()
-            return int(response.json()["batches"])
-        except (httpx.TransportError, httpx.HTTPStatusError) as exc:
-            last = exc
-            time.sleep(policy.delay(attempt, None, random.Random()))
-    raise BatchFetchError(f"data API at {client.base_url} did not list its batches: {last}")
+def batch_count_once(client: httpx.Client, timeout_s: float) -> int:
+    """One attempt at ``GET /batches``: the number of batches the data API has."""
+    try:
+        response = client.get("/batches", timeout=timeout_s)
+    except httpx.TransportError as exc:
+        raise TransientFetchError(f"{type(exc).__name__}: {exc}") from exc
+    if response.status_code == 429 or response.status_code >= 500:
+        raise TransientFetchError(f"HTTP {response.status_code}", _retry_after(response))
+    if response.status_code != 200:
+        raise BatchFetchError(f"data API at {client.base_url} answered HTTP {response.status_code} to GET /batches")
+    try:
+        return int(response.json()["batches"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TransientFetchError(f"undecodable batch count ({type(exc).__name__})") from exc
+
+
+def batch_count(client: httpx.Client, policy: RetryPolicy, *, sleep: Callable[[float], None] = time.sleep) -> int:
+    """How many batches the data API has (``GET /batches``), with the same retries as a fetch."""
+    return with_retries(lambda: batch_count_once(client, policy.timeout_s), policy,
+                        f"data API at {client.base_url} listing its batches", sleep=sleep)  # fmt: skip
 
 
 def prepare_batch(frame: pd.DataFrame, spec: DatasetSpec, number: int, seed: int = 0) -> pd.DataFrame:
