@@ -16,7 +16,7 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-from driftgate.predict import predict
+from driftgate.predict import Predictions, predict
 from driftgate.spec import DatasetSpec
 
 
@@ -32,26 +32,33 @@ def evaluate(model: Any, spec: DatasetSpec, X: pd.DataFrame, y: pd.Series) -> di
     """The spec's task metrics of ``model`` on ``X, y`` (NaN where a metric is undefined)."""
     if len(X) == 0:
         return {}
+    return scores(spec, y, predict(model, spec.task, X))
+
+
+def scores(spec: DatasetSpec, y: pd.Series, scored: Predictions) -> dict[str, float]:
+    """The spec's task metrics of predictions already made for ``y``'s rows."""
     if spec.task == "regression":
-        pred = predict(model, spec.task, X).values
+        pred = scored.values
         return {
             "rmse": float(root_mean_squared_error(y, pred)),
             "mae": float(mean_absolute_error(y, pred)),
             "r2": float(r2_score(y, pred)) if len(y) > 1 else float("nan"),
         }
-    scored = predict(model, spec.task, X)
     classes, proba, pred = scored.classes, scored.proba, scored.values
     assert proba is not None  # a classifier
     pos = positive_class(spec, classes=classes)
     out = {
         "accuracy": float(accuracy_score(y, pred)),
-        "f1": float(f1_score(y, pred, pos_label=pos, average="binary" if len(classes) == 2 else "macro")),
+        # pos_label only for two classes: sklearn warns that it is ignored under average="macro"
+        "f1": float(f1_score(y, pred, pos_label=pos) if len(classes) == 2 else f1_score(y, pred, average="macro")),
     }
     present = set(np.unique(y))
     if len(present) > 1 and present <= set(classes):
         out["log_loss"] = float(log_loss(y, proba, labels=classes))
         if len(classes) == 2:
             out["roc_auc"] = float(roc_auc_score(y == pos, proba[:, classes.index(pos)]))
+        elif present != set(classes):  # one-vs-rest AUC needs every class (sklearn warns, then NaN)
+            out["roc_auc"] = float("nan")
         else:
             out["roc_auc"] = float(roc_auc_score(y, proba, multi_class="ovr", labels=classes))
     else:
@@ -67,11 +74,16 @@ def slice_metrics(
     model: Any, spec: DatasetSpec, X: pd.DataFrame, y: pd.Series, min_rows: int = 20
 ) -> list[dict[str, Any]]:
     """Metrics per level of each categorical feature (levels with at least ``min_rows`` rows)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
+    if len(X) == 0:
+        return rows
+    X, y = X.reset_index(drop=True), y.reset_index(drop=True)
+    scored = predict(model, spec.task, X)  # once: one predict per slice cost ~100x more on many levels
     for col in spec.categorical:
-        for level, idx in X.groupby(col, observed=True).groups.items():
+        for level, idx in X.groupby(col, observed=True).indices.items():
             if len(idx) < min_rows:
                 continue
-            metrics = evaluate(model, spec, X.loc[idx], y.loc[idx])
+            part = Predictions(scored.values[idx], None if scored.proba is None else scored.proba[idx], scored.classes)
+            metrics = scores(spec, y.iloc[idx], part)
             rows.append({"feature": col, "level": str(level), "rows": len(idx), **metrics})
     return rows

@@ -137,7 +137,7 @@ def search_spaces(spec: DatasetSpec, seed: int) -> dict[str, tuple[Pipeline, dic
 def scorer(spec: DatasetSpec, y: pd.Series) -> Any:
     if spec.metric.name == "f1":
         if y.nunique() > 2:  # multi-class: macro F1, as tasks.metrics.evaluate reports it
-            return make_scorer(f1_score, average="macro")
+            return make_scorer(f1_score, average="macro", pos_label=None)  # None: no check of the default 1
         return make_scorer(f1_score, pos_label=positive_class(spec, y))
     return get_scorer(SCORERS[spec.metric.name])
 
