@@ -7,6 +7,7 @@ service (no external URL), from the registry through the model store, and from t
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from litestar import MediaType, Request, Response, get
@@ -158,9 +159,9 @@ def static_file(path: Annotated[str, PathParameter()]) -> Response[Any]:
     """The stylesheet, the console's script and Swagger UI's assets (served here: works offline)."""
     name = path.strip("/")
     if name.startswith(f"{SWAGGER_DIR}/"):
-        from swagger_ui_bundle import swagger_ui_path
+        import swagger_ui  # the swagger-ui-py package: Swagger UI 5 (OpenAPI 3.1) static files
 
-        folder, name = swagger_ui_path, name.removeprefix(f"{SWAGGER_DIR}/")
+        folder, name = Path(swagger_ui.__file__).parent / "static", name.removeprefix(f"{SWAGGER_DIR}/")
     else:
         folder = static_dir()
     data = _static(str(folder), name)
@@ -177,8 +178,6 @@ def _static(folder: str, name: str) -> bytes | None:
     """A file of a fixed folder, by plain name only (read once; misses are not remembered)."""
     key = (folder, name)
     if key not in _STATIC:
-        from pathlib import Path
-
         ok = name and "/" not in name and "\\" not in name and not name.startswith(".")
         f = Path(folder) / name
         if not (ok and f.is_file()):
@@ -188,7 +187,7 @@ def _static(folder: str, name: str) -> bytes | None:
 
 
 def swagger_offline() -> SwaggerRenderPlugin:
-    """Swagger UI at ``/schema`` with its JS/CSS from this service (the PyPI swagger-ui-bundle copy)."""
+    """Swagger UI at ``/schema`` with its JS/CSS from this service (the PyPI swagger-ui-py copy)."""
     base = f"/static/{SWAGGER_DIR}"
     return SwaggerRenderPlugin(
         js_url=f"{base}/swagger-ui-bundle.js", css_url=f"{base}/swagger-ui.css",
