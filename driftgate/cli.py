@@ -407,6 +407,7 @@ def demo(
         "Next: `driftgate serve`, `driftgate status`, `mlflow ui --backend-store-uri sqlite:///"
         f"{(home / 'mlflow.db')}`"
     )
+    typer.echo(f"\nweb console: `driftgate serve`, then open {settings.service_url()}/console")
 
 
 def _demo_prediction(ctx: Any, url: str) -> None:
