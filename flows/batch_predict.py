@@ -13,12 +13,11 @@ from driftgate.settings import get_settings
 from driftgate.tasks.batch_scoring import (
     ScoredFile,
     check_rows_task,
-    list_inputs_task,
     load_champion_task,
-    read_input_task,
     score_rows_task,
     write_outputs_task,
 )
+from driftgate.tasks.score_inputs import list_inputs_task, read_input_task
 
 log = logging.getLogger(__name__)
 

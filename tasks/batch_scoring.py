@@ -1,4 +1,4 @@
-"""Score files with the champion: read, check each row against the input contract, score, write.
+"""Score files with the champion: check each row against the input contract, score, write.
 
 Rows are checked with the service's own contract (:class:`driftgate.contract.FieldRule`): a row
 the service would refuse is not scored here either, it goes to ``<input>.rejected.parquet``
@@ -8,16 +8,12 @@ line with no final newline (a file cut short), is rejected the same way.
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import math
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import fsspec
 import numpy as np
 import pandas as pd
 from mlflow.models import get_model_info
@@ -29,13 +25,12 @@ from driftgate.errors import DriftgateError
 from driftgate.predict import predict
 from driftgate.registry import champion_version, load_version, model_uri
 from driftgate.settings import Settings
-from driftgate.sources import read_table
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.ingest import transient
+from driftgate.tasks.score_inputs import InputFile, input_fs, output_paths
 from driftgate.tracking import configure_mlflow
 
 log = logging.getLogger(__name__)
-PREDICTIONS, REJECTED = ".predictions.parquet", ".rejected.parquet"
 ROW, ROW_FIELD = "row", "row"  # output column: the row's position in the input (0-based)
 
 
@@ -47,15 +42,6 @@ class Champion:
     version: str
     model: Any
     contract: InputContract
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """One input file, read: its rows, and rows already known broken (row position -> reason)."""
-
-    path: str
-    frame: pd.DataFrame
-    broken: dict[int, str]
 
 
 @dataclass(frozen=True)
@@ -96,53 +82,6 @@ def load_champion(settings: Settings, spec: DatasetSpec, model_name: str) -> Cha
     columns = signature.inputs.input_names() if signature is not None else None
     contract = InputContract.from_spec(spec, settings.max_records, columns)
     return Champion(model_name, str(mv.version), load_version(model_name, mv.version), contract)
-
-
-def output_paths(path: str) -> tuple[str, str]:
-    stem = path.rsplit(".", 1)[0]
-    return stem + PREDICTIONS, stem + REJECTED
-
-
-def inputs_under(fs: Any, path: str) -> list[str]:
-    """The CSV/Parquet files at ``path`` (a file, or every one under a folder/prefix), outputs excluded."""
-    fs.invalidate_cache(path)  # s3fs's cached listing would miss files written since
-    if fs.isfile(path):
-        return [path]
-    found = [p for p in fs.find(path) if p.endswith((".parquet", ".csv")) and not p.endswith((PREDICTIONS, REJECTED))]
-    return sorted(found)
-
-
-def broken_csv_rows(data: bytes, spec: DatasetSpec, rows: int) -> dict[int, str]:
-    """Rows of a CSV whose field count differs from the header's, and a last line cut short."""
-    text = data.decode(spec.read.encoding, errors="replace")
-    records = [r for r in csv.reader(io.StringIO(text), delimiter=spec.read.separator) if r]
-    broken: dict[int, str] = {}
-    if len(records) - 1 == rows:  # one record per row read: field counts can be compared
-        width = len(records[0])
-        for i, rec in enumerate(records[1:]):
-            if len(rec) != width:
-                broken[i] = f"has {len(rec)} fields, the header has {width} (line cut short or misquoted?)"
-    if rows and data and not data.endswith((b"\n", b"\r")):
-        broken.setdefault(rows - 1, "the file ends inside this line (no final newline): it may be cut short")
-    return broken
-
-
-def read_input(fs: Any, path: str, spec: DatasetSpec) -> InputFile:
-    """Read one input with the dataset's read options.
-
-    Raises:
-        DriftgateError: the file cannot be parsed at all.
-    """
-    data = fs.cat_file(path)
-    with tempfile.TemporaryDirectory(prefix="driftgate-score-") as tmp:
-        local = Path(tmp) / Path(path).name
-        local.write_bytes(data)
-        try:
-            frame = read_table(local, spec=spec).reset_index(drop=True)
-        except DriftgateError as exc:
-            raise DriftgateError(f"cannot read {path}: {exc}") from exc
-    broken = broken_csv_rows(data, spec, len(frame)) if path.endswith(".csv") else {}
-    return InputFile(path, frame, broken)
 
 
 def _missing(value: Any) -> bool:
@@ -235,24 +174,7 @@ def write_outputs(fs: Any, path: str, scored: pd.DataFrame, rejected: pd.DataFra
     return ScoredFile(path, len(scored), len(rejected), written[dest], written[rejected_dest])
 
 
-def input_fs(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
-    return fsspec.core.url_to_fs(url, **storage_options)  # type: ignore[no-any-return]
-
-
 # --- Prefect wrappers ------------------------------------------------------------------
-
-
-@task(name="list-inputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 4], retry_condition_fn=transient)
-def list_inputs_task(url: str, storage_options: dict[str, Any]) -> list[str]:
-    fs, root = input_fs(url, storage_options)
-    return inputs_under(fs, root)
-
-
-@task(name="read-input", task_run_name="read-{path}", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 4],
-      retry_condition_fn=transient)  # fmt: skip
-def read_input_task(url: str, storage_options: dict[str, Any], path: str, spec: DatasetSpec) -> InputFile:
-    fs, _ = input_fs(url, storage_options)
-    return read_input(fs, path, spec)
 
 
 @task(name="validate-rows", task_run_name="validate-rows-{file.path}", cache_policy=NO_CACHE)

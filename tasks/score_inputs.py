@@ -1,0 +1,102 @@
+"""Inputs of batch scoring: which files, read with the dataset's read options, rows already broken.
+
+A CSV row with fewer or more fields than the header, or a last line with no final newline (a
+file cut short), is marked broken here so the contract check rejects it with that reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from driftgate.errors import DriftgateError
+from driftgate.sources import read_table
+from driftgate.spec import DatasetSpec
+from driftgate.tasks.ingest import transient
+
+PREDICTIONS, REJECTED = ".predictions.parquet", ".rejected.parquet"
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file, read: its rows, and rows already known broken (row position -> reason)."""
+
+    path: str
+    frame: pd.DataFrame
+    broken: dict[int, str]
+
+
+def output_paths(path: str) -> tuple[str, str]:
+    stem = path.rsplit(".", 1)[0]
+    return stem + PREDICTIONS, stem + REJECTED
+
+
+def inputs_under(fs: Any, path: str) -> list[str]:
+    """The CSV/Parquet files at ``path`` (a file, or every one under a folder/prefix), outputs excluded."""
+    fs.invalidate_cache(path)  # s3fs's cached listing would miss files written since
+    if fs.isfile(path):
+        return [path]
+    found = [p for p in fs.find(path) if p.endswith((".parquet", ".csv")) and not p.endswith((PREDICTIONS, REJECTED))]
+    return sorted(found)
+
+
+def broken_csv_rows(data: bytes, spec: DatasetSpec, rows: int) -> dict[int, str]:
+    """Rows of a CSV whose field count differs from the header's, and a last line cut short."""
+    text = data.decode(spec.read.encoding, errors="replace")
+    records = [r for r in csv.reader(io.StringIO(text), delimiter=spec.read.separator) if r]
+    broken: dict[int, str] = {}
+    if len(records) - 1 == rows:  # one record per row read: field counts can be compared
+        width = len(records[0])
+        for i, rec in enumerate(records[1:]):
+            if len(rec) != width:
+                broken[i] = f"has {len(rec)} fields, the header has {width} (line cut short or misquoted?)"
+    if rows and data and not data.endswith((b"\n", b"\r")):
+        broken.setdefault(rows - 1, "the file ends inside this line (no final newline): it may be cut short")
+    return broken
+
+
+def read_input(fs: Any, path: str, spec: DatasetSpec) -> InputFile:
+    """Read one input with the dataset's read options.
+
+    Raises:
+        DriftgateError: the file cannot be parsed at all.
+    """
+    data = fs.cat_file(path)
+    with tempfile.TemporaryDirectory(prefix="driftgate-score-") as tmp:
+        local = Path(tmp) / Path(path).name
+        local.write_bytes(data)
+        try:
+            frame = read_table(local, spec=spec).reset_index(drop=True)
+        except DriftgateError as exc:
+            raise DriftgateError(f"cannot read {path}: {exc}") from exc
+    broken = broken_csv_rows(data, spec, len(frame)) if path.endswith(".csv") else {}
+    return InputFile(path, frame, broken)
+
+
+def input_fs(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
+    return fsspec.core.url_to_fs(url, **storage_options)  # type: ignore[no-any-return]
+
+
+# --- Prefect wrappers ------------------------------------------------------------------
+
+
+@task(name="list-inputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 4], retry_condition_fn=transient)
+def list_inputs_task(url: str, storage_options: dict[str, Any]) -> list[str]:
+    fs, root = input_fs(url, storage_options)
+    return inputs_under(fs, root)
+
+
+@task(name="read-input", task_run_name="read-{path}", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 4],
+      retry_condition_fn=transient)  # fmt: skip
+def read_input_task(url: str, storage_options: dict[str, Any], path: str, spec: DatasetSpec) -> InputFile:
+    fs, _ = input_fs(url, storage_options)
+    return read_input(fs, path, spec)
