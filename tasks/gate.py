@@ -215,7 +215,7 @@ def gate(
     client.set_registered_model_alias(name, CHALLENGER, challenger_version)
     X, _ = split_xy(rows, spec)
     current = champion_version(client, name)
-    champ = predict(load_version(name, current.version), spec.task, X) if current is not None else None
+    champ = predict(load_version(name, current.version, spec), spec.task, X) if current is not None else None
     result = evaluate_challenger(spec, rows, predict(challenger_model, spec.task, X), champ, policy, batches)
     result = replace(result, challenger=str(challenger_version), champion=str(current.version) if current else None)
     if result.promoted:  # compare-and-set: fails if the champion moved while we compared

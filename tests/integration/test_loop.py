@@ -37,11 +37,15 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(
     by_batch = {o.batch: o for o in outcomes}
     assert sorted(by_batch) == [1, 2, 3, 4, 5]
     assert by_batch[1].retrained
-    assert by_batch[1].reasons == ["no champion yet"]
+    assert by_batch[1].reasons[0] == "no champion yet"
+    assert by_batch[1].gate == "promoted"  # the first model clears the no-skill baseline
     assert by_batch[1].champion == "1"
     assert by_batch[2].valid
     assert not by_batch[2].retrained
     assert by_batch[3].retrained  # the shifted batches trigger retraining
+    assert by_batch[3].gate in {"promoted", "not better", "inconclusive"}
+    assert by_batch[3].gate_interval is not None  # a comparison with a champion carries its interval
+    assert by_batch[2].gate is None  # no retrain, no gate
     assert by_batch[4].valid is False  # the corrupt batch is quarantined ...
     ctx = build_context(get_settings())
     assert ctx.lake.is_quarantined("synthetic-regression", 4)
