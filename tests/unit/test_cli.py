@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 
 COMMANDS = [
     "data-api", "serve", "ingest", "run", "monitor", "predict-batch", "status", "promote", "rollback", "demo",
-    "expectations", "up",
+    "expectations", "up", "init",
 ]  # fmt: skip
 
 
