@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -170,6 +170,11 @@ class Settings(BaseSettings):
         if self.s3_secret:
             opts["secret"] = self.s3_secret.get_secret_value()
         return opts
+
+
+def setting_default(name: str) -> Any:
+    """A setting's default: every policy takes its defaults from here, so each lives in one place."""
+    return Settings.model_fields[name].default
 
 
 @lru_cache(maxsize=1)

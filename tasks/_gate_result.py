@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from driftgate.settings import Settings
+from driftgate.settings import Settings, setting_default
 from driftgate.tasks.compare import Difference, Outcome
 
 TAG = "driftgate.gate."
@@ -15,11 +15,11 @@ TAG = "driftgate.gate."
 class GatePolicy:
     """How sure the gate must be: relative margin, confidence, smallest slice, resamples, seed."""
 
-    margin: float = 0.0
-    confidence: float = 0.95
-    slice_min_rows: int = 200
-    resamples: int = 1000
-    seed: int = 0
+    margin: float = setting_default("gate_margin")
+    confidence: float = setting_default("gate_confidence")
+    slice_min_rows: int = setting_default("gate_slice_min_rows")
+    resamples: int = setting_default("gate_bootstrap")
+    seed: int = setting_default("seed")
 
     @classmethod
     def from_settings(cls, s: Settings) -> GatePolicy:

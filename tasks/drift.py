@@ -25,13 +25,9 @@ import pandas as pd
 from scipy import special, stats
 from scipy.spatial.distance import jensenshannon
 
-from driftgate.settings import Settings
+from driftgate.settings import Settings, setting_default
 
 Kind = Literal["numeric", "categorical"]
-
-
-def _default(name: str) -> Any:
-    return Settings.model_fields[name].default
 
 
 @dataclass(frozen=True)
@@ -39,13 +35,13 @@ class DriftPolicy:
     """Thresholds of the per-feature tests and of the retraining decision."""
 
     # defaults are the settings' defaults: one place to change them
-    alpha: float = _default("drift_alpha")
-    numeric_threshold: float = _default("drift_numeric_threshold")
-    categorical_threshold: float = _default("drift_categorical_threshold")
-    missing_threshold: float = _default("drift_missing_threshold")
-    share_threshold: float = _default("drift_share_threshold")
-    use_importance: bool = _default("drift_use_importance")
-    metric_floor: float | None = _default("metric_floor")
+    alpha: float = setting_default("drift_alpha")
+    numeric_threshold: float = setting_default("drift_numeric_threshold")
+    categorical_threshold: float = setting_default("drift_categorical_threshold")
+    missing_threshold: float = setting_default("drift_missing_threshold")
+    share_threshold: float = setting_default("drift_share_threshold")
+    use_importance: bool = setting_default("drift_use_importance")
+    metric_floor: float | None = setting_default("metric_floor")
 
     @classmethod
     def from_settings(cls, s: Settings) -> DriftPolicy:

@@ -22,7 +22,7 @@ from driftgate.errors import BatchFetchError, DriftgateError
 from driftgate.frames import SPLIT_COLUMN, assign_splits, normalize
 from driftgate.lake import BatchManifest, Lake
 from driftgate.names import artifact_key
-from driftgate.settings import Settings
+from driftgate.settings import Settings, setting_default
 from driftgate.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
@@ -34,10 +34,10 @@ PARQUET = "application/vnd.apache.parquet"
 class RetryPolicy:
     """How hard a fetch tries: ``retries`` more attempts, exponential backoff with jitter."""
 
-    retries: int = 6
-    backoff_s: float = 0.5
+    retries: int = setting_default("fetch_retries")
+    backoff_s: float = setting_default("fetch_backoff_s")
     max_backoff_s: float = 30.0
-    timeout_s: float = 10.0
+    timeout_s: float = setting_default("fetch_timeout_s")
 
     @classmethod
     def from_settings(cls, s: Settings) -> RetryPolicy:
