@@ -23,7 +23,9 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
+from driftgate.predict import Predictions
 from driftgate.spec import DatasetSpec
+from driftgate.tasks.compare import paired_differences
 from driftgate.tasks.metrics import positive_class
 
 
@@ -172,7 +174,7 @@ def decide_realized(
 
 @dataclass(frozen=True)
 class Paired:
-    """Champion and shadow challenger scored on the same labelled live rows (paired bootstrap)."""
+    """Champion and shadow challenger scored on the same labelled live rows (the gate's paired test)."""
 
     champion: str
     challenger: str
@@ -206,12 +208,15 @@ def compare_on_live(
     labels = [c["label"] for c, _ in pairs]
     a = scored_rows(spec, [c["output"] for c, _ in pairs], labels)
     b = scored_rows(spec, [s["output"] for _, s in pairs], labels)
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(pairs), len(pairs))
-        d = score(spec, b, idx) - score(spec, a, idx)
-        if d == d:
-            diffs.append(d)
-    low, high = (float(np.quantile(diffs, 0.025)), float(np.quantile(diffs, 0.975))) if diffs else (math.nan,) * 2
-    return Paired(champion, challenger, spec.metric.name, len(pairs), score(spec, a), score(spec, b), low, high)
+    pos = positive_class(spec, classes=a.classes) if a.classes else None
+    groups = {"all": np.ones(len(pairs), dtype=bool)}  # the gate's paired machinery, on the live rows
+    d = paired_differences(spec.metric.name, a.y, _predictions(a), _predictions(b), groups,
+                           resamples=max(n_boot, 100), seed=seed, positive=pos)["all"]  # fmt: skip
+    return Paired(champion, challenger, spec.metric.name, len(pairs), d.champion, d.challenger, d.ci_low, d.ci_high)
+
+
+def _predictions(s: Scored) -> Predictions:
+    if s.proba is None:
+        return Predictions(values=np.asarray(s.values, dtype=float), proba=None, classes=[])
+    values = np.asarray(s.classes, dtype=object)[s.proba.argmax(axis=1)]
+    return Predictions(values=values, proba=s.proba, classes=list(s.classes))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
@@ -14,7 +15,7 @@ from driftgate.spec import load_spec
 from driftgate.synthetic import Shift, make_frame
 from driftgate.tasks.estimate import estimate, fit_calibration
 from driftgate.tasks.metrics import evaluate
-from driftgate.tasks.realized import Realized, decide_realized, realized_metrics
+from driftgate.tasks.realized import Realized, compare_on_live, decide_realized, realized_metrics
 from tests.conftest import ROOT
 
 SPEC = load_spec("synthetic-classification", ROOT / "datasets")
@@ -92,3 +93,24 @@ def test_realized_decision_needs_confidence_and_enough_labels(
     assert decision.retrain is retrain, decision.reasons
     if rows < 200:
         assert decision.reasons[0].startswith("inconclusive")
+
+
+def test_the_shadow_challenger_is_compared_with_the_champion_on_the_same_labelled_rows(model: Pipeline) -> None:
+    X, y = _frame(800, seed=5)
+    good = predict(model, "classification", X)
+    assert good.proba is not None
+    classes = [str(c) for c in good.classes]
+    noise = np.random.default_rng(0).random(len(X))  # a challenger that guesses
+    rows = []
+    for i, (p, lab) in enumerate(zip(good.proba.tolist(), y, strict=True)):
+        rows.append({"prediction_id": str(i), "model_version": "1", "role": "champion", "label": lab,
+                     "output": dict(zip(classes, p, strict=True))})  # fmt: skip
+        rows.append({"prediction_id": str(i), "model_version": "2", "role": "shadow", "label": lab,
+                     "output": {"0": 1 - noise[i], "1": noise[i]}})  # fmt: skip
+    paired = compare_on_live(SPEC, rows, "1", n_boot=200)
+    assert paired is not None
+    assert (paired.challenger, paired.rows) == ("2", 800)
+    assert paired.champion_value > 0.8
+    assert abs(paired.challenger_value - 0.5) < 0.1
+    assert paired.verdict(SPEC) == "champion better"
+    assert compare_on_live(SPEC, [r for r in rows if r["role"] == "champion"], "1") is None

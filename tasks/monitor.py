@@ -1,0 +1,203 @@
+"""Stage ``monitor``: live predictions against the champion.
+
+Input drift of the logged inputs (since the last check), realized performance per version from
+labels sent to ``/feedback``, the label-free estimate of the champion's metric (CBPE), the shadow
+challenger against the champion on the same labelled rows, and labelled live rows turned into a
+``feedback`` batch of the lake exactly once. Plain functions first; Prefect tasks at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.tracking import MlflowClient
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from driftgate.context import Context
+from driftgate.frames import normalize
+from driftgate.predict import predict
+from driftgate.predictions_db import CHAMPION_ROLE, read_labelled, read_predictions
+from driftgate.registry import importance, lineage, load_version
+from driftgate.tasks.drift import DriftPolicy
+from driftgate.tasks.drift_report import DriftReport, RetrainDecision, compute_drift, decide
+from driftgate.tasks.estimate import Calibration, estimate_outputs, fit_calibration
+from driftgate.tasks.feedback_batch import FeedbackBatch, store_feedback_batch
+from driftgate.tasks.metrics import positive_class
+from driftgate.tasks.model_run import reference_rows
+from driftgate.tasks.realized import (
+    Paired,
+    Realized,
+    RealizedDecision,
+    compare_on_live,
+    decide_realized,
+    realized_metrics,
+)
+from driftgate.tasks.train import split_rows
+
+log = logging.getLogger(__name__)
+
+
+def live_inputs(rows: list[dict[str, Any]], features: list[str]) -> pd.DataFrame:
+    """The logged inputs as a frame of the model's features (absent fields as missing)."""
+    return pd.DataFrame([r["inputs"] for r in rows]).reindex(columns=features)
+
+
+@dataclass
+class LiveDrift:
+    """Input drift of the predictions logged since the last check (``checked`` once enough arrived)."""
+
+    rows: list[dict[str, Any]]
+    checked: bool = False
+    report: DriftReport | None = None
+    decision: RetrainDecision = field(default_factory=lambda: RetrainDecision(False, []))
+    last_id: int | None = None
+
+
+def check_live_drift(ctx: Context, client: MlflowClient, mv: ModelVersion | None, min_rows: int) -> LiveDrift:
+    """Compare the champion's live inputs since the checkpoint with its training rows; move the checkpoint."""
+    s, ds = ctx.settings, ctx.spec.name
+    state_path = ctx.lake.path("state", ds, "monitor.json")
+    state = ctx.lake.read_json(state_path) or {"last_id": 0}
+    logged = read_predictions(s.resolved_predictions_db_url(), since_id=int(state["last_id"]))
+    rows = [r for r in logged if r["model_name"] == ctx.model_name and r.get("role", CHAMPION_ROLE) == CHAMPION_ROLE]
+    out = LiveDrift(rows)
+    if len(rows) < min_rows:
+        out.decision = RetrainDecision(False, [f"{len(rows)} new predictions, waiting for {min_rows}"])
+        return out
+    if mv is None:
+        out.decision = RetrainDecision(False, ["no champion to compare live inputs with"])
+        return out
+    reference = reference_rows(ctx.lake, ctx.spec, lineage(client, mv))
+    live = normalize(live_inputs(rows, ctx.spec.feature_names), ctx.spec)
+    policy = DriftPolicy.from_settings(s)
+    out.report = compute_drift(reference[ctx.spec.feature_names], live, ctx.spec, policy, importance(client, mv))
+    out.decision = decide(out.report, policy, ctx.spec, has_champion=True)
+    out.checked, out.last_id = True, int(logged[-1]["id"])
+    ctx.lake.write_json(state_path, {"last_id": out.last_id, "champion": str(mv.version)})
+    return out
+
+
+def champion_calibration(ctx: Context, client: MlflowClient, mv: ModelVersion) -> Calibration | None:
+    """CBPE's calibration: the champion's probabilities on the validation rows of its training batches."""
+    refs = [r for r in lineage(client, mv) if ctx.lake.manifest(ctx.spec.name, r.number)]
+    if ctx.spec.task != "classification" or not refs:
+        return None
+    rows = split_rows(pd.concat([ctx.lake.read_batch(ctx.spec.name, r.number) for r in refs]), "validation")
+    if rows.empty:
+        return None
+    out = predict(load_version(ctx.model_name, mv.version), "classification", rows[ctx.spec.feature_names])
+    classes = [str(c) for c in out.classes]
+    pos = str(positive_class(ctx.spec, classes=classes))
+    if out.proba is None or len(classes) != 2 or pos not in classes:
+        return None
+    return fit_calibration(out.proba[:, classes.index(pos)], rows[ctx.spec.target].to_numpy(), pos, classes)
+
+
+@dataclass
+class Performance:
+    """Realized (per version and role), estimated (champion, live) and paired (shadow) performance."""
+
+    metric: str
+    champion: str | None
+    test_score: float | None
+    realized: list[Realized]
+    decision: RealizedDecision
+    estimated_live: float | None = None
+    estimated_rows: int = 0
+    paired: Paired | None = None
+
+    def champion_realized(self) -> Realized | None:
+        return next((r for r in self.realized if r.version == self.champion and r.role == CHAMPION_ROLE), None)
+
+
+def measure_performance(
+    ctx: Context, client: MlflowClient, mv: ModelVersion | None, live: list[dict[str, Any]]
+) -> Performance:
+    """Realized metrics, the champion's estimate on unlabelled live rows, the decision they lead to."""
+    s, spec = ctx.settings, ctx.spec
+    labelled = read_labelled(s.resolved_predictions_db_url(), ctx.model_name, limit=s.monitor_window * 4)
+    realized = realized_metrics(spec, labelled, s.monitor_window, s.monitor_bootstrap, s.seed)
+    champion = str(mv.version) if mv else None
+    test = client.get_run(mv.run_id).data.metrics.get(f"test_{spec.metric.name}") if mv and mv.run_id else None
+    perf = Performance(spec.metric.name, champion, test, realized, RealizedDecision(False, ["no champion"]))
+    if mv is None:
+        return perf
+    cal = champion_calibration(ctx, client, mv)
+    if cal is not None:
+        mine = [r for r in live if str(r["model_version"]) == champion]
+        perf.estimated_live, perf.estimated_rows = estimate_outputs(spec, cal, [r["output"] for r in mine]), len(mine)
+        for i, r in enumerate(perf.realized):  # the estimate on the labelled rows, to set beside the truth
+            if r.role == CHAMPION_ROLE and r.version == champion:
+                group = [x for x in labelled if str(x["model_version"]) == r.version and x["role"] == r.role]
+                perf.realized[i] = replace(
+                    r, estimated=estimate_outputs(spec, cal, [x["output"] for x in group][-r.rows :])
+                )
+    perf.decision = decide_realized(spec, perf.champion_realized(), test, s.metric_floor, s.monitor_margin,
+                                    s.monitor_min_labels)  # fmt: skip
+    est = perf.estimated_live
+    if (
+        s.monitor_estimate_trigger
+        and est is not None
+        and test is not None
+        and perf.estimated_rows >= s.monitor_min_labels
+    ):
+        bar = test - s.monitor_margin if spec.metric.direction == "maximize" else test + s.monitor_margin
+        if spec.better(bar, est):
+            why = f"estimated {spec.metric.name} {est:.4g} on {perf.estimated_rows} live rows is worse than {bar:.4g}"
+            perf.decision = RealizedDecision(True, [*perf.decision.reasons, why])
+    perf.paired = compare_on_live(spec, labelled, str(mv.version), s.monitor_bootstrap, s.seed)
+    return perf
+
+
+# --- Prefect wrappers ------------------------------------------------------------------
+
+
+@task(name="live-drift", task_run_name="live-drift-{ctx.spec.name}", cache_policy=NO_CACHE)
+def live_drift_task(ctx: Context, client: MlflowClient, mv: ModelVersion | None, min_rows: int) -> LiveDrift:
+    return check_live_drift(ctx, client, mv, min_rows)
+
+
+@task(name="live-performance", task_run_name="live-performance-{ctx.spec.name}", cache_policy=NO_CACHE)
+def performance_task(
+    ctx: Context, client: MlflowClient, mv: ModelVersion | None, live: list[dict[str, Any]]
+) -> Performance:
+    return measure_performance(ctx, client, mv, live)
+
+
+@task(name="feedback-batch", task_run_name="feedback-batch-{ctx.spec.name}", cache_policy=NO_CACHE)
+def feedback_batch_task(ctx: Context) -> FeedbackBatch | None:
+    s = ctx.settings
+    return store_feedback_batch(ctx.lake, ctx.spec, s.resolved_predictions_db_url(), ctx.model_name, ctx.suite_file,
+                                s.monitor_min_labels, s.seed)  # fmt: skip
+
+
+@task(name="publish-monitor", task_run_name="publish-monitor-{ctx.spec.name}", cache_policy=NO_CACHE)
+def publish_monitor_task(
+    ctx: Context, client: MlflowClient, drift: LiveDrift, perf: Performance, batch: FeedbackBatch | None
+) -> str:
+    """The report page in the lake (reports/monitor/), MLflow metrics per version, the Prefect artifact."""
+    from prefect.artifacts import create_markdown_artifact
+
+    from driftgate.names import artifact_key
+    from driftgate.tasks.monitor_report import log_performance, monitor_page, performance_markdown
+
+    ds = ctx.spec.name
+    step = drift.last_id or max((int(r["id"]) for r in drift.rows), default=0)
+    name = f"upto-{drift.last_id}.html" if drift.last_id else "performance.html"
+    ctx.lake.write_bytes(ctx.lake.path("reports", "monitor", ds, name), monitor_page(drift, perf).encode())
+    log_performance(client, ctx.model_name, perf, step)
+    parts = [f"# Live traffic of {ctx.model_name} v{perf.champion}", "",
+             f"{len(drift.rows)} new predictions; input drift retrain: **{drift.decision.retrain}**", "",
+             *[f"- {r}" for r in drift.decision.reasons], ""]  # fmt: skip
+    if drift.report is not None:
+        parts.append(drift.report.to_markdown(drift.decision))
+    parts.append(performance_markdown(perf))
+    if batch is not None:
+        parts.append(f"\nFeedback batch {batch.number}: {batch.rows} labelled live rows, accepted: {batch.accepted}")
+    create_markdown_artifact("\n".join(parts), key=artifact_key("monitor", ds))
+    return ctx.lake.uri("reports", "monitor", ds, name)
