@@ -11,9 +11,11 @@ import logging
 
 from mlflow.tracking import MlflowClient
 from prefect import flow
+from prefect.runtime import flow_run
 
 from driftgate.context import Context, build_context
 from driftgate.flows.ingest import ingest_batches
+from driftgate.lease import dataset_lease
 from driftgate.registry import champion_version
 from driftgate.settings import get_settings
 from driftgate.tasks.champion import load_champion_task, training_window
@@ -22,7 +24,7 @@ from driftgate.tasks.drift_report import decide_task, drift_task
 from driftgate.tasks.explain_report import explain_task
 from driftgate.tasks.gate import GatePolicy, gate_task, run_links
 from driftgate.tasks.model_run import load_window, train_task
-from driftgate.tasks.outcome import BatchOutcome, publish_outcomes, quarantined, record_outcome_task
+from driftgate.tasks.outcome import BatchOutcome, forced_retrain, publish_outcomes, quarantined, record_outcome_task
 from driftgate.tasks.train import SearchSettings, split_rows
 from driftgate.tasks.validate import validate_batch_task
 from driftgate.tracking import configure_mlflow, experiment_id
@@ -116,17 +118,15 @@ def continuous_training(
         ingest_batches(dataset=ctx.spec.name, max_batches=max_batches)
     client = configure_mlflow(ctx.settings)
     experiment = experiment_id(ctx.settings, ctx.spec.name)
-    outcomes = [process_batch(ctx, client, experiment, n) for n in ctx.lake.pending_numbers(ctx.spec.name)]
-    if retrain_reason and not any(o.retrained for o in outcomes):
-        accepted = ctx.lake.accepted_numbers(ctx.spec.name)
-        if not accepted:
-            log.warning("asked to retrain (%s) but the lake holds no accepted batch", retrain_reason)
-        else:
+    owner = f"continuous-training {flow_run.get_id() or 'local'}"
+    with dataset_lease(ctx.lake, ctx.spec.name, owner=owner, ttl_s=ctx.settings.lease_seconds):
+        outcomes = [process_batch(ctx, client, experiment, n) for n in ctx.lake.pending_numbers(ctx.spec.name)]
+        if retrain_reason and not any(o.retrained for o in outcomes):
             current = champion_version(client, ctx.model_name)
-            forced = BatchOutcome(batch=accepted[-1], rows=None, valid=True, reasons=[retrain_reason],
-                                  champion=str(current.version) if current else None)  # fmt: skip
-            retrain(ctx, client, experiment, forced)
-            outcomes.append(forced)
+            forced = forced_retrain(ctx.lake, ctx.spec.name, retrain_reason, str(current.version) if current else None)
+            if forced is not None:
+                retrain(ctx, client, experiment, forced)
+                outcomes.append(forced)
     if outcomes:
         publish_outcomes(ctx.spec.name, outcomes)
     return outcomes

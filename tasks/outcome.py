@@ -4,6 +4,7 @@ the lake's progress record all use.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -13,6 +14,8 @@ from prefect.cache_policies import NO_CACHE
 
 from driftgate.lake import Lake
 from driftgate.names import artifact_key
+
+log = logging.getLogger(__name__)
 
 QUARANTINED = "quarantined: failed validation"
 
@@ -73,6 +76,18 @@ class BatchOutcome:
 def quarantined(batch: int, rows: int | None, champion: str | None) -> BatchOutcome:
     """The outcome of a batch that failed its suite: nothing else happens to it."""
     return BatchOutcome(batch=batch, rows=rows, valid=False, champion=champion, reasons=[QUARANTINED])
+
+
+def forced_retrain(lake: Lake, dataset: str, reason: str, champion: str | None) -> BatchOutcome | None:
+    """The outcome a retrain asked for from outside (the monitor) starts from: the newest accepted batch.
+
+    Returns None (and logs why) when the lake holds no accepted batch to train on.
+    """
+    accepted = lake.accepted_numbers(dataset)
+    if not accepted:
+        log.warning("asked to retrain (%s) but the lake holds no accepted batch of %s", reason, dataset)
+        return None
+    return BatchOutcome(batch=accepted[-1], rows=None, valid=True, reasons=[reason], champion=champion)
 
 
 def _cell(value: Any) -> str:
