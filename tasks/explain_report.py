@@ -181,15 +181,7 @@ def explain_version(
 # --- Prefect wrappers ------------------------------------------------------------------
 
 
-@task(name="explain-model", task_run_name="explain-{spec.name}-v{trained.version}", cache_policy=NO_CACHE)
-def explain_task(
-    spec: DatasetSpec,
-    trained: TrainedVersion,
-    model: Any,
-    data: TrainingData,
-    trigger: list[str],
-    gate_reason: str,
-    budget: tuple[int, float, int],
-) -> dict[str, float]:
-    """Runs after the gate, so explaining never delays a promotion."""
-    return explain_version(spec, trained, model, data, trigger, gate_reason, budget)
+# Runs after the gate, so explaining never delays a promotion.
+explain_task = task(
+    name="explain-model", task_run_name="explain-{spec.name}-v{trained.version}", cache_policy=NO_CACHE
+)(explain_version)

@@ -154,15 +154,6 @@ def train_and_register(
 # --- Prefect wrappers ------------------------------------------------------------------
 
 
-@task(name="train-model", task_run_name="train-{spec.name}-batch-{batch}", cache_policy=NO_CACHE)
-def train_task(
-    client: MlflowClient,
-    experiment: str,
-    spec: DatasetSpec,
-    model_name: str,
-    data: TrainingData,
-    cfg: SearchSettings,
-    trigger: list[str],
-    batch: int,
-) -> tuple[TrainedVersion, Any]:
-    return train_and_register(client, experiment, spec, model_name, data, cfg, trigger, batch)
+train_task = task(name="train-model", task_run_name="train-{spec.name}-batch-{batch_label}", cache_policy=NO_CACHE)(
+    train_and_register
+)
