@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")  # tasks called outside a flow in tests
 ROOT = Path(__file__).resolve().parents[1]
-__all__ = ["ROOT", "ServerThread", "free_port"]
+__all__ = ["ROOT", "ServerThread", "free_port", "s3_bucket"]
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +25,36 @@ def prefect_harness() -> Iterator[None]:
     # generous: on a loaded 2-core machine the temporary server can take well over 30 s to answer
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1 (a real HTTP server speaking the S3 protocol); its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def s3_bucket(endpoint: str, name: str) -> dict[str, Any]:
+    """Create bucket ``name`` on the test S3 server; the fsspec storage options that reach it."""
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s",
+                 region_name="us-east-1").create_bucket(Bucket=name)  # fmt: skip
+    return {"key": "k", "secret": "s", "client_kwargs": {"endpoint_url": endpoint}}
+
+
+@pytest.fixture(params=["file", "s3"])
+def lake_target(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[str, Any]]:
+    """A lake URL and its storage options: a local folder, then a bucket on the test S3 server."""
+    if request.param == "file":
+        return (tmp_path / "lake").as_uri(), {}
+    bucket = f"lake-{tmp_path.name.lower().replace('_', '-')[-40:]}"
+    return f"s3://{bucket}/lake", s3_bucket(request.getfixturevalue("s3_server"), bucket)
 
 
 @pytest.fixture

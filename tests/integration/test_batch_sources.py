@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,6 @@ import yaml
 
 from driftgate.context import build_context
 from driftgate.frames import content_hash, normalize
-from driftgate.servers import free_port
 from driftgate.settings import get_settings
 from driftgate.sources import read_table
 from driftgate.spec import load_spec
@@ -24,18 +23,6 @@ from driftgate.tasks.ingest import prepare_batch, source_columns
 from tests.conftest import ROOT
 
 DATASET = "synthetic-classification"
-
-
-@pytest.fixture(scope="module")
-def s3_server() -> Iterator[str]:
-    """moto's S3 server on 127.0.0.1 (a real HTTP server speaking the S3 protocol)."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 def use_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batches: dict[str, Any]) -> None:

@@ -31,18 +31,6 @@ def scenario_spec():  # type: ignore[no-untyped-def]
     return spec
 
 
-@pytest.fixture(scope="module")
-def s3_server() -> Iterator[str]:
-    """moto's S3 server on 127.0.0.1 (a real HTTP server speaking the S3 protocol)."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
 @pytest.fixture(params=["file", "s3"])
 def lake_env(request: pytest.FixtureRequest, driftgate_env: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("DRIFTGATE_DATASET", DATASET)

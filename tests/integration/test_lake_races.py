@@ -10,7 +10,6 @@ import json
 import multiprocessing as mp
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ import pytest
 from driftgate.errors import BatchConflictError, BatchIntegrityError, SpecError
 from driftgate.frames import content_hash
 from driftgate.lake import TEMP_MARK, Lake
-from tests.conftest import free_port
 
 DATASET = "race"
 ROUNDS = 8
@@ -44,30 +42,6 @@ def store_rounds(url: str, options: dict[str, Any], seed: int, barrier: Any, out
             out.put((seed, number, "created" if created else "same", content_hash(frame)))
         except BatchConflictError:
             out.put((seed, number, "conflict", content_hash(frame)))
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture(params=["file", "s3"])
-def lake_target(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[str, Any]]:
-    if request.param == "file":
-        return (tmp_path / "lake").as_uri(), {}
-    import boto3
-
-    endpoint = request.getfixturevalue("s3_endpoint")
-    bucket = f"race-{tmp_path.name.lower().replace('_', '-')[-40:]}"
-    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s",
-                 region_name="us-east-1").create_bucket(Bucket=bucket)  # fmt: skip
-    return f"s3://{bucket}/lake", {"key": "k", "secret": "s", "client_kwargs": {"endpoint_url": endpoint}}
 
 
 def test_two_processes_storing_one_batch_leave_one_manifest_with_its_own_rows(

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from driftgate.errors import ChampionMovedError
 from driftgate.lake import Lake
 from driftgate.lease import LeaseHeldError, acquire_lease, current_lease, dataset_lease, release_lease
 from driftgate.registry import champion_version, set_champion
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT
 
 DATASET = "leased"
 ROUNDS = 12
@@ -49,30 +48,6 @@ def grab_once(url: str, options: dict[str, Any], barrier: Any, out: Any) -> None
         out.put(("held", lease.owner))
     except LeaseHeldError as exc:
         out.put(("refused", str(exc)))
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture(params=["file", "s3"])
-def lake_target(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[str, Any]]:
-    if request.param == "file":
-        return (tmp_path / "lake").as_uri(), {}
-    import boto3
-
-    endpoint = request.getfixturevalue("s3_endpoint")
-    bucket = f"lease-{tmp_path.name.lower().replace('_', '-')[-40:]}"
-    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s",
-                 region_name="us-east-1").create_bucket(Bucket=bucket)  # fmt: skip
-    return f"s3://{bucket}/lake", {"key": "k", "secret": "s", "client_kwargs": {"endpoint_url": endpoint}}
 
 
 def test_two_processes_never_hold_the_lease_at_once(lake_target: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
