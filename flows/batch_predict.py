@@ -17,7 +17,7 @@ from driftgate.tasks.batch_scoring import (
     score_rows_task,
     write_outputs_task,
 )
-from driftgate.tasks.score_inputs import list_inputs_task, read_input_task
+from driftgate.tasks.score_inputs import input_location, list_inputs_task, read_input_task
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def batch_predict(path: str, dataset: str | None = None) -> list[ScoredFile]:
     """
     ctx = build_context(get_settings(), dataset)
     champion = load_champion_task(ctx.settings, ctx.spec, ctx.model_name)
-    target = path if "://" in path or path.startswith(("/", ".")) else ctx.lake.uri(path)
+    target = input_location(path, ctx.lake)
     options = ctx.settings.storage_options(target)
     files = list_inputs_task(target, options)
     if not files:

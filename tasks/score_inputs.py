@@ -19,6 +19,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from driftgate.errors import DriftgateError
+from driftgate.lake import Lake
 from driftgate.sources import read_table
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.ingest import transient
@@ -80,6 +81,16 @@ def read_input(fs: Any, path: str, spec: DatasetSpec) -> InputFile:
             raise DriftgateError(f"cannot read {path}: {exc}") from exc
     broken = broken_csv_rows(data, spec, len(frame)) if path.endswith(".csv") else {}
     return InputFile(path, frame, broken)
+
+
+def input_location(path: str, lake: Lake) -> str:
+    """Where ``path`` points: a URL as given, an existing local path (relative ones too), else a lake prefix."""
+    if "://" in path:
+        return path
+    local = Path(path)
+    if local.exists() or local.is_absolute() or path.startswith("."):
+        return str(local.resolve())
+    return lake.uri(path)
 
 
 def input_fs(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
