@@ -22,7 +22,6 @@ import io
 import json
 import logging
 import os
-import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -35,24 +34,13 @@ from fsspec.implementations.local import LocalFileSystem
 
 from driftgate.errors import BatchConflictError, BatchIntegrityError, SpecError
 from driftgate.frames import SPLIT_COLUMN, content_hash
+from driftgate.spec import check_dataset_name
 
 log = logging.getLogger(__name__)
 
-DATASET_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _DATASET_AT = {"raw": 1, "quarantine": 1, "state": 1, "reports": 2}  # where a dataset sits in a path
 TEMP_MARK = ".tmp-"
 TEMP_MAX_AGE_S = 3600.0  # a temp file older than this belongs to a writer that died
-
-
-def check_dataset_name(name: str) -> str:
-    """``name`` if it may become part of a lake path (letters, digits, ``-``, ``_``).
-
-    Raises:
-        SpecError: it may not.
-    """
-    if not isinstance(name, str) or not DATASET_NAME.fullmatch(name):
-        raise SpecError(f"dataset name {name!r} is not allowed: use 1-128 letters, digits, '-' or '_'")
-    return name
 
 
 def _check_parts(parts: tuple[str, ...]) -> None:

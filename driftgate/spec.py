@@ -18,7 +18,7 @@ from driftgate.errors import SpecError
 
 Task = Literal["classification", "regression"]
 
-NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
+NAME_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 """What a dataset name may hold: it becomes part of paths (specs, suites, lake prefixes)."""
 
 METRIC_DIRECTIONS: dict[str, Literal["maximize", "minimize"]] = {
@@ -186,8 +186,8 @@ def check_dataset_name(name: str) -> str:
     """``name`` if it is a valid dataset name (it becomes part of paths).
 
     Raises:
-        SpecError: the name holds anything but letters, digits, '_' and '-'.
+        SpecError: the name holds anything but letters, digits, '_' and '-' (or is empty or too long).
     """
-    if not re.fullmatch(NAME_PATTERN, name):
-        raise SpecError(f"dataset name {name!r} is invalid: use only letters, digits, '_' and '-'")
+    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
+        raise SpecError(f"dataset name {name!r} is invalid (not allowed in paths): use 1-128 letters, digits, '_', '-'")
     return name
