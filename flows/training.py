@@ -43,15 +43,13 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
             lake, spec.name, quarantined(number, rows, str(current.version) if current else None)
         )
 
+    policy = DriftPolicy.from_settings(ctx.settings)
     champ = load_champion_task(client, lake, spec, ctx.model_name)
     report, score = None, None
     if champ is not None:
-        report = drift_task(lake, spec, number, champ.reference, DriftPolicy.from_settings(ctx.settings),
-                            champ.importance)  # fmt: skip
+        report = drift_task(lake, spec, number, champ.reference, policy, champ.importance)
         score = champ.score(spec, split_rows(lake.read_batch(spec.name, number), "test"))
-    decision, report_uri, drift_run = decide_task(
-        lake, experiment, number, report, DriftPolicy.from_settings(ctx.settings), spec, score
-    )
+    decision, report_uri, drift_run = decide_task(lake, experiment, number, report, policy, spec, score)
     outcome = BatchOutcome(
         batch=number,
         rows=rows,
@@ -83,18 +81,7 @@ def retrain(ctx: Context, client: MlflowClient, experiment: str, outcome: BatchO
                        GatePolicy.from_settings(s), links, batches)  # fmt: skip
     explain_task(spec, trained, model, data, outcome.reasons, result.reason,
                  (s.explain_rows, s.explain_seconds, s.seed))  # fmt: skip
-    outcome.retrained = True
-    outcome.version = trained.version
-    outcome.run_id = trained.run_id
-    outcome.promoted = result.promoted
-    outcome.gate = str(result.outcome)
-    if result.ci_low is not None and result.ci_high is not None:
-        outcome.gate_interval = [result.ci_low, result.ci_high]
-    outcome.gate_reason = result.reason
-    outcome.reasons = [*outcome.reasons, f"gate: {result.reason}"]  # the demo table's "why" shows the interval
-    outcome.metric = result.challenger_score if result.promoted else result.champion_score
-    if result.promoted:
-        outcome.champion = trained.version
+    outcome.add_retrain(trained.version, trained.run_id, result)
 
 
 @flow(name="continuous-training")

@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from driftgate.lake import Lake
 from driftgate.names import artifact_key
+from driftgate.tasks._gate_result import GateResult
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,21 @@ class BatchOutcome:
     run_id: str | None = None
 
     TABLE = ("batch", "rows", "valid", "drift", "retrained", "version", "metric", "champion", "gate")
+
+    def add_retrain(self, version: str, run_id: str, result: GateResult) -> None:
+        """Record the version trained for this batch and the gate's verdict on it."""
+        self.retrained = True
+        self.version = version
+        self.run_id = run_id
+        self.promoted = result.promoted
+        self.gate = str(result.outcome)
+        if result.ci_low is not None and result.ci_high is not None:
+            self.gate_interval = [result.ci_low, result.ci_high]
+        self.gate_reason = result.reason
+        self.reasons = [*self.reasons, f"gate: {result.reason}"]  # the table's "why" shows the interval
+        self.metric = result.challenger_score if result.promoted else result.champion_score
+        if result.promoted:
+            self.champion = version
 
     def to_record(self) -> dict[str, Any]:
         """JSON-ready record (the lake's progress file)."""
