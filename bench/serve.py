@@ -46,6 +46,14 @@ def run_wrk(url: str, body: dict[str, object], seconds: int, connections: int, t
     return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99"), "requests": total, "failed": failed}
 
 
+OFF = "false"
+LOOP_COSTS = {  # driftgate serve (above) has all of them on
+    "log+ids, no shadow": {"DRIFTGATE_SHADOW": OFF},
+    "log only": {"DRIFTGATE_SHADOW": OFF, "DRIFTGATE_PREDICTION_IDS": OFF},
+    "all off": {"DRIFTGATE_SHADOW": OFF, "DRIFTGATE_PREDICTION_IDS": OFF, "DRIFTGATE_PREDICTION_LOG": OFF},
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=int, default=30)
@@ -53,6 +61,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="wrk threads (it shares the machine with the server)")
     ap.add_argument("--dataset", default="diamonds")
     ap.add_argument("--skip-mlflow", action="store_true", help="only measure driftgate's service")
+    ap.add_argument("--loop-costs", action="store_true", help="also with prediction log, ids and shadow switched off")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench/serve.py needs wrk: apt-get install wrk")
@@ -83,6 +92,8 @@ def main() -> None:
     client = configure_mlflow(settings)
     version, _ = register_quick_model(spec, spec.model_name, rows, max_iter=100)
     set_champion(client, spec.model_name, version)
+    challenger, _ = register_quick_model(spec, spec.model_name, rows, max_iter=50)
+    client.set_registered_model_alias(spec.model_name, "challenger", challenger)  # scored in the shadow
     record = {f: (v.item() if hasattr(v, "item") else v) for f, v in rows[spec.feature_names].iloc[0].items()}
     print(f"model {spec.model_name} v{version} (OneHot + HistGradientBoosting, {len(rows)} rows); record {record}")
 
@@ -97,6 +108,19 @@ def main() -> None:
         run_wrk(url, {"records": [record]}, 3, args.connections, args.threads)  # warm-up
         results["driftgate serve"] = run_wrk(url, {"records": [record]}, args.seconds, args.connections, args.threads)
         procs.pop().terminate()
+        for name, extra in LOOP_COSTS.items() if args.loop_costs else ():  # the same service, parts switched off
+            port = free_port()
+            cmd = [sys.executable, "-m", "driftgate.cli", "serve", "--port", str(port)]
+            procs.append(
+                subprocess.Popen(cmd, env={**env, **extra}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+            wait_http(f"http://127.0.0.1:{port}/ready")
+            url = f"http://127.0.0.1:{port}/predict"
+            run_wrk(url, {"records": [record]}, 3, args.connections, args.threads)  # warm-up
+            results[name] = run_wrk(url, {"records": [record]}, args.seconds, args.connections, args.threads)
+            server = procs.pop()
+            server.terminate()
+            server.wait(10)
         if not args.skip_mlflow:
             port = free_port()
             cmd = ["mlflow", "models", "serve", "-m", f"models:/{spec.model_name}/{version}",
@@ -114,6 +138,7 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
 
     print(f"\n{args.connections} connections, {args.seconds} s each, one record per request (wrk)")
+    print("driftgate serve = prediction log + ids + shadow challenger all on")
     print(f"{'server':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}{'failed':>8}")
     for name, r in results.items():
         print(f"{name:<22}{r['rps']:>10.0f}{r['p50_ms']:>10.1f}{r['p99_ms']:>10.1f}{r['requests']:>10.0f}"

@@ -6,7 +6,8 @@ so readers never block the writer), Postgres by URL.
 
 Tables:
     predictions: one row per record scored, by ``role`` (``champion`` answered it, ``shadow``
-        scored it off the request path); ``(prediction_id, role)`` is unique.
+        scored it off the request path; its ``inputs`` are ``{}``: they are the champion row's of
+        the same id); ``(prediction_id, role)`` is unique.
     labels: the true outcome of a prediction, once; ``prediction_id`` is the key.
 """
 

@@ -58,6 +58,8 @@ def feedback_records(lake: Lake, dataset: str) -> dict[int, dict[str, Any]]:
 def feedback_frame(spec: DatasetSpec, rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Logged inputs with their labels as a batch of the spec's columns."""
     data = pd.DataFrame([r["inputs"] for r in rows]).reindex(columns=spec.feature_names)
+    for i, col in enumerate(getattr(spec, "id_columns", None) or []):  # ids were taken out of the inputs
+        data[col] = [r["prediction_id"] for r in rows] if i == 0 else None
     data[spec.target] = [r["label"] for r in rows]
     return normalize(data, spec)
 
