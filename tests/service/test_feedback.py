@@ -61,7 +61,11 @@ def test_feedback_stores_labels_and_reports_unknown_and_duplicate_ids(champion_v
         assert httpx.post(f"{srv.url}/feedback", json=body, headers={"X-API-Key": "wrong"}).status_code == 401
         first = httpx.post(f"{srv.url}/feedback", json=body, headers=KEY)
         assert first.status_code == 200, first.text
-        assert first.json() == {"stored": 2, "unknown": {"count": 1, "ids": ["nope"]}, "duplicates": {"count": 0, "ids": []}}
+        assert first.json() == {
+            "stored": 2,
+            "unknown": {"count": 1, "ids": ["nope"]},
+            "duplicates": {"count": 0, "ids": []},
+        }
         again = [{"id": ids[0], "label": "0"}, {"id": ids[2], "label": "1"}, {"id": ids[2], "label": "1"}]
         second = httpx.post(f"{srv.url}/feedback", json={"labels": again}, headers=KEY).json()
         assert second["stored"] == 1
