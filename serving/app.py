@@ -142,10 +142,12 @@ def welcome(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "version": __version__,
         "model": {"name": svc.store.name, "version": model.version if model else None, "alias": "champion"},
         "links": {
+            "console": "/console",
             "openapi": "/schema/openapi.json",
             "docs": "/schema",
             "model": "/model",
             "predict": "/predict",
+            "feedback": "/feedback",
             "reports": "/reports",
             "metrics": "/metrics",
             "ready": "/ready",
