@@ -120,8 +120,8 @@ def test_the_flow_goes_on_after_bad_batches_and_never_trains_on_them(prefect_har
     for number, case in enumerate(["wrong type", "unseen category", "duplicated rows"], start=2):
         store(ctx, number, BAD[case][0](clean_batch(number)))
     store(ctx, 5, clean_batch(2))
-    outcomes = {o["batch"]: o for o in continuous_training(ingest=False)}
-    assert [outcomes[n]["valid"] for n in range(1, 6)] == [True, False, False, False, True]
+    outcomes = {o.batch: o for o in continuous_training(ingest=False)}
+    assert [outcomes[n].valid for n in range(1, 6)] == [True, False, False, False, True]
     assert ctx.lake.batch_numbers(DATASET, "quarantine") == [2, 3, 4]
     client = configure_mlflow(get_settings())
     for mv in client.search_model_versions(f"name = '{ctx.model_name}'"):

@@ -20,7 +20,9 @@ COMMANDS = [
 
 def driftgate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).parent / "driftgate"
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, env={**os.environ, **(env or {})},
+    # mlflow.set_tracking_uri in an earlier test exports MLFLOW_TRACKING_URI: a user's shell would not have it
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, env={**clean, **(env or {})},
                           cwd=ROOT, timeout=120)  # fmt: skip
 
 
