@@ -14,15 +14,15 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
 
+from driftgate.errors import DriftgateError
+from driftgate.stack import wait_http as wait_healthy
 from tests.conftest import ROOT, free_port
 
 BIN = Path(sys.executable).parent
@@ -61,16 +61,11 @@ def write_patients(folder: Path) -> None:
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float = 300) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"{url} process exited:\n{log.read_text()[-3000:]}"
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
+    """The stack's own health wait, with the server's log in the failure."""
+    try:
+        wait_healthy(url, proc, timeout=seconds)
+    except DriftgateError as exc:
+        raise AssertionError(f"{exc}:\n{log.read_text()[-3000:]}") from exc
 
 
 @pytest.fixture
