@@ -262,6 +262,7 @@ def init(
     from driftgate.data_api.scenario import make_batch, plan_batches
     from driftgate.dialect import detect_file_dialect
     from driftgate.infer import dataset_name_from, infer_spec, spec_yaml
+    from driftgate.names import suite_path
     from driftgate.settings import get_settings
     from driftgate.sources import load_source, read_table
     from driftgate.tasks.suites import suite_from_reference, write_suite
@@ -269,7 +270,7 @@ def init(
     s = get_settings()
     ds_name = name or dataset_name_from(path)
     spec_file = s.datasets_dir / f"{ds_name}.yaml"
-    suite_file = s.expectations_dir / f"{ds_name}.json"
+    suite_file = suite_path(s.expectations_dir, ds_name)
     if spec_file.exists() and not force:
         raise DriftgateError(f"{spec_file} exists; use --force to replace it")
     options = s.storage_options(path)
