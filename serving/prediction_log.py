@@ -1,15 +1,20 @@
 """The prediction log: every prediction (inputs, output, model version, latency, time) in a database.
 
-Requests only append to an in-memory queue; a background thread writes in batches through
-SQLAlchemy (SQLite by default, Postgres by URL). A database outage never fails a prediction:
-the rows are dropped, logged and counted in ``driftgate_prediction_log_lost``.
+Requests only append one entry each to an in-memory deque (no lock, no wake-up); a background
+thread wakes every ``flush_seconds``, takes everything queued and writes it in transactions of up
+to ``flush_rows`` rows through SQLAlchemy (SQLite by default, Postgres by URL). A database outage
+never fails a prediction: the rows are dropped, logged and counted in ``driftgate_prediction_log_lost``.
+
+Why time-based batches: with a ``queue.Queue`` every put woke the writer, which then wrote the one
+or two rows queued so far in a transaction of their own; that writer took the GIL from the event
+loop thousands of times a second and cost the service ~15 % of its throughput (bench/serve.py).
 """
 
 from __future__ import annotations
 
-import contextlib
+import collections
+import functools
 import logging
-import queue
 import threading
 import time
 from datetime import UTC, datetime
@@ -22,6 +27,19 @@ from driftgate.predictions_db import CHAMPION_ROLE, connect, insert_predictions_
 from driftgate.serving.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
+
+
+_ROWS_PER_STATEMENT = 120  # x 8 columns: under SQLite's oldest limit of 999 parameters per statement
+_Entry = tuple[str, str, str, float, list[dict[str, Any]], list[Any], list[str] | None, str]
+_Row = tuple[str, str, str, float, Any, Any, str | None, str]
+
+
+@functools.cache
+def _multi_row(single: str, rows: int) -> str:
+    """``INSERT ... VALUES (?, ...)`` (from the core) as one statement inserting ``rows`` rows."""
+    head, sep, tail = single.partition(" VALUES (")
+    values, _, rest = tail.partition(")")
+    return f"{head}{sep}" + "), (".join([values] * rows) + f"){rest}"
 
 
 class PredictionLog:
@@ -37,7 +55,10 @@ class PredictionLog:
         self.telemetry = telemetry
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
-        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=capacity)
+        self.capacity = capacity
+        self._queue: collections.deque[_Entry] = collections.deque()  # one entry per request
+        self._appended = 0  # rows queued, ever (only append() writes it)
+        self._taken = 0  # rows written or lost, ever (only the writer thread writes it)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._engine: sa.Engine | None = None
@@ -53,11 +74,8 @@ class PredictionLog:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout + self.flush_seconds + 1.0)  # + one batch already being written
-        left = 0
-        with contextlib.suppress(queue.Empty):
-            while True:
-                self._queue.get_nowait()
-                left += 1
+        left = self._appended - self._taken
+        self._queue.clear()
         if left:
             self.telemetry.predlog_lost.inc(left)
             log.warning("prediction log: %d queued rows not written by shutdown (counted lost)", left)
@@ -75,58 +93,52 @@ class PredictionLog:
         role: str = CHAMPION_ROLE,
     ) -> None:
         """Queue one request's predictions (with their ids, by ``role``); never blocks, never raises."""
-        ts = datetime.now(UTC).isoformat()
-        for i, (rec, out) in enumerate(zip(records, outputs, strict=False)):
-            row = {
-                "ts": ts,
-                "model_name": model,
-                "model_version": version,
-                "latency_ms": latency_ms,
-                "inputs": rec,
-                "output": out,
-                "prediction_id": ids[i] if ids else None,
-                "role": role,
-            }
-            try:
-                self._queue.put_nowait(row)
-            except queue.Full:
-                self.telemetry.predlog_lost.inc()
+        n = min(len(records), len(outputs))
+        if self._appended - self._taken + n > self.capacity:
+            self.telemetry.predlog_lost.inc(n)
+            return
+        self._appended += n
+        self._queue.append((datetime.now(UTC).isoformat(), model, version, latency_ms, records, outputs, ids, role))
 
     def _connect(self) -> sa.Engine:
         if self._engine is None:
             self._engine = connect(self.url)
         return self._engine
 
-    def _drain(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        try:
-            rows.append(self._queue.get(timeout=self.flush_seconds))
-            while len(rows) < self.flush_rows:
-                rows.append(self._queue.get_nowait())
-        except queue.Empty:
-            pass
+    def _take(self) -> list[_Row]:
+        """Everything queued, as rows."""
+        rows: list[_Row] = []
+        while self._queue:
+            ts, model, version, latency_ms, records, outputs, ids, role = self._queue.popleft()
+            for i, (rec, out) in enumerate(zip(records, outputs, strict=False)):
+                rows.append((ts, model, version, latency_ms, rec, out, ids[i] if ids else None, role))
         return rows
 
-    def _params(self, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    def _params(self, rows: list[_Row]) -> list[tuple[Any, ...]]:
         """Rows as insert parameters; a row that cannot be encoded is lost alone (and counted)."""
         encode = msgspec.json.encode
         params = []
-        for r in rows:
+        for ts, model, version, latency_ms, rec, out, pid, role in rows:
             try:
-                params.append((r["ts"], r["model_name"], r["model_version"], r["latency_ms"],
-                               encode(r["inputs"]).decode(), encode(r["output"]).decode(), r["prediction_id"],
-                               r["role"]))  # fmt: skip
+                params.append((ts, model, version, latency_ms, encode(rec).decode(), encode(out).decode(), pid, role))
             except Exception as exc:  # e.g. a value msgspec cannot encode: this row only
                 self.telemetry.predlog_lost.inc()
                 log.warning("prediction log lost a row it cannot encode (%s)", type(exc).__name__)
         return params
 
     def _insert(self, params: list[tuple[Any, ...]]) -> int:
+        """Insert rows in one transaction; the rows inserted (a repeated ``(prediction_id, role)`` is skipped)."""
         engine = self._connect()
-        sql = insert_predictions_sql(engine)  # a repeated (prediction_id, role) is skipped, not an error
+        one = insert_predictions_sql(engine)
+        written = 0
         with engine.begin() as conn:
-            # the driver's executemany: the Core insert's per-row processing cost ~20 % of the service's CPU
-            return int(conn.exec_driver_sql(sql, params).rowcount)
+            # multi-row VALUES: sqlite3's executemany releases and retakes the GIL for every row, and
+            # each retake waits for the event loop; one statement per _ROWS_PER_STATEMENT rows does not
+            for start in range(0, len(params), _ROWS_PER_STATEMENT):
+                chunk = params[start : start + _ROWS_PER_STATEMENT]
+                sql = _multi_row(one, len(chunk))
+                written += int(conn.exec_driver_sql(sql, tuple(v for p in chunk for v in p)).rowcount)
+        return written
 
     def _one_by_one(self, params: list[tuple[Any, ...]]) -> int:
         """After a failed batch: each row alone, so one bad row loses only itself; 3 failures in a row = outage."""
@@ -145,7 +157,7 @@ class PredictionLog:
         self.telemetry.predlog_lost.inc(lost)
         return written
 
-    def _write(self, rows: list[dict[str, Any]]) -> None:
+    def _write(self, rows: list[_Row]) -> None:
         params = self._params(rows)
         if not params:
             return
@@ -162,11 +174,25 @@ class PredictionLog:
             self.telemetry.predlog_duplicate_ids.inc(len(params) - written)
         self.telemetry.predlog_written.inc(len(params))
 
-    def _loop(self) -> None:
-        while not self._stop.is_set() or (not self._queue.empty() and time.monotonic() < self._deadline):
+    def _flush(self, rows: list[_Row]) -> list[_Row]:
+        """Write ``rows`` in transactions of ``flush_rows``; the rows left when the shutdown deadline passed."""
+        for start in range(0, len(rows), self.flush_rows):
+            if self._stop.is_set() and time.monotonic() >= self._deadline:
+                return rows[start:]
+            chunk = rows[start : start + self.flush_rows]
             try:
-                rows = self._drain()
-                if rows:
-                    self._write(rows)
+                self._write(chunk)
             except Exception:  # the writer must outlive anything a row or the database does
                 log.exception("prediction log writer failed on a batch")
+                self.telemetry.predlog_lost.inc(len(chunk))
+            self._taken += len(chunk)
+        return []
+
+    def _loop(self) -> None:
+        left: list[_Row] = []
+        while True:
+            if not self._stop.is_set():
+                self._stop.wait(self.flush_seconds)  # batches by time: one wake-up per interval, not per request
+            elif left or not self._queue or time.monotonic() >= self._deadline:
+                return  # stopping: stop() counts what is still queued as lost
+            left = self._flush(self._take())
