@@ -243,7 +243,7 @@ async def predict(request: Request[Any, Any, Any]) -> Response[Any]:
     if svc.settings.prediction_log:
         svc.predlog.append(served.name, served.version, latency_ms, records, probs if probs is not None else preds, ids)
     if svc.shadow is not None:
-        svc.shadow.submit(served.version, columns, records, ids)
+        svc.shadow.submit(served.version, columns, ids)
     return Response(PredictResponse(preds, ModelRef(served.name, served.version), probs, ids or None))
 
 
@@ -318,6 +318,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         threadpool_limits(limits=1)  # one-row latency doubles with OpenMP threads fighting the event loop
         gc.freeze()  # the imported world (mlflow, pandas, sklearn) leaves the GC's scans: shorter pauses
+        gc.set_threshold(10_000, 10, 10)  # young collections 14x rarer: ~3x less GC time (bench/serve.py)
         app.state.service = svc
         svc.batcher.start()
         svc.predlog.start()

@@ -7,6 +7,15 @@ library parses the body with hooks that refuse what JSON allows but a record mus
 duplicate keys, lone UTF-16 surrogates (they break encoding the answer and the log), nesting
 deeper than the interpreter's stack; integers of more than 18 digits become floats, and NaN/Infinity
 become floats too, so the contract can name the field holding a non-finite number.
+
+The strict parse costs ~8 µs for a one-record body, ~3 % of the service's time per request, so a
+fast path decodes with msgspec (~0.6 µs) and keeps the result only when it provably equals the
+strict one: msgspec raises on NaN/Infinity, on 1e400, on invalid UTF-8 and on deep nesting (all
+left to the strict parse, which says what is wrong); a body with a ``\\u`` escape (the only way
+to a lone surrogate in valid UTF-8) or an integer of 19+ digits takes the strict path; and duplicate
+keys are ruled out by counting: every key of the text has one ``:`` after it, so when the body's
+``:`` count equals the keys msgspec kept, no key was repeated (and no string held a ``:``; a body
+whose strings do hold one takes the strict path).
 """
 
 from __future__ import annotations
@@ -59,6 +68,52 @@ def _integer(text: str) -> int | float:
     return int(text) if len(text.lstrip("-")) <= 18 else float(text)
 
 
+_EXACT = 10**18  # the strict parse keeps integers of up to 18 digits exact, longer ones become floats
+
+
+def _keys(value: Any) -> int:
+    """The keys of every object in a decoded JSON value; -1 when it holds an integer of 19+ digits."""
+    items = value.values() if isinstance(value, dict) else value
+    n = len(value) if isinstance(value, dict) else 0
+    for v in items:
+        t = type(v)
+        if t is dict or t is list:
+            k = _keys(v)
+            if k < 0:
+                return -1
+            n += k
+        elif t is int and not -_EXACT < v < _EXACT:
+            return -1
+    return n
+
+
+def _fast(body: bytes) -> Any:
+    """The body decoded by msgspec when that equals the strict parse (see the module doc), else ``_SLOW``."""
+    if b"\\u" in body:  # an escape: the only way to a lone surrogate in valid UTF-8
+        return _SLOW
+    try:
+        raw = msgspec.json.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError, ValueError):
+        return _SLOW
+    if not isinstance(raw, (dict, list)):
+        return _SLOW  # a scalar: refused either way, in the strict parse's words
+    return raw if body.count(b":") == _keys(raw) else _SLOW
+
+
+_SLOW = object()
+
+
+def _strict(body: bytes) -> Any:
+    try:
+        return json.loads(body, object_pairs_hook=_object, parse_int=_integer, parse_constant=float)
+    except _BadKeyError as exc:
+        raise ContractError([exc.problem]) from None
+    except RecursionError:
+        raise MalformedBodyError("the body is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # UnicodeDecodeError: not UTF-8
+        raise MalformedBodyError(f"the body is not valid JSON: {exc}") from None
+
+
 def count_records(body: bytes) -> int | None:
     """How many records the body holds, without building them (None: let the full parse say what is wrong)."""
     try:
@@ -83,14 +138,9 @@ def parse_records(body: bytes, max_records: int | None = None) -> Any:
         n = count_records(body)
         if n is not None and n > max_records:
             raise ContractError([Problem("records", f"holds {n} records; the maximum is {max_records}")])
-    try:
-        raw = json.loads(body, object_pairs_hook=_object, parse_int=_integer, parse_constant=float)
-    except _BadKeyError as exc:
-        raise ContractError([exc.problem]) from None
-    except RecursionError:
-        raise MalformedBodyError("the body is nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:  # UnicodeDecodeError: not UTF-8
-        raise MalformedBodyError(f"the body is not valid JSON: {exc}") from None
+    raw = _fast(body)
+    if raw is _SLOW:
+        raw = _strict(body)
     if not isinstance(raw, dict):
         raise ContractError([Problem("body", f"must be a JSON object, got {type(raw).__name__}")])
     if "records" not in raw:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -35,7 +36,7 @@ from driftgate.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
 
-_Item = tuple[dict[str, list[Any]], list[dict[str, Any]], list[str]]
+_Item = tuple[dict[str, list[Any]], list[str]]  # a request's columns and prediction ids
 
 
 class ShadowScorer:
@@ -63,9 +64,7 @@ class ShadowScorer:
         self._queued_rows = 0  # only the event loop touches the queue: no lock
 
     # --- request path: O(1), never raises ----------------------------------------------------
-    def submit(
-        self, champion_version: str, columns: dict[str, list[Any]], records: list[dict[str, Any]], ids: list[str]
-    ) -> None:
+    def submit(self, champion_version: str, columns: dict[str, list[Any]], ids: list[str]) -> None:
         """Queue one answered request for the challenger (skipped when there is none or it is the champion)."""
         model = self.current
         if model is None or not ids or model.version == champion_version:
@@ -74,7 +73,7 @@ class ShadowScorer:
             self.telemetry.shadow_dropped.inc(len(ids))
             return
         self._queued_rows += len(ids)
-        self._queue.append((columns, records, ids))
+        self._queue.append((columns, ids))  # not the records: fewer live objects for the GC to scan
 
     # --- following the alias ------------------------------------------------------------------
     def refresh(self) -> bool:
@@ -94,6 +93,8 @@ class ShadowScorer:
             self.current = None
             return False
         self.last_error = None
+        gc.collect()  # as for the champion (model_store.py): the load's garbage goes now, and the
+        gc.freeze()  # challenger's objects leave the GC's scans
         log.info("shadow scoring with %s version %s", self.name, mv.version)
         return True
 
@@ -113,7 +114,7 @@ class ShadowScorer:
         while self._queue and rows < self.batch_rows:
             item = self._queue.popleft()
             items.append(item)
-            rows += len(item[2])
+            rows += len(item[1])
         self._queued_rows -= rows
         return items
 
@@ -124,7 +125,7 @@ class ShadowScorer:
             return 0
         merged: dict[str, list[Any]] = {k: [] for k in items[0][0]}
         ids: list[str] = []
-        for columns, _, item_ids in items:
+        for columns, item_ids in items:
             for k, v in columns.items():
                 merged[k].extend(v)
             ids.extend(item_ids)
