@@ -13,6 +13,7 @@ import gc
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,16 @@ from driftgate.serving.telemetry import Telemetry
 from driftgate.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
+
+
+async def poll_forever(refresh: Callable[[], object], seconds: float, what: str) -> None:
+    """Call ``refresh`` off the event loop every ``seconds``, surviving any failure (cancel to stop)."""
+    while True:
+        try:
+            await asyncio.to_thread(refresh)
+        except Exception:  # the loop itself must survive anything
+            log.exception("%s poll failed", what)
+        await asyncio.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -163,9 +174,4 @@ class ModelStore:
 
     async def run(self, poll_seconds: float) -> None:
         """Poll the alias forever (cancelled by the app's shutdown)."""
-        while True:
-            try:
-                await asyncio.to_thread(self.refresh)
-            except Exception:  # the loop itself must survive anything
-                log.exception("model poll failed")
-            await asyncio.sleep(poll_seconds)
+        await poll_forever(self.refresh, poll_seconds, "model")

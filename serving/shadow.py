@@ -29,7 +29,7 @@ from mlflow.tracking import MlflowClient
 
 from driftgate.predictions_db import SHADOW_ROLE
 from driftgate.registry import CHALLENGER
-from driftgate.serving.model_store import ServedModel, load_served
+from driftgate.serving.model_store import ServedModel, load_served, poll_forever
 from driftgate.serving.prediction_log import PredictionLog
 from driftgate.serving.telemetry import Telemetry
 from driftgate.spec import DatasetSpec
@@ -100,12 +100,7 @@ class ShadowScorer:
 
     async def run(self, poll_seconds: float) -> None:
         """Poll the alias forever (cancelled by the app's shutdown)."""
-        while True:
-            try:
-                await asyncio.to_thread(self.refresh)
-            except Exception:  # the loop itself must survive anything
-                log.exception("shadow poll failed")
-            await asyncio.sleep(max(poll_seconds, 1.0))
+        await poll_forever(self.refresh, max(poll_seconds, 1.0), "shadow")
 
     # --- scoring, on the event loop -----------------------------------------------------------
     def _take(self) -> list[_Item]:
