@@ -17,6 +17,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +46,34 @@ def run_wrk(url: str, body: dict[str, object], seconds: int, connections: int, t
     failed += sum(int(x) for x in errors.groups()) if errors else 0
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99"), "requests": total, "failed": failed}
+
+
+def model_calls(base: str) -> dict[str, float]:
+    """Rows per model call and ms per call, from the service's own /metrics (cumulative since start)."""
+    text = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
+
+    def value(name: str) -> float:
+        m = re.search(rf"^{name} ([\d.e+-]+)$", text, re.M)
+        return float(m.group(1)) if m else 0.0
+
+    calls = value("driftgate_model_batch_rows_count")
+    shadow = sum(float(x) for x in re.findall(r"^driftgate_shadow_predictions_total\{[^}]*\} ([\d.e+-]+)$", text, re.M))
+    return {
+        "shadow_rows": shadow,
+        "rows_per_call": value("driftgate_model_batch_rows_sum") / calls if calls else 0.0,
+        "ms_per_call": 1000 * value("driftgate_model_call_seconds_sum") / calls if calls else 0.0,
+    }
+
+
+def wait_shadow(base: str, version: str, timeout: float = 120.0) -> None:
+    """Until the service's shadow process scores with ``version`` (GET /model says so)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        shadow = json.loads(urllib.request.urlopen(f"{base}/model", timeout=10).read()).get("shadow") or {}
+        if shadow.get("version") == version:
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"the shadow process did not load challenger version {version} in {timeout:.0f} s")
 
 
 OFF = "false"
@@ -104,9 +134,12 @@ def main() -> None:
         procs.append(subprocess.Popen([sys.executable, "-m", "driftgate.cli", "serve", "--port", str(port)], env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
         wait_http(f"http://127.0.0.1:{port}/ready")
+        wait_shadow(f"http://127.0.0.1:{port}", challenger)
         url = f"http://127.0.0.1:{port}/predict"
         run_wrk(url, {"records": [record]}, 3, args.connections, args.threads)  # warm-up
         results["driftgate serve"] = run_wrk(url, {"records": [record]}, args.seconds, args.connections, args.threads)
+        time.sleep(4)  # the shadow process catches up with the log, the service publishes its count
+        results["driftgate serve"] |= model_calls(f"http://127.0.0.1:{port}")
         procs.pop().terminate()
         for name, extra in LOOP_COSTS.items() if args.loop_costs else ():  # the same service, parts switched off
             port = free_port()
@@ -118,6 +151,7 @@ def main() -> None:
             url = f"http://127.0.0.1:{port}/predict"
             run_wrk(url, {"records": [record]}, 3, args.connections, args.threads)  # warm-up
             results[name] = run_wrk(url, {"records": [record]}, args.seconds, args.connections, args.threads)
+            results[name] |= model_calls(f"http://127.0.0.1:{port}")
             server = procs.pop()
             server.terminate()
             server.wait(10)
@@ -139,10 +173,16 @@ def main() -> None:
 
     print(f"\n{args.connections} connections, {args.seconds} s each, one record per request (wrk)")
     print("driftgate serve = prediction log + ids + shadow challenger all on")
-    print(f"{'server':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}{'failed':>8}")
+    print("rows/call and ms/call: the champion's micro-batched model calls, from the service's /metrics;")
+    print("shadow rows: rows the challenger scored in the shadow process (warm-up included)")
+    print(f"{'server':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}{'failed':>8}"
+          f"{'rows/call':>11}{'ms/call':>9}{'shadow rows':>13}")  # fmt: skip
     for name, r in results.items():
+        calls = ""
+        if "rows_per_call" in r:
+            calls = f"{r['rows_per_call']:>11.1f}{r['ms_per_call']:>9.2f}{r['shadow_rows']:>13.0f}"
         print(f"{name:<22}{r['rps']:>10.0f}{r['p50_ms']:>10.1f}{r['p99_ms']:>10.1f}{r['requests']:>10.0f}"
-              f"{r['failed']:>8.0f}")  # fmt: skip
+              f"{r['failed']:>8.0f}{calls}")  # fmt: skip
     if len(results) == 2:
         ratio = results["driftgate serve"]["rps"] / results["mlflow models serve"]["rps"]
         print(f"throughput ratio driftgate / mlflow: {ratio:.1f}x")

@@ -13,9 +13,10 @@ Tables:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,6 +111,68 @@ def insert_predictions_sql(engine: sa.Engine) -> str:
     if engine.dialect.name == "sqlite":
         return f"INSERT OR IGNORE INTO {predictions_table.name} ({cols}) VALUES ({values})"
     return f"INSERT INTO {predictions_table.name} ({cols}) VALUES ({values}) ON CONFLICT DO NOTHING"
+
+
+_ROWS_PER_STATEMENT = 120  # x 8 columns: under SQLite's oldest limit of 999 parameters per statement
+
+
+@functools.cache
+def _multi_row(single: str, rows: int) -> str:
+    """``INSERT ... VALUES (?, ...)`` as one statement inserting ``rows`` rows."""
+    head, sep, tail = single.partition(" VALUES (")
+    values, _, rest = tail.partition(")")
+    return f"{head}{sep}" + "), (".join([values] * rows) + f"){rest}"
+
+
+def insert_prediction_rows(engine: sa.Engine, params: Sequence[tuple[Any, ...]]) -> int:
+    """Insert prediction rows in one transaction; the rows inserted (a repeated ``(prediction_id, role)`` is skipped).
+
+    Each row is ``(ts, model_name, model_version, latency_ms, inputs_json, output_json, prediction_id, role)``.
+    Multi-row VALUES: sqlite3's executemany releases and retakes the GIL for every row, and in the
+    service each retake waits for the event loop; one statement per 120 rows does not.
+    """
+    one = insert_predictions_sql(engine)
+    written = 0
+    with engine.begin() as conn:
+        for start in range(0, len(params), _ROWS_PER_STATEMENT):
+            chunk = params[start : start + _ROWS_PER_STATEMENT]
+            flat = tuple(v for p in chunk for v in p)
+            written += int(conn.exec_driver_sql(_multi_row(one, len(chunk)), flat).rowcount)
+    return written
+
+
+def newest_prediction_id(engine: sa.Engine) -> int:
+    """The highest row id of the prediction log (0 when it is empty)."""
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.max(predictions_table.c.id))).scalar() or 0)
+
+
+def champion_rows_after(
+    engine: sa.Engine, after_id: int, limit: int, except_version: str | None = None
+) -> list[tuple[int, str, str]]:
+    """``(id, prediction_id, inputs_json)`` of champion rows after ``after_id``, oldest first.
+
+    Rows without a prediction id (older versions) and rows of ``except_version`` are left out.
+    """
+    p = predictions_table
+    query = (
+        sa.select(p.c.id, p.c.prediction_id, p.c.inputs)
+        .where(p.c.id > after_id, p.c.role == CHAMPION_ROLE, p.c.prediction_id.is_not(None))
+        .order_by(p.c.id)
+        .limit(limit)
+    )
+    if except_version is not None:
+        query = query.where(p.c.model_version != except_version)
+    with engine.connect() as conn:
+        return [(int(r.id), str(r.prediction_id), str(r.inputs)) for r in conn.execute(query)]
+
+
+def count_champion_rows(engine: sa.Engine, after_id: int, upto_id: int) -> int:
+    """Champion rows with ``after_id < id <= upto_id``."""
+    p = predictions_table
+    query = sa.select(sa.func.count()).where(p.c.id > after_id, p.c.id <= upto_id, p.c.role == CHAMPION_ROLE)
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar() or 0)
 
 
 def _decode(row: Any) -> dict[str, Any]:

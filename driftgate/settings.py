@@ -119,7 +119,9 @@ class Settings(BaseSettings):
     prediction_log: bool = Field(True, description="Log every prediction (and shadow prediction) to the database.")
     prediction_ids: bool = Field(True, description="Give every prediction an id (answered, logged, for /feedback).")
     id_header: str = Field("X-Request-Id", description="Request header whose value prefixes generated ids.")
-    shadow: bool = Field(True, description="Also score the 'challenger' alias off the request path and log it.")
+    shadow: bool = Field(
+        True, description="Score the 'challenger' alias on logged live requests in a process of its own, and log it."
+    )
 
     # --- live performance (monitor-predictions) --------------------------------------------
     monitor_window: int = Field(2000, description="Newest labelled predictions per version the realized metric uses.")
@@ -130,6 +132,9 @@ class Settings(BaseSettings):
     monitor_bootstrap: int = Field(200, description="Bootstrap resamples of the realized metric's interval.")
     monitor_estimate_trigger: bool = Field(
         False, description="Also retrain when the label-free estimate (CBPE) is worse than test minus the margin."
+    )
+    monitor_promote_shadow: bool = Field(
+        True, description="Promote the shadow challenger when the gate finds it better on labelled live rows."
     )
 
     # --- derived -------------------------------------------------------------------------

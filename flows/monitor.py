@@ -2,7 +2,8 @@
 
 Input drift of the logged inputs since the last check, realized performance per version from
 labels sent to ``/feedback`` (and the label-free estimate before they arrive), the shadow
-challenger on the same rows, labelled rows into a ``feedback`` batch; ``continuous-training``
+challenger on the same rows (promoted when the gate finds it better there), labelled rows into a
+``feedback`` batch; ``continuous-training``
 when drift or realized performance asks for it. The work lives in ``driftgate.tasks.monitor``.
 """
 
@@ -16,7 +17,13 @@ from driftgate.context import build_context
 from driftgate.flows.training import continuous_training
 from driftgate.registry import champion_version
 from driftgate.settings import get_settings
-from driftgate.tasks.monitor import feedback_batch_task, live_drift_task, performance_task, publish_monitor_task
+from driftgate.tasks.monitor import (
+    feedback_batch_task,
+    live_drift_task,
+    live_gate_task,
+    performance_task,
+    publish_monitor_task,
+)
 from driftgate.tracking import configure_mlflow
 
 
@@ -37,15 +44,18 @@ def monitor_predictions(
     mv = champion_version(client, ctx.model_name)
     drift = live_drift_task(ctx, client, mv, min_rows)
     perf = performance_task(ctx, client, mv, drift.rows)
+    promoted = live_gate_task(ctx, client, perf)
     batch = feedback_batch_task(ctx)
     report = publish_monitor_task(ctx, client, drift, perf, batch)
     champ = perf.champion_realized()
+    # a challenger that proved itself on the live rows replaced the champion that fell: no retrain for that
+    performance_retrain = perf.decision.retrain and promoted is None
     outcome: dict[str, Any] = {
         "rows": len(drift.rows),
         "checked": drift.checked,
-        "retrain": drift.decision.retrain or perf.decision.retrain,
+        "retrain": drift.decision.retrain or performance_retrain,
         "drift_retrain": drift.decision.retrain,
-        "performance_retrain": perf.decision.retrain,
+        "performance_retrain": performance_retrain,
         "reasons": drift.decision.reasons + perf.decision.reasons,
         "drifted": drift.report.drifted if drift.report else [],
         "champion": perf.champion,
@@ -54,12 +64,21 @@ def monitor_predictions(
         "realized": champ.value if champ else None,
         "estimated": perf.estimated_live,
         "feedback_batch": batch.number if batch else None,
+        "live_gate": None
+        if perf.live_gate is None
+        else {
+            "challenger": perf.live_gate.challenger,
+            "outcome": str(perf.live_gate.outcome),
+            "reason": perf.live_gate.reason,
+            "rows": perf.live_gate.rows,
+        },
+        "promoted": promoted,
     }
     if outcome["retrain"] and trigger:
         why = []
         if drift.decision.retrain:
             why.append("live inputs drifted (monitor-predictions): " + "; ".join(drift.decision.reasons))
-        if perf.decision.retrain:
+        if performance_retrain:
             why.append("live performance fell (monitor-predictions): " + "; ".join(perf.decision.reasons))
         outcome["training"] = continuous_training(dataset=ctx.spec.name, ingest=ingest, retrain_reason=" | ".join(why))
     return outcome

@@ -40,7 +40,7 @@ from driftgate.serving.schemas import (
     ModelRef,
     PredictResponse,
 )
-from driftgate.serving.shadow import ShadowScorer, shadow_lifespan
+from driftgate.serving.shadow import ShadowProcess, shadow_lifespan
 from driftgate.serving.telemetry import HttpMetrics, telemetry
 from driftgate.settings import Settings, get_settings
 from driftgate.spec import load_spec
@@ -64,7 +64,7 @@ class Service:
     batcher: MicroBatcher
     predlog: PredictionLog
     explainers: BoundedExecutor
-    shadow: ShadowScorer | None = None
+    shadow: ShadowProcess | None = None
 
     _explainers: dict[str, Any] = field(default_factory=dict)
 
@@ -177,13 +177,14 @@ def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
 
 @get("/model", sync_to_thread=False)
 def model_info(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    """The served model: name, version, alias, run, metrics, input schema, load time."""
+    """The served model: name, version, alias, run, metrics, input schema, load time; the shadow challenger."""
     svc = _service(request)
     served = svc.served()
     return {
         **served.describe(),
         "example_request": {"records": [served.contract.example()]},
         "last_reload_error": svc.store.last_error,
+        "shadow": None if svc.shadow is None else {"version": svc.shadow.version, "last_error": svc.shadow.last_error},
     }
 
 
@@ -242,8 +243,6 @@ async def predict(request: Request[Any, Any, Any]) -> Response[Any]:
     latency_ms = (time.perf_counter() - started) * 1000
     if svc.settings.prediction_log:
         svc.predlog.append(served.name, served.version, latency_ms, records, probs if probs is not None else preds, ids)
-    if svc.shadow is not None:
-        svc.shadow.submit(served.version, columns, ids)
     return Response(PredictResponse(preds, ModelRef(served.name, served.version), probs, ids or None))
 
 
@@ -311,8 +310,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         PredictionLog(settings.resolved_predictions_db_url(), tel),
         BoundedExecutor(settings.explain_concurrency, "driftgate-explain"),
     )
-    if settings.shadow:  # the challenger scores live requests off the request path (serving/shadow.py)
-        svc.shadow = ShadowScorer(client, spec, name, settings.max_records, svc.predlog, tel)
+    if settings.shadow and settings.prediction_log:  # the challenger scores the logged requests (serving/shadow.py)
+        svc.shadow = ShadowProcess(settings, client, name, tel)
+    elif settings.shadow:
+        log.warning("shadow scoring needs the prediction log (DRIFTGATE_PREDICTION_LOG=false): no shadow")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -13,7 +13,6 @@ loop thousands of times a second and cost the service ~15 % of its throughput (b
 from __future__ import annotations
 
 import collections
-import functools
 import logging
 import threading
 import time
@@ -23,23 +22,14 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 
-from driftgate.predictions_db import CHAMPION_ROLE, connect, insert_predictions_sql
+from driftgate.predictions_db import CHAMPION_ROLE, connect, insert_prediction_rows
 from driftgate.serving.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
 
-_ROWS_PER_STATEMENT = 120  # x 8 columns: under SQLite's oldest limit of 999 parameters per statement
 _Entry = tuple[str, str, str, float, list[dict[str, Any]], list[Any], list[str] | None, str]
 _Row = tuple[str, str, str, float, Any, Any, str | None, str]
-
-
-@functools.cache
-def _multi_row(single: str, rows: int) -> str:
-    """``INSERT ... VALUES (?, ...)`` (from the core) as one statement inserting ``rows`` rows."""
-    head, sep, tail = single.partition(" VALUES (")
-    values, _, rest = tail.partition(")")
-    return f"{head}{sep}" + "), (".join([values] * rows) + f"){rest}"
 
 
 class PredictionLog:
@@ -128,17 +118,7 @@ class PredictionLog:
 
     def _insert(self, params: list[tuple[Any, ...]]) -> int:
         """Insert rows in one transaction; the rows inserted (a repeated ``(prediction_id, role)`` is skipped)."""
-        engine = self._connect()
-        one = insert_predictions_sql(engine)
-        written = 0
-        with engine.begin() as conn:
-            # multi-row VALUES: sqlite3's executemany releases and retakes the GIL for every row, and
-            # each retake waits for the event loop; one statement per _ROWS_PER_STATEMENT rows does not
-            for start in range(0, len(params), _ROWS_PER_STATEMENT):
-                chunk = params[start : start + _ROWS_PER_STATEMENT]
-                sql = _multi_row(one, len(chunk))
-                written += int(conn.exec_driver_sql(sql, tuple(v for p in chunk for v in p)).rowcount)
-        return written
+        return insert_prediction_rows(self._connect(), params)
 
     def _one_by_one(self, params: list[tuple[Any, ...]]) -> int:
         """After a failed batch: each row alone, so one bad row loses only itself; 3 failures in a row = outage."""

@@ -1,172 +1,292 @@
-"""Shadow scoring: the ``challenger`` alias scores live requests off the request path.
+"""Shadow scoring: the ``challenger`` alias scores live traffic in a process of its own.
 
-A request only appends its decoded columns to a bounded queue (never waits, never fails); every
-``interval_s`` a task on the event loop takes what has queued and scores it in batched model calls
-of at most ``batch_rows`` rows (a batch costs ~10 µs a row against ~3 ms for one row), then logs
-the challenger's predictions with the champion's prediction ids and ``role = "shadow"``, so the
-monitor can compare both models on the same live rows once their labels arrive. The challenger is
+The service's request path does nothing for the shadow: the champion's answers are already in
+the prediction log with their ids and inputs, so a separate process (``multiprocessing``,
+spawned) reads the champion rows that arrive in the log, scores them with the challenger in
+batches, and writes the challenger's predictions with the same ids and ``role = "shadow"``. The
+monitor compares both models on the same live rows once their labels arrive; the challenger is
 never part of an answer.
 
-Why on the loop and not in a thread: a thread scoring in the background takes the GIL from the
-event loop in slices of up to the switch interval (5 ms) every time the loop releases it, and
-bench/serve.py measured ~20 % of the service's throughput lost that way; on the loop the same
-work costs only itself (~10 ms every ``interval_s`` at 2,000 req/s), and the loop stays fair.
+Why a process: inside the service, scoring on the event loop took the loop's time and scoring
+in a thread took the GIL from it; both cost the service throughput (bench/serve.py measured the
+in-loop version ~8-20 % below the service without a shadow). In its own process the shadow uses
+the machine's other core and the service's loop pays nothing.
+
+The service starts the process only while a ``challenger`` alias exists (one registry call per
+poll); the process follows the alias itself, exits when it is gone or when the service is, and
+reports its version, last error and counts through shared memory, which the service publishes as
+``driftgate_shadow_predictions_total`` and ``driftgate_shadow_dropped_total``. Rows logged before
+the challenger was loaded are not scored; if the process falls more than ``capacity_rows`` behind
+the log, it skips ahead and counts the rows it skipped as dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import gc
+import ctypes
 import logging
+import math
+import multiprocessing
+import multiprocessing.process
+import os
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from driftgate.predictions_db import SHADOW_ROLE
+from driftgate.predictions_db import (
+    SHADOW_ROLE,
+    champion_rows_after,
+    connect,
+    count_champion_rows,
+    insert_prediction_rows,
+    newest_prediction_id,
+)
 from driftgate.registry import CHALLENGER
-from driftgate.serving.model_store import ServedModel, load_served, poll_forever
-from driftgate.serving.prediction_log import PredictionLog
+from driftgate.serving.model_store import ServedModel, load_served
 from driftgate.serving.telemetry import Telemetry
-from driftgate.spec import DatasetSpec
+from driftgate.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_Item = tuple[dict[str, list[Any]], list[str]]  # a request's columns and prediction ids
+_TEXT = 200  # bytes of a shared version or error string
 
 
-class ShadowScorer:
-    """Follows the ``challenger`` alias and scores queued requests with it, in batches, on the event loop."""
+@dataclass
+class ShadowStatus:
+    """What the shadow process tells the service, in shared memory (written by the child only)."""
+
+    version: Any  # multiprocessing Array of c_char: the challenger version being scored, "" when none
+    error: Any  # Array of c_char: the last load error, "" when none
+    scored: Any  # Value of c_longlong: rows scored and logged, ever
+    dropped: Any  # Value of c_longlong: rows skipped (too far behind, or the challenger failed on them)
+
+    @classmethod
+    def create(cls, ctx: Any) -> ShadowStatus:
+        return cls(
+            ctx.Array(ctypes.c_char, _TEXT, lock=False),
+            ctx.Array(ctypes.c_char, _TEXT, lock=False),
+            ctx.Value(ctypes.c_longlong, 0, lock=False),
+            ctx.Value(ctypes.c_longlong, 0, lock=False),
+        )
+
+    @staticmethod
+    def _set(array: Any, text: str) -> None:
+        array.value = text.encode("utf-8", "replace")[: _TEXT - 1]
+
+
+class ShadowWorker:
+    """The child's work: follow the alias, score new champion rows of the log, write shadow rows."""
 
     def __init__(
         self,
-        client: MlflowClient,
-        spec: DatasetSpec,
-        name: str,
-        max_records: int,
-        predlog: PredictionLog,
-        telemetry: Telemetry,
+        settings: Settings,
+        status: ShadowStatus,
         *,
+        batch_rows: int = 2048,  # one model call per batch: the per-call overhead (~4 ms) is paid rarely
+        interval_s: float = 0.5,  # the log itself is written every 0.5 s
         capacity_rows: int = 50_000,
-        batch_rows: int = 1024,  # one call blocks the loop ~10 ms: bounded so p99 barely moves
-        interval_s: float = 0.5,  # fewer, larger calls: the per-call overhead (~3 ms) is paid rarely
     ) -> None:
-        self.client, self.spec, self.name, self.max_records = client, spec, name, max_records
-        self.predlog, self.telemetry = predlog, telemetry
-        self.capacity_rows, self.batch_rows, self.interval_s = capacity_rows, batch_rows, interval_s
+        from driftgate.spec import load_spec
+        from driftgate.tracking import configure_mlflow
+
+        self.settings, self.status = settings, status
+        self.batch_rows, self.interval_s, self.capacity_rows = batch_rows, interval_s, capacity_rows
+        self.spec = load_spec(settings.dataset, settings.datasets_dir)
+        self.name = settings.model_name or self.spec.model_name
+        self.client: MlflowClient = configure_mlflow(settings)
+        self.engine = connect(settings.resolved_predictions_db_url())
         self.current: ServedModel | None = None
-        self.last_error: str | None = None
-        self._queue: collections.deque[_Item] = collections.deque()
-        self._queued_rows = 0  # only the event loop touches the queue: no lock
+        self.after_id = newest_prediction_id(self.engine)  # rows logged from now on (and during the load)
 
-    # --- request path: O(1), never raises ----------------------------------------------------
-    def submit(self, champion_version: str, columns: dict[str, list[Any]], ids: list[str]) -> None:
-        """Queue one answered request for the challenger (skipped when there is none or it is the champion)."""
-        model = self.current
-        if model is None or not ids or model.version == champion_version:
-            return
-        if self._queued_rows + len(ids) > self.capacity_rows:
-            self.telemetry.shadow_dropped.inc(len(ids))
-            return
-        self._queued_rows += len(ids)
-        self._queue.append((columns, ids))  # not the records: fewer live objects for the GC to scan
-
-    # --- following the alias ------------------------------------------------------------------
     def refresh(self) -> bool:
-        """Load the version ``challenger`` points to if it moved; True when a new one was loaded."""
+        """Load the version ``challenger`` points to if it moved; False when there is no challenger."""
         try:
             mv = self.client.get_model_version_by_alias(self.name, CHALLENGER)
-        except MlflowException:  # no challenger (or no model yet): nothing to shadow
-            self.current = None
+        except MlflowException:  # the alias is gone: nothing to shadow
             return False
         if self.current is not None and self.current.version == str(mv.version):
-            return False
+            return True
         try:
-            self.current = load_served(self.client, self.spec, self.name, str(mv.version), self.max_records)
+            self.current = load_served(self.client, self.spec, self.name, str(mv.version), self.settings.max_records)
         except Exception as exc:  # a broken challenger never touches the champion's answers
-            self.last_error = f"challenger version {mv.version} failed to load: {exc}"
-            log.warning("shadow: %s", self.last_error)
             self.current = None
-            return False
-        self.last_error = None
-        gc.collect()  # as for the champion (model_store.py): the load's garbage goes now, and the
-        gc.freeze()  # challenger's objects leave the GC's scans
-        log.info("shadow scoring with %s version %s", self.name, mv.version)
+            ShadowStatus._set(self.status.error, f"challenger version {mv.version} failed to load: {exc}")
+            ShadowStatus._set(self.status.version, "")
+            log.warning("shadow: challenger version %s failed to load: %s", mv.version, exc)
+            return True
+        ShadowStatus._set(self.status.error, "")
+        ShadowStatus._set(self.status.version, self.current.version)
+        log.info("shadow scoring with %s version %s", self.name, self.current.version)
         return True
 
-    async def run(self, poll_seconds: float) -> None:
-        """Poll the alias forever (cancelled by the app's shutdown)."""
-        await poll_forever(self.refresh, max(poll_seconds, 1.0), "shadow")
+    def skip_if_behind(self) -> None:
+        """More than ``capacity_rows`` behind the log: jump ahead, counting the rows skipped as dropped."""
+        newest = newest_prediction_id(self.engine)
+        if newest - self.after_id <= self.capacity_rows:
+            return
+        to = newest - self.capacity_rows // 2
+        skipped = count_champion_rows(self.engine, self.after_id, to)
+        log.warning("shadow: %d rows behind the log; skipping %d champion rows", newest - self.after_id, skipped)
+        self.status.dropped.value += skipped
+        self.after_id = to
 
-    # --- scoring, on the event loop -----------------------------------------------------------
-    def _take(self) -> list[_Item]:
-        items: list[_Item] = []
-        rows = 0
-        while self._queue and rows < self.batch_rows:
-            item = self._queue.popleft()
-            items.append(item)
-            rows += len(item[1])
-        self._queued_rows -= rows
-        return items
-
-    def score(self, items: list[_Item]) -> int:
-        """Score queued requests with the challenger in one call and log them; the rows logged."""
+    def step(self) -> int:
+        """Score the next batch of new champion rows; the rows read (0: caught up)."""
         model = self.current
-        if model is None or not items:
+        if model is None:
             return 0
-        merged: dict[str, list[Any]] = {k: [] for k in items[0][0]}
-        ids: list[str] = []
-        for columns, item_ids in items:
-            for k, v in columns.items():
-                merged[k].extend(v)
-            ids.extend(item_ids)
+        rows = champion_rows_after(self.engine, self.after_id, self.batch_rows, except_version=model.version)
+        if not rows:
+            return 0
+        self.after_id = rows[-1][0]
+        records = msgspec.json.decode(b"[" + ",".join(r[2] for r in rows).encode() + b"]")
+        # as the champion's contract decoded them: a null (or absent) value is a missing one
+        columns = {c: [math.nan if (v := rec.get(c)) is None else v for rec in records] for c in model.contract.names}
         started = time.perf_counter()
-        try:
-            preds, probs = model.predict(model.contract.frame(merged))
-        except Exception as exc:  # the challenger wants other columns, or fails: count and go on
-            log.warning("shadow scoring with version %s failed for %d rows: %s", model.version, len(ids), exc)
-            self.telemetry.shadow_dropped.inc(len(ids))
-            return 0
+        try:  # the champion's contract already checked these rows; the challenger's may differ
+            preds, probs = model.predict(model.contract.frame(columns))
+        except Exception as exc:  # count and go on: the next rows may be fine
+            log.warning("shadow scoring with version %s failed for %d rows: %s", model.version, len(rows), exc)
+            self.status.dropped.value += len(rows)
+            return len(rows)
         latency_ms = (time.perf_counter() - started) * 1000
         outputs = probs if probs is not None else preds
-        # the inputs are the champion's row of the same id: not stored twice
-        self.predlog.append(model.name, model.version, latency_ms, [{}] * len(ids), outputs, ids, role=SHADOW_ROLE)
-        self.telemetry.shadow_predictions.labels(model.version).inc(len(ids))
-        return len(ids)
+        ts = datetime.now(UTC).isoformat()
+        encode = msgspec.json.encode
+        params = [
+            (ts, model.name, model.version, latency_ms, "{}", encode(out).decode(), pid, SHADOW_ROLE)
+            for (_, pid, _), out in zip(rows, outputs, strict=True)
+        ]  # the inputs are the champion row's of the same id: not stored twice
+        insert_prediction_rows(self.engine, params)
+        self.status.scored.value += len(rows)
+        return len(rows)
 
-    async def score_queued(self) -> None:
-        """Every ``interval_s``, score what has queued (cancelled by the app's shutdown)."""
+    def run(self, poll_seconds: float) -> None:
+        """Until the service or the alias is gone: poll the alias, score what the log gained."""
+        parent = multiprocessing.parent_process()
+        next_poll = 0.0
+        while parent is None or parent.is_alive():
+            if time.monotonic() >= next_poll:
+                if not self.refresh():
+                    log.info("shadow: no challenger alias any more; the shadow process ends")
+                    return
+                next_poll = time.monotonic() + poll_seconds
+            try:
+                self.skip_if_behind()
+                if self.step() < self.batch_rows:  # caught up: wait for the log to grow
+                    time.sleep(self.interval_s)
+            except Exception:  # a database hiccup: try again on the next round
+                log.exception("shadow scoring failed")
+                time.sleep(self.interval_s)
+
+
+def shadow_main(settings: Settings, status: ShadowStatus, poll_seconds: float) -> None:
+    """The shadow process's entry point (spawned by the service)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[shadow]: %(message)s")
+    for noisy in ("mlflow", "urllib3", "alembic", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C in the service's terminal reaches its group
+        ShadowWorker(settings, status).run(poll_seconds)
+
+
+class ShadowProcess:
+    """The service's side: starts the shadow process while a challenger exists, publishes its counts."""
+
+    def __init__(self, settings: Settings, client: MlflowClient, name: str, telemetry: Telemetry) -> None:
+        self.settings, self.client, self.name, self.telemetry = settings, client, name, telemetry
+        self._ctx = multiprocessing.get_context("spawn")  # never fork a process that runs threads
+        self.status = ShadowStatus.create(self._ctx)
+        self.process: multiprocessing.process.BaseProcess | None = None
+        self._published = (0, 0)
+
+    @property
+    def version(self) -> str | None:
+        """The challenger version the shadow process scores with (None: none loaded)."""
+        alive = self.process is not None and self.process.is_alive()
+        return (self.status.version.value.decode() or None) if alive else None
+
+    @property
+    def last_error(self) -> str | None:
+        return self.status.error.value.decode() or None
+
+    def _challenger_exists(self) -> bool:
+        try:
+            self.client.get_model_version_by_alias(self.name, CHALLENGER)
+        except MlflowException:
+            return False
+        return True
+
+    def check(self) -> None:
+        """Start the process when a challenger exists and it is not running (called every poll)."""
+        if self.process is not None and self.process.is_alive():
+            return
+        if self.process is not None and self.process.exitcode not in (0, None):
+            log.warning("shadow process ended with exit code %s", self.process.exitcode)
+        if not self._challenger_exists():
+            return
+        ShadowStatus._set(self.status.version, "")
+        self.process = self._ctx.Process(
+            target=shadow_main,
+            args=(self.settings, self.status, max(self.settings.poll_seconds, 1.0)),
+            name="driftgate-shadow",
+            daemon=True,
+        )
+        self.process.start()
+        log.info("shadow process started (pid %s) for the challenger of %s", self.process.pid, self.name)
+
+    def publish(self) -> None:
+        """Add the process's new counts to the service's Prometheus counters."""
+        scored, dropped = int(self.status.scored.value), int(self.status.dropped.value)
+        before_scored, before_dropped = self._published
+        if scored > before_scored:
+            self.telemetry.shadow_predictions.labels(self.version or "").inc(scored - before_scored)
+        if dropped > before_dropped:
+            self.telemetry.shadow_dropped.inc(dropped - before_dropped)
+        self._published = (scored, dropped)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.process is None or not self.process.is_alive():
+            return
+        self.process.terminate()
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout)
+
+    async def run(self, poll_seconds: float) -> None:
+        """Check and publish every ``poll_seconds`` (cancelled by the app's shutdown)."""
         while True:
-            await asyncio.sleep(self.interval_s)
-            while self._queue:
-                try:
-                    self.score(self._take())
-                except Exception:  # the scoring task must survive anything a batch does
-                    log.exception("shadow scoring failed")
-                await asyncio.sleep(0)  # requests that arrived meanwhile go first
+            try:
+                await asyncio.to_thread(self.check)
+                self.publish()
+            except Exception:  # the loop must survive a registry outage
+                log.exception("shadow check failed")
+            await asyncio.sleep(poll_seconds)
 
 
-def shadow_lifespan(scorer: ShadowScorer | None, poll_seconds: float) -> list[Any]:
-    """The app lifespan that runs ``scorer`` (nothing when shadow scoring is off)."""
-    if scorer is None:
+def shadow_lifespan(shadow: ShadowProcess | None, poll_seconds: float) -> list[Any]:
+    """The app lifespan that runs ``shadow`` (nothing when shadow scoring is off)."""
+    if shadow is None:
         return []
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
-        tasks = [
-            asyncio.create_task(scorer.run(poll_seconds), name="driftgate-shadow-poll"),
-            asyncio.create_task(scorer.score_queued(), name="driftgate-shadow-score"),
-        ]
+        task = asyncio.create_task(shadow.run(poll_seconds), name="driftgate-shadow")
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await asyncio.to_thread(shadow.stop)
+            shadow.publish()
 
     return [lifespan]

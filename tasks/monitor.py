@@ -2,7 +2,8 @@
 
 Input drift of the logged inputs (since the last check), realized performance per version from
 labels sent to ``/feedback``, the label-free estimate of the champion's metric (CBPE), the shadow
-challenger against the champion on the same labelled rows, and labelled live rows turned into a
+challenger against the champion on the same labelled rows (and the gate's verdict on them, which
+may promote it: :mod:`driftgate.tasks.live_gate`), and labelled live rows turned into a
 ``feedback`` batch of the lake exactly once. Plain functions first; Prefect tasks at the end.
 """
 
@@ -19,14 +20,17 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from driftgate.context import Context
+from driftgate.errors import ChampionMovedError
 from driftgate.frames import normalize
 from driftgate.predict import predict
 from driftgate.predictions_db import CHAMPION_ROLE, read_labelled, read_predictions
 from driftgate.registry import importance, lineage, load_version
+from driftgate.tasks._gate_result import GatePolicy, GateResult
 from driftgate.tasks.drift import DriftPolicy
 from driftgate.tasks.drift_report import DriftReport, RetrainDecision, compute_drift, decide
 from driftgate.tasks.estimate import Calibration, estimate_outputs, fit_calibration
 from driftgate.tasks.feedback_batch import FeedbackBatch, store_feedback_batch
+from driftgate.tasks.live_gate import challenger_alias, gate_on_live, promote_on_live
 from driftgate.tasks.metrics import positive_class
 from driftgate.tasks.model_run import reference_rows
 from driftgate.tasks.realized import (
@@ -110,6 +114,7 @@ class Performance:
     estimated_live: float | None = None
     estimated_rows: int = 0
     paired: Paired | None = None
+    live_gate: GateResult | None = None  # the gate's verdict on the shadow challenger's labelled live rows
 
     def champion_realized(self) -> Realized | None:
         return next((r for r in self.realized if r.version == self.champion and r.role == CHAMPION_ROLE), None)
@@ -151,7 +156,23 @@ def measure_performance(
             why = f"estimated {spec.metric.name} {est:.4g} on {perf.estimated_rows} live rows is worse than {bar:.4g}"
             perf.decision = RealizedDecision(True, [*perf.decision.reasons, why])
     perf.paired = compare_on_live(spec, labelled, str(mv.version), s.monitor_bootstrap, s.seed)
+    challenger = challenger_alias(client, ctx.model_name)
+    if challenger is not None:
+        perf.live_gate = gate_on_live(spec, labelled, str(mv.version), challenger, GatePolicy.from_settings(s))
     return perf
+
+
+def promote_on_live_rows(ctx: Context, client: MlflowClient, perf: Performance) -> str | None:
+    """Record the live gate's verdict and move the alias when it promotes; the new champion, if any."""
+    result = perf.live_gate
+    if result is None:
+        return None
+    try:
+        moved = promote_on_live(client, ctx.model_name, result, move=ctx.settings.monitor_promote_shadow)
+    except ChampionMovedError as exc:  # someone moved it while we compared: their move stands
+        log.warning("live gate: %s", exc)
+        return None
+    return result.challenger if moved else None
 
 
 # --- Prefect wrappers ------------------------------------------------------------------
@@ -167,6 +188,11 @@ def performance_task(
     ctx: Context, client: MlflowClient, mv: ModelVersion | None, live: list[dict[str, Any]]
 ) -> Performance:
     return measure_performance(ctx, client, mv, live)
+
+
+@task(name="live-gate", task_run_name="live-gate-{ctx.spec.name}", cache_policy=NO_CACHE)
+def live_gate_task(ctx: Context, client: MlflowClient, perf: Performance) -> str | None:
+    return promote_on_live_rows(ctx, client, perf)
 
 
 @task(name="feedback-batch", task_run_name="feedback-batch-{ctx.spec.name}", cache_policy=NO_CACHE)

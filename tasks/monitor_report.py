@@ -48,6 +48,9 @@ def performance_markdown(perf: Performance) -> str:
         lines += ["", f"Shadow challenger v{p.challenger} vs champion v{p.champion} on the same {p.rows} labelled "
                   f"rows: {_f(p.challenger_value)} vs {_f(p.champion_value)} (difference 95% interval {_f(p.low)} "
                   f"to {_f(p.high)})"]  # fmt: skip
+    if perf.live_gate is not None:
+        g = perf.live_gate
+        lines += ["", f"Gate on the labelled live rows, v{g.challenger} vs v{g.champion}: **{g.outcome}**: {g.reason}"]
     lines += ["", f"Retrain on live performance: **{perf.decision.retrain}**"]
     lines += [f"- {r}" for r in perf.decision.reasons]
     return "\n".join(lines)
@@ -70,6 +73,11 @@ def performance_html(perf: Performance) -> str:
         paired = (f"<p>Shadow challenger v{html.escape(p.challenger)} vs champion v{html.escape(p.champion)} on the "
                   f"same {p.rows} labelled rows: {_f(p.challenger_value)} vs {_f(p.champion_value)} (difference "
                   f"{_f(p.low)} to {_f(p.high)})</p>")  # fmt: skip
+    if perf.live_gate is not None:
+        g = perf.live_gate
+        paired += (f"<p>Gate on the labelled live rows, v{html.escape(g.challenger)} vs "
+                   f"v{html.escape(str(g.champion))}: <b>{html.escape(str(g.outcome))}</b>: "
+                   f"{html.escape(g.reason)}</p>")  # fmt: skip
     reasons = "".join(f"<li>{html.escape(r)}</li>" for r in perf.decision.reasons)
     verdict = "yes" if perf.decision.retrain else "no"
     return (

@@ -195,27 +195,38 @@ class Paired:
         return "inconclusive"
 
 
+def live_pairs(
+    rows: list[dict[str, Any]], champion: str, challenger: str | None = None
+) -> tuple[str, list[tuple[dict[str, Any], dict[str, Any]]]] | None:
+    """``(champion row, shadow row)`` of the same labelled prediction id, for ``challenger`` (default: the
+    newest shadow version); None when there are none."""
+    mine = {r["prediction_id"]: r for r in rows if r["role"] == "champion" and str(r["model_version"]) == champion}
+    shadow = [r for r in rows if r["role"] == "shadow" and r["prediction_id"] in mine]
+    if challenger is None and shadow:
+        challenger = max({str(r["model_version"]) for r in shadow}, key=_num)
+    pairs = [(mine[r["prediction_id"]], r) for r in shadow if str(r["model_version"]) == challenger]
+    return (str(challenger), pairs) if pairs else None
+
+
 def compare_on_live(
     spec: DatasetSpec, rows: list[dict[str, Any]], champion: str, n_boot: int = 200, seed: int = 0
 ) -> Paired | None:
     """The newest shadow version against ``champion`` on the labelled rows both scored; None without any."""
-    mine = {r["prediction_id"]: r for r in rows if r["role"] == "champion" and str(r["model_version"]) == champion}
-    shadow = [r for r in rows if r["role"] == "shadow" and r["prediction_id"] in mine]
-    if not shadow:
+    found = live_pairs(rows, champion)
+    if found is None:
         return None
-    challenger = max({str(r["model_version"]) for r in shadow}, key=_num)
-    pairs = [(mine[r["prediction_id"]], r) for r in shadow if str(r["model_version"]) == challenger]
+    challenger, pairs = found
     labels = [c["label"] for c, _ in pairs]
     a = scored_rows(spec, [c["output"] for c, _ in pairs], labels)
     b = scored_rows(spec, [s["output"] for _, s in pairs], labels)
     pos = positive_class(spec, classes=a.classes) if a.classes else None
     groups = {"all": np.ones(len(pairs), dtype=bool)}  # the gate's paired machinery, on the live rows
-    d = paired_differences(spec.metric.name, a.y, _predictions(a), _predictions(b), groups,
+    d = paired_differences(spec.metric.name, a.y, as_predictions(a), as_predictions(b), groups,
                            resamples=max(n_boot, 100), seed=seed, positive=pos)["all"]  # fmt: skip
     return Paired(champion, challenger, spec.metric.name, len(pairs), d.champion, d.challenger, d.ci_low, d.ci_high)
 
 
-def _predictions(s: Scored) -> Predictions:
+def as_predictions(s: Scored) -> Predictions:
     if s.proba is None:
         return Predictions(values=np.asarray(s.values, dtype=float), proba=None, classes=[])
     values = np.asarray(s.classes, dtype=object)[s.proba.argmax(axis=1)]

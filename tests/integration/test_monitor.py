@@ -109,3 +109,50 @@ def test_batch_predict_scores_a_file_and_a_lake_prefix_with_the_champion(trained
     assert len(outs) == 2
     assert all(o is not None and o.endswith(".predictions.parquet") for o in outs)
     assert len(batch_predict(path=f"raw/{DATASET}")) == 2  # outputs are never scored again
+
+
+def test_a_shadow_challenger_better_on_labelled_live_rows_is_promoted_by_the_monitor(trained) -> None:  # type: ignore[no-untyped-def]
+    """Service, shadow process, /feedback, monitor and the gate on live rows, end to end on real parts."""
+    from driftgate.flows.monitor import monitor_predictions
+    from driftgate.registry import CHALLENGER, champion_version
+    from tests.quick_model import register_quick_model
+
+    ctx = trained
+    spec, name, db = ctx.spec, ctx.model_name, ctx.settings.resolved_predictions_db_url()
+    client = configure_mlflow(ctx.settings)
+    champion = str(champion_version(client, name).version)
+    train = split_rows(ctx.lake.read_batch(DATASET, 1), "train")
+    center = 2 * float(train[spec.target].mean())  # the relation mirrored: the champion is now wrong
+    challenger, _ = register_quick_model(spec, name, train.assign(**{spec.target: center - train[spec.target]}))
+    client.set_registered_model_alias(name, CHALLENGER, challenger)
+    live = ctx.lake.read_batch(DATASET, 2).head(600)
+    app = create_app(ctx.settings)
+    with ServerThread(app) as srv:
+        shadow = app.state.service.shadow
+        deadline = time.monotonic() + 60  # the shadow process is spawned and imports its world
+        while shadow.version != challenger or httpx.get(f"{srv.url}/ready").status_code != 200:
+            assert time.monotonic() < deadline, shadow.last_error
+            time.sleep(0.2)
+        ids: list[str] = []
+        records = live[spec.feature_names].astype(object).to_dict(orient="records")
+        for i in range(0, len(records), 50):
+            answer = httpx.post(f"{srv.url}/predict", json={"records": records[i : i + 50]}, timeout=30)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["model"]["version"] == champion  # the challenger never answers
+            ids += answer.json()["ids"]
+        deadline = time.monotonic() + 30
+        while sum(r["role"] == "shadow" for r in read_predictions(db)) < len(ids):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        truth = (center - live[spec.target]).tolist()
+        labels = [{"id": pid, "label": y} for pid, y in zip(ids, truth, strict=True)]
+        stored = httpx.post(f"{srv.url}/feedback", json={"labels": labels}, timeout=30)
+        assert stored.status_code == 200, stored.text
+    out = monitor_predictions(min_rows=500, trigger=False)
+    assert out["live_gate"]["outcome"] == "promoted", out["live_gate"]
+    assert out["live_gate"]["rows"] == 600
+    assert out["promoted"] == challenger
+    assert str(champion_version(client, name).version) == challenger
+    mv = client.get_model_version(name, challenger)
+    assert client.get_run(mv.run_id).data.tags["driftgate.gate.live.outcome"] == "promoted"
+    assert "labelled live rows (shadow): promoted" in (mv.description or "")

@@ -114,6 +114,12 @@ def test_an_older_prediction_database_gains_the_id_and_role_columns(tmp_path: Pa
     assert row["role"] == "champion"
 
 
+def _shadow_count(url: str, version: str) -> float:
+    line = f'driftgate_shadow_predictions_total{{version="{version}"}} '
+    found = [x for x in httpx.get(f"{url}/metrics").text.splitlines() if x.startswith(line)]
+    return float(found[0].split()[-1]) if found else 0.0
+
+
 def test_the_challenger_scores_live_requests_in_the_shadow_with_the_same_ids(champion_v1: Registry) -> None:
     db = champion_v1.settings.resolved_predictions_db_url()
     challenger, _ = register_version(champion_v1.spec, champion_v1.name, seed=2)
@@ -121,11 +127,20 @@ def test_the_challenger_scores_live_requests_in_the_shadow_with_the_same_ids(cha
     app = create_app(champion_v1.settings)
     with ServerThread(app) as srv:
         assert wait_for(lambda: served_version(srv.url) == "1")
-        app_shadow = app.state.service.shadow
-        assert wait_for(lambda: app_shadow.current is not None and app_shadow.current.version == challenger)
-        answer = httpx.post(f"{srv.url}/predict", json={"records": [record(), record(cat_0="e")]}).json()
+        shadow = app.state.service.shadow
+        before = _shadow_count(srv.url, challenger)
+        assert wait_for(lambda: shadow.version == challenger, timeout=60)  # a process of its own: spawned, imports
+        answer = httpx.post(f"{srv.url}/predict", json={"records": [record(), record(cat_0="e"), record(num_0=None)]})
+        assert answer.status_code == 200, answer.text
+        answer = answer.json()
         assert answer["model"]["version"] == "1"  # the challenger is never in the answer
-        rows = _logged(db, 4)
+        rows = _logged(db, 6)
+        process = shadow.process
+        assert process is not None
+        assert process.is_alive()
+        # published by the service (the counters are process-wide: other tests' apps may have counted)
+        assert wait_for(lambda: _shadow_count(srv.url, challenger) == before + 3)
+    assert not process.is_alive()  # the shadow process ends with the service
     by_role = {(r["role"], r["prediction_id"]): r["model_version"] for r in rows}
     for pid in answer["ids"]:
         assert by_role[("champion", pid)] == "1"

@@ -13,7 +13,10 @@ from sklearn.preprocessing import OneHotEncoder
 from driftgate.predict import predict
 from driftgate.spec import load_spec
 from driftgate.synthetic import Shift, make_frame
+from driftgate.tasks._gate_result import GatePolicy
+from driftgate.tasks.compare import Outcome
 from driftgate.tasks.estimate import estimate, fit_calibration
+from driftgate.tasks.live_gate import gate_on_live
 from driftgate.tasks.metrics import evaluate
 from driftgate.tasks.realized import Realized, compare_on_live, decide_realized, realized_metrics
 from tests.conftest import ROOT
@@ -114,3 +117,38 @@ def test_the_shadow_challenger_is_compared_with_the_champion_on_the_same_labelle
     assert abs(paired.challenger_value - 0.5) < 0.1
     assert paired.verdict(SPEC) == "champion better"
     assert compare_on_live(SPEC, [r for r in rows if r["role"] == "champion"], "1") is None
+
+
+def _live_rows(model: Pipeline, n: int, challenger_guesses: bool) -> list[dict[str, object]]:
+    """Labelled live rows as read_labelled returns them: champion v1 answered, shadow v2 scored the same ids."""
+    X, y = _frame(n, seed=7)
+    good = predict(model, "classification", X)
+    assert good.proba is not None
+    classes = [str(c) for c in good.classes]
+    noise = np.random.default_rng(1).random(n)
+    guess = [{"0": 1 - u, "1": u} for u in noise]
+    skilled = [dict(zip(classes, p, strict=True)) for p in good.proba.tolist()]
+    champion, shadow = (skilled, guess) if challenger_guesses else (guess, skilled)
+    rows: list[dict[str, object]] = []
+    for i, (inputs, lab) in enumerate(zip(X.to_dict(orient="records"), y, strict=True)):
+        rows.append({"prediction_id": str(i), "model_version": "1", "role": "champion", "label": lab,
+                     "inputs": inputs, "output": champion[i]})  # fmt: skip
+        rows.append({"prediction_id": str(i), "model_version": "2", "role": "shadow", "label": lab,
+                     "inputs": {}, "output": shadow[i]})  # fmt: skip
+    return rows
+
+
+def test_the_gate_on_live_rows_promotes_a_challenger_that_is_better_there(model: Pipeline) -> None:
+    policy = GatePolicy(margin=0.0, confidence=0.95, slice_min_rows=200, resamples=200, seed=0)
+    better = gate_on_live(SPEC, _live_rows(model, 1000, challenger_guesses=False), "1", "2", policy)
+    assert better is not None
+    assert (better.outcome, better.challenger, better.champion, better.rows) == (Outcome.PROMOTED, "2", "1", 1000)
+    assert better.slices, "the categorical levels of the logged inputs are the gate's slices"
+    worse = gate_on_live(SPEC, _live_rows(model, 1000, challenger_guesses=True), "1", "2", policy)
+    assert worse is not None
+    assert worse.outcome == Outcome.NOT_BETTER
+    few = gate_on_live(SPEC, _live_rows(model, 150, challenger_guesses=False), "1", "2", policy)
+    assert few is not None
+    assert few.outcome == Outcome.INCONCLUSIVE  # fewer rows than the gate's minimum
+    assert gate_on_live(SPEC, _live_rows(model, 300, challenger_guesses=False), "1", "3", policy) is None
+    assert gate_on_live(SPEC, _live_rows(model, 300, challenger_guesses=False), "2", "2", policy) is None

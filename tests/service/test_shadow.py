@@ -1,0 +1,107 @@
+"""The shadow process: scores the champion rows of the prediction log with the challenger, on a real
+registry and SQLite log; skips ahead (counting what it drops) when far behind; ends with the service."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from driftgate.predictions_db import CHAMPION_ROLE, connect, insert_prediction_rows, read_predictions
+from driftgate.registry import CHALLENGER, set_champion
+from driftgate.servers import free_port
+from driftgate.serving.shadow import ShadowStatus, ShadowWorker
+from tests.models import register_version
+from tests.service.conftest import Registry, record
+from tests.service.test_service import wait_for
+
+
+def _log_champion_rows(url: str, start: int, n: int, version: str = "9") -> None:
+    rec = '{"num_0": 0.1, "num_1": -0.3, "num_2": 1.2, "num_3": null, "cat_0": "a", "cat_1": "b"}'
+    rows = [("t", "m", version, 1.0, rec, "0.5", f"p{i}", CHAMPION_ROLE) for i in range(start, start + n)]
+    insert_prediction_rows(connect(url), rows)
+
+
+def _worker(registry: Registry, **kwargs: int) -> tuple[ShadowWorker, ShadowStatus]:
+    status = ShadowStatus.create(multiprocessing.get_context("spawn"))
+    return ShadowWorker(registry.settings, status, **kwargs), status
+
+
+def test_the_worker_scores_new_champion_rows_once_with_the_same_ids(registry: Registry) -> None:
+    url = registry.settings.resolved_predictions_db_url()
+    _log_champion_rows(url, 0, 5)  # logged before the shadow started: not its business
+    worker, status = _worker(registry, batch_rows=4)
+    assert not worker.refresh()  # no challenger alias yet: the process would end
+    challenger, _ = register_version(registry.spec, registry.name, seed=2)
+    registry.client.set_registered_model_alias(registry.name, CHALLENGER, challenger)
+    assert worker.refresh()
+    assert status.version.value.decode() == challenger
+    _log_champion_rows(url, 5, 6)
+    _log_champion_rows(url, 11, 2, version=challenger)  # the challenger answering itself: nothing to shadow
+    assert [worker.step(), worker.step(), worker.step()] == [4, 2, 0]
+    shadow = [r for r in read_predictions(url) if r["role"] == "shadow"]
+    assert [r["prediction_id"] for r in shadow] == [f"p{i}" for i in range(5, 11)]
+    assert {r["model_version"] for r in shadow} == {challenger}
+    assert all(0.0 <= r["output"]["1"] <= 1.0 for r in shadow)  # probabilities of the challenger
+    assert status.scored.value == 6
+    assert status.dropped.value == 0
+
+
+def test_a_worker_far_behind_the_log_skips_ahead_and_counts_what_it_dropped(registry: Registry) -> None:
+    url = registry.settings.resolved_predictions_db_url()
+    challenger, _ = register_version(registry.spec, registry.name, seed=2)
+    registry.client.set_registered_model_alias(registry.name, CHALLENGER, challenger)
+    worker, status = _worker(registry, batch_rows=100, capacity_rows=40)
+    assert worker.refresh()
+    _log_champion_rows(url, 0, 100)
+    worker.skip_if_behind()
+    assert status.dropped.value == 80  # kept the newest capacity/2 rows
+    assert worker.step() == 20
+    assert status.scored.value == 20
+
+
+def test_the_shadow_process_ends_when_the_service_is_killed(registry: Registry, tmp_path: Path) -> None:
+    version, _ = register_version(registry.spec, registry.name, seed=1)
+    set_champion(registry.client, registry.name, version)
+    challenger, _ = register_version(registry.spec, registry.name, seed=2)
+    registry.client.set_registered_model_alias(registry.name, CHALLENGER, challenger)
+    port = free_port()
+    service = subprocess.Popen(
+        [sys.executable, "-m", "driftgate.cli", "serve", "--port", str(port)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+
+        def shadowing() -> bool:
+            try:
+                return httpx.get(f"{base}/model").json()["shadow"]["version"] == challenger
+            except (httpx.HTTPError, KeyError, TypeError, ValueError):
+                return False
+
+        assert wait_for(shadowing, timeout=120)
+        assert httpx.post(f"{base}/predict", json={"records": [record()]}).status_code == 200
+        # started from a worker thread: each thread (task) of the service lists its own children
+        tasks = Path(f"/proc/{service.pid}/task").iterdir()
+        children = [c for t in tasks for c in (t / "children").read_text().split()]
+        assert children, "the service has no shadow process"
+        service.send_signal(signal.SIGKILL)  # no shutdown hook runs
+        service.wait(10)
+
+        def gone(pid: str) -> bool:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+            except FileNotFoundError:
+                return True
+            return state == "Z"  # exited, not yet reaped by init
+
+        assert wait_for(lambda: all(gone(p) for p in children), timeout=30)
+    finally:
+        if service.poll() is None:
+            service.kill()
