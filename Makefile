@@ -4,7 +4,7 @@ export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 
-.PHONY: env demo up test lint browser audit
+.PHONY: postgres env demo up test lint browser audit
 
 $(UV):
 	python3 -m pip install --user --quiet uv
@@ -18,13 +18,19 @@ demo: env
 up: env
 	$(UV) run --frozen driftgate up
 
-test: env browser
+test: env browser postgres
 	$(UV) run --frozen pytest
 
 # Debian's Chromium for the browser tests (tests/browser): from the distribution's packages, never a download by Playwright
 browser:
 	@test -x /usr/bin/chromium || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+# Debian's PostgreSQL server for tests/integration/test_postgres.py (a throwaway cluster on 127.0.0.1)
+postgres:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
 lint: env audit
 	$(UV) run --frozen ruff check .

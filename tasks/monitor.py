@@ -28,7 +28,7 @@ from driftgate.registry import importance, lineage, load_version
 from driftgate.tasks._gate_result import GatePolicy, GateResult
 from driftgate.tasks.drift import DriftPolicy
 from driftgate.tasks.drift_report import DriftReport, RetrainDecision, compute_drift, decide
-from driftgate.tasks.estimate import Calibration, estimate_outputs, fit_calibration
+from driftgate.tasks.estimate import Calibration, estimate_outputs, fit_calibration, fit_multiclass_calibration
 from driftgate.tasks.feedback_batch import FeedbackBatch, store_feedback_batch
 from driftgate.tasks.live_gate import challenger_alias, gate_on_live, promote_on_live
 from driftgate.tasks.metrics import positive_class
@@ -96,8 +96,12 @@ def champion_calibration(ctx: Context, client: MlflowClient, mv: ModelVersion) -
         return None
     out = predict(load_version(ctx.model_name, mv.version), "classification", rows[ctx.spec.feature_names])
     classes = [str(c) for c in out.classes]
+    if out.proba is None or len(classes) < 2:
+        return None
+    if len(classes) > 2:
+        return fit_multiclass_calibration(out.proba, rows[ctx.spec.target].to_numpy(), classes)
     pos = str(positive_class(ctx.spec, classes=classes))
-    if out.proba is None or len(classes) != 2 or pos not in classes:
+    if pos not in classes:
         return None
     return fit_calibration(out.proba[:, classes.index(pos)], rows[ctx.spec.target].to_numpy(), pos, classes)
 

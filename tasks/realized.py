@@ -13,19 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
-    log_loss,
-    mean_absolute_error,
-    r2_score,
-    roc_auc_score,
-    root_mean_squared_error,
-)
 
 from driftgate.predict import Predictions
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.compare import paired_differences
+from driftgate.tasks._scorers import Scorer, scorer
+from driftgate.tasks.compare import paired_differences, resample_weights
 from driftgate.tasks.metrics import positive_class
 
 
@@ -48,46 +40,39 @@ def scored_rows(spec: DatasetSpec, outputs: Sequence[Any], labels: Sequence[Any]
     return Scored(np.asarray(labels, dtype=float), None, np.asarray(outputs, dtype=float), [])
 
 
-def score(spec: DatasetSpec, s: Scored, idx: np.ndarray | None = None) -> float:
-    """The spec's primary metric of ``s`` (rows ``idx`` when given); NaN where undefined."""
-    name = spec.metric.name
-    y = s.y if idx is None else s.y[idx]
-    if len(y) == 0:
-        return math.nan
+def _scorer(spec: DatasetSpec, s: Scored) -> Scorer | None:
+    """The gate's weighted scorer of the primary metric on ``s``; None where the metric is undefined.
+
+    Undefined: no rows; for a classifier's ROC AUC and log loss, fewer than two classes among the
+    labels or a label the model has no probability for.
+    """
+    if len(s.y) == 0 or (spec.metric.name == "r2" and len(s.y) < 2):
+        return None
     if s.proba is None:
-        v = s.values if idx is None else s.values[idx]  # type: ignore[index]
-        if name == "rmse":
-            return float(root_mean_squared_error(y, v))
-        if name == "mae":
-            return float(mean_absolute_error(y, v))
-        return float(r2_score(y, v)) if len(y) > 1 else math.nan
-    p = s.proba if idx is None else s.proba[idx]
-    classes = s.classes
-    pred = np.asarray(classes, dtype=object)[p.argmax(axis=1)]
-    pos = str(positive_class(spec, classes=classes))
-    if name == "accuracy":
-        return float(accuracy_score(y, pred))
-    if name == "f1":
-        avg = "binary" if len(classes) == 2 else "macro"
-        return float(f1_score(y, pred, pos_label=pos, average=avg, labels=classes if avg == "macro" else None))
-    present = set(np.unique(y))
-    if len(present) < 2 or not present <= set(classes):
+        return scorer(spec.metric.name, s.y, as_predictions(s))
+    present = set(np.unique(s.y))
+    if spec.metric.name in ("roc_auc", "log_loss") and (len(present) < 2 or not present <= set(s.classes)):
+        return None
+    return scorer(spec.metric.name, s.y, as_predictions(s), positive_class(spec, classes=s.classes))
+
+
+def score(spec: DatasetSpec, s: Scored) -> float:
+    """The spec's primary metric of ``s`` (as the gate and scikit-learn score it); NaN where undefined."""
+    f = _scorer(spec, s)
+    if f is None:
         return math.nan
-    if name == "log_loss":
-        return float(log_loss(y, p, labels=classes))
-    if len(classes) == 2:
-        return float(roc_auc_score(y == pos, p[:, classes.index(pos)]))
-    return float(roc_auc_score(y, p, multi_class="ovr", labels=classes))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(f(np.ones((1, len(s.y))))[0])
 
 
 def bootstrap(spec: DatasetSpec, s: Scored, n: int, seed: int, alpha: float = 0.05) -> tuple[float, float]:
     """Percentile interval of the metric over ``n`` resamples of the rows (NaN-free resamples only)."""
-    rows = len(s.y)
-    if rows < 2 or n < 1:
+    f = _scorer(spec, s)
+    if f is None or len(s.y) < 2 or n < 1:
         return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    values = [score(spec, s, rng.integers(0, rows, rows)) for _ in range(n)]
-    finite = np.array([v for v in values if v == v])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.concatenate([f(W) for W in resample_weights(len(s.y), n, seed)])
+    finite = values[np.isfinite(values)]
     if len(finite) == 0:
         return math.nan, math.nan
     return float(np.quantile(finite, alpha / 2)), float(np.quantile(finite, 1 - alpha / 2))

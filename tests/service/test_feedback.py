@@ -12,7 +12,6 @@ from driftgate.predictions_db import connect, read_labelled, read_predictions
 from driftgate.registry import CHALLENGER, set_champion
 from driftgate.servers import ServerThread
 from driftgate.serving.app import create_app
-from driftgate.spec import DatasetSpec
 from tests.models import register_version
 from tests.service.conftest import API_KEY, Registry, record
 from tests.service.test_service import served_version, wait_for
@@ -148,8 +147,6 @@ def test_the_challenger_scores_live_requests_in_the_shadow_with_the_same_ids(cha
 
 
 def test_id_columns_of_the_spec_are_taken_out_of_records_and_echoed(champion_v1: Registry) -> None:
-    if "id_columns" not in DatasetSpec.model_fields:
-        pytest.skip("the dataset spec has no id_columns field yet")
     settings = champion_v1.settings
     app = create_app(settings)
     with ServerThread(app) as srv:

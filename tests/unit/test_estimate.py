@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
@@ -15,10 +18,12 @@ from driftgate.spec import load_spec
 from driftgate.synthetic import Shift, make_frame
 from driftgate.tasks._gate_result import GatePolicy
 from driftgate.tasks.compare import Outcome
-from driftgate.tasks.estimate import estimate, fit_calibration
+from driftgate.tasks.estimate import estimate, fit_calibration, fit_multiclass_calibration
 from driftgate.tasks.live_gate import gate_on_live
 from driftgate.tasks.metrics import evaluate
-from driftgate.tasks.realized import Realized, compare_on_live, decide_realized, realized_metrics
+from driftgate.tasks.realized import Realized, Scored, compare_on_live, decide_realized, realized_metrics
+from driftgate.tasks.realized import bootstrap as realized_bootstrap
+from driftgate.tasks.realized import score as realized_score
 from tests.conftest import ROOT
 
 SPEC = load_spec("synthetic-classification", ROOT / "datasets")
@@ -152,3 +157,77 @@ def test_the_gate_on_live_rows_promotes_a_challenger_that_is_better_there(model:
     assert few.outcome == Outcome.INCONCLUSIVE  # fewer rows than the gate's minimum
     assert gate_on_live(SPEC, _live_rows(model, 300, challenger_guesses=False), "1", "3", policy) is None
     assert gate_on_live(SPEC, _live_rows(model, 300, challenger_guesses=False), "2", "2", policy) is None
+
+
+def _three_classes(n: int, seed: int, shift: float = 0.0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Inputs ~ N(0, I) (feature a moved by ``shift``); the class drawn from one fixed softmax relation."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+    X["a"] += shift
+    W = np.array([[1.2, -0.4, 0.3], [-0.8, 1.0, -0.2], [-0.4, -0.6, -0.1]])
+    logits = X.to_numpy() @ W.T
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(["x", "y", "z"], p=row) for row in p])
+    return X, y
+
+
+@pytest.mark.parametrize("metric", ["roc_auc", "accuracy", "f1", "log_loss"])
+def test_multi_class_estimate_is_within_0_02_of_realized_when_inputs_shift_but_the_relation_does_not(
+    metric: str,
+) -> None:
+    X_train, y_train = _three_classes(6000, seed=1)
+    model = LogisticRegression(max_iter=500).fit(X_train, y_train)
+    classes = [str(c) for c in model.classes_]
+    X_val, y_val = _three_classes(5000, seed=2)  # the champion's validation rows
+    cal = fit_multiclass_calibration(model.predict_proba(X_val), y_val, classes)
+    X_live, y_live = _three_classes(5000, seed=3, shift=1.0)  # inputs moved by 1 sd, same relation
+    proba = model.predict_proba(X_live)
+    spec = SPEC.model_copy(update={"metric": SPEC.metric.model_copy(update={"name": metric})})
+    estimated = estimate(spec, cal, proba, classes)
+    shuffled = [2, 0, 1]  # the service's outputs may list classes in any order
+    assert estimate(spec, cal, proba[:, shuffled], [classes[i] for i in shuffled]) == pytest.approx(estimated)
+    realized = realized_score(spec, Scored(y_live.astype(object), proba, None, classes))
+    assert estimated is not None
+    assert abs(estimated - realized) <= 0.02, (metric, estimated, realized)
+    before = estimate(spec, cal, model.predict_proba(X_val), classes)
+    assert before is not None
+    assert abs(before - estimated) > 0.005 or metric == "log_loss", (
+        "the shift must move the metric for the test to mean much"
+    )
+
+
+def _sklearn(metric: str, labels: np.ndarray, proba: np.ndarray, classes: list[str], pos: str) -> float:
+    pred = np.asarray(classes)[proba.argmax(axis=1)]
+    if metric == "accuracy":
+        return float(accuracy_score(labels, pred))
+    if metric == "f1":
+        return float(
+            f1_score(labels, pred, pos_label=pos) if len(classes) == 2 else f1_score(labels, pred, average="macro")
+        )
+    if metric == "log_loss":
+        return float(log_loss(labels, proba, labels=classes))
+    if len(classes) == 2:
+        return float(roc_auc_score(labels == pos, proba[:, classes.index(pos)]))
+    return float(roc_auc_score(labels, proba, multi_class="ovr", labels=classes))
+
+
+@pytest.mark.parametrize("metric", ["roc_auc", "accuracy", "f1", "log_loss"])
+def test_realized_scores_equal_scikit_learns_and_their_interval_holds_them(metric: str) -> None:
+    X_train, y_train = _three_classes(3000, seed=1)
+    X, y = _three_classes(800, seed=4)
+    spec = SPEC.model_copy(update={"metric": SPEC.metric.model_copy(update={"name": metric}), "positive_class": "x"})
+    binary = np.where(y == "x", "x", "o")  # x against the rest
+    for labels, model in (
+        (y, LogisticRegression(max_iter=500).fit(X_train, y_train)),
+        (binary, LogisticRegression(max_iter=500).fit(X_train, np.where(y_train == "x", "x", "o"))),
+    ):
+        proba, classes = model.predict_proba(X), [str(c) for c in model.classes_]
+        expected = _sklearn(metric, labels, proba, classes, "x")
+        s = Scored(labels.astype(object), proba, None, classes)
+        assert realized_score(spec, s) == pytest.approx(expected, abs=1e-9)
+        low, high = realized_bootstrap(spec, s, 300, seed=0)
+        assert low < expected < high
+        assert high - low < 0.2
+    one = Scored(np.array(["x"], dtype=object), proba[:1], None, classes)
+    assert math.isnan(realized_score(spec, one)) == (metric in ("roc_auc", "log_loss"))

@@ -1,0 +1,138 @@
+"""The prediction database on a real PostgreSQL server (as docker-compose runs it), started here on 127.0.0.1.
+
+The SQL that differs between SQLite and Postgres: ``ON CONFLICT DO NOTHING`` for repeated ids, the
+``ALTER TABLE ... ADD COLUMN`` migration of an older table, the labels join, and the queries the
+shadow process tails the log with.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from driftgate.predictions_db import (
+    CHAMPION_ROLE,
+    SHADOW_ROLE,
+    champion_rows_after,
+    connect,
+    count_champion_rows,
+    insert_prediction_rows,
+    newest_prediction_id,
+    read_labelled,
+    read_predictions,
+    store_labels,
+)
+from driftgate.servers import free_port
+from driftgate.serving.prediction_log import PredictionLog
+from driftgate.serving.telemetry import telemetry
+
+
+def _pg_bin() -> Path:
+    found = shutil.which("initdb") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))), None)
+    if found is None:
+        pytest.fail("PostgreSQL's server is not installed: `make postgres` installs it (Debian package postgresql)")
+    return Path(found).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a free port of 127.0.0.1 (as the postgres user when run as root)."""
+    bindir = _pg_bin()
+    data = Path(tempfile.mkdtemp(prefix="driftgate-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        shutil.chown(data, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    run = {"check": True, "capture_output": True}
+    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data / "db"), "-U", "postgres", "--auth=trust",
+                    "-E", "UTF8"], **run)  # type: ignore[call-overload]  # fmt: skip
+    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-o", options, "-l",
+                    str(data / "server.log"), "-w", "start"], **run)  # type: ignore[call-overload]  # fmt: skip
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"],
+                       capture_output=True)  # fmt: skip
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+def db(postgres_url: str) -> str:
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS predictions, labels")
+    engine.dispose()
+    return postgres_url
+
+
+def _row(pid: str, role: str = CHAMPION_ROLE, version: str = "1") -> tuple[object, ...]:
+    return ("2026-11-23T00:00:00+00:00", "m", version, 1.0, '{"x": 1.5}', '{"0": 0.2, "1": 0.8}', pid, role)
+
+
+def test_the_prediction_log_writes_to_postgres_and_skips_a_repeated_id(db: str) -> None:
+    log = PredictionLog(db, telemetry(), flush_seconds=0.05)
+    before = telemetry().predlog_duplicate_ids._value.get()
+    log.start()
+    log.append("m", "1", 2.0, [{"x": 1.0}, {"x": 2.0}], [0.1, 0.2], ["a", "b"])
+    log.append("m", "1", 2.0, [{"x": 3.0}], [0.3], ["a"])  # the caller reused an id: logged once
+    log.append("m", "2", 2.0, [{}], [0.4], ["a"], role=SHADOW_ROLE)  # same id, other role: kept
+    log.stop()
+    rows = read_predictions(db)
+    assert [(r["prediction_id"], r["role"], r["inputs"]) for r in rows] == [
+        ("a", "champion", {"x": 1.0}), ("b", "champion", {"x": 2.0}), ("a", "shadow", {}),
+    ]  # fmt: skip
+    assert telemetry().predlog_duplicate_ids._value.get() - before == 1
+
+
+def test_an_older_predictions_table_gains_the_id_and_role_columns_on_postgres(db: str) -> None:
+    engine = sa.create_engine(db)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE predictions (id SERIAL PRIMARY KEY, ts VARCHAR(40) NOT NULL, model_name VARCHAR(200) "
+            "NOT NULL, model_version VARCHAR(40) NOT NULL, latency_ms FLOAT NOT NULL, inputs TEXT NOT NULL, "
+            "output TEXT NOT NULL)"
+        )
+        conn.exec_driver_sql("INSERT INTO predictions (ts, model_name, model_version, latency_ms, inputs, output) "
+                             "VALUES ('t', 'm', '1', 1.0, '{}', '0.5')")  # fmt: skip
+    engine.dispose()
+    connect(db).dispose()
+    connect(db).dispose()  # twice: the second finds the columns there
+    [old] = read_predictions(db)
+    assert (old["prediction_id"], old["role"]) == (None, "champion")
+
+
+def test_labels_are_stored_once_and_joined_to_their_predictions_on_postgres(db: str) -> None:
+    engine = connect(db)
+    assert insert_prediction_rows(engine, [_row("a"), _row("b"), _row("a", SHADOW_ROLE, "2")]) == 3
+    assert insert_prediction_rows(engine, [_row("a"), _row("c")]) == 1  # ON CONFLICT DO NOTHING
+    stored, unknown, duplicate = store_labels(engine, [("a", "1"), ("nope", "0"), ("a", "0"), ("b", "0")])
+    assert (stored, unknown, duplicate) == (["a", "b"], ["nope"], ["a"])
+    assert store_labels(engine, [("b", "1")]) == ([], [], ["b"])  # never overwritten
+    labelled = read_labelled(db, "m")
+    assert sorted((r["prediction_id"], r["role"], r["label"]) for r in labelled) == [
+        ("a", "champion", "1"), ("a", "shadow", "1"), ("b", "champion", "0"),
+    ]  # fmt: skip
+    engine.dispose()
+
+
+def test_the_shadow_process_queries_tail_the_log_on_postgres(db: str) -> None:
+    engine = connect(db)
+    insert_prediction_rows(engine, [_row(f"p{i}") for i in range(5)])
+    start = newest_prediction_id(engine)
+    insert_prediction_rows(engine, [_row("q0"), _row("q1", SHADOW_ROLE), _row("q2", version="7"), _row("q3")])
+    rows = champion_rows_after(engine, start, limit=10, except_version="7")
+    assert [pid for _, pid, _ in rows] == ["q0", "q3"]
+    assert rows[0][2] == '{"x": 1.5}'
+    assert count_champion_rows(engine, start, newest_prediction_id(engine)) == 3
+    assert champion_rows_after(engine, rows[-1][0], limit=10) == []
+    engine.dispose()
