@@ -18,6 +18,16 @@ from driftgate.tasks.model_run import log_and_register
 from driftgate.tasks.train import build_pipeline, split_xy
 
 
+def experiment_id(name: str) -> str:
+    """The experiment ``name`` (created when missing), without making it the process's active one.
+
+    ``mlflow.set_experiment`` would: a later ``mlflow.start_run(run_id=...)`` of a run in another
+    experiment (the gate's, in the same test process) then fails.
+    """
+    found = mlflow.get_experiment_by_name(name)
+    return found.experiment_id if found is not None else mlflow.create_experiment(name)
+
+
 def register_quick_model(
     spec: DatasetSpec, name: str, rows: pd.DataFrame, seed: int = 0, max_iter: int = 30
 ) -> tuple[str, Any]:
@@ -35,8 +45,7 @@ def register_quick_model(
         else HistGradientBoostingRegressor(max_iter=max_iter, random_state=seed)
     )
     model = build_pipeline(spec, est, scale=False).fit(X_train, y_train)
-    experiment = mlflow.set_experiment(f"quick-{spec.name}")
-    with mlflow.start_run(experiment_id=experiment.experiment_id):
+    with mlflow.start_run(experiment_id=experiment_id(f"quick-{spec.name}")):
         mlflow.log_params({"seed": seed, "max_iter": max_iter, "train_rows": len(X_train), "test_rows": len(X_test)})
         metrics = evaluate(model, spec, X_test, y_test)
         mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items() if v == v})

@@ -28,6 +28,7 @@ from driftgate.tasks.model_run import log_and_register
 from driftgate.tasks.train import search_spaces, split_xy
 from tests.conftest import ROOT
 from tests.models import register_version, training_rows
+from tests.quick_model import experiment_id
 from tests.service.conftest import Registry, record
 from tests.service.test_service import _metric, served_version, wait_for
 
@@ -132,8 +133,7 @@ def good_folder(registry: Registry, tmp_path: Path) -> Path:
 
 def register_folder(reg: Registry, folder: Path) -> str:
     """Log a model folder as a run's artifact and register it: a real registry version."""
-    experiment = mlflow.set_experiment("hostile")
-    with mlflow.start_run(experiment_id=experiment.experiment_id) as run:
+    with mlflow.start_run(experiment_id=experiment_id("hostile")) as run:
         mlflow.log_artifacts(str(folder), "model")
     mv = reg.client.create_model_version(reg.name, f"runs:/{run.info.run_id}/model", run.info.run_id)
     return str(mv.version)
@@ -213,10 +213,10 @@ def test_the_flows_loader_refuses_a_pickled_version(registry: Registry, good_fol
 def test_every_model_family_training_produces_loads_with_the_trusted_list(registry: Registry, dataset: str) -> None:
     spec = load_spec(dataset, ROOT / "datasets")
     X, y = split_xy(training_rows(spec, seed=3, n=300), spec)
-    experiment = mlflow.set_experiment(f"families-{dataset}")
+    experiment = experiment_id(f"families-{dataset}")
     for family, (pipeline, _) in search_spaces(spec, seed=0).items():
         model = pipeline.fit(X, y)
-        with mlflow.start_run(experiment_id=experiment.experiment_id):
+        with mlflow.start_run(experiment_id=experiment):
             version = log_and_register(model, spec, f"families-{dataset}", X.head(5))
         loaded = load_version(f"families-{dataset}", version, spec)
         assert type(loaded).__name__ == "Pipeline", family
