@@ -29,7 +29,7 @@ from driftgate.registry import CHALLENGER, set_champion
 from driftgate.spec import DatasetSpec
 from driftgate.tasks._gate_result import GatePolicy, GateResult
 from driftgate.tasks.gate import evaluate_challenger
-from driftgate.tasks.realized import as_predictions, live_pairs, scored_rows
+from driftgate.tasks.realized import as_predictions, live_pairs, scored_pairs
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,7 @@ def gate_on_live(
     if found is None:
         return None
     _, pairs = found
-    labels = [c["label"] for c, _ in pairs]
-    ours = scored_rows(spec, [c["output"] for c, _ in pairs], labels)
-    theirs = scored_rows(spec, [s["output"] for _, s in pairs], labels)
+    ours, theirs = scored_pairs(spec, pairs)
     frame = pd.DataFrame([c["inputs"] for c, _ in pairs])  # the logged inputs: the slices' levels
     for col in spec.categorical:
         if col not in frame:

@@ -193,6 +193,13 @@ def live_pairs(
     return (str(challenger), pairs) if pairs else None
 
 
+def scored_pairs(spec: DatasetSpec, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> tuple[Scored, Scored]:
+    """The champion's and the shadow's stored outputs of the same labelled rows, ready to score."""
+    labels = [c["label"] for c, _ in pairs]
+    return (scored_rows(spec, [c["output"] for c, _ in pairs], labels),
+            scored_rows(spec, [s["output"] for _, s in pairs], labels))  # fmt: skip
+
+
 def compare_on_live(
     spec: DatasetSpec, rows: list[dict[str, Any]], champion: str, n_boot: int = 200, seed: int = 0
 ) -> Paired | None:
@@ -201,9 +208,7 @@ def compare_on_live(
     if found is None:
         return None
     challenger, pairs = found
-    labels = [c["label"] for c, _ in pairs]
-    a = scored_rows(spec, [c["output"] for c, _ in pairs], labels)
-    b = scored_rows(spec, [s["output"] for _, s in pairs], labels)
+    a, b = scored_pairs(spec, pairs)
     pos = positive_class(spec, classes=a.classes) if a.classes else None
     groups = {"all": np.ones(len(pairs), dtype=bool)}  # the gate's paired machinery, on the live rows
     d = paired_differences(spec.metric.name, a.y, as_predictions(a), as_predictions(b), groups,
