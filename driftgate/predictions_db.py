@@ -147,24 +147,20 @@ def newest_prediction_id(engine: sa.Engine) -> int:
         return int(conn.execute(sa.select(sa.func.max(predictions_table.c.id))).scalar() or 0)
 
 
-def champion_rows_after(
-    engine: sa.Engine, after_id: int, limit: int, except_version: str | None = None
-) -> list[tuple[int, str, str]]:
-    """``(id, prediction_id, inputs_json)`` of champion rows after ``after_id``, oldest first.
+def champion_rows_after(engine: sa.Engine, after_id: int, limit: int) -> list[tuple[int, str, str, str]]:
+    """``(id, prediction_id, inputs_json, model_version)`` of champion rows after ``after_id``, oldest first.
 
-    Rows without a prediction id (older versions) and rows of ``except_version`` are left out.
+    Rows without a prediction id (written by older versions) are left out.
     """
     p = predictions_table
     query = (
-        sa.select(p.c.id, p.c.prediction_id, p.c.inputs)
+        sa.select(p.c.id, p.c.prediction_id, p.c.inputs, p.c.model_version)
         .where(p.c.id > after_id, p.c.role == CHAMPION_ROLE, p.c.prediction_id.is_not(None))
         .order_by(p.c.id)
         .limit(limit)
     )
-    if except_version is not None:
-        query = query.where(p.c.model_version != except_version)
     with engine.connect() as conn:
-        return [(int(r.id), str(r.prediction_id), str(r.inputs)) for r in conn.execute(query)]
+        return [(int(r.id), str(r.prediction_id), str(r.inputs), str(r.model_version)) for r in conn.execute(query)]
 
 
 def count_champion_rows(engine: sa.Engine, after_id: int, upto_id: int) -> int:

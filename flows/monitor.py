@@ -47,7 +47,7 @@ def monitor_predictions(
     promoted = live_gate_task(ctx, client, perf)
     batch = feedback_batch_task(ctx)
     report = publish_monitor_task(ctx, client, drift, perf, batch)
-    champ = perf.champion_realized()
+    champ, live = perf.champion_realized(), perf.live_gate
     # a challenger that proved itself on the live rows replaced the champion that fell: no retrain for that
     performance_retrain = perf.decision.retrain and promoted is None
     outcome: dict[str, Any] = {
@@ -65,12 +65,13 @@ def monitor_predictions(
         "estimated": perf.estimated_live,
         "feedback_batch": batch.number if batch else None,
         "live_gate": None
-        if perf.live_gate is None
+        if live is None
         else {
-            "challenger": perf.live_gate.challenger,
-            "outcome": str(perf.live_gate.outcome),
-            "reason": perf.live_gate.reason,
-            "rows": perf.live_gate.rows,
+            "challenger": live.result.challenger,
+            "look": live.look,
+            "outcome": str(live.result.outcome),
+            "reason": live.result.reason,
+            "rows": live.result.rows,
         },
         "promoted": promoted,
     }

@@ -130,6 +130,10 @@ class ModelStore:
     _failed_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def current_version(self) -> str | None:
+        """The version being served (None before the first load)."""
+        return self.current.version if self.current else None
+
     def refresh(self, force: bool = False) -> bool:
         """Load the champion if it moved (or ``force``). True when a new model was swapped in."""
         with self._lock:  # one load at a time (poll loop and /admin/reload)

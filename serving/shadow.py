@@ -29,9 +29,9 @@ import logging
 import math
 import multiprocessing
 import multiprocessing.process
-import os
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +56,27 @@ from driftgate.settings import Settings
 log = logging.getLogger(__name__)
 
 _TEXT = 200  # bytes of a shared version or error string
+_RETRY_FAILED_LOAD_S = 30.0  # as the champion's model store: a version that failed to load waits this long
+_RESTART_BACKOFF_S = 30.0  # a shadow process that died is started again after this long
+
+
+def alias_missing(exc: MlflowException) -> bool:
+    """The registry said there is no such alias (or model), rather than failing to answer."""
+    return exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
+def challenger_version(client: MlflowClient, name: str) -> str | None:
+    """The version ``challenger`` points to; None when there is none.
+
+    Raises:
+        MlflowException: the registry failed to answer.
+    """
+    try:
+        return str(client.get_model_version_by_alias(name, CHALLENGER).version)
+    except MlflowException as exc:
+        if alias_missing(exc):
+            return None
+        raise
 
 
 @dataclass
@@ -78,7 +99,12 @@ class ShadowStatus:
 
     @staticmethod
     def _set(array: Any, text: str) -> None:
-        array.value = text.encode("utf-8", "replace")[: _TEXT - 1]
+        cut = text.encode("utf-8", "replace")[: _TEXT - 1].decode("utf-8", "ignore")  # on a character boundary
+        array.value = cut.encode("utf-8")
+
+    @staticmethod
+    def _get(array: Any) -> str:
+        return bytes(array.value).decode("utf-8", "replace")  # a read racing a write: never an exception
 
 
 class ShadowWorker:
@@ -104,23 +130,36 @@ class ShadowWorker:
         self.engine = connect(settings.resolved_predictions_db_url())
         self.current: ServedModel | None = None
         self.after_id = newest_prediction_id(self.engine)  # rows logged from now on (and during the load)
+        self._failed: str | None = None  # a version that failed to load, and when
+        self._failed_at = 0.0
+        self._insert_failures = 0
 
     def refresh(self) -> bool:
-        """Load the version ``challenger`` points to if it moved; False when there is no challenger."""
+        """Load the version ``challenger`` points to if it moved; False only when the alias is gone.
+
+        A registry that fails to answer keeps the current challenger (and the process) as they are.
+        """
         try:
-            mv = self.client.get_model_version_by_alias(self.name, CHALLENGER)
-        except MlflowException:  # the alias is gone: nothing to shadow
+            version = challenger_version(self.client, self.name)
+        except MlflowException as exc:
+            log.warning("shadow: the registry did not answer (%s); keeping version %s", exc,
+                        self.current.version if self.current else None)  # fmt: skip
+            return True
+        if version is None:
             return False
-        if self.current is not None and self.current.version == str(mv.version):
+        if self.current is not None and self.current.version == version:
+            return True
+        if self._failed == version and time.monotonic() - self._failed_at < _RETRY_FAILED_LOAD_S:
             return True
         try:
-            self.current = load_served(self.client, self.spec, self.name, str(mv.version), self.settings.max_records)
+            self.current = load_served(self.client, self.spec, self.name, version, self.settings.max_records)
         except Exception as exc:  # a broken challenger never touches the champion's answers
-            self.current = None
-            ShadowStatus._set(self.status.error, f"challenger version {mv.version} failed to load: {exc}")
+            self.current, self._failed, self._failed_at = None, version, time.monotonic()
+            ShadowStatus._set(self.status.error, f"challenger version {version} failed to load: {exc}")
             ShadowStatus._set(self.status.version, "")
-            log.warning("shadow: challenger version %s failed to load: %s", mv.version, exc)
+            log.warning("shadow: challenger version %s failed to load: %s", version, exc)
             return True
+        self._failed = None
         ShadowStatus._set(self.status.error, "")
         ShadowStatus._set(self.status.version, self.current.version)
         log.info("shadow scoring with %s version %s", self.name, self.current.version)
@@ -138,23 +177,33 @@ class ShadowWorker:
         self.after_id = to
 
     def step(self) -> int:
-        """Score the next batch of new champion rows; the rows read (0: caught up)."""
+        """Score the next batch of new champion rows; the rows read (0: caught up).
+
+        Rows the challenger's own version answered (it may also be the champion) are passed over.
+        The watermark moves only once the batch is written; a batch that fails to be written three
+        times running is counted as dropped and passed over.
+        """
         model = self.current
         if model is None:
             return 0
-        rows = champion_rows_after(self.engine, self.after_id, self.batch_rows, except_version=model.version)
+        rows = champion_rows_after(self.engine, self.after_id, self.batch_rows)
         if not rows:
             return 0
-        self.after_id = rows[-1][0]
-        records = msgspec.json.decode(b"[" + ",".join(r[2] for r in rows).encode() + b"]")
+        last = rows[-1][0]
+        mine = [r for r in rows if r[3] != model.version]
+        if not mine:
+            self.after_id = last
+            return len(rows)
+        records = msgspec.json.decode(b"[" + ",".join(r[2] for r in mine).encode() + b"]")
         # as the champion's contract decoded them: a null (or absent) value is a missing one
         columns = {c: [math.nan if (v := rec.get(c)) is None else v for rec in records] for c in model.contract.names}
         started = time.perf_counter()
         try:  # the champion's contract already checked these rows; the challenger's may differ
             preds, probs = model.predict(model.contract.frame(columns))
         except Exception as exc:  # count and go on: the next rows may be fine
-            log.warning("shadow scoring with version %s failed for %d rows: %s", model.version, len(rows), exc)
-            self.status.dropped.value += len(rows)
+            log.warning("shadow scoring with version %s failed for %d rows: %s", model.version, len(mine), exc)
+            self.status.dropped.value += len(mine)
+            self.after_id = last
             return len(rows)
         latency_ms = (time.perf_counter() - started) * 1000
         outputs = probs if probs is not None else preds
@@ -162,10 +211,20 @@ class ShadowWorker:
         encode = msgspec.json.encode
         params = [
             (ts, model.name, model.version, latency_ms, "{}", encode(out).decode(), pid, SHADOW_ROLE)
-            for (_, pid, _), out in zip(rows, outputs, strict=True)
+            for (_, pid, _, _), out in zip(mine, outputs, strict=True)
         ]  # the inputs are the champion row's of the same id: not stored twice
-        insert_prediction_rows(self.engine, params)
-        self.status.scored.value += len(rows)
+        try:
+            insert_prediction_rows(self.engine, params)
+        except Exception:
+            self._insert_failures += 1
+            if self._insert_failures < 3:
+                raise  # the same rows again on the next round
+            log.exception("shadow: %d rows could not be written three times running; counted dropped", len(mine))
+            self.status.dropped.value += len(mine)
+        else:
+            self.status.scored.value += len(mine)
+        self._insert_failures = 0
+        self.after_id = last
         return len(rows)
 
     def run(self, poll_seconds: float) -> None:
@@ -189,7 +248,9 @@ class ShadowWorker:
 
 def shadow_main(settings: Settings, status: ShadowStatus, poll_seconds: float) -> None:
     """The shadow process's entry point (spawned by the service)."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)  # numpy is already loaded (unpickling the settings): limit its pools now
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[shadow]: %(message)s")
     for noisy in ("mlflow", "urllib3", "alembic", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -198,68 +259,104 @@ def shadow_main(settings: Settings, status: ShadowStatus, poll_seconds: float) -
 
 
 class ShadowProcess:
-    """The service's side: starts the shadow process while a challenger exists, publishes its counts."""
+    """The service's side: runs the shadow process while a challenger other than the champion exists.
 
-    def __init__(self, settings: Settings, client: MlflowClient, name: str, telemetry: Telemetry) -> None:
+    Args:
+        champion: the version the service answers with now (None before the first load).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: MlflowClient,
+        name: str,
+        telemetry: Telemetry,
+        champion: Callable[[], str | None],
+    ) -> None:
         self.settings, self.client, self.name, self.telemetry = settings, client, name, telemetry
+        self.champion = champion
         self._ctx = multiprocessing.get_context("spawn")  # never fork a process that runs threads
         self.status = ShadowStatus.create(self._ctx)
         self.process: multiprocessing.process.BaseProcess | None = None
         self._published = (0, 0)
+        self._last_version = ""  # the version counts are published under once the process is gone
+        self._lock = threading.Lock()  # check() (a worker thread) and stop() never interleave
+        self._stopping = False
+        self._restart_at = 0.0
+
+    def _alive(self) -> bool:
+        return self.process is not None and self.process.is_alive()
 
     @property
     def version(self) -> str | None:
         """The challenger version the shadow process scores with (None: none loaded)."""
-        alive = self.process is not None and self.process.is_alive()
-        return (self.status.version.value.decode() or None) if alive else None
+        return (ShadowStatus._get(self.status.version) or None) if self._alive() else None
 
     @property
     def last_error(self) -> str | None:
-        return self.status.error.value.decode() or None
-
-    def _challenger_exists(self) -> bool:
-        try:
-            self.client.get_model_version_by_alias(self.name, CHALLENGER)
-        except MlflowException:
-            return False
-        return True
+        return ShadowStatus._get(self.status.error) or None
 
     def check(self) -> None:
-        """Start the process when a challenger exists and it is not running (called every poll)."""
-        if self.process is not None and self.process.is_alive():
-            return
-        if self.process is not None and self.process.exitcode not in (0, None):
-            log.warning("shadow process ended with exit code %s", self.process.exitcode)
-        if not self._challenger_exists():
-            return
-        ShadowStatus._set(self.status.version, "")
-        self.process = self._ctx.Process(
-            target=shadow_main,
-            args=(self.settings, self.status, max(self.settings.poll_seconds, 1.0)),
-            name="driftgate-shadow",
-            daemon=True,
-        )
-        self.process.start()
-        log.info("shadow process started (pid %s) for the challenger of %s", self.process.pid, self.name)
+        """Start or stop the process as the aliases say (called every poll, off the event loop)."""
+        with self._lock:
+            if self._stopping:
+                return
+            try:
+                challenger = challenger_version(self.client, self.name)
+            except MlflowException as exc:  # the registry did not answer: leave things as they are
+                log.warning("shadow: the registry did not answer (%s)", exc)
+                return
+            same = challenger is not None and challenger == self.champion()
+            if self._alive():
+                if same:  # promoted: nothing to compare any more
+                    log.info(
+                        "shadow: the challenger (version %s) is the champion now; the shadow process ends", challenger
+                    )
+                    self._stop_process()
+                return
+            if self.process is not None and self.process.exitcode not in (0, None):
+                log.warning("shadow process ended with exit code %s; starting it again in %.0f s",
+                            self.process.exitcode, _RESTART_BACKOFF_S)  # fmt: skip
+                self._restart_at = time.monotonic() + _RESTART_BACKOFF_S
+                self.process = None
+            if challenger is None or same or time.monotonic() < self._restart_at:
+                return
+            ShadowStatus._set(self.status.version, "")
+            self.process = self._ctx.Process(
+                target=shadow_main,
+                args=(self.settings, self.status, max(self.settings.poll_seconds, 1.0)),
+                name="driftgate-shadow",
+                daemon=True,
+            )
+            self.process.start()
+            log.info("shadow process started (pid %s) for %s version %s", self.process.pid, self.name, challenger)
 
     def publish(self) -> None:
         """Add the process's new counts to the service's Prometheus counters."""
+        self._last_version = self.version or self._last_version
         scored, dropped = int(self.status.scored.value), int(self.status.dropped.value)
         before_scored, before_dropped = self._published
         if scored > before_scored:
-            self.telemetry.shadow_predictions.labels(self.version or "").inc(scored - before_scored)
+            self.telemetry.shadow_predictions.labels(self._last_version).inc(scored - before_scored)
         if dropped > before_dropped:
             self.telemetry.shadow_dropped.inc(dropped - before_dropped)
         self._published = (scored, dropped)
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def _stop_process(self, timeout: float = 5.0) -> None:
         if self.process is None or not self.process.is_alive():
             return
+        self.publish()  # under the version it scored with
         self.process.terminate()
         self.process.join(timeout)
         if self.process.is_alive():
             self.process.kill()
             self.process.join(timeout)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the process for good (the service is shutting down)."""
+        with self._lock:
+            self._stopping = True
+            self._stop_process(timeout)
 
     async def run(self, poll_seconds: float) -> None:
         """Check and publish every ``poll_seconds`` (cancelled by the app's shutdown)."""
@@ -267,7 +364,7 @@ class ShadowProcess:
             try:
                 await asyncio.to_thread(self.check)
                 self.publish()
-            except Exception:  # the loop must survive a registry outage
+            except Exception:  # the loop must survive anything a check does
                 log.exception("shadow check failed")
             await asyncio.sleep(poll_seconds)
 

@@ -9,16 +9,20 @@ champion alias moves by compare-and-set against the champion that was compared, 
 recorded on the challenger: registry description, run tags ``driftgate.gate.live.*`` and the
 artifact ``gate-live.json``. Any other verdict changes nothing; it is reported by the monitor.
 
-Each monitor run looks at the newest window again, so a challenger gets several looks at
-overlapping rows; the margin (``DRIFTGATE_GATE_MARGIN``) and the slice minimum are what keep a
-lucky look from promoting it. ``DRIFTGATE_MONITOR_PROMOTE_SHADOW=false`` reports without promoting.
+Repeated looks: every monitor run could test the challenger again, and with enough looks at
+equal models one would promote by luck. So each look uses only rows no earlier look used (the
+challenger's run remembers the last row, ``driftgate.gate.live.last_row``), needs at least
+``DRIFTGATE_GATE_SLICE_MIN_ROWS`` of them, and spends a shrinking share of the gate's error rate:
+look ``k`` tests at ``1 - (1 - confidence) / (k (k + 1))``. Those shares sum to ``1 - confidence``
+over all looks, so the chance that any look promotes an equal challenger stays within the gate's
+own. ``DRIFTGATE_MONITOR_PROMOTE_SHADOW=false`` records the verdicts without promoting.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -34,6 +38,28 @@ from driftgate.tasks.realized import as_predictions, live_pairs, scored_pairs
 log = logging.getLogger(__name__)
 
 LIVE_TAG = "driftgate.gate.live."
+_LINE = "Gate on labelled live rows (shadow)"
+
+
+@dataclass(frozen=True)
+class LiveLook:
+    """One look of the gate at the challenger's fresh labelled live rows."""
+
+    result: GateResult
+    look: int  # 1 for the first look at this challenger
+    last_row: int  # the newest prediction row it used (the next look starts after it)
+
+
+def spent_confidence(confidence: float, look: int) -> float:
+    """The confidence look ``look`` tests at: the error rates of all looks sum to ``1 - confidence``."""
+    return 1.0 - (1.0 - confidence) / (look * (look + 1))
+
+
+def earlier_looks(client: MlflowClient, name: str, version: str) -> tuple[int, int]:
+    """How many looks the gate took at ``version`` on live rows, and the last row they used."""
+    mv = client.get_model_version(name, version)
+    tags = client.get_run(mv.run_id).data.tags if mv.run_id else {}
+    return int(tags.get(LIVE_TAG + "looks", 0)), int(tags.get(LIVE_TAG + "last_row", 0))
 
 
 def challenger_alias(client: MlflowClient, name: str) -> str | None:
@@ -45,19 +71,31 @@ def challenger_alias(client: MlflowClient, name: str) -> str | None:
 
 
 def gate_on_live(
-    spec: DatasetSpec, rows: list[dict[str, Any]], champion: str, challenger: str, policy: GatePolicy
-) -> GateResult | None:
-    """The gate's verdict on the labelled live rows both versions scored (pure); None without any.
+    spec: DatasetSpec,
+    rows: list[dict[str, Any]],
+    champion: str,
+    challenger: str,
+    policy: GatePolicy,
+    after_row: int = 0,
+    look: int = 1,
+) -> LiveLook | None:
+    """The gate's verdict on the fresh labelled live rows both versions scored (pure).
 
     Args:
-        rows: labelled prediction rows of every role (``read_labelled``), each with its ``inputs``.
+        rows: labelled prediction rows of every role (``read_labelled``), each with its ``id`` and ``inputs``.
         champion: the champion version that answered them.
         challenger: the version the shadow scored them with.
+        policy: the gate's policy; its confidence is spent over looks (:func:`spent_confidence`).
+        after_row: only rows after this prediction row id (the rows earlier looks used are spent).
+        look: the number of this look at ``challenger``.
+
+    Returns:
+        None when the challenger is the champion or fewer than ``policy.slice_min_rows`` fresh rows exist.
     """
     if challenger == champion:
         return None
-    found = live_pairs(rows, champion, challenger)
-    if found is None:
+    found = live_pairs([r for r in rows if int(r["id"]) > after_row or r["role"] != "champion"], champion, challenger)
+    if found is None or len(found[1]) < policy.slice_min_rows:
         return None
     _, pairs = found
     ours, theirs = scored_pairs(spec, pairs)
@@ -66,12 +104,14 @@ def gate_on_live(
         if col not in frame:
             frame[col] = None
     frame[spec.target] = ours.y
-    result = evaluate_challenger(spec, frame, as_predictions(theirs), as_predictions(ours), policy)
-    return replace(result, challenger=challenger, champion=champion)
+    spent = replace(policy, confidence=spent_confidence(policy.confidence, look))
+    result = evaluate_challenger(spec, frame, as_predictions(theirs), as_predictions(ours), spent)
+    last_row = max(int(c["id"]) for c, _ in pairs)
+    return LiveLook(replace(result, challenger=challenger, champion=champion), look, last_row)
 
 
-def promote_on_live(client: MlflowClient, name: str, result: GateResult, move: bool = True) -> bool:
-    """Record the live verdict on the challenger; move the alias (compare-and-set) when it promotes and ``move``.
+def promote_on_live(client: MlflowClient, name: str, live: LiveLook, move: bool = True) -> bool:
+    """Record the look on the challenger; move the alias (compare-and-set) when it promotes and ``move``.
 
     Returns:
         Whether the champion alias moved.
@@ -79,6 +119,7 @@ def promote_on_live(client: MlflowClient, name: str, result: GateResult, move: b
     Raises:
         ChampionMovedError: the champion moved since it was compared (nothing is moved then).
     """
+    result = live.result
     if not result.challenger:
         raise ValueError("a live gate result must name its challenger")
     moved = False
@@ -87,13 +128,14 @@ def promote_on_live(client: MlflowClient, name: str, result: GateResult, move: b
         moved = True
         log.info("live gate: %s v%s promoted over v%s: %s", name, result.challenger, result.champion, result.reason)
     mv = client.get_model_version(name, result.challenger)
-    verdict = f"Gate on {result.rows} labelled live rows (shadow): {result.outcome}: {result.reason}"
-    if verdict not in (mv.description or ""):
-        client.update_model_version(name, result.challenger, description=f"{mv.description or ''}\n{verdict}")
+    kept = [line for line in (mv.description or "").splitlines() if not line.startswith(_LINE)]
+    verdict = f"{_LINE}, look {live.look} ({result.rows} rows): {result.outcome}: {result.reason}"
+    client.update_model_version(name, result.challenger, description="\n".join([*kept, verdict]))  # one line, replaced
     if mv.run_id:
         tags = {"outcome": str(result.outcome), "promoted": str(result.promoted), "reason": result.reason[:4000],
-                "rows": str(result.rows), "champion": str(result.champion)}  # fmt: skip
+                "rows": str(result.rows), "champion": str(result.champion), "looks": str(live.look),
+                "last_row": str(live.last_row), "confidence": f"{result.confidence:.6g}"}  # fmt: skip
         for key, value in tags.items():
             client.set_tag(mv.run_id, LIVE_TAG + key, value)
-        client.log_text(mv.run_id, json.dumps(asdict(result), default=str, indent=1), "gate-live.json")
+        client.log_text(mv.run_id, json.dumps(asdict(result), default=str, indent=1), f"gate-live-{live.look}.json")
     return moved

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -25,12 +26,12 @@ from driftgate.frames import normalize
 from driftgate.predict import predict
 from driftgate.predictions_db import CHAMPION_ROLE, read_labelled, read_predictions
 from driftgate.registry import importance, lineage, load_version
-from driftgate.tasks._gate_result import GatePolicy, GateResult
+from driftgate.tasks._gate_result import GatePolicy
 from driftgate.tasks.drift import DriftPolicy
 from driftgate.tasks.drift_report import DriftReport, RetrainDecision, compute_drift, decide
 from driftgate.tasks.estimate import Calibration, estimate_outputs, fit_calibration, fit_multiclass_calibration
 from driftgate.tasks.feedback_batch import FeedbackBatch, store_feedback_batch
-from driftgate.tasks.live_gate import challenger_alias, gate_on_live, promote_on_live
+from driftgate.tasks.live_gate import LiveLook, challenger_alias, earlier_looks, gate_on_live, promote_on_live
 from driftgate.tasks.metrics import positive_class
 from driftgate.tasks.model_run import reference_rows
 from driftgate.tasks.realized import (
@@ -118,7 +119,7 @@ class Performance:
     estimated_live: float | None = None
     estimated_rows: int = 0
     paired: Paired | None = None
-    live_gate: GateResult | None = None  # the gate's verdict on the shadow challenger's labelled live rows
+    live_gate: LiveLook | None = None  # the gate's look at the shadow challenger's fresh labelled live rows
 
     def champion_realized(self) -> Realized | None:
         return next((r for r in self.realized if r.version == self.champion and r.role == CHAMPION_ROLE), None)
@@ -161,22 +162,27 @@ def measure_performance(
             perf.decision = RealizedDecision(True, [*perf.decision.reasons, why])
     perf.paired = compare_on_live(spec, labelled, str(mv.version), s.monitor_bootstrap, s.seed)
     challenger = challenger_alias(client, ctx.model_name)
-    if challenger is not None:
-        perf.live_gate = gate_on_live(spec, labelled, str(mv.version), challenger, GatePolicy.from_settings(s))
+    if challenger is not None and challenger != str(mv.version):
+        looks, last_row = earlier_looks(client, ctx.model_name, challenger)
+        perf.live_gate = gate_on_live(spec, labelled, str(mv.version), challenger, GatePolicy.from_settings(s),
+                                      after_row=last_row, look=looks + 1)  # fmt: skip
     return perf
 
 
 def promote_on_live_rows(ctx: Context, client: MlflowClient, perf: Performance) -> str | None:
     """Record the live gate's verdict and move the alias when it promotes; the new champion, if any."""
-    result = perf.live_gate
-    if result is None:
+    live = perf.live_gate
+    if live is None:
         return None
     try:
-        moved = promote_on_live(client, ctx.model_name, result, move=ctx.settings.monitor_promote_shadow)
+        moved = promote_on_live(client, ctx.model_name, live, move=ctx.settings.monitor_promote_shadow)
     except ChampionMovedError as exc:  # someone moved it while we compared: their move stands
         log.warning("live gate: %s", exc)
         return None
-    return result.challenger if moved else None
+    except MlflowException as exc:  # recording failed: the rest of the monitor run goes on
+        log.warning("live gate: could not record the verdict on version %s: %s", live.result.challenger, exc)
+        return None
+    return live.result.challenger if moved else None
 
 
 # --- Prefect wrappers ------------------------------------------------------------------

@@ -49,8 +49,9 @@ def performance_markdown(perf: Performance) -> str:
                   f"rows: {_f(p.challenger_value)} vs {_f(p.champion_value)} (difference 95% interval {_f(p.low)} "
                   f"to {_f(p.high)})"]  # fmt: skip
     if perf.live_gate is not None:
-        g = perf.live_gate
-        lines += ["", f"Gate on the labelled live rows, v{g.challenger} vs v{g.champion}: **{g.outcome}**: {g.reason}"]
+        g, look = perf.live_gate.result, perf.live_gate.look
+        lines += ["", f"Gate on fresh labelled live rows (look {look}), v{g.challenger} vs v{g.champion}: "
+                  f"**{g.outcome}**: {g.reason}"]  # fmt: skip
     lines += ["", f"Retrain on live performance: **{perf.decision.retrain}**"]
     lines += [f"- {r}" for r in perf.decision.reasons]
     return "\n".join(lines)
@@ -74,8 +75,8 @@ def performance_html(perf: Performance) -> str:
                   f"same {p.rows} labelled rows: {_f(p.challenger_value)} vs {_f(p.champion_value)} (difference "
                   f"{_f(p.low)} to {_f(p.high)})</p>")  # fmt: skip
     if perf.live_gate is not None:
-        g = perf.live_gate
-        paired += (f"<p>Gate on the labelled live rows, v{html.escape(g.challenger)} vs "
+        g, look = perf.live_gate.result, perf.live_gate.look
+        paired += (f"<p>Gate on fresh labelled live rows (look {look}), v{html.escape(g.challenger)} vs "
                    f"v{html.escape(str(g.champion))}: <b>{html.escape(str(g.outcome))}</b>: "
                    f"{html.escape(g.reason)}</p>")  # fmt: skip
     reasons = "".join(f"<li>{html.escape(r)}</li>" for r in perf.decision.reasons)

@@ -150,9 +150,9 @@ def test_a_shadow_challenger_better_on_labelled_live_rows_is_promoted_by_the_mon
         assert stored.status_code == 200, stored.text
     out = monitor_predictions(min_rows=500, trigger=False)
     assert out["live_gate"]["outcome"] == "promoted", out["live_gate"]
-    assert out["live_gate"]["rows"] == 600
+    assert (out["live_gate"]["rows"], out["live_gate"]["look"]) == (600, 1)
     assert out["promoted"] == challenger
     assert str(champion_version(client, name).version) == challenger
     mv = client.get_model_version(name, challenger)
     assert client.get_run(mv.run_id).data.tags["driftgate.gate.live.outcome"] == "promoted"
-    assert "labelled live rows (shadow): promoted" in (mv.description or "")
+    assert "Gate on labelled live rows (shadow), look 1 (600 rows): promoted" in (mv.description or "")

@@ -15,7 +15,8 @@ import httpx
 from driftgate.predictions_db import CHAMPION_ROLE, connect, insert_prediction_rows, read_predictions
 from driftgate.registry import CHALLENGER, set_champion
 from driftgate.servers import free_port
-from driftgate.serving.shadow import ShadowStatus, ShadowWorker
+from driftgate.serving.shadow import ShadowProcess, ShadowStatus, ShadowWorker
+from driftgate.serving.telemetry import telemetry
 from tests.models import register_version
 from tests.service.conftest import Registry, record
 from tests.service.test_service import wait_for
@@ -43,13 +44,35 @@ def test_the_worker_scores_new_champion_rows_once_with_the_same_ids(registry: Re
     assert status.version.value.decode() == challenger
     _log_champion_rows(url, 5, 6)
     _log_champion_rows(url, 11, 2, version=challenger)  # the challenger answering itself: nothing to shadow
-    assert [worker.step(), worker.step(), worker.step()] == [4, 2, 0]
+    assert [worker.step(), worker.step(), worker.step()] == [4, 4, 0]  # rows read; its own version's passed over
     shadow = [r for r in read_predictions(url) if r["role"] == "shadow"]
     assert [r["prediction_id"] for r in shadow] == [f"p{i}" for i in range(5, 11)]
     assert {r["model_version"] for r in shadow} == {challenger}
     assert all(0.0 <= r["output"]["1"] <= 1.0 for r in shadow)  # probabilities of the challenger
     assert status.scored.value == 6
     assert status.dropped.value == 0
+
+
+def test_no_shadow_process_runs_while_the_challenger_is_the_champion(registry: Registry) -> None:
+    version, _ = register_version(registry.spec, registry.name, seed=1)
+    set_champion(registry.client, registry.name, version)
+    registry.client.set_registered_model_alias(registry.name, CHALLENGER, version)  # the gate promoted it
+    champion = {"version": version}
+    shadow = ShadowProcess(registry.settings, registry.client, registry.name, telemetry(), lambda: champion["version"])
+    try:
+        shadow.check()
+        assert shadow.process is None  # nothing to compare: no process
+        champion["version"] = "0"  # the service still answers with another version
+        shadow.check()
+        assert shadow.process is not None
+        assert shadow.process.is_alive()
+        champion["version"] = version  # the service took the challenger: the process ends
+        shadow.check()
+        assert not shadow.process.is_alive()
+    finally:
+        shadow.stop()
+    shadow.check()  # after stop(): never started again
+    assert not shadow.process.is_alive()
 
 
 def test_a_worker_far_behind_the_log_skips_ahead_and_counts_what_it_dropped(registry: Registry) -> None:

@@ -19,7 +19,7 @@ from driftgate.synthetic import Shift, make_frame
 from driftgate.tasks._gate_result import GatePolicy
 from driftgate.tasks.compare import Outcome
 from driftgate.tasks.estimate import estimate, fit_calibration, fit_multiclass_calibration
-from driftgate.tasks.live_gate import gate_on_live
+from driftgate.tasks.live_gate import gate_on_live, spent_confidence
 from driftgate.tasks.metrics import evaluate
 from driftgate.tasks.realized import Realized, Scored, compare_on_live, decide_realized, realized_metrics
 from driftgate.tasks.realized import bootstrap as realized_bootstrap
@@ -136,27 +136,41 @@ def _live_rows(model: Pipeline, n: int, challenger_guesses: bool) -> list[dict[s
     champion, shadow = (skilled, guess) if challenger_guesses else (guess, skilled)
     rows: list[dict[str, object]] = []
     for i, (inputs, lab) in enumerate(zip(X.to_dict(orient="records"), y, strict=True)):
-        rows.append({"prediction_id": str(i), "model_version": "1", "role": "champion", "label": lab,
-                     "inputs": inputs, "output": champion[i]})  # fmt: skip
-        rows.append({"prediction_id": str(i), "model_version": "2", "role": "shadow", "label": lab,
-                     "inputs": {}, "output": shadow[i]})  # fmt: skip
+        rows.append({"id": 2 * i + 1, "prediction_id": str(i), "model_version": "1", "role": "champion",
+                     "label": lab, "inputs": inputs, "output": champion[i]})  # fmt: skip
+        rows.append({"id": 2 * i + 2, "prediction_id": str(i), "model_version": "2", "role": "shadow",
+                     "label": lab, "inputs": {}, "output": shadow[i]})  # fmt: skip
     return rows
 
 
 def test_the_gate_on_live_rows_promotes_a_challenger_that_is_better_there(model: Pipeline) -> None:
     policy = GatePolicy(margin=0.0, confidence=0.95, slice_min_rows=200, resamples=200, seed=0)
-    better = gate_on_live(SPEC, _live_rows(model, 1000, challenger_guesses=False), "1", "2", policy)
+    rows = _live_rows(model, 1000, challenger_guesses=False)
+    better = gate_on_live(SPEC, rows, "1", "2", policy)
     assert better is not None
-    assert (better.outcome, better.challenger, better.champion, better.rows) == (Outcome.PROMOTED, "2", "1", 1000)
-    assert better.slices, "the categorical levels of the logged inputs are the gate's slices"
+    result = better.result
+    assert (result.outcome, result.challenger, result.champion, result.rows) == (Outcome.PROMOTED, "2", "1", 1000)
+    assert (better.look, better.last_row) == (1, 1999)  # the newest champion row it used
+    assert result.slices, "the categorical levels of the logged inputs are the gate's slices"
     worse = gate_on_live(SPEC, _live_rows(model, 1000, challenger_guesses=True), "1", "2", policy)
     assert worse is not None
-    assert worse.outcome == Outcome.NOT_BETTER
-    few = gate_on_live(SPEC, _live_rows(model, 150, challenger_guesses=False), "1", "2", policy)
-    assert few is not None
-    assert few.outcome == Outcome.INCONCLUSIVE  # fewer rows than the gate's minimum
-    assert gate_on_live(SPEC, _live_rows(model, 300, challenger_guesses=False), "1", "3", policy) is None
-    assert gate_on_live(SPEC, _live_rows(model, 300, challenger_guesses=False), "2", "2", policy) is None
+    assert worse.result.outcome == Outcome.NOT_BETTER
+    assert gate_on_live(SPEC, _live_rows(model, 150, challenger_guesses=False), "1", "2", policy) is None  # < 200
+    assert gate_on_live(SPEC, rows, "1", "3", policy) is None  # not the version the shadow scored with
+    assert gate_on_live(SPEC, rows, "2", "2", policy) is None  # the challenger is the champion
+    # a later look uses only rows no earlier look used, at a stricter confidence
+    later = gate_on_live(SPEC, rows, "1", "2", policy, after_row=1399, look=3)
+    assert later is not None
+    assert later.result.rows == 300
+    assert later.result.confidence == pytest.approx(1 - 0.05 / 12)
+    assert gate_on_live(SPEC, rows, "1", "2", policy, after_row=1601) is None  # 199 fresh rows: 200 needed
+
+
+def test_the_looks_of_the_live_gate_spend_no_more_than_the_gates_error_rate() -> None:
+    spent = [1 - spent_confidence(0.95, k) for k in range(1, 10_001)]
+    assert spent[0] == pytest.approx(0.025)
+    assert sum(spent) < 0.05
+    assert sum(spent) == pytest.approx(0.05, rel=1e-3)
 
 
 def _three_classes(n: int, seed: int, shift: float = 0.0) -> tuple[pd.DataFrame, np.ndarray]:
