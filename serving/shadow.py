@@ -306,13 +306,15 @@ class ShadowProcess:
             except MlflowException as exc:  # the registry did not answer: leave things as they are
                 log.warning("shadow: the registry did not answer (%s)", exc)
                 return
-            same = challenger is not None and challenger == self.champion()
+            champion = self.champion()
+            if champion is None:  # the service has no champion loaded yet: nothing to compare with
+                return
+            same = challenger == champion
             if self._alive():
                 if same:  # promoted: nothing to compare any more
-                    log.info(
-                        "shadow: the challenger (version %s) is the champion now; the shadow process ends", challenger
-                    )
+                    log.info("shadow: version %s is the champion now; the shadow process ends", challenger)
                     self._stop_process()
+                    self.process = None  # ended on purpose, not a crash to back off from
                 return
             if self.process is not None and self.process.exitcode not in (0, None):
                 log.warning("shadow process ended with exit code %s; starting it again in %.0f s",

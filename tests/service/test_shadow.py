@@ -57,7 +57,7 @@ def test_no_shadow_process_runs_while_the_challenger_is_the_champion(registry: R
     version, _ = register_version(registry.spec, registry.name, seed=1)
     set_champion(registry.client, registry.name, version)
     registry.client.set_registered_model_alias(registry.name, CHALLENGER, version)  # the gate promoted it
-    champion = {"version": version}
+    champion: dict[str, str | None] = {"version": version}
     shadow = ShadowProcess(registry.settings, registry.client, registry.name, telemetry(), lambda: champion["version"])
     try:
         shadow.check()
@@ -66,11 +66,23 @@ def test_no_shadow_process_runs_while_the_challenger_is_the_champion(registry: R
         shadow.check()
         assert shadow.process is not None
         assert shadow.process.is_alive()
+        process = shadow.process
         champion["version"] = version  # the service took the challenger: the process ends
+        shadow.check()
+        assert not process.is_alive()
+        assert shadow.process is None  # ended on purpose: no crash back-off
+        champion["version"] = "0"
+        shadow.check()  # a challenger again: started again at once
+        assert shadow.process is not None
+        assert shadow.process.is_alive()
+        champion["version"] = None  # the service has not loaded a champion: nothing started
+        shadow.stop()
+        shadow._stopping = False
         shadow.check()
         assert not shadow.process.is_alive()
     finally:
         shadow.stop()
+    champion["version"] = "0"
     shadow.check()  # after stop(): never started again
     assert not shadow.process.is_alive()
 
