@@ -42,6 +42,25 @@ def champion_version(client: MlflowClient, name: str) -> ModelVersion | None:
         return None
 
 
+def alias_missing(exc: MlflowException) -> bool:
+    """The registry said there is no such alias (or model), rather than failing to answer."""
+    return exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
+def challenger_version(client: MlflowClient, name: str) -> str | None:
+    """The version the ``challenger`` alias points to; None when there is none.
+
+    Raises:
+        MlflowException: the registry failed to answer.
+    """
+    try:
+        return str(client.get_model_version_by_alias(name, CHALLENGER).version)
+    except MlflowException as exc:
+        if alias_missing(exc):
+            return None
+        raise
+
+
 def get_version(client: MlflowClient, name: str, version: str | int) -> ModelVersion:
     try:
         return client.get_model_version(name, str(version))

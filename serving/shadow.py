@@ -48,7 +48,7 @@ from driftgate.predictions_db import (
     insert_prediction_rows,
     newest_prediction_id,
 )
-from driftgate.registry import CHALLENGER
+from driftgate.registry import challenger_version
 from driftgate.serving.model_store import ServedModel, load_served
 from driftgate.serving.telemetry import Telemetry
 from driftgate.settings import Settings
@@ -58,25 +58,6 @@ log = logging.getLogger(__name__)
 _TEXT = 200  # bytes of a shared version or error string
 _RETRY_FAILED_LOAD_S = 30.0  # as the champion's model store: a version that failed to load waits this long
 _RESTART_BACKOFF_S = 30.0  # a shadow process that died is started again after this long
-
-
-def alias_missing(exc: MlflowException) -> bool:
-    """The registry said there is no such alias (or model), rather than failing to answer."""
-    return exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
-
-
-def challenger_version(client: MlflowClient, name: str) -> str | None:
-    """The version ``challenger`` points to; None when there is none.
-
-    Raises:
-        MlflowException: the registry failed to answer.
-    """
-    try:
-        return str(client.get_model_version_by_alias(name, CHALLENGER).version)
-    except MlflowException as exc:
-        if alias_missing(exc):
-            return None
-        raise
 
 
 @dataclass
@@ -283,6 +264,7 @@ class ShadowProcess:
         self._lock = threading.Lock()  # check() (a worker thread) and stop() never interleave
         self._stopping = False
         self._restart_at = 0.0
+        self._seen: str | None = None  # the challenger the previous check saw
 
     def _alive(self) -> bool:
         return self.process is not None and self.process.is_alive()
@@ -321,7 +303,10 @@ class ShadowProcess:
                             self.process.exitcode, _RESTART_BACKOFF_S)  # fmt: skip
                 self._restart_at = time.monotonic() + _RESTART_BACKOFF_S
                 self.process = None
+            seen, self._seen = self._seen, challenger
             if challenger is None or same or time.monotonic() < self._restart_at:
+                return
+            if challenger != seen:  # seen twice in a row first: the gate sets the alias just before it decides
                 return
             ShadowStatus._set(self.status.version, "")
             self.process = self._ctx.Process(

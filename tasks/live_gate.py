@@ -29,7 +29,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from driftgate.registry import CHALLENGER, set_champion
+from driftgate.registry import challenger_version, set_champion
 from driftgate.spec import DatasetSpec
 from driftgate.tasks._gate_result import GatePolicy, GateResult
 from driftgate.tasks.gate import evaluate_challenger
@@ -63,10 +63,11 @@ def earlier_looks(client: MlflowClient, name: str, version: str) -> tuple[int, i
 
 
 def challenger_alias(client: MlflowClient, name: str) -> str | None:
-    """The version the ``challenger`` alias points to, or None."""
+    """The version the ``challenger`` alias points to; None when there is none or the registry failed."""
     try:
-        return str(client.get_model_version_by_alias(name, CHALLENGER).version)
-    except MlflowException:
+        return challenger_version(client, name)
+    except MlflowException as exc:  # no live look this run; the next run looks again
+        log.warning("live gate: the registry did not answer (%s)", exc)
         return None
 
 
