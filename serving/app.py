@@ -311,9 +311,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         BoundedExecutor(settings.explain_concurrency, "driftgate-explain"),
     )
     if settings.shadow and settings.prediction_log:  # the challenger scores the logged requests (serving/shadow.py)
-        svc.shadow = ShadowProcess(
-            settings, client, name, tel, lambda: store.current.version if store.current else None
-        )
+        svc.shadow = ShadowProcess(settings, client, name, tel, store.current_version)
     elif settings.shadow:
         log.warning("shadow scoring needs the prediction log (DRIFTGATE_PREDICTION_LOG=false): no shadow")
 

@@ -12,8 +12,10 @@ in a thread took the GIL from it; both cost the service throughput (bench/serve.
 in-loop version ~8-20 % below the service without a shadow). In its own process the shadow uses
 the machine's other core and the service's loop pays nothing.
 
-The service starts the process only while a ``challenger`` alias exists (one registry call per
-poll); the process follows the alias itself, exits when it is gone or when the service is, and
+The service starts the process only while a ``challenger`` alias names a version other than the
+one it serves (one registry call per poll; the same challenger seen on two polls in a row, as the
+gate sets the alias just before it decides; 30 s after a crash); the process follows the alias
+itself, exits when it is gone or when the service is, and
 reports its version, last error and counts through shared memory, which the service publishes as
 ``driftgate_shadow_predictions_total`` and ``driftgate_shadow_dropped_total``. Rows logged before
 the challenger was loaded are not scored; if the process falls more than ``capacity_rows`` behind
@@ -49,7 +51,7 @@ from driftgate.predictions_db import (
     newest_prediction_id,
 )
 from driftgate.registry import challenger_version
-from driftgate.serving.model_store import ServedModel, load_served
+from driftgate.serving.model_store import ServedModel, load_served, poll_forever
 from driftgate.serving.telemetry import Telemetry
 from driftgate.settings import Settings
 
@@ -79,12 +81,12 @@ class ShadowStatus:
         )
 
     @staticmethod
-    def _set(array: Any, text: str) -> None:
+    def set_text(array: Any, text: str) -> None:
         cut = text.encode("utf-8", "replace")[: _TEXT - 1].decode("utf-8", "ignore")  # on a character boundary
         array.value = cut.encode("utf-8")
 
     @staticmethod
-    def _get(array: Any) -> str:
+    def get_text(array: Any) -> str:
         return bytes(array.value).decode("utf-8", "replace")  # a read racing a write: never an exception
 
 
@@ -136,13 +138,13 @@ class ShadowWorker:
             self.current = load_served(self.client, self.spec, self.name, version, self.settings.max_records)
         except Exception as exc:  # a broken challenger never touches the champion's answers
             self.current, self._failed, self._failed_at = None, version, time.monotonic()
-            ShadowStatus._set(self.status.error, f"challenger version {version} failed to load: {exc}")
-            ShadowStatus._set(self.status.version, "")
+            ShadowStatus.set_text(self.status.error, f"challenger version {version} failed to load: {exc}")
+            ShadowStatus.set_text(self.status.version, "")
             log.warning("shadow: challenger version %s failed to load: %s", version, exc)
             return True
         self._failed = None
-        ShadowStatus._set(self.status.error, "")
-        ShadowStatus._set(self.status.version, self.current.version)
+        ShadowStatus.set_text(self.status.error, "")
+        ShadowStatus.set_text(self.status.version, self.current.version)
         log.info("shadow scoring with %s version %s", self.name, self.current.version)
         return True
 
@@ -171,19 +173,19 @@ class ShadowWorker:
         if not rows:
             return 0
         last = rows[-1][0]
-        mine = [r for r in rows if r[3] != model.version]
-        if not mine:
+        to_score = [r for r in rows if r[3] != model.version]
+        if not to_score:
             self.after_id = last
             return len(rows)
-        records = msgspec.json.decode(b"[" + ",".join(r[2] for r in mine).encode() + b"]")
+        records = msgspec.json.decode(b"[" + ",".join(r[2] for r in to_score).encode() + b"]")
         # as the champion's contract decoded them: a null (or absent) value is a missing one
         columns = {c: [math.nan if (v := rec.get(c)) is None else v for rec in records] for c in model.contract.names}
         started = time.perf_counter()
         try:  # the champion's contract already checked these rows; the challenger's may differ
             preds, probs = model.predict(model.contract.frame(columns))
         except Exception as exc:  # count and go on: the next rows may be fine
-            log.warning("shadow scoring with version %s failed for %d rows: %s", model.version, len(mine), exc)
-            self.status.dropped.value += len(mine)
+            log.warning("shadow scoring with version %s failed for %d rows: %s", model.version, len(to_score), exc)
+            self.status.dropped.value += len(to_score)
             self.after_id = last
             return len(rows)
         latency_ms = (time.perf_counter() - started) * 1000
@@ -192,7 +194,7 @@ class ShadowWorker:
         encode = msgspec.json.encode
         params = [
             (ts, model.name, model.version, latency_ms, "{}", encode(out).decode(), pid, SHADOW_ROLE)
-            for (_, pid, _, _), out in zip(mine, outputs, strict=True)
+            for (_, pid, _, _), out in zip(to_score, outputs, strict=True)
         ]  # the inputs are the champion row's of the same id: not stored twice
         try:
             insert_prediction_rows(self.engine, params)
@@ -200,10 +202,10 @@ class ShadowWorker:
             self._insert_failures += 1
             if self._insert_failures < 3:
                 raise  # the same rows again on the next round
-            log.exception("shadow: %d rows could not be written three times running; counted dropped", len(mine))
-            self.status.dropped.value += len(mine)
+            log.exception("shadow: %d rows could not be written three times running; counted dropped", len(to_score))
+            self.status.dropped.value += len(to_score)
         else:
-            self.status.scored.value += len(mine)
+            self.status.scored.value += len(to_score)
         self._insert_failures = 0
         self.after_id = last
         return len(rows)
@@ -272,11 +274,11 @@ class ShadowProcess:
     @property
     def version(self) -> str | None:
         """The challenger version the shadow process scores with (None: none loaded)."""
-        return (ShadowStatus._get(self.status.version) or None) if self._alive() else None
+        return (ShadowStatus.get_text(self.status.version) or None) if self._alive() else None
 
     @property
     def last_error(self) -> str | None:
-        return ShadowStatus._get(self.status.error) or None
+        return ShadowStatus.get_text(self.status.error) or None
 
     def check(self) -> None:
         """Start or stop the process as the aliases say (called every poll, off the event loop)."""
@@ -308,7 +310,7 @@ class ShadowProcess:
                 return
             if challenger != seen:  # seen twice in a row first: the gate sets the alias just before it decides
                 return
-            ShadowStatus._set(self.status.version, "")
+            ShadowStatus.set_text(self.status.version, "")
             self.process = self._ctx.Process(
                 target=shadow_main,
                 args=(self.settings, self.status, max(self.settings.poll_seconds, 1.0)),
@@ -345,15 +347,14 @@ class ShadowProcess:
             self._stopping = True
             self._stop_process(timeout)
 
+    def tick(self) -> None:
+        """One poll: start or stop the process, publish its counts."""
+        self.check()
+        self.publish()
+
     async def run(self, poll_seconds: float) -> None:
-        """Check and publish every ``poll_seconds`` (cancelled by the app's shutdown)."""
-        while True:
-            try:
-                await asyncio.to_thread(self.check)
-                self.publish()
-            except Exception:  # the loop must survive anything a check does
-                log.exception("shadow check failed")
-            await asyncio.sleep(poll_seconds)
+        """Poll every ``poll_seconds`` (cancelled by the app's shutdown)."""
+        await poll_forever(self.tick, poll_seconds, "shadow")
 
 
 def shadow_lifespan(shadow: ShadowProcess | None, poll_seconds: float) -> list[Any]:
