@@ -83,6 +83,24 @@ def root(
     for engine in ("prefect.flow_runs", "prefect.task_runs"):  # kept when Prefect configures its logging
         logging.getLogger(engine).addFilter(_DomainErrorsWithoutTraceback())
     _environment_defaults()
+    _check_settings()
+
+
+def _check_settings() -> None:
+    """Every ``DRIFTGATE_*`` setting is read once, up front: a bad value is one line, not a flow's traceback."""
+    from pydantic import ValidationError
+
+    from driftgate.settings import get_settings
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        problems = exc.errors()
+        field = str(problems[0]["loc"][0]) if problems[0]["loc"] else ""
+        name = f"DRIFTGATE_{field.upper()}" if field else "a setting"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        # the value itself is not repeated: it may be a secret
+        raise DriftgateError(f"invalid setting {name}: {problems[0]['msg']}{more}") from None
 
 
 @app.command("data-api")

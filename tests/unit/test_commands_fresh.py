@@ -104,3 +104,10 @@ def test_flow_commands_start_prefect_in_a_fresh_home(fresh: tuple[Path, dict[str
     (fresh[0] / "new.csv").write_text("num_0\n1.0\n")
     no_model = run(fresh, "predict-batch", "./new.csv", "--dataset", "synthetic-regression", **REPO_SPECS)
     assert_one_error_line(no_model, "has no champion")
+
+
+def test_a_bad_setting_is_one_line_naming_it(fresh: tuple[Path, dict[str, str]]) -> None:
+    out = run(fresh, "monitor", DRIFTGATE_MONITOR_PROMOTE_SHADOW="maybe")
+    assert_one_error_line(out, "invalid setting DRIFTGATE_MONITOR_PROMOTE_SHADOW: Input should be a valid boolean")
+    out = run(fresh, "status", DRIFTGATE_GATE_BOOTSTRAP="7")
+    assert_one_error_line(out, "invalid setting DRIFTGATE_GATE_BOOTSTRAP: Input should be greater than or equal to 100")
