@@ -23,8 +23,7 @@ from driftgate.frames import normalize
 from driftgate.predict import predict
 from driftgate.spec import load_spec
 from driftgate.synthetic import make_frame
-from driftgate.tasks.batch_scoring import check_rows
-from driftgate.tasks.score_inputs import read_input
+from driftgate.tasks.scoring import check_rows, read_input
 from driftgate.tasks.train import build_pipeline, split_xy
 
 ROOT = Path(__file__).resolve().parents[1]

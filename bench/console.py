@@ -31,8 +31,8 @@ def run_loop(home: Path) -> None:
     """The short synthetic loop of the browser tests, into ``home``."""
     from prefect.testing.utilities import prefect_test_harness
 
-    from driftgate.data_api import create_data_api
-    from driftgate.servers import ServerThread
+    from driftgate.local.data_api import create_data_api
+    from driftgate.local.servers import ServerThread
     from driftgate.settings import get_settings
     from driftgate.sources import load_source
     from driftgate.spec import load_spec
@@ -80,7 +80,7 @@ def main() -> None:
     if args.home is None:
         run_loop(home)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    from driftgate.servers import ServerThread
+    from driftgate.local.servers import ServerThread
     from driftgate.serving.app import create_app
     from driftgate.settings import get_settings
 

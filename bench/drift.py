@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from driftgate.spec import DatasetSpec, Feature, Metric
-from driftgate.tasks.drift import DriftPolicy
-from driftgate.tasks.drift_report import compute_drift, decide
+from driftgate.tasks.drift import DriftPolicy, compute_drift, decide
 
 
 def frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import httpx
 
-from driftgate.data_api import create_data_api
+from driftgate.local.data_api import create_data_api
 from driftgate.lake import Lake
-from driftgate.servers import ServerThread
+from driftgate.local.servers import ServerThread
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
 from driftgate.tasks.ingest import RetryPolicy, fetch_batch, prepare_batch, store_batch

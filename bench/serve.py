@@ -103,13 +103,13 @@ def main() -> None:
            "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db"}  # fmt: skip
     os.environ.update(env)
 
-    from driftgate.data_api.scenario import make_batch, plan_batches
+    from driftgate.scenario import make_batch, plan_batches
     from driftgate.registry import set_champion
-    from driftgate.servers import free_port
+    from driftgate.local.servers import free_port
     from driftgate.settings import get_settings
     from driftgate.sources import load_source
     from driftgate.spec import load_spec
-    from driftgate.stack import wait_http
+    from driftgate.local.stack import wait_http
 
     sys.path.insert(0, str(ROOT))  # the quick model lives with the tests
     from driftgate.tracking import configure_mlflow

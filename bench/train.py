@@ -91,9 +91,9 @@ def training_step(spec: DatasetSpec, train: pd.DataFrame, test: pd.DataFrame, cf
     """Search, evaluate, log + register, explain: seconds per phase and the held-out primary metric."""
     import mlflow
 
+    from driftgate.tasks.evaluate import evaluate, slice_metrics
     from driftgate.tasks.explain import explain_sample
-    from driftgate.tasks.metrics import evaluate, slice_metrics
-    from driftgate.tasks.model_run import log_and_register
+    from driftgate.tasks.train import log_and_register
 
     out: dict[str, float] = {}
     t = time.perf_counter()

@@ -10,7 +10,7 @@ import statistics
 import time
 from pathlib import Path
 
-from driftgate.data_api.scenario import make_batch, plan_batches
+from driftgate.scenario import make_batch, plan_batches
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
 from driftgate.tasks.validate import load_suite, validate_frame

@@ -10,14 +10,16 @@ from prefect.artifacts import create_table_artifact
 from driftgate.context import build_context
 from driftgate.errors import DriftgateError
 from driftgate.settings import get_settings
-from driftgate.tasks.batch_scoring import (
+from driftgate.tasks.scoring import (
     ScoredFile,
     check_rows_task,
-    load_champion_task,
+    input_location,
+    list_inputs_task,
+    load_scoring_model_task,
+    read_input_task,
     score_rows_task,
     write_outputs_task,
 )
-from driftgate.tasks.score_inputs import input_location, list_inputs_task, read_input_task
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,7 @@ def batch_predict(path: str, dataset: str | None = None) -> list[ScoredFile]:
         DriftgateError: no champion, no inputs, or an input that cannot be read at all.
     """
     ctx = build_context(get_settings(), dataset)
-    champion = load_champion_task(ctx.settings, ctx.spec, ctx.model_name)
+    champion = load_scoring_model_task(ctx.settings, ctx.spec, ctx.model_name)
     target = input_location(path, ctx.lake)
     options = ctx.settings.storage_options(target)
     files = list_inputs_task(target, options)

@@ -16,9 +16,19 @@ from driftgate.batch_sources import LandingBatches, SqlBatches
 from driftgate.context import Context, build_context
 from driftgate.lake import BatchManifest
 from driftgate.settings import get_settings
-from driftgate.tasks.ingest import RetryPolicy, batch_count, fetch_batch_task, publish_ingest_table, store_batch_task
-from driftgate.tasks.landing import mark_landed_task, plan_landing_task, read_landed_task
-from driftgate.tasks.sql_batches import commit_sql_task, plan_sql_task, read_sql_task
+from driftgate.tasks.ingest import (
+    RetryPolicy,
+    batch_count,
+    commit_sql_task,
+    fetch_batch_task,
+    mark_landed_task,
+    plan_landing_task,
+    plan_sql_task,
+    publish_ingest_table,
+    read_landed_task,
+    read_sql_task,
+    store_batch_task,
+)
 
 log = logging.getLogger(__name__)
 

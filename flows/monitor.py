@@ -4,7 +4,7 @@ Input drift of the logged inputs since the last check, realized performance per 
 labels sent to ``/feedback`` (and the label-free estimate before they arrive), the shadow
 challenger on the same rows (promoted when the gate finds it better there), labelled rows into a
 ``feedback`` batch; ``continuous-training``
-when drift or realized performance asks for it. The work lives in ``driftgate.tasks.monitor``.
+when drift or realized performance asks for it. The work lives in ``driftgate.tasks.monitor._monitor``.
 """
 
 from __future__ import annotations

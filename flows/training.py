@@ -18,14 +18,19 @@ from driftgate.flows.ingest import ingest_batches
 from driftgate.lease import dataset_lease
 from driftgate.registry import champion_version
 from driftgate.settings import get_settings
-from driftgate.tasks.champion import load_champion_task, training_window
-from driftgate.tasks.drift import DriftPolicy
-from driftgate.tasks.drift_report import decide_task, drift_task
-from driftgate.tasks.explain_report import explain_task
+from driftgate.tasks.drift import DriftPolicy, decide_task, drift_task
+from driftgate.tasks.explain import explain_task
 from driftgate.tasks.gate import GatePolicy, gate_task, run_links
-from driftgate.tasks.model_run import load_window, train_task
-from driftgate.tasks.outcome import BatchOutcome, forced_retrain, publish_outcomes, quarantined, record_outcome_task
-from driftgate.tasks.train import SearchSettings, split_rows
+from driftgate.tasks.loop import (
+    BatchOutcome,
+    forced_retrain,
+    load_champion_task,
+    publish_outcomes,
+    quarantined,
+    record_outcome_task,
+    training_window,
+)
+from driftgate.tasks.train import SearchSettings, load_window, split_rows, train_task
 from driftgate.tasks.validate import validate_batch_task
 from driftgate.tracking import configure_mlflow, experiment_id
 

@@ -2,8 +2,11 @@
 
 The design card keeps ``flows/``, ``tasks/`` and ``serving/`` at the top of the repository, and
 setuptools installs them as ``driftgate.flows``, ``driftgate.tasks`` and ``driftgate.serving``
-(``[tool.setuptools.package-dir]``). mypy cannot follow that mapping, so this script builds the
-installed layout as a tree of hard links under ``build/typecheck/`` and checks that tree.
+(``[tool.setuptools.package-dir]``, read here: the one place the mapping is declared). mypy has no
+setting that renames a folder to a package (``mypy_path`` and ``explicit_package_bases`` only add
+roots), and setuptools' strict editable mode links files into a tree mypy reads as outside the
+project; so this script builds the installed layout as a tree of hard links under
+``build/typecheck/`` and checks that tree.
 """
 
 from __future__ import annotations
@@ -12,10 +15,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MAPPED = {"flows": "flows", "tasks": "tasks", "serving": "serving"}
+PACKAGE_DIR: dict[str, str] = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+MAPPED = {
+    package.removeprefix("driftgate."): folder for package, folder in PACKAGE_DIR.items() if package != "driftgate"
+}
 
 
 def build_tree() -> Path:

@@ -16,7 +16,15 @@ from typing import Annotated, Any
 from litestar import Litestar, MediaType, Request, Response, get, post
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+    SecurityScheme,
+)
 from litestar.params import QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_400_BAD_REQUEST, HTTP_503_SERVICE_UNAVAILABLE
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -26,11 +34,14 @@ from driftgate import __version__
 from driftgate.contract import ContractError, InputContract, Problem
 from driftgate.serving.batcher import MicroBatcher
 from driftgate.serving.body import MalformedBodyError, parse_records
+from driftgate.serving.console import console_routes, swagger_offline
 from driftgate.serving.feedback import feedback_routes
-from driftgate.serving.ids import take_ids
+from driftgate.serving.guards import admin_call, json_body, json_state_change
+from driftgate.serving.ids import IdLedger, take_ids_marked
 from driftgate.serving.limits import BoundedExecutor, BusyError
 from driftgate.serving.model_store import ModelStore, ServedModel
 from driftgate.serving.prediction_log import PredictionLog
+from driftgate.serving.reports import report_routes
 from driftgate.serving.schemas import (
     Contribution,
     ErrorBody,
@@ -64,6 +75,7 @@ class Service:
     batcher: MicroBatcher
     predlog: PredictionLog
     explainers: BoundedExecutor
+    ids: IdLedger
     shadow: ShadowProcess | None = None
 
     _explainers: dict[str, Any] = field(default_factory=dict)
@@ -115,15 +127,23 @@ _MSGSPEC_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
 def _validation_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
     """Litestar's own body errors (malformed JSON, missing ``records``) in the service's error shape."""
     items = []
+    sources = []
     for extra in exc.extra if isinstance(exc.extra, list) else []:
         message = str(extra.get("message", exc.detail)) if isinstance(extra, dict) else str(extra)
         m = _MSGSPEC_PATH.match(message)
         reason = m.group("reason") if m else message
         field = (extra.get("key") if isinstance(extra, dict) else None) or (m.group("path") if m else "") or "body"
         items.append(ErrorItem(field=str(field).lstrip(".") or "body", reason=reason))
+        sources.append(str(extra.get("source", "body")) if isinstance(extra, dict) else "body")
     if not items:
         items.append(ErrorItem(field="body", reason=str(exc.detail)))
-    return _error(HTTP_400_BAD_REQUEST, f"invalid request body: {items[0].field}: {items[0].reason}", items)
+        sources.append("body")
+    what = _SOURCE_NAMES.get(sources[0], "request")
+    return _error(HTTP_400_BAD_REQUEST, f"invalid {what}: {items[0].field}: {items[0].reason}", items)
+
+
+_SOURCE_NAMES = {"body": "request body", "query": "query parameter", "path": "path parameter",
+                 "header": "header", "cookie": "cookie"}  # fmt: skip
 
 
 def _contract_problem(exc: ContractError, route: str) -> Response[ErrorBody]:
@@ -207,18 +227,29 @@ class RecordsOperation(Operation):
         self.request_body = _RECORDS_BODY
 
 
+@dataclass
+class Records:
+    """A request's records as read: the records, their columns, prediction ids and the caller's among them."""
+
+    records: list[Any]
+    columns: dict[str, list[Any]]
+    ids: list[str]
+    callers: list[str]
+
+
 async def read_records(
     request: Request[Any, Any, Any], served: ServedModel, route: str, limit: int | None = None
-) -> tuple[list[Any], dict[str, list[Any]], list[str]] | Response[ErrorBody]:
+) -> Records | Response[ErrorBody]:
     """The request's records, their columns and prediction ids, or the 4xx answer that says what is wrong."""
     svc = _service(request)
     id_columns: list[str] = getattr(svc.store.spec, "id_columns", None) or []
     ids: list[str] = []
+    callers: list[str] = []
     try:
         records = parse_records(await request.body(), limit or served.contract.max_records)
         if svc.settings.prediction_ids or id_columns:  # id columns are never features: always taken out
             header = request.headers.get(svc.settings.id_header)
-            ids = take_ids(records, id_columns, header, svc.settings.id_header)
+            ids, callers = take_ids_marked(records, id_columns, header, svc.settings.id_header)
         if limit is not None and isinstance(records, list) and len(records) > limit:
             raise ContractError([Problem("records", f"holds {len(records)} records; {route} takes at most {limit}")])
         columns = served.contract.decode(records)
@@ -226,30 +257,68 @@ async def read_records(
         return _error(HTTP_400_BAD_REQUEST, str(exc), [ErrorItem(field="body", reason=str(exc))])
     except ContractError as exc:
         return _contract_problem(exc, route)
-    return records, columns, ids if svc.settings.prediction_ids else []
+    if not svc.settings.prediction_ids:
+        ids, callers = [], []
+    return Records(records, columns, ids, callers)
 
 
-@post("/predict", status_code=HTTP_200_OK, operation_class=RecordsOperation)
+def _id_taken(svc: Service, taken: list[str]) -> Response[ErrorBody]:
+    reason = (
+        f"prediction id {taken[0]!r} is already taken: an id names one prediction, so a label cannot land on "
+        f"another (send a new {svc.settings.id_header}, or none for generated ids)"
+    )
+    more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
+    return _error(409, reason + more, [ErrorItem("id", f"{pid!r} is already taken") for pid in taken[:20]])
+
+
+async def _claim(svc: Service, callers: list[str]) -> Response[ErrorBody] | None:
+    """Claim the caller's ids for this request; the 409 answer when one was used before."""
+    taken = svc.ids.claim_here(callers)
+    if not taken:
+        try:
+            taken = await asyncio.to_thread(svc.ids.taken_in_log, callers)
+        except BaseException:
+            svc.ids.release(callers)
+            raise
+        if taken:
+            svc.ids.release(callers)
+    return _id_taken(svc, taken) if taken else None
+
+
+@post("/predict", status_code=HTTP_200_OK, operation_class=RecordsOperation, guards=[json_state_change])
 async def predict(request: Request[Any, Any, Any]) -> Response[Any]:
-    """Predict with the champion. Answers the predictions and the model version that made them."""
+    """Predict with the champion. Answers the predictions and the model version that made them.
+
+    An id of the caller's (``X-Request-Id`` prefix or an id column) that was used before is 409.
+    """
     started = time.perf_counter()
     svc = _service(request)
     served = svc.served()
     read = await read_records(request, served, "/predict")
     if isinstance(read, Response):
         return read
-    records, columns, ids = read
-    preds, probs = await svc.batcher.predict(served, columns, len(records))
+    logged = svc.settings.prediction_log
+    if read.callers and logged:  # before anything is predicted or logged
+        refused = await _claim(svc, read.callers)
+        if refused is not None:
+            return refused
+    try:
+        preds, probs = await svc.batcher.predict(served, read.columns, len(read.records))
+    except BaseException:
+        if read.callers and logged:
+            svc.ids.release(read.callers)
+        raise
     latency_ms = (time.perf_counter() - started) * 1000
-    if svc.settings.prediction_log:
-        svc.predlog.append(served.name, served.version, latency_ms, records, probs if probs is not None else preds, ids)
-    return Response(PredictResponse(preds, ModelRef(served.name, served.version), probs, ids or None))
+    if logged:
+        outputs = probs if probs is not None else preds
+        svc.predlog.append(served.name, served.version, latency_ms, read.records, outputs, read.ids)
+    return Response(PredictResponse(preds, ModelRef(served.name, served.version), probs, read.ids or None))
 
 
 MAX_EXPLAIN_RECORDS = 100
 
 
-@post("/explain", status_code=HTTP_200_OK, operation_class=RecordsOperation)
+@post("/explain", status_code=HTTP_200_OK, operation_class=RecordsOperation, guards=[json_body])
 async def explain(
     request: Request[Any, Any, Any],
     top: Annotated[int, QueryParameter(ge=1, le=100, description="Contributions listed per record")] = 5,
@@ -264,7 +333,7 @@ async def explain(
     read = await read_records(request, served, "/explain", MAX_EXPLAIN_RECORDS)
     if isinstance(read, Response):
         return read
-    _, columns, _ = read
+    columns = read.columns
     try:  # its own threads, a few at a time: explanations never starve the poller or the prediction log
         result = await svc.explainers.run(svc.explain, served, columns, top)
     except BusyError as exc:
@@ -280,19 +349,27 @@ def metrics() -> Response[bytes]:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
-@post("/admin/reload", status_code=HTTP_200_OK)
-async def admin_reload(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+@post("/admin/reload", status_code=HTTP_200_OK, guards=[admin_call], security=[{"apiKey": []}])
+async def admin_reload(request: Request[Any, Any, Any]) -> Response[Any]:
     """Reload the champion now (header ``X-API-Key``)."""
     svc = _service(request)
     key = svc.settings.admin_api_key.get_secret_value() if svc.settings.admin_api_key else ""
     if not hmac.compare_digest(request.headers.get("x-api-key", "").encode(), key.encode()):  # constant time
-        return Response({"detail": "missing or wrong X-API-Key"}, status_code=401)
+        return _error(401, "missing or wrong X-API-Key", [ErrorItem("X-API-Key", "wrong or missing")])
     changed = await asyncio.to_thread(svc.store.refresh, True)
     model = svc.store.current
     return Response(
         {"reloaded": changed, "version": model.version if model else None, "last_reload_error": svc.store.last_error},
         status_code=409 if not changed and svc.store.last_error else HTTP_200_OK,
     )
+
+
+_API_KEY_SCHEME = SecurityScheme(
+    type="apiKey",
+    name="X-API-Key",
+    security_scheme_in="header",
+    description="DRIFTGATE_ADMIN_API_KEY: admin routes, and /feedback when it is set",
+)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -303,12 +380,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     tel = telemetry()
     name = settings.model_name or spec.model_name
     store = ModelStore(client, spec, name, settings.max_records, tel)
+    predlog = PredictionLog(settings.resolved_predictions_db_url(), tel)
+    ids = IdLedger(predlog.logged_ids)
+    predlog.on_done = ids.release  # an id written to the log is answered for by the log from then on
     svc = Service(
         settings,
         store,
         MicroBatcher(tel, settings.batch_wait_ms / 1000, in_thread=settings.model_in_thread),
-        PredictionLog(settings.resolved_predictions_db_url(), tel),
+        predlog,
         BoundedExecutor(settings.explain_concurrency, "driftgate-explain"),
+        ids,
     )
     if settings.shadow and settings.prediction_log:  # the challenger scores the logged requests (serving/shadow.py)
         svc.shadow = ShadowProcess(settings, client, name, tel, store.current_version)
@@ -334,9 +415,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await asyncio.to_thread(svc.predlog.stop)
             svc.explainers.close()
 
-    from driftgate.serving.console import console_routes, swagger_offline  # the web console (pages, static)
-    from driftgate.serving.reports import report_routes  # the report pages (SHAP) live in their own module
-
     handlers: list[Any] = [welcome, health, ready, model_info, predict, explain, metrics, *report_routes()]
     handlers.extend(console_routes())
     handlers.extend(feedback_routes(settings, store, tel))  # POST /feedback: labels of earlier predictions
@@ -346,9 +424,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=handlers,
         lifespan=[lifespan, *shadow_lifespan(svc.shadow, settings.poll_seconds)],
         middleware=[HttpMetrics],
-        exception_handlers={ValidationException: _validation_handler, HTTPException: _http_error},
+        exception_handlers={
+            ValidationException: _validation_handler,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
         openapi_config=OpenAPIConfig(
-            title=f"driftgate model service ({spec.name})", version=__version__, render_plugins=[swagger_offline()]
+            title=f"driftgate model service ({spec.name})",
+            version=__version__,
+            render_plugins=[swagger_offline()],
+            components=Components(security_schemes={"apiKey": _API_KEY_SCHEME}),
         ),
         debug=False,
         request_max_body_size=settings.max_body_bytes,  # 413 on Content-Length or streamed bytes, before parsing
@@ -371,15 +456,27 @@ def _add_examples(app: Litestar, contract: InputContract) -> None:
         item.post.request_body = body
 
 
-def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
     """Every HTTP error in one shape: status, detail, and the fields at fault when known."""
     if exc.status_code >= 500 and exc.status_code != HTTP_503_SERVICE_UNAVAILABLE:
-        log.error("server error: %s", exc.detail)
+        if exc.detail == _CLIENT_GONE:  # the read deadline (or the client) closed the connection mid-body
+            log.info("%s %s: %s", request.method, request.url.path, exc.detail)
+        else:
+            log.error("server error on %s %s: %s", request.method, request.url.path, exc.detail, exc_info=exc)
     return _error(
         exc.status_code,
         str(exc.detail),
         [] if exc.status_code >= 500 else [ErrorItem(field="request", reason=str(exc.detail))],
     )
+
+
+_CLIENT_GONE = "client disconnected prematurely"  # Litestar's words when the body never arrived whole
+
+
+def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    """Anything no handler turned into an HTTP error: logged with its traceback here, told to no client."""
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error(500, "internal server error (logged on the server)")
 
 
 __all__ = ["MediaType", "create_app"]

@@ -21,12 +21,14 @@ from litestar import Request, Response, post
 from litestar.status_codes import HTTP_200_OK
 
 from driftgate.predictions_db import MAX_ID_LENGTH, connect, read_labelled, store_labels
+from driftgate.serving.body import json_type
+from driftgate.serving.guards import feedback_source_problem, json_state_change
 from driftgate.serving.model_store import ModelStore
 from driftgate.serving.schemas import ErrorBody, ErrorItem
 from driftgate.serving.telemetry import Telemetry
 from driftgate.settings import Settings
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.realized import realized_metrics
+from driftgate.tasks.evaluate import realized_metrics
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +56,12 @@ def check_label(spec: DatasetSpec, classes: list[str], value: Any) -> tuple[Any,
         return None, "is required (null is not a label)"
     if spec.task == "classification":
         if isinstance(value, bool) or not isinstance(value, (str, int)):
-            return None, f"must be a class (string or integer), got {type(value).__name__}"
+            return None, f"must be a class (string or integer), got {json_type(value)}"
         if classes and str(value) not in classes:
             return None, f"unknown class {str(value)!r}; the model's classes: {', '.join(classes)}"
         return str(value), None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None, f"must be a number, got {type(value).__name__}"
+        return None, f"must be a number, got {json_type(value)}"
     v = float(value)
     if not math.isfinite(v):
         return None, "must be a finite number"
@@ -82,7 +84,7 @@ def check_items(
     errors: list[ErrorItem] = []
     for i, item in enumerate(items):
         if not isinstance(item, dict) or set(item) != {"id", "label"}:
-            found = sorted(item) if isinstance(item, dict) else type(item).__name__
+            found = sorted(item) if isinstance(item, dict) else json_type(item)
             errors.append(ErrorItem(f"labels[{i}]", f"must be an object with exactly 'id' and 'label', got {found}"))
         else:
             pid = item["id"]
@@ -140,16 +142,21 @@ def feedback_routes(settings: Settings, store: ModelStore, telemetry: Telemetry)
     )
     max_bytes = settings.max_records * 256 + 1024  # ~ an id, a label and JSON punctuation per item
 
-    @post("/feedback", status_code=HTTP_200_OK)
+    @post("/feedback", status_code=HTTP_200_OK, guards=[json_state_change], security=[{"apiKey": []}])
     async def feedback(request: Request[Any, Any, Any]) -> Response[Any]:
         """Labels of earlier predictions: ``{"labels": [{"id": ..., "label": ...}]}`` (header ``X-API-Key`` when set).
 
-        Answers how many were stored, and which ids were unknown or already labelled.
+        Answers how many were stored, and which ids were unknown or already labelled. With no admin
+        key set, only clients on this machine may send labels (unless ``DRIFTGATE_FEEDBACK_OPEN=true``).
         """
         key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
         if key and not hmac.compare_digest(request.headers.get("x-api-key", "").encode(), key.encode()):
             return Response(ErrorBody(401, "missing or wrong X-API-Key", [ErrorItem("X-API-Key", "wrong or missing")]),
                             status_code=401)  # fmt: skip
+        client = request.client.host if request.client else None
+        refused = feedback_source_problem(client, has_key=bool(key), open_to_all=settings.feedback_open)
+        if refused:
+            return Response(ErrorBody(403, refused, [ErrorItem("request", refused)]), status_code=403)
         body = await request.body()
         if len(body) > max_bytes:
             reason = f"the body holds {len(body)} bytes; /feedback takes at most {max_bytes}"

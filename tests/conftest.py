@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from driftgate.servers import ServerThread, free_port
+from driftgate.local.servers import ServerThread, free_port
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -41,8 +41,7 @@ def explain_version(client: MlflowClient, spec: DatasetSpec, name: str, version:
     """Log a version's SHAP explanation the way the training flow does (real SHAP, real artifacts)."""
     import mlflow
 
-    from driftgate.tasks.explain import explain_sample
-    from driftgate.tasks.explain_report import log_explanation, plots, report_html
+    from driftgate.tasks.explain import explain_sample, log_explanation, plots, report_html
 
     rows = training_rows(spec, seed + 100, n=300)
     ex = explain_sample(model, spec, rows, max_rows=200, max_seconds=30, seed=seed)

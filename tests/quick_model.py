@@ -13,9 +13,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.model_selection import train_test_split
 
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.metrics import evaluate
-from driftgate.tasks.model_run import log_and_register
-from driftgate.tasks.train import build_pipeline, split_xy
+from driftgate.tasks.evaluate import evaluate
+from driftgate.tasks.train import build_pipeline, log_and_register, split_xy
 
 
 def experiment_id(name: str) -> str:

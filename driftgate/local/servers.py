@@ -19,10 +19,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 class ServerThread:
     """A real uvicorn server in a thread; ``with ServerThread(app) as s: s.url``."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int | None = None, log_level: str = "warning") -> None:
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int | None = None, log_level: str = "warning", **options: Any
+    ) -> None:
+        """``options``: more ``uvicorn.Config`` arguments (the model service's: ``serving.server.server_options``)."""
         self.host = host
         self.port = port or free_port(host)
-        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port, log_level=log_level, lifespan="on"))
+        config = uvicorn.Config(app, host=host, port=self.port, log_level=log_level, lifespan="on", **options)
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True, name=f"uvicorn-{self.port}")
 
     @property

@@ -17,7 +17,7 @@ from driftgate.lake import Lake
 from driftgate.names import artifact_key
 from driftgate.pages import histogram_pair, render_standalone
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.drift import DriftPolicy, FeatureDrift, categorical_drift, numeric_drift
+from driftgate.tasks.drift._statistics import DriftPolicy, FeatureDrift, categorical_drift, numeric_drift
 
 
 @dataclass(frozen=True)

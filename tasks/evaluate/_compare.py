@@ -2,7 +2,7 @@
 
 Both models' predictions are computed once; every resample is a row of a weight matrix ``W``
 (how often each row was drawn), and each metric is a function of ``W``
-(:mod:`driftgate.tasks._scorers`) so that 1,000 resamples are a few matrix products instead of
+(:mod:`driftgate.tasks.evaluate._scorers`) so that 1,000 resamples are a few matrix products instead of
 1,000 metric calls. Both models are scored on the *same* resamples (that is what makes the test
 paired), and so is every slice. A binary ROC AUC uses DeLong's exact paired test instead.
 """
@@ -18,7 +18,7 @@ import numpy as np
 from scipy.stats import norm, rankdata
 
 from driftgate.predict import Predictions
-from driftgate.tasks._scorers import Additive, Scorer, scorer
+from driftgate.tasks.evaluate._scorers import Additive, Scorer, scorer
 
 CELLS_PER_CHUNK = 4_000_000  # bounds the weight matrix to ~32 MB whatever the row count
 BOOTSTRAP, DELONG = "paired bootstrap", "DeLong"

@@ -16,9 +16,9 @@ import numpy as np
 
 from driftgate.predict import Predictions
 from driftgate.spec import DatasetSpec
-from driftgate.tasks._scorers import Scorer, scorer
-from driftgate.tasks.compare import paired_differences, resample_weights
-from driftgate.tasks.metrics import positive_class
+from driftgate.tasks.evaluate._compare import paired_differences, resample_weights
+from driftgate.tasks.evaluate._metrics import positive_class
+from driftgate.tasks.evaluate._scorers import Scorer, scorer
 
 
 @dataclass(frozen=True)

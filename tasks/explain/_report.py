@@ -18,10 +18,9 @@ from prefect.cache_policies import NO_CACHE
 
 from driftgate.pages import png_data_uri, render_standalone
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.explain import Explanation, explain_sample
-from driftgate.tasks.metrics import slice_metrics
-from driftgate.tasks.model_run import TrainedVersion, TrainingData
-from driftgate.tasks.train import split_xy
+from driftgate.tasks.evaluate import slice_metrics
+from driftgate.tasks.explain._shap import Explanation, explain_sample
+from driftgate.tasks.train import TrainedVersion, TrainingData, split_xy
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The champion gate: a challenger becomes champion only if it is better on the same rows, with confidence.
 
 Both models are scored on every labelled row neither trained on (the test rows of the window's
-batches) and compared with a paired test (:mod:`driftgate.tasks.compare`): DeLong for a binary
+batches) and compared with a paired test (:mod:`driftgate.tasks.evaluate._compare`): DeLong for a binary
 ROC AUC, a paired bootstrap otherwise. Three outcomes (:class:`Outcome`): **promoted** (the lower
 bound of the improvement clears the relative margin, and no slice is confidently worse beyond
 it), **not better** (the upper bound does not clear it, or a slice blocks), **inconclusive** (too
@@ -41,9 +41,15 @@ from driftgate.names import artifact_key
 from driftgate.predict import Predictions, predict
 from driftgate.registry import CHALLENGER, champion_version, load_version, set_champion
 from driftgate.spec import DatasetSpec
-from driftgate.tasks._gate_result import GatePolicy, GateResult, SliceCheck
-from driftgate.tasks.compare import Difference, Outcome, choose_test, paired_differences, rows_to_decide
-from driftgate.tasks.metrics import positive_class
+from driftgate.tasks.evaluate import (
+    Difference,
+    Outcome,
+    choose_test,
+    paired_differences,
+    positive_class,
+    rows_to_decide,
+)
+from driftgate.tasks.gate._result import GatePolicy, GateResult, SliceCheck
 from driftgate.tasks.train import split_xy
 
 log = logging.getLogger(__name__)

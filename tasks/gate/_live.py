@@ -3,7 +3,7 @@
 The version under the ``challenger`` alias was scored in the shadow on the same live requests as
 the champion (serving/shadow.py), after both were trained, so every labelled live row is a row
 neither model trained on. ``monitor-predictions`` hands those rows to the gate's own decision
-(:func:`driftgate.tasks.gate.evaluate_challenger`: the same paired test, margin, confidence and
+(:func:`driftgate.tasks.gate._gate.evaluate_challenger`: the same paired test, margin, confidence and
 slices, with the categorical levels of the logged inputs as slices). When it says **promoted**, the
 champion alias moves by compare-and-set against the champion that was compared, and the verdict is
 recorded on the challenger: registry description, run tags ``driftgate.gate.live.*`` and the
@@ -31,9 +31,9 @@ from mlflow.tracking import MlflowClient
 
 from driftgate.registry import challenger_version, set_champion
 from driftgate.spec import DatasetSpec
-from driftgate.tasks._gate_result import GatePolicy, GateResult
-from driftgate.tasks.gate import evaluate_challenger
-from driftgate.tasks.realized import as_predictions, live_pairs, scored_pairs
+from driftgate.tasks.evaluate import as_predictions, live_pairs, scored_pairs
+from driftgate.tasks.gate._gate import evaluate_challenger
+from driftgate.tasks.gate._result import GatePolicy, GateResult
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 
 from driftgate.settings import Settings, setting_default
-from driftgate.tasks.compare import Difference, Outcome
+from driftgate.tasks.evaluate import Difference, Outcome
 
 TAG = "driftgate.gate."
 

@@ -18,12 +18,13 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from driftgate.errors import BatchFetchError, DriftgateError
+from driftgate.errors import BatchFetchError
 from driftgate.frames import SPLIT_COLUMN, assign_splits, normalize
 from driftgate.lake import BatchManifest, Lake
 from driftgate.names import artifact_key
 from driftgate.settings import Settings, setting_default
 from driftgate.spec import DatasetSpec
+from driftgate.tasks.policy import IO_RETRIES
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -209,24 +210,11 @@ def fetch_batch_task(
         return prepare_batch(fetch_batch(client, number, policy, fmt=fmt), spec, number, seed)
 
 
-def transient(task: object, task_run: object, state: object) -> bool:
-    """Retry I/O errors (storage, network, database), never driftgate's own refusals."""
-    try:
-        state.result()  # type: ignore[attr-defined]
-    except DriftgateError:  # a content conflict, a missing or unreadable file: retrying cannot help
-        return False
-    except Exception:
-        return True
-    return False
-
-
 @task(
     name="store-batch",
     task_run_name="store-batch-{number}",
     cache_policy=NO_CACHE,
-    retries=3,
-    retry_delay_seconds=[1, 2, 4],
-    retry_condition_fn=transient,
+    **IO_RETRIES,
 )
 def store_batch_task(lake: Lake, spec: DatasetSpec, number: int, frame: pd.DataFrame) -> BatchManifest:
     manifest, _ = store_batch(lake, spec, number, frame)

@@ -26,7 +26,8 @@ from driftgate.errors import BatchFetchError
 from driftgate.lake import Lake
 from driftgate.sources import read_table
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.ingest import next_batch_number, prepare_batch, source_columns, transient
+from driftgate.tasks.ingest._api import next_batch_number, prepare_batch, source_columns
+from driftgate.tasks.policy import IO_RETRIES
 
 log = logging.getLogger(__name__)
 STATE = "landing"
@@ -151,8 +152,7 @@ def landing_fs(source: LandingBatches, storage_options: dict[str, Any]) -> tuple
 # --- Prefect wrappers ------------------------------------------------------------------
 
 
-@task(name="plan-landing", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 2, 4],
-      retry_condition_fn=transient)  # fmt: skip
+@task(name="plan-landing", cache_policy=NO_CACHE, **IO_RETRIES)
 def plan_landing_task(
     lake: Lake, spec: DatasetSpec, source: LandingBatches, storage_options: dict[str, Any], max_new: int | None
 ) -> list[LandingItem]:
@@ -160,8 +160,7 @@ def plan_landing_task(
     return plan_landing(lake, spec.name, fs, list_landed(fs, root, source.suffixes), max_new)
 
 
-@task(name="read-landed-file", task_run_name="read-landed-{item.number}", cache_policy=NO_CACHE, retries=3,
-      retry_delay_seconds=[1, 2, 4], retry_condition_fn=transient)  # fmt: skip
+@task(name="read-landed-file", task_run_name="read-landed-{item.number}", cache_policy=NO_CACHE, **IO_RETRIES)
 def read_landed_task(
     source: LandingBatches, storage_options: dict[str, Any], item: LandingItem, spec: DatasetSpec, seed: int
 ) -> pd.DataFrame:
@@ -169,7 +168,6 @@ def read_landed_task(
     return read_landed(fs, item, spec, seed)
 
 
-@task(name="mark-landed", task_run_name="mark-landed-{item.number}", cache_policy=NO_CACHE, retries=3,
-      retry_delay_seconds=[1, 2, 4], retry_condition_fn=transient)  # fmt: skip
+@task(name="mark-landed", task_run_name="mark-landed-{item.number}", cache_policy=NO_CACHE, **IO_RETRIES)
 def mark_landed_task(lake: Lake, spec: DatasetSpec, item: LandingItem) -> None:
     mark_landed(lake, spec.name, item)

@@ -23,7 +23,8 @@ from driftgate.batch_sources import SqlBatches
 from driftgate.errors import SpecError
 from driftgate.lake import Lake
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.ingest import next_batch_number, prepare_batch, source_columns, transient
+from driftgate.tasks.ingest._api import next_batch_number, prepare_batch, source_columns
+from driftgate.tasks.policy import IO_RETRIES
 
 log = logging.getLogger(__name__)
 STATE = "sql"
@@ -127,8 +128,7 @@ def sql_engine(source: SqlBatches, url_override: str | None) -> sa.Engine:
 
 # --- Prefect wrappers ------------------------------------------------------------------
 
-_POLICY: dict[str, Any] = {"cache_policy": NO_CACHE, "retries": 3, "retry_delay_seconds": [1, 2, 4],
-                           "retry_condition_fn": transient}  # fmt: skip
+_POLICY: dict[str, Any] = {"cache_policy": NO_CACHE, **IO_RETRIES}
 
 
 @task(name="plan-sql-batch", **_POLICY)

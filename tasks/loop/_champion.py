@@ -15,9 +15,8 @@ from prefect.cache_policies import NO_CACHE
 from driftgate.lake import Lake
 from driftgate.registry import champion_version, importance, lineage, load_version
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.metrics import primary_score
-from driftgate.tasks.model_run import reference_rows
-from driftgate.tasks.train import split_xy
+from driftgate.tasks.evaluate import primary_score
+from driftgate.tasks.train import reference_rows, split_xy
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from driftgate.lake import Lake
 from driftgate.names import artifact_key
-from driftgate.tasks._gate_result import GateResult
+from driftgate.tasks.gate import GateResult
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Input drift of the logged inputs (since the last check), realized performance per version from
 labels sent to ``/feedback``, the label-free estimate of the champion's metric (CBPE), the shadow
 challenger against the champion on the same labelled rows (and the gate's verdict on them, which
-may promote it: :mod:`driftgate.tasks.live_gate`), and labelled live rows turned into a
+may promote it: :mod:`driftgate.tasks.gate._live`), and labelled live rows turned into a
 ``feedback`` batch of the lake exactly once. Plain functions first; Prefect tasks at the end.
 """
 
@@ -18,31 +18,31 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from prefect import task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from driftgate.context import Context
 from driftgate.errors import ChampionMovedError
 from driftgate.frames import normalize
+from driftgate.names import artifact_key
 from driftgate.predict import predict
 from driftgate.predictions_db import CHAMPION_ROLE, read_labelled, read_predictions
 from driftgate.registry import importance, lineage, load_version
-from driftgate.tasks._gate_result import GatePolicy
-from driftgate.tasks.drift import DriftPolicy
-from driftgate.tasks.drift_report import DriftReport, RetrainDecision, compute_drift, decide
-from driftgate.tasks.estimate import Calibration, estimate_outputs, fit_calibration, fit_multiclass_calibration
-from driftgate.tasks.feedback_batch import FeedbackBatch, store_feedback_batch
-from driftgate.tasks.live_gate import LiveLook, challenger_alias, earlier_looks, gate_on_live, promote_on_live
-from driftgate.tasks.metrics import positive_class
-from driftgate.tasks.model_run import reference_rows
-from driftgate.tasks.realized import (
+from driftgate.tasks.drift import DriftPolicy, DriftReport, RetrainDecision, compute_drift, decide
+from driftgate.tasks.evaluate import (
     Paired,
     Realized,
     RealizedDecision,
     compare_on_live,
     decide_realized,
+    positive_class,
     realized_metrics,
 )
-from driftgate.tasks.train import split_rows
+from driftgate.tasks.gate import GatePolicy, LiveLook, challenger_alias, earlier_looks, gate_on_live, promote_on_live
+from driftgate.tasks.monitor._estimate import Calibration, estimate_outputs, fit_calibration, fit_multiclass_calibration
+from driftgate.tasks.monitor._feedback import FeedbackBatch, store_feedback_batch
+from driftgate.tasks.monitor._report import log_performance, monitor_page, performance_markdown
+from driftgate.tasks.train import reference_rows, split_rows
 
 log = logging.getLogger(__name__)
 
@@ -217,11 +217,6 @@ def publish_monitor_task(
     ctx: Context, client: MlflowClient, drift: LiveDrift, perf: Performance, batch: FeedbackBatch | None
 ) -> str:
     """The report page in the lake (reports/monitor/), MLflow metrics per version, the Prefect artifact."""
-    from prefect.artifacts import create_markdown_artifact
-
-    from driftgate.names import artifact_key
-    from driftgate.tasks.monitor_report import log_performance, monitor_page, performance_markdown
-
     ds = ctx.spec.name
     step = drift.last_id or max((int(r["id"]) for r in drift.rows), default=0)
     name = f"upto-{drift.last_id}.html" if drift.last_id else "performance.html"

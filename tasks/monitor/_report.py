@@ -10,7 +10,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 if TYPE_CHECKING:
-    from driftgate.tasks.monitor import LiveDrift, Performance
+    from driftgate.tasks.monitor._monitor import LiveDrift, Performance
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from driftgate.predict import predict
 from driftgate.registry import champion_version, load_version, model_uri
 from driftgate.settings import Settings
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.ingest import transient
-from driftgate.tasks.score_inputs import InputFile, input_fs, output_paths
+from driftgate.tasks.policy import IO_RETRIES
+from driftgate.tasks.scoring._inputs import InputFile, input_fs, output_paths
 from driftgate.tracking import configure_mlflow
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ ROW, ROW_FIELD = "row", "row"  # output column: the row's position in the input 
 
 
 @dataclass(frozen=True)
-class Champion:
+class ScoringModel:
     """The model that scores, and the service's input contract for it."""
 
     name: str
@@ -69,7 +69,7 @@ class ScoredFile:
                 "predictions": self.output or "-", "rejected rows": self.rejected_output or "-"}  # fmt: skip
 
 
-def load_champion(settings: Settings, spec: DatasetSpec, model_name: str) -> Champion:
+def load_scoring_model(settings: Settings, spec: DatasetSpec, model_name: str) -> ScoringModel:
     """The champion and its contract (the spec's rules for the columns of the model's signature).
 
     Raises:
@@ -81,7 +81,7 @@ def load_champion(settings: Settings, spec: DatasetSpec, model_name: str) -> Cha
     signature = get_model_info(model_uri(model_name, mv.version)).signature
     columns = signature.inputs.input_names() if signature is not None else None
     contract = InputContract.from_spec(spec, settings.max_records, columns)
-    return Champion(model_name, str(mv.version), load_version(model_name, mv.version), contract)
+    return ScoringModel(model_name, str(mv.version), load_version(model_name, mv.version), contract)
 
 
 def _missing(value: Any) -> bool:
@@ -138,7 +138,9 @@ def check_rows(file: InputFile, contract: InputContract) -> RowCheck:
     return RowCheck(valid, contract.frame(kept), rejected)
 
 
-def score_rows(champion: Champion, task: str, file: InputFile, check: RowCheck, id_columns: list[str]) -> pd.DataFrame:
+def score_rows(
+    champion: ScoringModel, task: str, file: InputFile, check: RowCheck, id_columns: list[str]
+) -> pd.DataFrame:
     """Predictions of the valid rows, in input order, with their row position, id columns and model version."""
     out = pd.DataFrame({ROW: np.flatnonzero(check.valid)})
     for col in id_columns:
@@ -184,18 +186,17 @@ def check_rows_task(file: InputFile, contract: InputContract) -> RowCheck:
 
 @task(name="score-rows", task_run_name="score-rows-{file.path}", cache_policy=NO_CACHE)
 def score_rows_task(
-    champion: Champion, task: str, file: InputFile, check: RowCheck, id_columns: list[str]
+    champion: ScoringModel, task: str, file: InputFile, check: RowCheck, id_columns: list[str]
 ) -> pd.DataFrame:
     return score_rows(champion, task, file, check, id_columns)
 
 
-@task(name="load-champion", cache_policy=NO_CACHE)
-def load_champion_task(settings: Settings, spec: DatasetSpec, model_name: str) -> Champion:
-    return load_champion(settings, spec, model_name)
+@task(name="load-scoring-model", cache_policy=NO_CACHE)
+def load_scoring_model_task(settings: Settings, spec: DatasetSpec, model_name: str) -> ScoringModel:
+    return load_scoring_model(settings, spec, model_name)
 
 
-@task(name="write-predictions", task_run_name="write-{path}", cache_policy=NO_CACHE, retries=2,
-      retry_delay_seconds=[1, 4], retry_condition_fn=transient)  # fmt: skip
+@task(name="write-predictions", task_run_name="write-{path}", cache_policy=NO_CACHE, **IO_RETRIES)
 def write_outputs_task(
     url: str, storage_options: dict[str, Any], path: str, scored: pd.DataFrame, rejected: pd.DataFrame
 ) -> ScoredFile:

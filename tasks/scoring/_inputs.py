@@ -22,7 +22,7 @@ from driftgate.errors import DriftgateError
 from driftgate.lake import Lake
 from driftgate.sources import read_table
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.ingest import transient
+from driftgate.tasks.policy import IO_RETRIES
 
 PREDICTIONS, REJECTED = ".predictions.parquet", ".rejected.parquet"
 
@@ -100,14 +100,13 @@ def input_fs(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
 # --- Prefect wrappers ------------------------------------------------------------------
 
 
-@task(name="list-inputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 4], retry_condition_fn=transient)
+@task(name="list-inputs", cache_policy=NO_CACHE, **IO_RETRIES)
 def list_inputs_task(url: str, storage_options: dict[str, Any]) -> list[str]:
     fs, root = input_fs(url, storage_options)
     return inputs_under(fs, root)
 
 
-@task(name="read-input", task_run_name="read-{path}", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 4],
-      retry_condition_fn=transient)  # fmt: skip
+@task(name="read-input", task_run_name="read-{path}", cache_policy=NO_CACHE, **IO_RETRIES)
 def read_input_task(url: str, storage_options: dict[str, Any], path: str, spec: DatasetSpec) -> InputFile:
     fs, _ = input_fs(url, storage_options)
     return read_input(fs, path, spec)

@@ -42,7 +42,7 @@ from sklearn.model_selection import (
 from sklearn.pipeline import Pipeline
 
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.train import (
+from driftgate.tasks.train._pipeline import (
     Candidate,
     SearchResult,
     SearchSettings,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,14 +15,14 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import f1_score, get_scorer, make_scorer
-from sklearn.model_selection import KFold, RandomizedSearchCV, StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from driftgate.frames import SPLIT_COLUMN
 from driftgate.settings import Settings
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.metrics import positive_class
+from driftgate.tasks.evaluate import positive_class
 
 log = logging.getLogger(__name__)
 
@@ -142,81 +140,11 @@ def scorer(spec: DatasetSpec, y: pd.Series) -> Any:
     return get_scorer(SCORERS[spec.metric.name])
 
 
-@contextlib.contextmanager
-def _parallel(dask_address: str | None) -> Iterator[None]:
-    """Run joblib's trials on a Dask cluster when one is configured, else locally."""
-    if not dask_address:
-        yield
-        return
-    import joblib
-    from distributed import Client
-
-    with Client(dask_address) as _client, joblib.parallel_backend("dask"):
-        yield
-
-
 def cv_folds(spec: DatasetSpec, cfg: SearchSettings) -> KFold | StratifiedKFold:
     """Shuffled K folds, stratified for classifiers."""
     if spec.task == "classification":
         return StratifiedKFold(cfg.cv_folds, shuffle=True, random_state=cfg.seed)
     return KFold(cfg.cv_folds, shuffle=True, random_state=cfg.seed)
-
-
-def search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) -> SearchResult:
-    """Search every model family and refit the winner on all of ``train``.
-
-    Args:
-        spec: the dataset spec (task, features, primary metric).
-        train: training rows (features and target).
-        cfg: ``cfg.strategy`` picks successive halving (``"halving"``) or the full randomised
-            search (``"random"``); see the README's "Training and the search".
-
-    Returns:
-        The winning family, its parameters and score, the fitted pipeline and every candidate.
-    """
-    if cfg.strategy not in STRATEGIES:
-        raise ValueError(f"search strategy must be one of {STRATEGIES}, not {cfg.strategy!r}")
-    if cfg.strategy == "halving":
-        from driftgate.tasks._search_halving import halving_search  # it builds on this module
-
-        with _parallel(cfg.dask_address):
-            return halving_search(spec, train, cfg)
-    return random_search(spec, train, cfg)
-
-
-def random_search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) -> SearchResult:
-    """The original search: randomised search under CV for every family, each refitted; the best CV score wins."""
-    X, y = split_xy(train, spec)
-    folds = cv_folds(spec, cfg)
-    candidates: list[Candidate] = []
-    best: tuple[float, str, RandomizedSearchCV] | None = None
-    with _parallel(cfg.dask_address):
-        for family, (pipe, space) in search_spaces(spec, cfg.seed).items():
-            rs = RandomizedSearchCV(
-                pipe,
-                space,
-                n_iter=cfg.n_iter,
-                cv=folds,
-                scoring=scorer(spec, y),
-                n_jobs=cfg.n_jobs,
-                random_state=cfg.seed,
-                refit=True,
-                error_score="raise",
-            )
-            rs.fit(X, y)
-            res = rs.cv_results_
-            for i, params in enumerate(res["params"]):
-                clean = {k.removeprefix("model__"): plain(v) for k, v in params.items()}
-                candidates.append(
-                    Candidate(family, clean, float(res["mean_test_score"][i]), int(res["rank_test_score"][i]))
-                )
-            log.info("%s: best CV %s = %.4f", family, spec.metric.name, rs.best_score_)
-            if best is None or rs.best_score_ > best[0]:
-                best = (float(rs.best_score_), family, rs)
-    assert best is not None
-    score, family, rs = best
-    params = {k.removeprefix("model__"): plain(v) for k, v in rs.best_params_.items()}
-    return SearchResult(family, params, score, rs.best_estimator_, candidates)
 
 
 def plain(v: Any) -> Any:

@@ -18,8 +18,9 @@ from driftgate.lake import Lake
 from driftgate.model_loader import TRUSTED_TYPES
 from driftgate.registry import BATCHES_TAG, BatchRef
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.metrics import evaluate, slice_metrics
-from driftgate.tasks.train import SearchSettings, search, split_rows, split_xy
+from driftgate.tasks.evaluate import evaluate, slice_metrics
+from driftgate.tasks.train._pipeline import SearchSettings, split_rows, split_xy
+from driftgate.tasks.train._search import search
 
 log = logging.getLogger(__name__)
 

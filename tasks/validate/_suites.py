@@ -11,7 +11,7 @@ import pandas as pd
 
 from driftgate.errors import SuiteError
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.validate import NUMERIC_TYPES, TEXT_TYPES
+from driftgate.tasks.validate._validation import NUMERIC_TYPES, TEXT_TYPES
 
 GENERATED_KEY = "driftgate_generated_sha256"
 

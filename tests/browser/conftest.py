@@ -35,7 +35,7 @@ class Loop:
 
 @pytest.fixture(scope="module")
 def loop(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
-    from driftgate.data_api import create_data_api
+    from driftgate.local.data_api import create_data_api
     from driftgate.settings import get_settings
     from driftgate.sources import load_source
     from driftgate.spec import load_spec

@@ -9,8 +9,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from driftgate.data_api import Faults, create_data_api
-from driftgate.servers import ServerThread
+from driftgate.local.data_api import Faults, create_data_api
+from driftgate.local.servers import ServerThread
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
 from tests.conftest import ROOT

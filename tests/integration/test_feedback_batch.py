@@ -13,7 +13,7 @@ from driftgate.names import suite_path
 from driftgate.predictions_db import CHAMPION_ROLE, connect, insert_prediction_rows, store_labels
 from driftgate.spec import DatasetSpec, load_spec
 from driftgate.synthetic import make_frame
-from driftgate.tasks.feedback_batch import FEEDBACK_FIRST, feedback_records, store_feedback_batch
+from driftgate.tasks.monitor import FEEDBACK_FIRST, feedback_records, store_feedback_batch
 from tests.conftest import ROOT
 
 SPEC = load_spec("synthetic-classification", ROOT / "datasets")

@@ -16,15 +16,15 @@ import httpx
 import pytest
 
 from driftgate.context import Context, build_context
-from driftgate.data_api import create_data_api
+from driftgate.local.data_api import create_data_api
 from driftgate.predictions_db import read_predictions
-from driftgate.servers import ServerThread
+from driftgate.local.servers import ServerThread
 from driftgate.serving.app import create_app
 from driftgate.settings import get_settings
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
 from driftgate.synthetic import Shift, make_frame
-from driftgate.tasks.feedback_batch import FEEDBACK_FIRST, feedback_records
+from driftgate.tasks.monitor import FEEDBACK_FIRST, feedback_records
 from tests.conftest import ROOT
 
 DATASET = "synthetic-classification"

@@ -13,7 +13,7 @@ from driftgate.predict import predict
 from driftgate.registry import CHALLENGER, champion_version, rollback
 from driftgate.settings import get_settings
 from driftgate.spec import load_spec
-from driftgate.tasks.compare import Outcome
+from driftgate.tasks.evaluate import Outcome
 from driftgate.tasks.gate import GatePolicy, describe_gate, evaluate_challenger, gate
 from driftgate.tasks.train import split_xy
 from driftgate.tracking import configure_mlflow

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from driftgate.data_api import create_data_api
+from driftgate.local.data_api import create_data_api
 from driftgate.settings import get_settings
 from driftgate.sources import load_source
 from driftgate.spec import load_spec

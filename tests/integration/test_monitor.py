@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from driftgate.context import build_context
-from driftgate.data_api import create_data_api
+from driftgate.local.data_api import create_data_api
 from driftgate.predictions_db import read_predictions
-from driftgate.servers import ServerThread
+from driftgate.local.servers import ServerThread
 from driftgate.serving.app import create_app
 from driftgate.settings import get_settings
 from driftgate.sources import load_source

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from driftgate.errors import DriftgateError
-from driftgate.stack import wait_http as wait_healthy
+from driftgate.local.stack import wait_http as wait_healthy
 from tests.conftest import ROOT, free_port
 
 BIN = Path(sys.executable).parent

@@ -30,7 +30,7 @@ from driftgate.predictions_db import (
     read_predictions,
     store_labels,
 )
-from driftgate.servers import free_port
+from driftgate.local.servers import free_port
 from driftgate.serving.prediction_log import PredictionLog
 from driftgate.serving.telemetry import telemetry
 

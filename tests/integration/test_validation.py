@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from driftgate.context import build_context
-from driftgate.data_api.scenario import make_batch, plan_batches
+from driftgate.scenario import make_batch, plan_batches
 from driftgate.settings import get_settings
 from driftgate.sources import load_source
 from driftgate.spec import load_spec

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from driftgate.registry import set_champion
-from driftgate.servers import ServerThread
+from driftgate.local.servers import ServerThread
 from driftgate.serving.app import create_app
 from tests.conftest import ROOT
 from tests.models import register_version

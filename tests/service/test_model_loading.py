@@ -21,11 +21,10 @@ import yaml
 from driftgate.errors import ModelLoadError
 from driftgate.model_loader import TRUSTED_TYPES, load_local
 from driftgate.registry import load_version, set_champion
-from driftgate.servers import ServerThread
+from driftgate.local.servers import ServerThread
 from driftgate.serving.app import create_app
 from driftgate.spec import load_spec
-from driftgate.tasks.model_run import log_and_register
-from driftgate.tasks.train import search_spaces, split_xy
+from driftgate.tasks.train import log_and_register, search_spaces, split_xy
 from tests.conftest import ROOT
 from tests.models import register_version, training_rows
 from tests.quick_model import experiment_id

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from driftgate.data_api import create_data_api
-from driftgate.servers import ServerThread, free_port
+from driftgate.local.data_api import create_data_api
+from driftgate.local.servers import ServerThread, free_port
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
-from driftgate.stack import wait_http
+from driftgate.local.stack import wait_http
 from tests.conftest import ROOT
 
 BIN = Path(sys.executable).parent

@@ -8,7 +8,7 @@ import pytest
 from sklearn import metrics as skm
 
 from driftgate.predict import Predictions
-from driftgate.tasks.compare import BOOTSTRAP, DELONG, Difference, paired_differences, rows_to_decide, scorer
+from driftgate.tasks.evaluate import BOOTSTRAP, DELONG, Difference, paired_differences, rows_to_decide, scorer
 
 RNG = np.random.default_rng(0)
 N = 3000

@@ -7,8 +7,7 @@ import pytest
 
 from driftgate.spec import load_spec
 from driftgate.synthetic import Shift, make_frame, true_importance
-from driftgate.tasks.drift import DriftPolicy, ks_and_wasserstein
-from driftgate.tasks.drift_report import compute_drift, decide
+from driftgate.tasks.drift import DriftPolicy, compute_drift, decide, ks_and_wasserstein
 
 SPEC = load_spec("synthetic-classification")
 POLICY = DriftPolicy()

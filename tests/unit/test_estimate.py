@@ -16,14 +16,19 @@ from sklearn.preprocessing import OneHotEncoder
 from driftgate.predict import predict
 from driftgate.spec import load_spec
 from driftgate.synthetic import Shift, make_frame
-from driftgate.tasks._gate_result import GatePolicy
-from driftgate.tasks.compare import Outcome
-from driftgate.tasks.estimate import estimate, fit_calibration, fit_multiclass_calibration
-from driftgate.tasks.live_gate import gate_on_live, spent_confidence
-from driftgate.tasks.metrics import evaluate
-from driftgate.tasks.realized import Realized, Scored, compare_on_live, decide_realized, realized_metrics
-from driftgate.tasks.realized import bootstrap as realized_bootstrap
-from driftgate.tasks.realized import score as realized_score
+from driftgate.tasks.evaluate import (
+    Outcome,
+    Realized,
+    Scored,
+    compare_on_live,
+    decide_realized,
+    evaluate,
+    realized_metrics,
+)
+from driftgate.tasks.evaluate import bootstrap as realized_bootstrap
+from driftgate.tasks.evaluate import score as realized_score
+from driftgate.tasks.gate import GatePolicy, gate_on_live, spent_confidence
+from driftgate.tasks.monitor import estimate, fit_calibration, fit_multiclass_calibration
 from tests.conftest import ROOT
 
 SPEC = load_spec("synthetic-classification", ROOT / "datasets")

@@ -19,7 +19,7 @@ from scipy.stats import norm
 
 from driftgate.predict import Predictions
 from driftgate.spec import load_spec
-from driftgate.tasks.compare import Outcome
+from driftgate.tasks.evaluate import Outcome
 from driftgate.tasks.gate import GatePolicy, evaluate_challenger
 from tests.conftest import ROOT
 

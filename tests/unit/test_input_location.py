@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from driftgate.lake import Lake
-from driftgate.tasks.score_inputs import input_location
+from driftgate.tasks.scoring import input_location
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from litestar import Litestar, Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import PathParameter, QueryParameter
 
-from driftgate.data_api.scenario import make_batch, plan_batches
+from driftgate.scenario import make_batch, plan_batches
 from driftgate.spec import DatasetSpec
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,5 @@
+"""``python -m driftgate.cli``."""
+
+from driftgate.cli import main
+
+main()

@@ -1,0 +1,95 @@
+"""Commands that run the loop's flows: ``ingest``, ``run``, ``monitor``, ``predict-batch``, ``status``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from driftgate.cli._app import DatasetOpt, app, print_table
+from driftgate.errors import DriftgateError
+
+
+@app.command()
+def ingest(
+    dataset: DatasetOpt = None,
+    max_batches: Annotated[int | None, typer.Option(help="At most this many new batches.")] = None,
+) -> None:
+    """Run the ingest-batches flow: fetch new batches and store each exactly once."""
+    from driftgate.flows.ingest import ingest_batches
+
+    numbers = ingest_batches(dataset=dataset, max_batches=max_batches)
+    typer.echo(f"ingested batches: {', '.join(map(str, numbers)) or 'none new'}")
+
+
+@app.command()
+def run(
+    dataset: DatasetOpt = None,
+    max_batches: Annotated[int | None, typer.Option(help="Ingest at most this many new batches.")] = None,
+    ingest: Annotated[bool, typer.Option(help="Fetch new batches first.")] = True,
+) -> None:
+    """Run the continuous-training flow once over every new batch, and print what each batch did."""
+    from driftgate.flows.training import continuous_training
+
+    outcomes = continuous_training(dataset=dataset, max_batches=max_batches, ingest=ingest)
+    if not outcomes:
+        typer.echo("no new batches")
+    else:
+        print_table(outcomes)
+
+
+@app.command()
+def monitor(
+    dataset: DatasetOpt = None,
+    min_rows: Annotated[int, typer.Option(help="Wait for at least this many new predictions.")] = 500,
+    trigger: Annotated[bool, typer.Option(help="Run continuous-training when live inputs drifted.")] = True,
+) -> None:
+    """Run the monitor-predictions flow: drift of live inputs vs the champion's training data."""
+    from driftgate.flows.monitor import monitor_predictions
+
+    out = monitor_predictions(dataset=dataset, min_rows=min_rows, trigger=trigger)
+    verdict = "retrain" if out["retrain"] else "no retrain"
+    typer.echo(f"{out['rows']} new predictions; {verdict}: {'; '.join(out['reasons']) or '-'}")
+
+
+@app.command("predict-batch")
+def predict_batch(
+    path: Annotated[str, typer.Argument(help="CSV/Parquet file, folder, s3:// URL or lake prefix.")],
+    dataset: DatasetOpt = None,
+) -> None:
+    """Run the batch-predict flow: valid rows scored beside each input, invalid ones rejected with a reason.
+
+    Exits 1 only when no row of any input was valid.
+    """
+    from driftgate.flows.batch_predict import batch_predict
+
+    results = batch_predict(path=path, dataset=dataset)
+    for r in results:
+        typer.echo(f"{r.input}: {r.scored} rows scored -> {r.output or '-'}; {r.rejected} rejected"
+                   + (f" -> {r.rejected_output} (field and reason per row)" if r.rejected_output else ""))  # fmt: skip
+    if not any(r.scored for r in results):
+        raise DriftgateError(f"no valid row to score in {path}; see the rejected rows' field and reason")
+
+
+@app.command()
+def status(dataset: DatasetOpt = None) -> None:
+    """What the lake holds and what the registry serves."""
+    from driftgate.context import build_context
+    from driftgate.registry import champion_version
+    from driftgate.settings import get_settings
+    from driftgate.tracking import configure_mlflow
+
+    ctx = build_context(get_settings(), dataset)
+    ds = ctx.spec.name
+    typer.echo(f"dataset {ds}: lake {ctx.lake.url}")
+    typer.echo(f"  stored batches: {ctx.lake.stored_numbers(ds)}  cursor: {ctx.lake.cursor(ds)}")
+    typer.echo(f"  quarantined: {ctx.lake.batch_numbers(ds, 'quarantine')}")
+    client = configure_mlflow(ctx.settings)
+    champ = champion_version(client, ctx.model_name)
+    versions = client.search_model_versions(f"name = '{ctx.model_name}'")
+    typer.echo(f"model {ctx.model_name}: {len(versions)} versions, champion {champ.version if champ else 'none'}")
+    from driftgate.tasks.loop import read_outcomes
+
+    progress = read_outcomes(ctx.lake, ds)
+    if progress:
+        print_table(progress)

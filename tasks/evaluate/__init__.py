@@ -1,0 +1,54 @@
+"""Stage evaluate."""
+
+from driftgate.tasks.evaluate._compare import (
+    BOOTSTRAP,
+    DELONG,
+    Difference,
+    Outcome,
+    choose_test,
+    paired_differences,
+    rows_to_decide,
+    scorer,
+)
+from driftgate.tasks.evaluate._metrics import evaluate, positive_class, primary_score, slice_metrics
+from driftgate.tasks.evaluate._realized import (
+    Paired,
+    Realized,
+    RealizedDecision,
+    Scored,
+    as_predictions,
+    bootstrap,
+    compare_on_live,
+    decide_realized,
+    live_pairs,
+    realized_metrics,
+    score,
+    scored_pairs,
+)
+
+__all__ = [
+    "BOOTSTRAP",
+    "DELONG",
+    "Difference",
+    "Outcome",
+    "Paired",
+    "Realized",
+    "RealizedDecision",
+    "Scored",
+    "as_predictions",
+    "bootstrap",
+    "choose_test",
+    "compare_on_live",
+    "decide_realized",
+    "evaluate",
+    "live_pairs",
+    "paired_differences",
+    "positive_class",
+    "primary_score",
+    "realized_metrics",
+    "rows_to_decide",
+    "score",
+    "scored_pairs",
+    "scorer",
+    "slice_metrics",
+]

@@ -1,0 +1,6 @@
+"""Stage explain."""
+
+from driftgate.tasks.explain._report import explain_task, log_explanation, plots, report_html
+from driftgate.tasks.explain._shap import PipelineExplainer, explain_sample
+
+__all__ = ["PipelineExplainer", "explain_sample", "explain_task", "log_explanation", "plots", "report_html"]

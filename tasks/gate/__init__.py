@@ -1,0 +1,28 @@
+"""Stage gate."""
+
+from driftgate.tasks.gate._gate import describe_gate, evaluate_challenger, gate, gate_task, run_links
+from driftgate.tasks.gate._live import (
+    LiveLook,
+    challenger_alias,
+    earlier_looks,
+    gate_on_live,
+    promote_on_live,
+    spent_confidence,
+)
+from driftgate.tasks.gate._result import GatePolicy, GateResult
+
+__all__ = [
+    "GatePolicy",
+    "GateResult",
+    "LiveLook",
+    "challenger_alias",
+    "describe_gate",
+    "earlier_looks",
+    "evaluate_challenger",
+    "gate",
+    "gate_on_live",
+    "gate_task",
+    "promote_on_live",
+    "run_links",
+    "spent_confidence",
+]

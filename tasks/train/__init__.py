@@ -1,0 +1,35 @@
+"""Stage train."""
+
+from driftgate.tasks.train._pipeline import (
+    STRATEGIES,
+    SearchSettings,
+    build_pipeline,
+    search_spaces,
+    split_rows,
+    split_xy,
+)
+from driftgate.tasks.train._run import (
+    TrainedVersion,
+    TrainingData,
+    load_window,
+    log_and_register,
+    reference_rows,
+    train_task,
+)
+from driftgate.tasks.train._search import search
+
+__all__ = [
+    "STRATEGIES",
+    "SearchSettings",
+    "TrainedVersion",
+    "TrainingData",
+    "build_pipeline",
+    "load_window",
+    "log_and_register",
+    "reference_rows",
+    "search",
+    "search_spaces",
+    "split_rows",
+    "split_xy",
+    "train_task",
+]
