@@ -4,12 +4,10 @@ Input drift of the logged inputs since the last check, realized performance per 
 labels sent to ``/feedback`` (and the label-free estimate before they arrive), the shadow
 challenger on the same rows (promoted when the gate finds it better there), labelled rows into a
 ``feedback`` batch; ``continuous-training``
-when drift or realized performance asks for it. The work lives in ``driftgate.tasks.monitor._monitor``.
+when drift or realized performance asks for it. The work lives in the ``monitor`` stage (``driftgate.tasks.monitor``).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from prefect import flow
 
@@ -18,6 +16,8 @@ from driftgate.flows.training import continuous_training
 from driftgate.registry import champion_version
 from driftgate.settings import get_settings
 from driftgate.tasks.monitor import (
+    LiveGateSummary,
+    MonitorOutcome,
     feedback_batch_task,
     live_drift_task,
     live_gate_task,
@@ -30,7 +30,7 @@ from driftgate.tracking import configure_mlflow
 @flow(name="monitor-predictions")
 def monitor_predictions(
     dataset: str | None = None, min_rows: int = 500, trigger: bool = True, ingest: bool = True
-) -> dict[str, Any]:
+) -> MonitorOutcome:
     """Check live traffic since the last check; retrain when inputs drifted or realized performance fell.
 
     Args:
@@ -50,36 +50,35 @@ def monitor_predictions(
     champ, live = perf.champion_realized(), perf.live_gate
     # a challenger that proved itself on the live rows replaced the champion that fell: no retrain for that
     performance_retrain = perf.decision.retrain and promoted is None
-    outcome: dict[str, Any] = {
-        "rows": len(drift.rows),
-        "checked": drift.checked,
-        "retrain": drift.decision.retrain or performance_retrain,
-        "drift_retrain": drift.decision.retrain,
-        "performance_retrain": performance_retrain,
-        "reasons": drift.decision.reasons + perf.decision.reasons,
-        "drifted": drift.report.drifted if drift.report else [],
-        "champion": perf.champion,
-        "last_id": drift.last_id,
-        "report": report,
-        "realized": champ.value if champ else None,
-        "estimated": perf.estimated_live,
-        "feedback_batch": batch.number if batch else None,
-        "live_gate": None
+    outcome = MonitorOutcome(
+        rows=len(drift.rows),
+        checked=drift.checked,
+        drift_retrain=drift.decision.retrain,
+        performance_retrain=performance_retrain,
+        reasons=drift.decision.reasons + perf.decision.reasons,
+        drifted=drift.report.drifted if drift.report else [],
+        champion=perf.champion,
+        last_id=drift.last_id,
+        report=report,
+        realized=champ.value if champ else None,
+        estimated=perf.estimated_live,
+        feedback_batch=batch.number if batch else None,
+        live_gate=None
         if live is None
-        else {
-            "challenger": live.result.challenger,
-            "look": live.look,
-            "outcome": str(live.result.outcome),
-            "reason": live.result.reason,
-            "rows": live.result.rows,
-        },
-        "promoted": promoted,
-    }
-    if outcome["retrain"] and trigger:
+        else LiveGateSummary(
+            challenger=live.result.challenger,
+            look=live.look,
+            outcome=str(live.result.outcome),
+            reason=live.result.reason,
+            rows=live.result.rows,
+        ),
+        promoted=promoted,
+    )
+    if outcome.retrain and trigger:
         why = []
         if drift.decision.retrain:
             why.append("live inputs drifted (monitor-predictions): " + "; ".join(drift.decision.reasons))
         if performance_retrain:
             why.append("live performance fell (monitor-predictions): " + "; ".join(perf.decision.reasons))
-        outcome["training"] = continuous_training(dataset=ctx.spec.name, ingest=ingest, retrain_reason=" | ".join(why))
+        outcome.training = continuous_training(dataset=ctx.spec.name, ingest=ingest, retrain_reason=" | ".join(why))
     return outcome

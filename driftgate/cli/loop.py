@@ -48,8 +48,7 @@ def monitor(
     from driftgate.flows.monitor import monitor_predictions
 
     out = monitor_predictions(dataset=dataset, min_rows=min_rows, trigger=trigger)
-    verdict = "retrain" if out["retrain"] else "no retrain"
-    typer.echo(f"{out['rows']} new predictions; {verdict}: {'; '.join(out['reasons']) or '-'}")
+    typer.echo(out.summary())
 
 
 @app.command("predict-batch")

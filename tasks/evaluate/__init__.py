@@ -1,4 +1,4 @@
-"""Stage evaluate."""
+"""Stage ``evaluate``: metrics of a model on labelled rows, paired comparisons, realized performance."""
 
 from driftgate.tasks.evaluate._compare import (
     BOOTSTRAP,

@@ -1,4 +1,4 @@
-"""Stage explain."""
+"""Stage ``explain``: SHAP explanations per original feature and the version's report page."""
 
 from driftgate.tasks.explain._report import explain_task, log_explanation, plots, report_html
 from driftgate.tasks.explain._shap import PipelineExplainer, explain_sample

@@ -1,4 +1,4 @@
-"""Stage gate."""
+"""Stage ``gate``: a challenger becomes champion only when it wins on the same rows (or on live rows)."""
 
 from driftgate.tasks.gate._gate import describe_gate, evaluate_challenger, gate, gate_task, run_links
 from driftgate.tasks.gate._live import (

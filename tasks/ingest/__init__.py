@@ -1,4 +1,4 @@
-"""Stage ingest."""
+"""Stage ``ingest``: batches from the data API, a landing folder or bucket, or a SQL table, each stored once."""
 
 from driftgate.tasks.ingest._api import (
     RetryPolicy,

@@ -1,4 +1,4 @@
-"""Stage loop."""
+"""What the loop keeps between stages: the champion it serves and each batch's recorded outcome."""
 
 from driftgate.tasks.loop._champion import load_champion_task, training_window
 from driftgate.tasks.loop._outcome import (

@@ -1,4 +1,4 @@
-"""Stage monitor."""
+"""Stage ``monitor``: live traffic against the champion (drift, realized and estimated performance, labels)."""
 
 from driftgate.tasks.monitor._estimate import estimate, fit_calibration, fit_multiclass_calibration
 from driftgate.tasks.monitor._feedback import FEEDBACK_FIRST, feedback_records, store_feedback_batch
@@ -9,9 +9,12 @@ from driftgate.tasks.monitor._monitor import (
     performance_task,
     publish_monitor_task,
 )
+from driftgate.tasks.monitor._outcome import LiveGateSummary, MonitorOutcome
 
 __all__ = [
     "FEEDBACK_FIRST",
+    "LiveGateSummary",
+    "MonitorOutcome",
     "estimate",
     "feedback_batch_task",
     "feedback_records",

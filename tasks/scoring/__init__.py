@@ -1,4 +1,4 @@
-"""Stage scoring."""
+"""Stage ``scoring``: files scored with the champion, row by row against the input contract."""
 
 from driftgate.tasks.scoring._batch import (
     ScoredFile,

@@ -1,4 +1,4 @@
-"""Stage train."""
+"""Stage ``train``: pipelines from the spec, the search, and the MLflow run that registers a version."""
 
 from driftgate.tasks.train._pipeline import (
     STRATEGIES,

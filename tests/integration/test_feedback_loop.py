@@ -17,8 +17,8 @@ import pytest
 
 from driftgate.context import Context, build_context
 from driftgate.local.data_api import create_data_api
-from driftgate.predictions_db import read_predictions
 from driftgate.local.servers import ServerThread
+from driftgate.predictions_db import read_predictions
 from driftgate.serving.app import create_app
 from driftgate.settings import get_settings
 from driftgate.sources import load_source
@@ -62,7 +62,7 @@ def serve_and_label(url: str, ctx: Context, seed: int, shift: Shift | None) -> N
     for i in range(0, ROWS, 50):
         r = httpx.post(f"{url}/predict", json={"records": records[i : i + 50]}, timeout=30)
         assert r.status_code == 200, r.text
-        ids += r.json()["ids"]
+        ids += r.json().ids
     db = ctx.settings.resolved_predictions_db_url()
     wait(lambda: {r["prediction_id"] for r in read_predictions(db)} >= set(ids))
     labels = [{"id": pid, "label": str(y)} for pid, y in zip(ids, frame["label"], strict=True)]
@@ -78,28 +78,28 @@ def test_concept_drift_seen_only_through_delayed_labels_is_retrained_away(traine
         wait(lambda: httpx.get(f"{srv.url}/ready").status_code == 200)
         serve_and_label(srv.url, ctx, seed=101, shift=None)
         before = monitor_predictions(min_rows=500, ingest=False)
-        assert before["checked"]
-        assert not before["retrain"], before["reasons"]
-        assert before["realized"] > 0.75
-        assert abs(before["estimated"] - before["realized"]) < 0.1
-        assert before["feedback_batch"] == FEEDBACK_FIRST
+        assert before.checked
+        assert not before.retrain, before.reasons
+        assert before.realized > 0.75
+        assert abs(before.estimated - before.realized) < 0.1
+        assert before.feedback_batch == FEEDBACK_FIRST
 
         serve_and_label(srv.url, ctx, seed=102, shift=FLIPPED)  # the relation flips; the inputs do not move
         after = monitor_predictions(min_rows=500, ingest=False)
-        assert after["checked"]
-        assert not after["drift_retrain"], after["reasons"]  # input drift is quiet
-        assert after["realized"] < 0.5
-        assert after["performance_retrain"]
-        assert any(o.retrained for o in after["training"])
-        new = str(after["training"][-1].champion)
-        assert new != before["champion"]
-        wait(lambda: httpx.get(f"{srv.url}/ready").json()["version"] == new)
+        assert after.checked
+        assert not after.drift_retrain, after.reasons  # input drift is quiet
+        assert after.realized < 0.5
+        assert after.performance_retrain
+        assert any(o.retrained for o in after.training)
+        new = str(after.training[-1].champion)
+        assert new != before.champion
+        wait(lambda: httpx.get(f"{srv.url}/ready").json().version == new)
 
         serve_and_label(srv.url, ctx, seed=103, shift=FLIPPED)
         recovered = monitor_predictions(min_rows=500, trigger=False)
-    assert recovered["champion"] == new
-    assert recovered["realized"] > 0.75
-    assert not recovered["performance_retrain"]
+    assert recovered.champion == new
+    assert recovered.realized > 0.75
+    assert not recovered.performance_retrain
     records = feedback_records(ctx.lake, DATASET)
     assert sorted(records) == [FEEDBACK_FIRST, FEEDBACK_FIRST + 1, FEEDBACK_FIRST + 2]
     ids = [i for r in records.values() for i in r["ids"]]

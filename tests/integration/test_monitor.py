@@ -12,8 +12,8 @@ import pytest
 
 from driftgate.context import build_context
 from driftgate.local.data_api import create_data_api
-from driftgate.predictions_db import read_predictions
 from driftgate.local.servers import ServerThread
+from driftgate.predictions_db import read_predictions
 from driftgate.serving.app import create_app
 from driftgate.settings import get_settings
 from driftgate.sources import load_source
@@ -65,8 +65,8 @@ def test_shifted_live_inputs_make_monitoring_trigger_a_retraining(trained) -> No
             assert time.monotonic() < deadline
             time.sleep(0.1)
         calm = monitor_predictions(min_rows=500)
-        assert calm["checked"]
-        assert not calm["retrain"], calm["reasons"]
+        assert calm.checked
+        assert not calm.retrain, calm.reasons
 
         shifted = rows.copy()
         shifted["num_0"] = np.clip(shifted["num_0"] + 1.5, -10, 10)  # the most important feature moves
@@ -78,9 +78,9 @@ def test_shifted_live_inputs_make_monitoring_trigger_a_retraining(trained) -> No
     client = configure_mlflow(ctx.settings)
     before = {mv.version for mv in client.search_model_versions(f"name = '{ctx.model_name}'")}
     alarm = monitor_predictions(min_rows=500, ingest=False)
-    assert alarm["retrain"], alarm
-    assert "num_0" in alarm["drifted"]
-    assert monitor_predictions(min_rows=500)["rows"] == 0  # the checkpoint moved past what was checked
+    assert alarm.retrain, alarm
+    assert "num_0" in alarm.drifted
+    assert monitor_predictions(min_rows=500).rows == 0  # the checkpoint moved past what was checked
     versions = client.search_model_versions(f"name = '{ctx.model_name}'")
     new = [mv for mv in versions if mv.version not in before]
     assert len(new) == 1
@@ -138,8 +138,8 @@ def test_a_shadow_challenger_better_on_labelled_live_rows_is_promoted_by_the_mon
         for i in range(0, len(records), 50):
             answer = httpx.post(f"{srv.url}/predict", json={"records": records[i : i + 50]}, timeout=30)
             assert answer.status_code == 200, answer.text
-            assert answer.json()["model"]["version"] == champion  # the challenger never answers
-            ids += answer.json()["ids"]
+            assert answer.json().model["version"] == champion  # the challenger never answers
+            ids += answer.json().ids
         deadline = time.monotonic() + 30
         while sum(r["role"] == "shadow" for r in read_predictions(db)) < len(ids):
             assert time.monotonic() < deadline
@@ -149,9 +149,9 @@ def test_a_shadow_challenger_better_on_labelled_live_rows_is_promoted_by_the_mon
         stored = httpx.post(f"{srv.url}/feedback", json={"labels": labels}, timeout=30)
         assert stored.status_code == 200, stored.text
     out = monitor_predictions(min_rows=500, trigger=False)
-    assert out["live_gate"]["outcome"] == "promoted", out["live_gate"]
-    assert (out["live_gate"]["rows"], out["live_gate"]["look"]) == (600, 1)
-    assert out["promoted"] == challenger
+    assert out.live_gate.outcome == "promoted", out.live_gate
+    assert (out.live_gate.rows, out.live_gate.look) == (600, 1)
+    assert out.promoted == challenger
     assert str(champion_version(client, name).version) == challenger
     mv = client.get_model_version(name, challenger)
     assert client.get_run(mv.run_id).data.tags["driftgate.gate.live.outcome"] == "promoted"
