@@ -103,17 +103,17 @@ def main() -> None:
            "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db"}  # fmt: skip
     os.environ.update(env)
 
-    from driftgate.scenario import make_batch, plan_batches
-    from driftgate.registry import set_champion
     from driftgate.local.servers import free_port
+    from driftgate.local.stack import wait_http
+    from driftgate.registry import set_champion
+    from driftgate.scenario import make_batch, plan_batches
     from driftgate.settings import get_settings
     from driftgate.sources import load_source
     from driftgate.spec import load_spec
-    from driftgate.local.stack import wait_http
 
     sys.path.insert(0, str(ROOT))  # the quick model lives with the tests
+    from driftgate.local.quick_model import register_quick_model
     from driftgate.tracking import configure_mlflow
-    from tests.quick_model import register_quick_model
 
     settings = get_settings()
     spec = load_spec(args.dataset, settings.datasets_dir)

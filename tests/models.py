@@ -8,9 +8,9 @@ from typing import Any
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from driftgate.local.quick_model import register_quick_model
 from driftgate.spec import DatasetSpec
 from driftgate.synthetic import make_frame
-from tests.quick_model import register_quick_model
 
 
 def training_rows(spec: DatasetSpec, seed: int, n: int = 1500) -> pd.DataFrame:

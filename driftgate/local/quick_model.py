@@ -1,4 +1,4 @@
-"""Register a small, real model without the search: for benchmarks, smoke tests and fixtures.
+"""Register a small, real model without the search: for benchmarks, smoke tests and fixtures (never the loop).
 
 Its metrics are measured on held-out rows (a seeded 25 % of ``rows`` it never trained on).
 """

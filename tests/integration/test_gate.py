@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from driftgate.local.quick_model import register_quick_model
 from driftgate.predict import predict
 from driftgate.registry import CHALLENGER, champion_version, rollback
 from driftgate.settings import get_settings
@@ -19,7 +20,6 @@ from driftgate.tasks.train import split_xy
 from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT
 from tests.models import training_rows
-from tests.quick_model import register_quick_model
 
 SPEC = load_spec("synthetic-regression", ROOT / "datasets")
 POLICY = GatePolicy(margin=0.0, confidence=0.95, slice_min_rows=100, resamples=500, seed=0)

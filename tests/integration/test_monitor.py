@@ -114,8 +114,8 @@ def test_batch_predict_scores_a_file_and_a_lake_prefix_with_the_champion(trained
 def test_a_shadow_challenger_better_on_labelled_live_rows_is_promoted_by_the_monitor(trained) -> None:  # type: ignore[no-untyped-def]
     """Service, shadow process, /feedback, monitor and the gate on live rows, end to end on real parts."""
     from driftgate.flows.monitor import monitor_predictions
+    from driftgate.local.quick_model import register_quick_model
     from driftgate.registry import CHALLENGER, champion_version
-    from tests.quick_model import register_quick_model
 
     ctx = trained
     spec, name, db = ctx.spec, ctx.model_name, ctx.settings.resolved_predictions_db_url()

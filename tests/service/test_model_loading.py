@@ -19,15 +19,15 @@ import skops.io
 import yaml
 
 from driftgate.errors import ModelLoadError
+from driftgate.local.quick_model import experiment_id
+from driftgate.local.servers import ServerThread
 from driftgate.model_loader import TRUSTED_TYPES, load_local
 from driftgate.registry import load_version, set_champion
-from driftgate.local.servers import ServerThread
 from driftgate.serving.app import create_app
 from driftgate.spec import load_spec
 from driftgate.tasks.train import log_and_register, search_spaces, split_xy
 from tests.conftest import ROOT
 from tests.models import register_version, training_rows
-from tests.quick_model import experiment_id
 from tests.service.conftest import Registry, record
 from tests.service.test_service import _metric, served_version, wait_for
 
