@@ -127,7 +127,9 @@ class InputContract:
         known = set(columns)
         for i, rec in enumerate(records):
             if not isinstance(rec, dict):
-                problems.append(Problem("records", f"must be an object, got {type(rec).__name__}", i))
+                problems.append(
+                    Problem("records", f"must be an object, got {'null' if rec is None else type(rec).__name__}", i)
+                )
                 continue
             for rule in self.fields:
                 if rule.name not in rec:

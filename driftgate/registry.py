@@ -86,12 +86,31 @@ def load_version(name: str, version: str | int, spec: DatasetSpec | None = None)
     return load_registered(name, version, spec).model
 
 
+def _json_tag(raw: str, what: str) -> Any:
+    """A registry tag's JSON; the registry is input too, so a bad value is a :class:`ModelRegistryError`."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ModelRegistryError(f"{what} is unreadable: not JSON ({str(exc)[:80]})") from None
+
+
 def lineage(client: MlflowClient, mv: ModelVersion) -> list[BatchRef]:
-    """The batches whose rows trained a version (from its run's tags)."""
+    """The batches whose rows trained a version (from its run's tags).
+
+    Raises:
+        ModelRegistryError: the tag is not a JSON list of batches.
+    """
     if not mv.run_id:
         return []
     raw = client.get_run(mv.run_id).data.tags.get(BATCHES_TAG)
-    return [BatchRef(**b) for b in json.loads(raw)] if raw else []
+    if not raw:
+        return []
+    what = f"tag {BATCHES_TAG} of version {mv.version}'s run"
+    found = _json_tag(raw, what)
+    try:
+        return [BatchRef(number=int(b["number"]), sha256=str(b["sha256"]), uri=str(b["uri"])) for b in found]
+    except (TypeError, KeyError, ValueError):
+        raise ModelRegistryError(f"{what} is unreadable: not a list of batches (number, sha256, uri)") from None
 
 
 def importance(client: MlflowClient, mv: ModelVersion) -> dict[str, float] | None:
@@ -109,7 +128,13 @@ def _history(client: MlflowClient, name: str) -> list[str]:
         raw = client.get_registered_model(name).tags.get(HISTORY_TAG)
     except MlflowException as exc:
         raise ModelRegistryError(f"no registered model named {name!r} (train one first: driftgate run)") from exc
-    return json.loads(raw) if raw else []
+    if not raw:
+        return []
+    what = f"tag {HISTORY_TAG} of model {name!r}"
+    history = _json_tag(raw, what)
+    if not isinstance(history, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in history):
+        raise ModelRegistryError(f"{what} is unreadable: not a list of versions")
+    return [str(v) for v in history]
 
 
 class _Unchecked(Enum):

@@ -122,6 +122,16 @@ class Settings(BaseSettings):
     shadow: bool = Field(
         True, description="Score the 'challenger' alias on logged live requests in a process of its own, and log it."
     )
+    feedback_open: bool = Field(
+        False,
+        description="With no admin key set, take /feedback labels from any client, not only this machine (loopback).",
+    )
+    read_timeout_s: float = Field(
+        15.0, gt=0, description="Deadline for a client to send a whole request (headers and body); then it is cut."
+    )
+    max_connections: int = Field(
+        1000, ge=1, description="Open connections the service holds at most; past it a new request gets 503."
+    )
 
     # --- live performance (monitor-predictions) --------------------------------------------
     monitor_window: int = Field(2000, description="Newest labelled predictions per version the realized metric uses.")

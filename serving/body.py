@@ -114,6 +114,15 @@ def _strict(body: bytes) -> Any:
         raise MalformedBodyError(f"the body is not valid JSON: {exc}") from None
 
 
+_JSON_TYPES = {type(None): "null", bool: "boolean", int: "number", float: "number", str: "string",
+               list: "array", dict: "object"}  # fmt: skip
+
+
+def json_type(value: Any) -> str:
+    """A decoded JSON value's type in JSON's words (``null``, never ``NoneType``)."""
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
 def count_records(body: bytes) -> int | None:
     """How many records the body holds, without building them (None: let the full parse say what is wrong)."""
     try:
@@ -142,7 +151,7 @@ def parse_records(body: bytes, max_records: int | None = None) -> Any:
     if raw is _SLOW:
         raw = _strict(body)
     if not isinstance(raw, dict):
-        raise ContractError([Problem("body", f"must be a JSON object, got {type(raw).__name__}")])
+        raise ContractError([Problem("body", f"must be a JSON object, got {json_type(raw)}")])
     if "records" not in raw:
         raise ContractError([Problem("records", "is required")])
     extra = [k for k in raw if k != "records"]

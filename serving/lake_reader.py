@@ -2,14 +2,18 @@
 
 Every path a request names goes through :func:`report_path`, which accepts only plain segments under
 ``reports/`` (no ``..``, no empty or dot segments, no backslashes) with a known file type, so a
-request cannot reach batches, quarantine or anything outside the lake.
+request cannot reach batches, quarantine or anything outside the lake. On a local lake a file is
+served only when it is a regular file reached through no symlink and its resolved path is inside
+the lake: a symlink planted under ``reports/`` (to ``/etc/passwd``, or to a folder elsewhere) is a 404.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -118,7 +122,9 @@ class LakeReader:
             return None
 
         def load() -> bytes | None:
-            try:
+            if self.lake.local:
+                return read_regular_file(self.lake.root, parts)
+            try:  # object stores have no symlinks: a key is a key
                 return bytes(self.lake.fs.cat_file(self.lake.path(*parts)))
             except (FileNotFoundError, IsADirectoryError):
                 return None
@@ -138,3 +144,29 @@ class LakeReader:
     def drift_page(self, batch: int) -> str | None:
         rel = f"reports/drift/{self.dataset}/{batch}.html"
         return rel if rel in self.reports("drift") else None
+
+
+def read_regular_file(root: str, parts: list[str]) -> bytes | None:
+    """The bytes of ``root/parts...`` when it is a regular file reached through no symlink, inside ``root``.
+
+    Every segment is checked with ``lstat`` (a symlink anywhere is refused), the last one is opened
+    with ``O_NOFOLLOW`` and checked again on the open file, and the resolved path must stay under
+    the resolved root. None for anything else (missing, a folder, a link, a device, a FIFO).
+    """
+    path = root
+    try:
+        for part in parts:
+            path = os.path.join(path, part)
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                log.warning("lake reader refused a symlink: %s", "/".join(parts))
+                return None
+        real_root = os.path.realpath(root)
+        if os.path.commonpath([real_root, os.path.realpath(path)]) != real_root:
+            return None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, ValueError):
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        return f.read()

@@ -16,13 +16,14 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 import sqlalchemy as sa
 
-from driftgate.predictions_db import CHAMPION_ROLE, connect, insert_prediction_rows
+from driftgate.predictions_db import CHAMPION_ROLE, connect, existing_ids, insert_prediction_rows, predictions_table
 from driftgate.serving.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class PredictionLog:
         self._thread: threading.Thread | None = None
         self._engine: sa.Engine | None = None
         self._deadline = float("inf")  # set by stop(): the flush ends then
+        self.on_done: Callable[[Iterable[str]], None] | None = None  # ids written or lost (an IdLedger's release)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="driftgate-prediction-log", daemon=True)
@@ -65,6 +67,8 @@ class PredictionLog:
         if self._thread is not None:
             self._thread.join(timeout + self.flush_seconds + 1.0)  # + one batch already being written
         left = self._appended - self._taken
+        if self.on_done is not None:
+            self.on_done(pid for entry in self._queue for pid in entry[6] or [])
         self._queue.clear()
         if left:
             self.telemetry.predlog_lost.inc(left)
@@ -86,6 +90,8 @@ class PredictionLog:
         n = min(len(records), len(outputs))
         if self._appended - self._taken + n > self.capacity:
             self.telemetry.predlog_lost.inc(n)
+            if ids and self.on_done is not None:
+                self.on_done(ids)
             return
         self._appended += n
         self._queue.append((datetime.now(UTC).isoformat(), model, version, latency_ms, records, outputs, ids, role))
@@ -94,6 +100,13 @@ class PredictionLog:
         if self._engine is None:
             self._engine = connect(self.url)
         return self._engine
+
+    def logged_ids(self, ids: list[str]) -> set[str]:
+        """Which of ``ids`` a logged prediction carries (a blocking read)."""
+        if not ids:
+            return set()
+        with self._connect().connect() as conn:
+            return existing_ids(conn, predictions_table, ids)
 
     def _take(self) -> list[_Row]:
         """Everything queued, as rows."""
@@ -166,6 +179,8 @@ class PredictionLog:
                 log.exception("prediction log writer failed on a batch")
                 self.telemetry.predlog_lost.inc(len(chunk))
             self._taken += len(chunk)
+            if self.on_done is not None:  # the log answers for these ids now (or they were never logged)
+                self.on_done(r[6] for r in chunk if r[6] is not None)
         return []
 
     def _loop(self) -> None:

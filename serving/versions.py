@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import mlflow
 from mlflow.exceptions import MlflowException
 
+from driftgate.errors import ModelRegistryError
 from driftgate.pages import png_data_uri
 from driftgate.registry import CHAMPION, champion_version, lineage
 
@@ -112,7 +113,11 @@ class VersionViews:
         view = self.summary(mv)
         view["importance"], view["images"] = self._explanation(mv.run_id)
         view["slices"] = self._slices(mv.run_id)
-        view["lineage"] = [b.__dict__ for b in lineage(self.store.client, mv)]
+        try:
+            view["lineage"], view["lineage_error"] = [b.__dict__ for b in lineage(self.store.client, mv)], None
+        except ModelRegistryError as exc:  # a tag is input too: shown as unreadable, never a 500
+            log.warning("version %s: %s", version, exc)
+            view["lineage"], view["lineage_error"] = [], str(exc)
         if view["importance"] is not None:
             settled = view | {"champion": None}  # the alias moves: callers ask index() for it
             with self._lock:
@@ -126,11 +131,11 @@ class VersionViews:
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="explanations",
                                                                   dst_path=tmp))  # fmt: skip
-                importance = json.loads((folder / "importance.json").read_text())
+                importance = _importance(json.loads((folder / "importance.json").read_text()))
                 order = {"bar.png": 0, "beeswarm.png": 1}
                 pngs = sorted(folder.glob("*.png"), key=lambda p: (order.get(p.name, 2), p.name))
                 images = [(p.stem.replace("_", " "), png_data_uri(p.read_bytes())) for p in pngs]
-        except (MlflowException, OSError, ValueError):  # not explained (yet): the page says so
+        except (MlflowException, OSError, ValueError, RecursionError):  # not explained (yet): the page says so
             return None, []
         return importance, images
 
@@ -139,9 +144,13 @@ class VersionViews:
             return []
         try:
             table = mlflow.artifacts.load_dict(f"runs:/{run_id}/slices/test_slices.json")
-        except (MlflowException, OSError, ValueError):
+        except (MlflowException, OSError, ValueError, RecursionError):
             return []
-        return [dict(zip(table.get("columns", []), row, strict=False)) for row in table.get("data", [])]
+        columns, data = (table.get("columns"), table.get("data")) if isinstance(table, dict) else (None, None)
+        if not isinstance(columns, list) or not isinstance(data, list) or not all(isinstance(r, list) for r in data):
+            log.warning("run %s: slices/test_slices.json is unreadable (not a table): not shown", run_id)
+            return []
+        return [dict(zip(map(str, columns), row, strict=False)) for row in data]
 
     def logged_report(self, version: str) -> str | None:
         """The explanation page as logged at training (standalone)."""
@@ -152,3 +161,19 @@ class VersionViews:
             return str(mlflow.artifacts.load_text(f"runs:/{view['run_id']}/explanations/report.html"))
         except (MlflowException, OSError):
             return None
+
+
+def _importance(raw: Any) -> dict[str, float]:
+    """An importance artifact as ``{feature: mean |SHAP|}``.
+
+    Raises:
+        ValueError: it is not an object of numbers.
+    """
+    if not isinstance(raw, dict):
+        raise ValueError("importance.json is not an object")
+    out = {}
+    for k, v in raw.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"importance of {str(k)[:40]!r} is not a number")
+        out[str(k)] = float(v)
+    return out
