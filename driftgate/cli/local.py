@@ -56,12 +56,13 @@ def serve(
     import uvicorn
 
     from driftgate.serving.app import create_app
+    from driftgate.serving.server import server_options
     from driftgate.settings import get_settings
 
     s = get_settings()
-    uvicorn.run(
-        create_app(s), host=host or s.serve_host, port=port or s.serve_port, log_level="warning", access_log=False
-    )
+    limits = server_options(s)  # a deadline to send a request, a cap on connections (docs/security.md)
+    uvicorn.run(create_app(s), host=host or s.serve_host, port=port or s.serve_port, log_level="warning",
+                access_log=False, **limits)  # fmt: skip
 
 
 @app.command()
