@@ -62,7 +62,7 @@ def serve_and_label(url: str, ctx: Context, seed: int, shift: Shift | None) -> N
     for i in range(0, ROWS, 50):
         r = httpx.post(f"{url}/predict", json={"records": records[i : i + 50]}, timeout=30)
         assert r.status_code == 200, r.text
-        ids += r.json().ids
+        ids += r.json()["ids"]
     db = ctx.settings.resolved_predictions_db_url()
     wait(lambda: {r["prediction_id"] for r in read_predictions(db)} >= set(ids))
     labels = [{"id": pid, "label": str(y)} for pid, y in zip(ids, frame["label"], strict=True)]
@@ -93,7 +93,7 @@ def test_concept_drift_seen_only_through_delayed_labels_is_retrained_away(traine
         assert any(o.retrained for o in after.training)
         new = str(after.training[-1].champion)
         assert new != before.champion
-        wait(lambda: httpx.get(f"{srv.url}/ready").json().version == new)
+        wait(lambda: httpx.get(f"{srv.url}/ready").json()["version"] == new)
 
         serve_and_label(srv.url, ctx, seed=103, shift=FLIPPED)
         recovered = monitor_predictions(min_rows=500, trigger=False)

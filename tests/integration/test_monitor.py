@@ -138,8 +138,8 @@ def test_a_shadow_challenger_better_on_labelled_live_rows_is_promoted_by_the_mon
         for i in range(0, len(records), 50):
             answer = httpx.post(f"{srv.url}/predict", json={"records": records[i : i + 50]}, timeout=30)
             assert answer.status_code == 200, answer.text
-            assert answer.json().model["version"] == champion  # the challenger never answers
-            ids += answer.json().ids
+            assert answer.json()["model"]["version"] == champion  # the challenger never answers
+            ids += answer.json()["ids"]
         deadline = time.monotonic() + 30
         while sum(r["role"] == "shadow" for r in read_predictions(db)) < len(ids):
             assert time.monotonic() < deadline
