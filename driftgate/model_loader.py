@@ -212,3 +212,20 @@ def load_registered(name: str, version: str | int, spec: DatasetSpec | None = No
             log.warning("%s: download failed: %s", what, exc)
             raise ModelLoadError(f"{what} failed to load: its artifacts could not be downloaded") from exc
         return load_local(local, spec, what)
+
+
+def check_servable(name: str, version: str | int, spec: DatasetSpec) -> LoadedModel:
+    """Load a version exactly as the service will (safe loader, signature against ``spec``, contract).
+
+    Every path that moves ``champion`` (the gate, the live gate, a person's ``promote`` and
+    ``rollback``) calls this first, so a version the service would refuse never becomes champion.
+
+    Raises:
+        ModelLoadError: the service would refuse it; the message says why.
+    """
+    loaded = load_registered(name, version, spec)
+    try:
+        InputContract.from_spec(spec, 1, loaded.columns)
+    except ValueError as exc:
+        raise _refuse(f"model {name!r} version {version}", str(exc)) from exc
+    return loaded

@@ -13,8 +13,8 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from driftgate.errors import ChampionMovedError, ModelRegistryError
-from driftgate.model_loader import load_registered
+from driftgate.errors import ChampionMovedError, ModelLoadError, ModelRegistryError
+from driftgate.model_loader import check_servable, load_registered
 from driftgate.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
@@ -178,24 +178,41 @@ def set_champion(
     log.info("champion of %s is now version %s", name, version)
 
 
-def promote(client: MlflowClient, name: str, version: str | int) -> ModelVersion:
-    """A human's promotion: the version must exist and load."""
+def promote(client: MlflowClient, name: str, version: str | int, spec: DatasetSpec) -> ModelVersion:
+    """A human's promotion: the version must exist and load as the service will load it (:func:`check_servable`)."""
     mv = get_version(client, name, version)
-    load_version(name, version)
+    check_servable(name, version, spec)
     set_champion(client, name, version)
     return mv
 
 
-def rollback(client: MlflowClient, name: str) -> str:
-    """Move ``champion`` back to the version it held before the current one."""
+def rollback(client: MlflowClient, name: str, spec: DatasetSpec | None = None) -> str:
+    """Move ``champion`` back to the newest earlier champion that still loads (with ``spec``: as the service would).
+
+    Raises:
+        ModelRegistryError: no earlier champion, or none of them loads (each one's reason is in the message).
+    """
     history = _history(client, name)
     current = champion_version(client, name)
     if current is None or len(history) < 2:
         raise ModelRegistryError(f"model {name!r} has no previous champion to roll back to")
     history.pop()
-    previous = history[-1]
-    load_version(name, previous)
+    refused: list[str] = []
+    while history:
+        previous = history[-1]
+        try:
+            if spec is not None:
+                check_servable(name, previous, spec)
+            else:
+                load_version(name, previous)
+            break
+        except ModelLoadError as exc:
+            refused.append(str(exc))
+            history.pop()
+    else:
+        raise ModelRegistryError(f"no earlier champion of {name!r} loads: {'; '.join(refused)}")
     client.set_registered_model_alias(name, CHAMPION, previous)
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
-    log.info("rolled %s back from version %s to %s", name, current.version, previous)
+    skipped = f" ({len(refused)} skipped: no longer load)" if refused else ""
+    log.info("rolled %s back from version %s to %s%s", name, current.version, previous, skipped)
     return previous

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from driftgate.cli._app import DatasetOpt, app, print_table
 from driftgate.errors import DriftgateError
+
+if TYPE_CHECKING:
+    from driftgate.spec import DatasetSpec
 
 
 @app.command()
@@ -70,6 +73,18 @@ def predict_batch(
         raise DriftgateError(f"no valid row to score in {path}; see the rejected rows' field and reason")
 
 
+def champion_problem(name: str, version: str, spec: DatasetSpec) -> str | None:
+    """Why the service would refuse the champion, or None when it loads."""
+    from driftgate.errors import ModelLoadError
+    from driftgate.model_loader import check_servable
+
+    try:
+        check_servable(name, version, spec)
+    except ModelLoadError as exc:
+        return str(exc).split(" refused: ", 1)[-1]
+    return None
+
+
 @app.command()
 def status(dataset: DatasetOpt = None) -> None:
     """What the lake holds and what the registry serves."""
@@ -87,6 +102,8 @@ def status(dataset: DatasetOpt = None) -> None:
     champ = champion_version(client, ctx.model_name)
     versions = client.search_model_versions(f"name = '{ctx.model_name}'")
     typer.echo(f"model {ctx.model_name}: {len(versions)} versions, champion {champ.version if champ else 'none'}")
+    if champ is not None and (broken := champion_problem(ctx.model_name, champ.version, ctx.spec)):
+        typer.echo(f"  champion {champ.version} does not load: {broken} (run trains a new one; rollback moves back)")
     from driftgate.tasks.loop import read_outcomes
 
     progress = read_outcomes(ctx.lake, ds)

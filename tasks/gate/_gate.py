@@ -32,11 +32,14 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from driftgate.errors import ModelLoadError
+from driftgate.model_loader import check_servable
 from driftgate.names import artifact_key
 from driftgate.predict import Predictions, predict
 from driftgate.registry import CHALLENGER, champion_version, load_version, set_champion
@@ -199,6 +202,32 @@ def evaluate_challenger(
     )
 
 
+def usable_champion(spec: DatasetSpec, name: str, current: ModelVersion | None) -> Any | None:
+    """The champion's model; None when there is none or it no longer loads (then any servable model replaces it)."""
+    if current is None:
+        return None
+    try:
+        return load_version(name, current.version, spec)
+    except ModelLoadError as exc:
+        log.warning("champion of %s (version %s) no longer loads: %s", name, current.version, exc)
+        return None
+
+
+def refuse_unservable(client: MlflowClient, spec: DatasetSpec, name: str, version: str, run_id: str) -> None:
+    """Fail the training run of a version the service would refuse (:func:`check_servable`), with the reason.
+
+    Raises:
+        ModelLoadError: the version cannot be served; ``champion`` is not moved.
+    """
+    try:
+        check_servable(name, version, spec)
+    except ModelLoadError as exc:
+        client.set_tag(run_id, "driftgate.refused", str(exc)[:4000])
+        client.set_terminated(run_id, status="FAILED")
+        log.error("not promoting %s version %s: %s", name, version, exc)
+        raise
+
+
 def gate(
     client: MlflowClient,
     spec: DatasetSpec,
@@ -221,10 +250,12 @@ def gate(
     client.set_registered_model_alias(name, CHALLENGER, challenger_version)
     X, _ = split_xy(rows, spec)
     current = champion_version(client, name)
-    champ = predict(load_version(name, current.version, spec), spec.task, X) if current is not None else None
+    champion_model = usable_champion(spec, name, current)
+    champ = predict(champion_model, spec.task, X) if champion_model is not None else None
     result = evaluate_challenger(spec, rows, predict(challenger_model, spec.task, X), champ, policy, batches)
     result = replace(result, challenger=str(challenger_version), champion=str(current.version) if current else None)
-    if result.promoted:  # compare-and-set: fails if the champion moved while we compared
+    if result.promoted:  # the service must be able to load it; then compare-and-set against the one compared
+        refuse_unservable(client, spec, name, challenger_version, challenger_run_id)
         set_champion(client, name, challenger_version, expected=str(current.version) if current else None)
     with mlflow.start_run(run_id=challenger_run_id):
         mlflow.log_metrics(result.mlflow_metrics())

@@ -29,6 +29,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from driftgate.model_loader import check_servable
 from driftgate.registry import challenger_version, set_champion
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.evaluate import as_predictions, live_pairs, scored_pairs
@@ -111,7 +112,9 @@ def gate_on_live(
     return LiveLook(replace(result, challenger=challenger, champion=champion), look, last_row)
 
 
-def promote_on_live(client: MlflowClient, name: str, live: LiveLook, move: bool = True) -> bool:
+def promote_on_live(
+    client: MlflowClient, name: str, live: LiveLook, move: bool = True, spec: DatasetSpec | None = None
+) -> bool:
     """Record the look on the challenger; move the alias (compare-and-set) when it promotes and ``move``.
 
     Returns:
@@ -119,12 +122,15 @@ def promote_on_live(client: MlflowClient, name: str, live: LiveLook, move: bool 
 
     Raises:
         ChampionMovedError: the champion moved since it was compared (nothing is moved then).
+        ModelLoadError: with ``spec``, the service would refuse the challenger (nothing is moved then).
     """
     result = live.result
     if not result.challenger:
         raise ValueError("a live gate result must name its challenger")
     moved = False
     if result.promoted and move:
+        if spec is not None:  # the service must be able to load it
+            check_servable(name, result.challenger, spec)
         set_champion(client, name, result.challenger, expected=result.champion)
         moved = True
         log.info("live gate: %s v%s promoted over v%s: %s", name, result.challenger, result.champion, result.reason)

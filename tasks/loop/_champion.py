@@ -12,6 +12,7 @@ from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from driftgate.errors import ModelLoadError
 from driftgate.lake import Lake
 from driftgate.registry import champion_version, importance, lineage, load_version
 from driftgate.spec import DatasetSpec
@@ -48,21 +49,25 @@ class Champion:
 
 
 def load_champion(client: MlflowClient, lake: Lake, spec: DatasetSpec, model_name: str) -> Champion | None:
-    """The champion with its model and reference rows, or None when there is none yet."""
+    """The champion with its model and reference rows; None when there is none yet or it no longer loads.
+
+    A champion the safe loader now refuses (a spec edit, a library upgrade) is no usable champion:
+    the loop trains one (trigger ``first``) and the gate replaces it.
+    """
     mv = champion_version(client, model_name)
     if mv is None:
         return None
+    try:
+        model = load_version(model_name, mv.version, spec)
+    except ModelLoadError as exc:
+        log.warning("champion of %s (version %s) no longer loads, training a new one: %s", model_name, mv.version, exc)
+        return None
     return Champion(
         version=mv,
-        model=load_version(model_name, mv.version, spec),
+        model=model,
         reference=reference_rows(lake, spec, lineage(client, mv)),
         importance=importance(client, mv),
     )
-
-
-def training_window(accepted: list[int], newest: int, size: int) -> list[int]:
-    """The accepted batches a retrain on ``newest`` uses: up to ``size`` of them, oldest first."""
-    return [n for n in accepted if n <= newest][-size:]
 
 
 # --- Prefect wrappers ------------------------------------------------------------------

@@ -22,7 +22,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from driftgate.context import Context
-from driftgate.errors import ChampionMovedError
+from driftgate.errors import ChampionMovedError, ModelLoadError
 from driftgate.frames import normalize
 from driftgate.names import artifact_key
 from driftgate.predict import predict
@@ -175,8 +175,8 @@ def promote_on_live_rows(ctx: Context, client: MlflowClient, perf: Performance) 
     if live is None:
         return None
     try:
-        moved = promote_on_live(client, ctx.model_name, live, move=ctx.settings.monitor_promote_shadow)
-    except ChampionMovedError as exc:  # someone moved it while we compared: their move stands
+        moved = promote_on_live(client, ctx.model_name, live, move=ctx.settings.monitor_promote_shadow, spec=ctx.spec)
+    except (ChampionMovedError, ModelLoadError) as exc:  # moved while we compared, or unservable: nothing moves
         log.warning("live gate: %s", exc)
         return None
     except MlflowException as exc:  # recording failed: the rest of the monitor run goes on

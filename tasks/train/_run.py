@@ -9,11 +9,12 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from driftgate.contract import InputContract
 from driftgate.lake import Lake
 from driftgate.model_loader import TRUSTED_TYPES
 from driftgate.registry import BATCHES_TAG, BatchRef
@@ -77,13 +78,26 @@ class TrainedVersion:
     metrics: dict[str, float]
 
 
+def spec_signature(spec: DatasetSpec, output: Any) -> ModelSignature:
+    """The model's signature: inputs from the spec's contract (never from sampled rows), outputs from ``output``.
+
+    Rows cannot type a column: the first rows of a mostly-missing column are all empty, and MLflow
+    then types it ``any``, which the safe loader (rightly) refuses to match with the spec.
+    """
+    from mlflow.types.schema import ColSpec, Schema
+
+    rules = InputContract.from_spec(spec, 1).fields
+    inputs = Schema([ColSpec("double" if r.kind == "numeric" else "string", r.name) for r in rules])
+    return ModelSignature(inputs=inputs, outputs=infer_signature(model_output=output).outputs)
+
+
 def log_and_register(model: Any, spec: DatasetSpec, model_name: str, example: pd.DataFrame) -> str:
     """Log a fitted pipeline in the active run (signature, input example, skops) and register it; the version."""
     output = model.predict_proba(example) if spec.task == "classification" else model.predict(example)
     info = mlflow.sklearn.log_model(
         model,
         name="model",
-        signature=infer_signature(example, output),
+        signature=spec_signature(spec, output),
         input_example=example,
         pip_requirements=PIP_REQUIREMENTS,
         registered_model_name=model_name,
