@@ -18,8 +18,11 @@ SPLIT_SHARES = (0.7, 0.15, 0.15)
 
 
 def _as_text(value: Any) -> str | None:
+    """A category as text; a whole number read as a float (a code column with gaps) stays ``7``, not ``7.0``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return str(value)
 
 
@@ -37,7 +40,7 @@ def normalize(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
         categorical.add(spec.target)
     for col in df.columns:
         s = df[col]
-        if col in spec.id_columns:
+        if col in spec.key_columns:
             out[col] = s
         elif col in categorical:
             out[col] = s.map(_as_text).astype("str") if s.notna().all() else s.map(_as_text)
@@ -58,9 +61,35 @@ def content_hash(df: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def assign_splits(n_rows: int, batch_number: int, seed: int = 0) -> np.ndarray:
-    """Deterministic train/validation/test labels for the rows of batch ``batch_number``."""
+def assign_splits(n_rows: int, batch_number: int, seed: int = 0, *, keys: pd.Series | None) -> np.ndarray:
+    """Deterministic train/validation/test labels for the rows of batch ``batch_number``.
+
+    Args:
+        n_rows: rows in the batch.
+        batch_number: the batch (rows without a key are split by position, seeded by it).
+        seed: the split seed.
+        keys: the group key's value per row (the spec's ``group_key`` column), or None when the
+            dataset has none. A key's side comes from a hash of its value, not of the batch, so
+            every row of one patient or customer lands on the same side in every batch; every
+            caller passes them (None explicitly) so none can forget.
+    """
     rng = np.random.default_rng([seed, batch_number])
     u = rng.random(n_rows)
+    if keys is not None:
+        if len(keys) != n_rows:
+            raise ValueError(f"{len(keys)} group keys for {n_rows} rows")
+        present = keys.notna().to_numpy()
+        text = keys[present].map(str).astype(object).add(f"|{seed}")
+        hashed = pd.util.hash_pandas_object(text, index=False).to_numpy()
+        u[present] = (hashed >> np.uint64(11)).astype(np.float64) / float(2**53)
     cuts = np.cumsum(SPLIT_SHARES)[:-1]
     return np.asarray(SPLITS, dtype=object)[np.searchsorted(cuts, u, side="right")]
+
+
+def group_keys(frame: pd.DataFrame, spec: DatasetSpec) -> pd.Series | None:
+    """The group key column of a batch (what :func:`assign_splits` hashes), or None when the spec has none."""
+    if spec.group_key is None:
+        return None
+    if spec.group_key not in frame.columns:
+        return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    return frame[spec.group_key]

@@ -13,14 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
+from driftgate.encoding import encoding_of
 from driftgate.errors import SpecError
 from driftgate.spec import METRIC_DIRECTIONS, DatasetSpec, ReadOptions, Task, check_dataset_name
 
 MARGIN = 0.1  # numeric ranges: observed span widened by this share on each side
-MAX_LEVELS = 100  # categorical columns with more distinct values are left out unless asked
+MIN_ROWS = 100  # labelled rows a file needs: batch 1 (half of a small file) trains on 70 % of its rows
 MAX_CLASSES = 20  # a numeric target with at most this many integer values is a class label
 TASK_METRICS: dict[Task, tuple[str, ...]] = {
     "classification": ("roc_auc", "accuracy", "f1", "log_loss"),
@@ -137,29 +139,96 @@ def _check_target(frame: pd.DataFrame, target: str, task: Task) -> pd.Series:
     return y
 
 
-def _feature(col: str, s: pd.Series, max_levels: int, asked: bool) -> tuple[dict[str, Any] | None, Decision]:
+def plain(value: Any) -> str:
+    """A value as a person writes it: ``0``, ``1.5``, ``red`` (never ``np.int64(0)`` or ``'red'``)."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value)).lower()
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return str(int(value)) if float(value).is_integer() else str(float(value))
+    return str(value)
+
+
+KEY_NAME = re.compile(r"(^|[_\s-])(id|nbr|num|no|number|key|patient|customer|client|user|account|member)s?$", re.I)
+CODE_NAME = re.compile(r"(^|[_\s-])(id|code|cd|type|class|category|status)$", re.I)
+MAX_CODE_LEVELS = 30  # integer columns with at most this many values may be category codes
+MIN_KEY_SHARE = 0.05  # a group key: at least this share of rows hold a distinct value ...
+MIN_KEY_VALUES = 20  # ... and at least this many distinct values
+
+
+def _whole(present: pd.Series) -> bool:
+    return _is_numeric(present) and bool((present % 1 == 0).all())
+
+
+def looks_like_group_key(col: str, s: pd.Series) -> bool:
+    """Whole numbers (or text) named like a key, with many distinct values and some repeated: a patient, a customer."""
+    present = s.dropna()
+    distinct = present.nunique()
+    if not len(present) or distinct == len(present) or distinct < MIN_KEY_VALUES:
+        return False
+    if distinct < MIN_KEY_SHARE * len(present) or not (_whole(present) or not _is_numeric(s)):
+        return False
+    return bool(KEY_NAME.search(col))
+
+
+def looks_like_codes(col: str, present: pd.Series) -> str | None:
+    """Why whole numbers with few values are category codes (their name, or values with gaps), or None."""
+    if not _whole(present):
+        return None
+    values = np.sort(present.unique())
+    if len(values) > MAX_CODE_LEVELS:
+        return None
+    if CODE_NAME.search(col):
+        return f"whole numbers named like a code ({len(values)} values)"
+    span = float(values[-1] - values[0]) + 1
+    if len(values) >= 3 and span > 2 * len(values):
+        lo, hi = plain(values[0]), plain(values[-1])
+        return f"{len(values)} whole numbers with gaps (from {lo} to {hi}): codes, not amounts"
+    return None
+
+
+def _categorical(col: str, s: pd.Series, why: str, missing: str) -> tuple[dict[str, Any], Decision]:
+    # codes in numeric order, written as people write them
+    values = [plain(v) for v in sorted(s.dropna().unique())] if _is_numeric(s) else _values(s)
+    shown = ", ".join(values[:6]) + (f", ... ({len(values)})" if len(values) > 6 else "")
+    encoded = f"; encoded {encoding_of(len(values))}"
+    return {"name": col, "type": "categorical", "values": values}, Decision(
+        col, "feature", "categorical", shown, f"{why}{encoded}{missing}"
+    )
+
+
+def _feature(col: str, s: pd.Series, asked: str | None) -> tuple[dict[str, Any] | None, Decision]:
+    """One column's decision; ``asked`` is what a person said (keep, categorical, numeric) or None."""
     present = s.dropna()
     n_missing = int(s.isna().sum())
     missing = f"; {n_missing} missing ({n_missing / len(s):.1%})" if n_missing else ""
     if present.empty:
         return None, Decision(col, "left out", "-", "", "no values")
     if present.nunique() == 1:
-        return None, Decision(col, "left out", "-", f"always {present.iloc[0]!r}", "constant")
-    if not asked and _id_like(s):
-        return None, Decision(col, "left out", "-", f"{len(present)} distinct", "unique per row, like an id (--id)")
+        return None, Decision(col, "left out", "-", f"always {plain(present.iloc[0])}", "constant")
+    if asked == "categorical":
+        return _categorical(col, s, "asked (--categorical)", missing)
+    if asked == "numeric":
+        if not _is_numeric(s):
+            raise SpecError(f"--numeric column {col!r} holds text ({', '.join(_values(s)[:3])}, ...)")
+        lo, hi, detail = _range(present)
+        return {"name": col, "type": "numeric", "min": lo, "max": hi}, Decision(
+            col, "feature", "numeric", detail, f"asked (--numeric){missing}"
+        )
+    if asked is None and _id_like(s):
+        return None, Decision(
+            col, "id", "-", f"{len(present)} distinct", "unique per row: an id, carried through to predictions"
+        )
     if _is_numeric(s):
+        codes = looks_like_codes(col, present) if asked is None else None
+        if codes:
+            return _categorical(col, s, f"{codes} (--numeric to override)", missing)
         lo, hi, detail = _range(present)
         return {"name": col, "type": "numeric", "min": lo, "max": hi}, Decision(
             col, "feature", "numeric", detail, f"numbers; range widened by {MARGIN:.0%} of the span{missing}"
         )
-    values = _values(s)
-    if len(values) > max_levels and not asked:
-        why = f"{len(values)} levels > {max_levels} (--max-levels to keep)"
-        return None, Decision(col, "left out", "categorical", f"{len(values)} distinct", why)
-    shown = ", ".join(values[:6]) + (f", ... ({len(values)})" if len(values) > 6 else "")
-    return {"name": col, "type": "categorical", "values": values}, Decision(
-        col, "feature", "categorical", shown, f"text with {len(values)} levels{missing}"
-    )
+    return _categorical(col, s, f"text with {present.nunique()} levels", missing)
 
 
 def infer_spec(
@@ -174,7 +243,9 @@ def infer_spec(
     id_columns: Sequence[str] = (),
     exclude: Sequence[str] = (),
     keep: Sequence[str] = (),
-    max_levels: int = MAX_LEVELS,
+    group: str | None = None,
+    categorical: Sequence[str] = (),
+    numeric: Sequence[str] = (),
 ) -> Inference:
     """The spec a table implies, with a decision per column.
 
@@ -188,25 +259,45 @@ def infer_spec(
         metric: the primary metric; default by task.
         id_columns: key columns carried through, never features.
         exclude: columns left out.
-        keep: columns kept as features even when they look like ids or have many levels.
-        max_levels: categorical columns with more distinct values are left out.
+        keep: columns kept as features even when they look like ids or keys.
+        group: the group key (rows of one value stay on one side of every split); default: the
+            column that looks like one (whole numbers named like a key, many values, some repeated).
+        categorical: columns typed categorical whatever they hold.
+        numeric: columns typed numeric whatever they look like (codes).
 
     Raises:
-        SpecError: the table cannot make a dataset (unknown or constant target, ...).
+        SpecError: the table cannot make a dataset (unknown or constant target, too few rows, ...).
     """
     check_dataset_name(name)
     if frame.empty or len(frame.columns) < 2:
         raise SpecError(f"{source} holds no rows or a single column: nothing to learn from")
-    named = {"target": [target], "--id": list(id_columns), "--exclude": list(exclude), "--keep": list(keep)}
+    named = {
+        "target": [target],
+        "--id": list(id_columns),
+        "--exclude": list(exclude),
+        "--keep": list(keep),
+        "--group": [group] if group else [],
+        "--categorical": list(categorical),
+        "--numeric": list(numeric),
+    }
     for option, cols in named.items():
         unknown = [c for c in cols if c not in frame.columns]
         if unknown:
-            shown = ", ".join(map(str, frame.columns[:12])) + (" ..." if len(frame.columns) > 12 else "")
+            more = f" ... ({len(frame.columns)} in all)" if len(frame.columns) > 12 else ""
+            shown = ", ".join(map(str, frame.columns[:12])) + more
             raise SpecError(f"{option} column {unknown[0]!r} is not in {source} (columns: {shown})")
-    if target in id_columns or target in exclude:
-        raise SpecError(f"target {target!r} cannot also be an id or excluded column")
+    if target in {*id_columns, *exclude, group}:
+        raise SpecError(f"target {target!r} cannot also be an id, group or excluded column")
+    both = sorted(set(categorical) & set(numeric))
+    if both:
+        raise SpecError(f"column {both[0]!r} is both --categorical and --numeric")
     chosen = choose_task(frame[target], task)
     y = _check_target(frame, target, chosen)
+    if len(y) < MIN_ROWS:
+        raise SpecError(
+            f"{source} has {len(y)} rows with a target; driftgate needs at least {MIN_ROWS} to train and test "
+            "(the first batch is half a small file, and 70 % of it trains)"
+        )
     decisions: list[Decision] = []
     spec: dict[str, Any] = {"name": name, "task": chosen, "target": target, "model_name": f"{name}-model"}
     if chosen == "classification":
@@ -227,7 +318,19 @@ def infer_spec(
     unlabeled = int(frame[target].isna().sum())
     why += f"; {unlabeled} rows without a target" if unlabeled else ""
     decisions.append(Decision(target, "target", chosen, detail, f"{metric_name}: {why}"))
-    features = []
+    asked_by = {**dict.fromkeys(keep, "keep"), **dict.fromkeys(categorical, "categorical")}
+    asked_by.update(dict.fromkeys(numeric, "numeric"))
+    taken = {target, *id_columns, *exclude, *asked_by}
+    if group is None:
+        found = [c for c in frame.columns if c not in taken and looks_like_group_key(str(c), frame[c])]
+        group = max(found, key=lambda c: frame[c].nunique()) if found else None
+        group_why = (
+            "looks like a key (named so; many values, some repeated): rows of one value stay on one side "
+            "of every split (--group to choose another)"
+        )
+    else:
+        group_why = "asked (--group): rows of one value stay on one side of every split"
+    features, ids = [], list(id_columns)
     for col in frame.columns:
         if col == target:
             continue
@@ -235,16 +338,24 @@ def infer_spec(
             decisions.append(Decision(str(col), "id", "-", "", "asked (--id): carried through, never a feature"))
         elif col in exclude:
             decisions.append(Decision(str(col), "left out", "-", "", "asked (--exclude)"))
+        elif col == group:
+            present = frame[col].dropna()
+            detail = f"{present.nunique()} values in {len(present)} rows"
+            decisions.append(Decision(str(col), "group key", "-", detail, group_why))
         else:
-            feat, decision = _feature(str(col), frame[col], max_levels, col in keep)
+            feat, decision = _feature(str(col), frame[col], asked_by.get(col))
             decisions.append(decision)
             if feat is not None:
                 features.append(feat)
+            elif decision.role == "id":
+                ids.append(str(col))
     if not features:
         raise SpecError(f"no usable feature columns in {source}; see --exclude/--id/--keep")
     spec.update(source=source, features=features, scenario=_scenario(len(y)))
-    if id_columns:
-        spec["id_columns"] = list(id_columns)
+    if ids:
+        spec["id_columns"] = ids
+    if group is not None:
+        spec["group_key"] = str(group)
     if read is not None:
         spec["read"] = read.model_dump()
     return Inference(DatasetSpec.model_validate(spec), decisions)
@@ -260,7 +371,7 @@ def spec_yaml(spec: DatasetSpec, comment: str = "") -> str:
     """The spec as YAML in the order a person reads it, one line per feature."""
     data = spec.model_dump(exclude_none=True, exclude={"batches"})
     order = ["name", "task", "target", "model_name", "source", "metric", "positive_class", "target_min",
-             "target_max", "id_columns", "read", "scenario"]  # fmt: skip
+             "target_max", "id_columns", "group_key", "read", "scenario"]  # fmt: skip
     head = {k: data[k] for k in order if k in data and data[k] not in ([], None)}
     head["metric"] = {"name": spec.metric.name, "direction": spec.metric.direction}
     head["scenario"] = {k: data["scenario"][k] for k in ("batch_size", "batches", "base_batches", "seed")}

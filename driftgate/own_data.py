@@ -32,7 +32,9 @@ class InitOptions:
     id_columns: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     keep: list[str] = field(default_factory=list)
-    max_levels: int = 100
+    group: str | None = None
+    categorical: list[str] = field(default_factory=list)
+    numeric: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,9 @@ def plan_dataset(settings: Settings, path: str, opts: InitOptions, *, force: boo
         id_columns=opts.id_columns,
         exclude=opts.exclude,
         keep=opts.keep,
-        max_levels=opts.max_levels,
+        group=opts.group,
+        categorical=opts.categorical,
+        numeric=opts.numeric,
     )
     rows = load_source(inferred.spec, storage_options=options)
     try:

@@ -52,7 +52,7 @@ def load_source(
         frame = make_frame(task, SYNTHETIC_ROWS, seed=0)  # type: ignore[arg-type]
     else:
         frame = read_table(src, spec=spec, storage_options=storage_options)
-    wanted = [*spec.columns, *spec.id_columns]
+    wanted = [*spec.columns, *spec.key_columns]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise SpecError(f"source {src} lacks columns named in spec {spec.name!r}: {missing}")

@@ -118,6 +118,11 @@ class DatasetSpec(BaseModel):
     id_columns: list[str] = Field(
         default_factory=list, description="Key columns: never features; carried through to predictions."
     )
+    group_key: str | None = Field(
+        None,
+        description="A key whose rows belong together (a patient, a customer): never a feature; every split "
+        "(train, validation, test, the gate's rows) keeps all rows of one key value on one side.",
+    )
     read: ReadOptions = Field(default_factory=ReadOptions, description="How the dataset's CSV files are parsed.")
     batches: BatchSource = Field(
         default_factory=ApiBatches, description="Where ingest-batches takes batches from: api, landing or sql."
@@ -133,6 +138,8 @@ class DatasetSpec(BaseModel):
         overlap = sorted(set(self.id_columns) & {*names, self.target})
         if overlap:
             raise ValueError(f"id columns are never features or the target: {overlap}")
+        if self.group_key is not None and self.group_key in {*names, self.target, *self.id_columns}:
+            raise ValueError(f"group key {self.group_key!r} is never a feature, the target or an id column")
         return self
 
     @property
@@ -150,6 +157,11 @@ class DatasetSpec(BaseModel):
     @property
     def columns(self) -> list[str]:
         return [*self.feature_names, self.target]
+
+    @property
+    def key_columns(self) -> list[str]:
+        """Columns a batch carries besides features and target: the id columns and the group key."""
+        return [*self.id_columns, *([self.group_key] if self.group_key else [])]
 
     def feature(self, name: str) -> Feature:
         for f in self.features:

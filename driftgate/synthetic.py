@@ -89,3 +89,68 @@ def true_importance() -> dict[str, float]:
     raw["cat_1"] = 0.0
     total = sum(raw.values())
     return {k: v / total for k, v in raw.items()}
+
+
+MEDICATIONS = 23
+MED_LEVELS = ["No", "Steady", "Up", "Down"]
+RACE_SHARES = [0.75, 0.19, 0.02, 0.01, 0.03]
+WEIGHTS = ["[0-25)", "[25-50)", "[50-75)", "[75-100)", "[100-125)", "[125-150)", "[150-175)"]
+
+
+def _codes(rng: np.random.Generator, levels: int, n: int) -> np.ndarray:
+    """``n`` diagnosis-like codes from ``levels`` distinct ones (``250.8``, ``V45``, ``E909``), mildly skewed."""
+    pool = [f"{100 + i}.{i % 10}" if i % 10 else f"V{i}" for i in range(levels - 20)]
+    pool += [f"E{900 + i}" for i in range(20)]
+    weights = 1.0 / np.arange(1, levels + 1) ** 0.3
+    return np.asarray(pool, dtype=object)[rng.choice(levels, size=n, p=weights / weights.sum())]
+
+
+def make_readmission(n: int = 3000, seed: int = 0) -> pd.DataFrame:
+    """A seeded table shaped like the hospital-readmission data (50 columns, a 3-class target ``readmitted``).
+
+    What makes it hard to read right, on purpose: ``encounter_id`` unique per row; ``patient_nbr``
+    a key with repeat visits (about 0.7 patients per row); three integer code columns
+    (``admission_type_id`` 8 values, ``discharge_disposition_id`` 26, ``admission_source_id`` 17);
+    ``weight`` 97 % missing; three 700-level diagnosis code columns; 23 medication columns.
+    """
+    rng = np.random.default_rng(seed)
+    patients = rng.permutation(np.arange(100_000, 100_000 + int(n * 0.7)) * 9)
+    patient = rng.choice(patients, size=n)
+    frailty = (pd.util.hash_array(patient.astype(np.int64)) % 1000) / 1000.0  # one patient, one risk
+    inpatient = rng.poisson(0.6 + 1.5 * frailty)
+    df: dict[str, object] = {
+        "encounter_id": rng.permutation(np.arange(n)) * 13 + 2_000_000,
+        "patient_nbr": patient,
+        "race": rng.choice(["Caucasian", "AfricanAmerican", "Hispanic", "Asian", "Other"], n, p=RACE_SHARES),
+        "gender": rng.choice(["Female", "Male"], n),
+        "age": rng.choice([f"[{a}-{a + 10})" for a in range(0, 100, 10)], n),
+        "weight": np.where(rng.random(n) < 0.97, None, rng.choice(WEIGHTS, n)),
+        "admission_type_id": rng.choice([1, 2, 3, 4, 5, 6, 7, 8], n, p=[0.5, 0.18, 0.18, 0.02, 0.05, 0.05, 0.01, 0.01]),
+        "discharge_disposition_id": rng.choice([*range(1, 20), 20, 22, 23, 24, 25, 27, 28], n),
+        "admission_source_id": rng.choice([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 17, 20, 22, 25], n),
+        "time_in_hospital": rng.integers(1, 15, n),
+        "payer_code": np.where(rng.random(n) < 0.4, None, rng.choice(["MC", "HM", "SP", "BC", "MD", "CP", "UN"], n)),
+        "medical_specialty": np.where(rng.random(n) < 0.5, None, rng.choice([f"Specialty{i}" for i in range(70)], n)),
+        "num_lab_procedures": rng.integers(1, 100, n),
+        "num_procedures": rng.integers(0, 7, n),
+        "num_medications": rng.integers(1, 60, n),
+        "number_outpatient": rng.poisson(0.4, n),
+        "number_emergency": rng.poisson(0.2, n),
+        "number_inpatient": inpatient,
+        "diag_1": _codes(rng, 700, n),
+        "diag_2": _codes(rng, 700, n),
+        "diag_3": _codes(rng, 700, n),
+        "number_diagnoses": rng.integers(1, 17, n),
+        "max_glu_serum": rng.choice(["None", "Norm", ">200", ">300"], n, p=[0.9, 0.05, 0.03, 0.02]),
+        "A1Cresult": rng.choice(["None", "Norm", ">7", ">8"], n, p=[0.8, 0.05, 0.05, 0.1]),
+    }
+    for i in range(MEDICATIONS):
+        df[f"med_{i}"] = rng.choice(MED_LEVELS, n, p=[0.8, 0.15, 0.03, 0.02])
+    df["change"] = rng.choice(["No", "Ch"], n)
+    df["diabetesMed"] = rng.choice(["No", "Yes"], n)
+    frame = pd.DataFrame(df)
+    risk = 0.8 * inpatient + 2.0 * frailty + 0.1 * frame["time_in_hospital"] - 1.8
+    u = rng.random(n)
+    p_any = 1.0 / (1.0 + np.exp(-risk))
+    frame["readmitted"] = np.where(u < p_any * 0.3, "<30", np.where(u < p_any, ">30", "NO"))
+    return frame

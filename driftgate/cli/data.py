@@ -19,8 +19,12 @@ def init(
     metric: Annotated[str | None, typer.Option(help="Primary metric (default: roc_auc, accuracy or rmse).")] = None,
     id_column: Annotated[list[str] | None, typer.Option("--id", help="Key column carried through (repeat).")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Column to leave out (repeat).")] = None,
-    keep: Annotated[list[str] | None, typer.Option(help="Keep a column that looks like an id or is wide.")] = None,
-    max_levels: Annotated[int, typer.Option(help="Leave out text columns with more distinct values.")] = 100,
+    keep: Annotated[list[str] | None, typer.Option(help="Keep a column as a feature that looks like an id.")] = None,
+    group: Annotated[
+        str | None, typer.Option(help="Group key: a key value's rows stay on one side of every split.")
+    ] = None,
+    categorical: Annotated[list[str] | None, typer.Option(help="Type a column categorical (repeat).")] = None,
+    numeric: Annotated[list[str] | None, typer.Option(help="Type a column numeric, not codes (repeat).")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing spec and suite.")] = False,
 ) -> None:
     """Infer a dataset spec and a GX suite from a file: datasets/<name>.yaml, expectations/<name>.json."""
@@ -36,7 +40,9 @@ def init(
         id_columns=id_column or [],
         exclude=exclude or [],
         keep=keep or [],
-        max_levels=max_levels,
+        group=group,
+        categorical=categorical or [],
+        numeric=numeric or [],
     )
     plan = plan_dataset(get_settings(), path, opts, force=force)
     write_suite(plan.suite_file, suite_from_reference(plan.spec, plan.reference), force=force)

@@ -19,7 +19,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from driftgate.errors import BatchFetchError
-from driftgate.frames import SPLIT_COLUMN, assign_splits, normalize
+from driftgate.frames import SPLIT_COLUMN, assign_splits, group_keys, normalize
 from driftgate.lake import BatchManifest, Lake
 from driftgate.names import artifact_key
 from driftgate.settings import Settings, setting_default
@@ -169,7 +169,7 @@ def batch_count(client: httpx.Client, policy: RetryPolicy, *, sleep: Callable[[f
 def prepare_batch(frame: pd.DataFrame, spec: DatasetSpec, number: int, seed: int = 0) -> pd.DataFrame:
     """Canonical dtypes plus the deterministic split column."""
     out = normalize(frame, spec)
-    out[SPLIT_COLUMN] = assign_splits(len(out), number, seed)
+    out[SPLIT_COLUMN] = assign_splits(len(out), number, seed, keys=group_keys(out, spec))
     return out
 
 
@@ -183,7 +183,7 @@ def source_columns(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
 
     A missing column is left missing, so validation names it and quarantines the batch.
     """
-    known = [*spec.columns, *spec.id_columns]
+    known = [*spec.columns, *spec.key_columns]
     dropped = [c for c in frame.columns if c not in known]
     if dropped:
         log.info("dropping columns the spec does not name: %s", dropped)

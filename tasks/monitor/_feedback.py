@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from driftgate.frames import SPLIT_COLUMN, assign_splits, normalize
+from driftgate.frames import SPLIT_COLUMN, assign_splits, group_keys, normalize
 from driftgate.lake import Lake
 from driftgate.predictions_db import CHAMPION_ROLE, read_labelled
 from driftgate.spec import DatasetSpec
@@ -60,6 +60,8 @@ def feedback_frame(spec: DatasetSpec, rows: list[dict[str, Any]]) -> pd.DataFram
     data = pd.DataFrame([r["inputs"] for r in rows]).reindex(columns=spec.feature_names)
     for i, col in enumerate(getattr(spec, "id_columns", None) or []):  # ids were taken out of the inputs
         data[col] = [r["prediction_id"] for r in rows] if i == 0 else None
+    if spec.group_key:  # live requests carry no group key: those rows are split by position
+        data[spec.group_key] = None
     data[spec.target] = [r["label"] for r in rows]
     return normalize(data, spec)
 
@@ -69,7 +71,7 @@ def _write(lake: Lake, spec: DatasetSpec, number: int, rows: list[dict[str, Any]
     from driftgate.tasks.validate import load_suite, validate_stored_batch  # GX imports in ~5 s: only when needed
 
     frame = feedback_frame(spec, rows)
-    frame[SPLIT_COLUMN] = assign_splits(len(frame), number, seed)
+    frame[SPLIT_COLUMN] = assign_splits(len(frame), number, seed, keys=group_keys(frame, spec))
     lake.write_batch_once(spec.name, number, frame)
     if lake.is_quarantined(spec.name, number):
         accepted = False

@@ -33,7 +33,7 @@ def suite_from_reference(spec: DatasetSpec, reference: pd.DataFrame, margin: flo
     """
     rows = len(reference)
     exps = [  # id columns are part of every batch (they pass through to predictions) but never checked as data
-        _exp("expect_table_columns_to_match_set", column_set=[*spec.columns, *spec.id_columns], exact_match=True),
+        _exp("expect_table_columns_to_match_set", column_set=[*spec.columns, *spec.key_columns], exact_match=True),
         _exp("expect_table_row_count_to_be_between", min_value=max(1, rows // 10), max_value=rows * 10),
         _exp("expect_compound_columns_to_be_unique", column_list=spec.columns, mostly=0.99),
     ]

@@ -18,6 +18,7 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from driftgate.errors import ModelLoadError, ModelRegistryError
+from driftgate.local.quick_model import experiment_id, register_quick_model
 from driftgate.model_loader import check_servable, load_registered
 from driftgate.registry import champion_version, promote, rollback, set_champion
 from driftgate.settings import get_settings
@@ -27,7 +28,6 @@ from driftgate.tasks.train import build_pipeline, log_and_register, split_xy
 from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT, ServerThread
 from tests.models import training_rows
-from driftgate.local.quick_model import experiment_id, register_quick_model
 
 DATASET = "synthetic-classification"
 SPEC = load_spec(DATASET, ROOT / "datasets")
@@ -138,7 +138,8 @@ def test_a_champion_broken_by_a_spec_edit_is_reported_replaced_by_run_and_served
         assert status.exit_code == 0, status.output
         broken = [line for line in status.output.splitlines() if "does not load" in line]
         assert len(broken) == 1, status.output
-        assert "champion 1 does not load" in broken[0] and "cat_1" in broken[0]
+        assert "champion 1 does not load" in broken[0]
+        assert "cat_1" in broken[0]
 
         second = continuous_training(max_batches=1)
     assert second[0].reasons[0] == "no champion yet"

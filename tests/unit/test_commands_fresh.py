@@ -19,7 +19,7 @@ from tests.conftest import ROOT, free_port
 
 EXE = Path(sys.executable).parent / "driftgate"
 CSV = "id, size, colour, label\n" + "".join(
-    f"{i}, {i % 17 + 0.5}, {('red', 'None', '?')[i % 3]}, {('yes', 'no')[i % 2]}\n" for i in range(60)
+    f"{i}, {i % 17 + 0.5}, {('red', 'None', '?')[i % 3]}, {('yes', 'no')[i % 2]}\n" for i in range(120)
 )
 
 

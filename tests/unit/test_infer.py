@@ -91,14 +91,16 @@ def test_classification_binary_gets_roc_auc_and_the_minority_as_positive_class()
     assert age.max > 89
     left_out = {d.column: d.why for d in inferred.decisions if d.role == "left out"}
     assert left_out["country"] == "constant"
-    assert "levels" in left_out["code"]
+    assert "code" not in left_out  # 150 levels: kept, and the table says how it is encoded
+    assert "encoded target" in next(d.why for d in inferred.decisions if d.column == "code")
 
 
-def test_many_levels_and_id_like_columns_are_kept_when_asked() -> None:
-    spec = infer_spec(table(), "churn", name="shop", source="s.csv", keep=["code"], max_levels=10).spec
-    assert "code" in spec.feature_names
-    assert "customer" not in spec.feature_names  # unique per row: like an id
-    assert "plan" in spec.feature_names  # 3 levels
+def test_no_column_is_left_out_for_its_levels_and_a_unique_column_is_recorded_as_an_id() -> None:
+    inferred = infer_spec(table(), "churn", name="shop", source="s.csv")
+    assert "code" in inferred.spec.feature_names
+    assert inferred.spec.id_columns == ["customer"]  # unique per row: carried through, never a feature
+    assert "plan" in inferred.spec.feature_names  # 3 levels
+    assert infer_spec(table(), "churn", name="shop", source="s.csv", keep=["customer"]).spec.feature("customer")
 
 
 @pytest.mark.parametrize(
@@ -156,3 +158,65 @@ def test_the_written_spec_loads_back_and_reads_its_own_file(tmp_path: Path) -> N
     assert len(rows) == len(frame)
     assert rows["plan"].value_counts()["None"] == (frame["plan"] == "None").sum()
     assert rows["customer"].tolist() == frame["customer"].tolist()
+
+
+def test_readmission_shaped_columns_get_their_roles_and_every_decision_its_reason() -> None:
+    from driftgate.synthetic import make_readmission
+
+    inferred = infer_spec(make_readmission(n=1500, seed=1), "readmitted", name="readmission", source="r.csv")
+    spec, why = inferred.spec, {d.column: d for d in inferred.decisions}
+    assert spec.group_key == "patient_nbr"
+    assert why["patient_nbr"].role == "group key"
+    assert spec.id_columns == ["encounter_id"]
+    for code in ("admission_type_id", "discharge_disposition_id", "admission_source_id"):
+        assert spec.feature(code).type == "categorical", why[code]
+        assert "--numeric to override" in why[code].why
+    assert spec.feature("admission_type_id").values == ["1", "2", "3", "4", "5", "6", "7", "8"]
+    assert spec.feature("weight").type == "categorical"
+    assert spec.feature("number_inpatient").type == "numeric"  # a count, not a code
+    for diag in ("diag_1", "diag_2", "diag_3"):
+        assert len(spec.feature(diag).values or []) > 500
+        assert "encoded target" in why[diag].why
+    assert len(inferred.decisions) == 50
+    assert all(d.why for d in inferred.decisions)
+
+
+def test_a_person_overrides_any_guess() -> None:
+    from driftgate.synthetic import make_readmission
+
+    frame = make_readmission(n=600, seed=2)
+    spec = infer_spec(frame, "readmitted", name="r", source="r.csv", group="encounter_id",
+                      numeric=["admission_type_id"], categorical=["num_procedures"]).spec  # fmt: skip
+    assert spec.group_key == "encounter_id"
+    assert "patient_nbr" not in spec.id_columns
+    assert spec.feature("admission_type_id").type == "numeric"
+    assert spec.feature("num_procedures").type == "categorical"
+
+
+def test_the_table_writes_values_as_people_do() -> None:
+    frame = table()
+    frame["zero"] = np.int64(0)
+    frame["gap_codes"] = [(1, 5, 9, 20)[i % 4] for i in range(len(frame))]
+    text = infer_spec(frame, "churn", name="shop", source="s.csv").table()
+    assert "always 0" in text
+    assert "np." not in text
+    assert "int64" not in text
+    assert "1, 5, 9, 20" in text
+
+
+def test_a_file_too_small_to_train_and_test_on_is_refused_with_the_minimum() -> None:
+    with pytest.raises(SpecError, match="has 40 rows with a target; driftgate needs at least 100"):
+        infer_spec(table(rows=40), "churn", name="shop", source="s.csv")
+
+
+def test_a_group_key_keeps_its_rows_on_one_side_in_every_batch() -> None:
+    from driftgate.frames import assign_splits
+
+    keys = pd.Series(np.repeat(np.arange(300), 4))
+    sides = [assign_splits(len(keys), batch, keys=keys) for batch in (1, 2, 7)]
+    per_key = pd.DataFrame({"key": np.tile(keys, 3), "side": np.concatenate(sides)}).groupby("key")["side"].nunique()
+    assert (per_key == 1).all()
+    shares = pd.Series(sides[0]).value_counts(normalize=True)
+    assert 0.6 < shares["train"] < 0.8
+    by_position = assign_splits(len(keys), 1, keys=None)
+    assert pd.DataFrame({"key": keys, "side": by_position}).groupby("key")["side"].nunique().max() > 1
