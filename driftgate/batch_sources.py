@@ -37,7 +37,8 @@ class LandingBatches(BaseModel):
     kind: Literal["landing"]
     path: str = Field(description="Local folder, file:// URL or s3://bucket/prefix watched for files.")
     suffixes: list[str] = Field(
-        default_factory=lambda: [".csv", ".parquet"], description="File endings taken as batches."
+        default_factory=lambda: [".csv", ".parquet", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".csv.zst"],
+        description="File endings taken as batches (compressed CSVs are decompressed).",
     )
 
 

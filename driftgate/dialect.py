@@ -19,6 +19,11 @@ import pandas as pd
 from driftgate.errors import SpecError
 from driftgate.spec import ReadOptions
 
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz", ".zst": "zstd"}
+"""File endings of compressed CSVs, and pandas' name for each (read wherever a file is read)."""
+TABLE_ENDINGS = (".parquet", ".csv", *(f".csv{end}" for end in COMPRESSIONS))
+"""The files driftgate reads as tables: Parquet, CSV and compressed CSV."""
+
 SEPARATORS = (",", ";", "\t", "|")
 MISSING_MARKERS = frozenset({"", "?", "NA", "N/A", "n/a", "na", "NaN", "nan", "NULL", "null", "#N/A", "-"})
 """Whole-field values read as missing wherever they occur (``None`` is not one: it may be a category)."""
@@ -110,6 +115,49 @@ def detect_dialect(text: str, encoding: str = "utf-8") -> Dialect:
     return Dialect(read=read, markers_seen_in=markers)
 
 
+def compression_of(url: str) -> str | None:
+    """pandas' name for the compression a file's ending says (``data.csv.gz`` -> ``gzip``), or None."""
+    for end, name in COMPRESSIONS.items():
+        if url.lower().endswith(end):
+            return name
+    return None
+
+
+def decompress(data: bytes, compression: str | None) -> bytes:
+    """The bytes of a (possibly compressed) file as text bytes: the single member of a zip.
+
+    Raises:
+        SpecError: the bytes are not in that format, or ``.zst`` without the zstandard package.
+    """
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+
+    try:
+        if compression == "gzip":
+            return gzip.decompress(data)
+        if compression == "bz2":
+            return bz2.decompress(data)
+        if compression == "xz":
+            return lzma.decompress(data)
+        if compression == "zip":
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                names = [n for n in archive.namelist() if not n.endswith("/")]
+                if len(names) != 1:
+                    raise SpecError(f"a zip file must hold exactly one CSV file; this one holds {len(names)}")
+                return archive.read(names[0])
+        if compression == "zstd":
+            try:
+                import zstandard
+            except ImportError as exc:
+                raise SpecError("reading .zst files needs the zstandard package: uv pip install zstandard") from exc
+            return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile) as exc:
+        raise SpecError(f"not a valid {compression} file ({exc})") from exc
+    return data
+
+
 def detect_file_dialect(url: str, storage_options: dict[str, Any] | None = None) -> Dialect | None:
     """The dialect of a CSV file (local path or URL); None for Parquet, which needs none.
 
@@ -128,6 +176,7 @@ def detect_file_dialect(url: str, storage_options: dict[str, Any] | None = None)
     except Exception as exc:  # transport or permission errors: one line for a person
         raise SpecError(f"cannot read {url}: {exc}") from exc
     try:
+        data = decompress(data, compression_of(url))
         try:
             return detect_dialect(data.decode("utf-8"))
         except UnicodeDecodeError:  # not UTF-8: latin-1 decodes any byte, as most legacy exports need

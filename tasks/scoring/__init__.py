@@ -8,13 +8,20 @@ from driftgate.tasks.scoring._batch import (
     score_rows_task,
     write_outputs_task,
 )
-from driftgate.tasks.scoring._inputs import input_location, list_inputs_task, read_input, read_input_task
+from driftgate.tasks.scoring._inputs import (
+    input_location,
+    inputs_under,
+    list_inputs_task,
+    read_input,
+    read_input_task,
+)
 
 __all__ = [
     "ScoredFile",
     "check_rows",
     "check_rows_task",
     "input_location",
+    "inputs_under",
     "list_inputs_task",
     "load_scoring_model_task",
     "read_input",

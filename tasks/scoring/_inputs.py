@@ -18,6 +18,7 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from driftgate.dialect import TABLE_ENDINGS, compression_of, decompress
 from driftgate.errors import DriftgateError
 from driftgate.lake import Lake
 from driftgate.sources import read_table
@@ -46,7 +47,7 @@ def inputs_under(fs: Any, path: str) -> list[str]:
     fs.invalidate_cache(path)  # s3fs's cached listing would miss files written since
     if fs.isfile(path):
         return [path]
-    found = [p for p in fs.find(path) if p.endswith((".parquet", ".csv")) and not p.endswith((PREDICTIONS, REJECTED))]
+    found = [p for p in fs.find(path) if p.lower().endswith(TABLE_ENDINGS) and not p.endswith((PREDICTIONS, REJECTED))]
     return sorted(found)
 
 
@@ -79,7 +80,9 @@ def read_input(fs: Any, path: str, spec: DatasetSpec) -> InputFile:
             frame = read_table(local, spec=spec).reset_index(drop=True)
         except DriftgateError as exc:
             raise DriftgateError(f"cannot read {path}: {exc}") from exc
-    broken = broken_csv_rows(data, spec, len(frame)) if path.endswith(".csv") else {}
+    compression = compression_of(path)
+    is_csv = path.lower().endswith(".csv") or compression is not None
+    broken = broken_csv_rows(decompress(data, compression), spec, len(frame)) if is_csv else {}
     return InputFile(path, frame, broken)
 
 
