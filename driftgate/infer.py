@@ -60,7 +60,7 @@ class Inference:
 
 def dataset_name_from(path: str) -> str:
     """A valid dataset name from a file name: ``data/Adult Income.csv`` -> ``Adult-Income``."""
-    stem = re.sub(r"\.(csv|parquet|txt|tsv)(\.gz)?$", "", path.rstrip("/").rsplit("/", 1)[-1], flags=re.I)
+    stem = re.sub(r"\.(csv|parquet|txt|tsv)(\.(gz|bz2|zip|xz|zst))?$", "", path.rstrip("/").rsplit("/", 1)[-1], flags=re.I)
     return re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-") or "dataset"
 
 

@@ -15,6 +15,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from driftgate.contract import InputContract
+from driftgate.errors import DriftgateError
 from driftgate.lake import Lake
 from driftgate.model_loader import TRUSTED_TYPES
 from driftgate.registry import BATCHES_TAG, BatchRef
@@ -51,13 +52,44 @@ def load_window(lake: Lake, spec: DatasetSpec, numbers: list[int]) -> TrainingDa
         frames.append(lake.read_batch(spec.name, n))
         refs.append(BatchRef(n, manifest.sha256, lake.uri("raw", spec.name, f"batch={n}")))
     rows = pd.concat(frames, ignore_index=True)
-    return TrainingData(
+    data = TrainingData(
         train=split_rows(rows, "train"),
         validation=split_rows(rows, "validation"),
         test=split_rows(rows, "test"),
         newest_test=split_rows(frames[-1], "test"),
         batches=refs,
     )
+    check_enough_rows(spec, data)
+    return data
+
+
+MIN_TRAIN_ROWS = 30
+"""Training rows a window needs at least (and 8 per class): the search's folds and halving rounds need them."""
+
+
+def check_enough_rows(spec: DatasetSpec, data: TrainingData) -> None:
+    """Refuse a window too small to train and test on, in one line: the rows it has and the rows it needs.
+
+    Raises:
+        DriftgateError: too few training rows, a class with too few of them, or no test rows.
+    """
+    where = f"the training window (batches {', '.join(str(b.number) for b in data.batches)})"
+    y = data.train[spec.target].dropna().astype(str)
+    classes = y.value_counts() if spec.task == "classification" else pd.Series(dtype=int)
+    needed = max(MIN_TRAIN_ROWS, 8 * len(classes))
+    if len(y) < needed:
+        raise DriftgateError(
+            f"too few rows to train: {where} has {len(y)} training rows, training needs at least {needed} "
+            "(70 % of a batch trains): wait for more batches or make them larger (scenario.batch_size)"
+        )
+    if len(classes) < 2 and spec.task == "classification":
+        raise DriftgateError(f"too few rows to train: {where} holds one class only ({', '.join(classes.index)})")
+    rare = classes[classes < 8]
+    if len(rare):
+        shown = ", ".join(f"{k!s} ({v})" for k, v in rare.items())
+        raise DriftgateError(f"too few rows to train: {where} has fewer than 8 training rows of class {shown}")
+    if data.test.empty:
+        raise DriftgateError(f"too few rows to test: {where} has no test rows (15 % of a batch tests)")
 
 
 def reference_rows(lake: Lake, spec: DatasetSpec, refs: list[BatchRef]) -> pd.DataFrame:
