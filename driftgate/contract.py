@@ -8,6 +8,7 @@ the record index, the field and the reason, so the API can answer 4xx instead of
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,13 @@ class ContractError(ValueError):
         super().__init__(f"{where}: {first.reason}{more}")
 
 
+def shown_values(values: Sequence[str], limit: int = 12) -> str:
+    """A list for a person: all of a short one; else its count, its first ``limit`` values and a cut mark."""
+    if len(values) <= limit:
+        return ", ".join(values)
+    return f"{len(values)} values, most frequent first: {', '.join(values[:limit])}, … ({len(values) - limit} more)"
+
+
 @dataclass(frozen=True)
 class FieldRule:
     name: str
@@ -50,6 +58,7 @@ class FieldRule:
     min: float | None = None
     max: float | None = None
     values: frozenset[str] = field(default_factory=frozenset)
+    listed: tuple[str, ...] = ()  # the spec's order of ``values``: most frequent first (as init writes them)
 
     def check(self, value: Any) -> tuple[Any, str | None]:
         """The value as the model wants it, or a reason it is not acceptable."""
@@ -72,8 +81,7 @@ class FieldRule:
         if not isinstance(value, str):
             return None, f"must be a string, got {type(value).__name__}"
         if self.values and value not in self.values:
-            shown = ", ".join(sorted(self.values)[:12])
-            return None, f"unknown category {value!r}; allowed: {shown}"
+            return None, f"unknown category {value!r}; allowed: {shown_values(self.listed or sorted(self.values))}"
         return value, None
 
 
@@ -101,7 +109,7 @@ class InputContract:
         rules = []
         for name in names:
             f = spec.feature(name)
-            rules.append(FieldRule(name, f.type, f.min, f.max, frozenset(f.values or ())))
+            rules.append(FieldRule(name, f.type, f.min, f.max, frozenset(f.values or ()), tuple(f.values or ())))
         return cls(tuple(rules), max_records)
 
     @property

@@ -60,7 +60,8 @@ class Inference:
 
 def dataset_name_from(path: str) -> str:
     """A valid dataset name from a file name: ``data/Adult Income.csv`` -> ``Adult-Income``."""
-    stem = re.sub(r"\.(csv|parquet|txt|tsv)(\.(gz|bz2|zip|xz|zst))?$", "", path.rstrip("/").rsplit("/", 1)[-1], flags=re.I)
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    stem = re.sub(r"\.(csv|parquet|txt|tsv)(\.(gz|bz2|zip|xz|zst))?$", "", last, flags=re.I)
     return re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-") or "dataset"
 
 
@@ -82,6 +83,16 @@ def _range(s: pd.Series) -> tuple[float | int, float | int, str]:
 
 def _values(s: pd.Series) -> list[str]:
     return sorted({str(v) for v in s.dropna()})
+
+
+def by_frequency(s: pd.Series) -> list[str]:
+    """A categorical column's values, most frequent first (ties in natural order), written plainly.
+
+    The spec keeps this order, so a refusal of an unknown category can show the values most rows hold.
+    """
+    counts = s.dropna().value_counts()
+    order = sorted(counts.index, key=lambda v: (-int(counts[v]), v if _is_numeric(s) else str(v)))
+    return [plain(v) for v in order]
 
 
 def _is_numeric(s: pd.Series) -> bool:
@@ -189,8 +200,7 @@ def looks_like_codes(col: str, present: pd.Series) -> str | None:
 
 
 def _categorical(col: str, s: pd.Series, why: str, missing: str) -> tuple[dict[str, Any], Decision]:
-    # codes in numeric order, written as people write them
-    values = [plain(v) for v in sorted(s.dropna().unique())] if _is_numeric(s) else _values(s)
+    values = by_frequency(s)
     shown = ", ".join(values[:6]) + (f", ... ({len(values)})" if len(values) > 6 else "")
     encoded = f"; encoded {encoding_of(len(values))}"
     return {"name": col, "type": "categorical", "values": values}, Decision(

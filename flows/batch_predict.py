@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
@@ -46,9 +47,11 @@ def batch_predict(path: str, dataset: str | None = None) -> list[ScoredFile]:
     results = []
     for f in files:
         data = read_input_task(target, options, f, ctx.spec)
-        check = check_rows_task(data, champion.contract)
+        check = check_rows_task(data, champion.contract, ctx.spec.key_columns)
         scored = score_rows_task(champion, ctx.spec.task, data, check, ctx.spec.id_columns)
-        results.append(write_outputs_task(target, options, f, scored, check.rejected))
+        written = write_outputs_task(target, options, f, scored, check.rejected)
+        missing, unexpected = check.missing_columns, check.unexpected_columns
+        results.append(replace(written, missing_columns=missing, unexpected_columns=unexpected))
     create_table_artifact(
         key="batch-predict",
         table=[r.summary() for r in results],

@@ -69,6 +69,8 @@ def predict_batch(
     for r in results:
         typer.echo(f"{r.input}: {r.scored} rows scored -> {r.output or '-'}; {r.rejected} rejected"
                    + (f" -> {r.rejected_output} (field and reason per row)" if r.rejected_output else ""))  # fmt: skip
+        for line in r.column_lines():
+            typer.echo(line)
     if not any(r.scored for r in results):
         raise DriftgateError(f"no valid row to score in {path}; see the rejected rows' field and reason")
 

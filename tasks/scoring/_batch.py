@@ -11,7 +11,8 @@ from __future__ import annotations
 import io
 import logging
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from mlflow.models import get_model_info
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from driftgate.contract import FieldRule, InputContract
+from driftgate.contract import FieldRule, InputContract, shown_values
 from driftgate.errors import DriftgateError
 from driftgate.predict import predict
 from driftgate.registry import champion_version, load_version, model_uri
@@ -51,6 +52,8 @@ class RowCheck:
     valid: np.ndarray
     model_input: pd.DataFrame
     rejected: pd.DataFrame
+    missing_columns: list[str] = field(default_factory=list)
+    unexpected_columns: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,18 @@ class ScoredFile:
     rejected: int
     output: str | None
     rejected_output: str | None
+    missing_columns: list[str] = field(default_factory=list)
+    unexpected_columns: list[str] = field(default_factory=list)
+
+    def column_lines(self) -> list[str]:
+        """One line each for the model's columns the file lacks and the file's columns the model does not know."""
+        lines = []
+        if self.missing_columns:
+            lines.append(f"  missing columns ({len(self.missing_columns)}): {shown_values(self.missing_columns)}")
+        if self.unexpected_columns:
+            unexpected = shown_values(self.unexpected_columns)
+            lines.append(f"  unexpected columns ({len(self.unexpected_columns)}): {unexpected}")
+        return lines
 
     def summary(self) -> dict[str, str]:
         """One row of the run's artifact table."""
@@ -104,8 +119,12 @@ def _cell(rule: FieldRule, value: Any) -> tuple[Any, str | None]:
     return rule.check(value)
 
 
-def check_rows(file: InputFile, contract: InputContract) -> RowCheck:
-    """Check every row with the contract; the model input of the valid rows and one rejection per bad row."""
+def check_rows(file: InputFile, contract: InputContract, id_columns: Sequence[str] = ()) -> RowCheck:
+    """Check every row with the contract; the model input of the valid rows and one rejection per bad row.
+
+    The check also names the model's columns the file lacks and the file's columns that are neither
+    inputs nor ``id_columns`` (a header that differs is then visible at once, not only per row).
+    """
     frame, n = file.frame, len(file.frame)
     problems: dict[int, list[tuple[str, str]]] = {i: [(ROW_FIELD, r)] for i, r in file.broken.items()}
     columns: dict[str, list[Any]] = {}
@@ -135,7 +154,9 @@ def check_rows(file: InputFile, contract: InputContract) -> RowCheck:
     if len(rejected):  # the rejected rows themselves, as text, so they can be fixed and sent again
         raw = frame.iloc[rejected[ROW].to_numpy()].astype("string").reset_index(drop=True)
         rejected = pd.concat([rejected, raw.drop(columns=[c for c in raw if c in rejected])], axis=1)
-    return RowCheck(valid, contract.frame(kept), rejected)
+    missing = [r.name for r in contract.fields if r.name not in frame.columns]
+    unexpected = [str(c) for c in frame.columns if c not in set(contract.names) | set(id_columns)]
+    return RowCheck(valid, contract.frame(kept), rejected, missing, unexpected)
 
 
 def score_rows(
@@ -180,8 +201,8 @@ def write_outputs(fs: Any, path: str, scored: pd.DataFrame, rejected: pd.DataFra
 
 
 @task(name="validate-rows", task_run_name="validate-rows-{file.path}", cache_policy=NO_CACHE)
-def check_rows_task(file: InputFile, contract: InputContract) -> RowCheck:
-    return check_rows(file, contract)
+def check_rows_task(file: InputFile, contract: InputContract, id_columns: Sequence[str] = ()) -> RowCheck:
+    return check_rows(file, contract, id_columns)
 
 
 @task(name="score-rows", task_run_name="score-rows-{file.path}", cache_policy=NO_CACHE)
