@@ -5,6 +5,12 @@ requests by `wrk` (apt-get install wrk; 64 connections) for the same duration ea
 Prints req/s, p50 and p99 for each and the throughput ratio.
 
     uv run python bench/serve.py [--seconds 30] [--connections 64] [--dataset diamonds]
+
+Before/after in one run: ``--baseline REF`` also serves the same champion with the service as it
+was at git ``REF`` (exported to a temp folder, laid out as the installed packages, same venv) and
+alternates the two for ``--rounds`` rounds, so both see the same machine state:
+
+    uv run python bench/serve.py --skip-mlflow --baseline e0068f0 --seconds 10 --rounds 2
 """
 
 from __future__ import annotations
@@ -84,6 +90,42 @@ LOOP_COSTS = {  # driftgate serve (above) has all of them on
 }
 
 
+def baseline_tree(ref: str) -> Path:
+    """The package tree of git ``ref`` as installed (driftgate with flows/, tasks/, serving/ inside), to import."""
+    top = Path(tempfile.mkdtemp(prefix="driftgate-baseline-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True).stdout
+    src, pkg = top / "src", top / "pkg"
+    src.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+    shutil.copytree(src / "driftgate", pkg / "driftgate")
+    for folder in ("flows", "tasks", "serving"):  # pyproject's [tool.setuptools.package-dir]
+        shutil.copytree(src / folder, pkg / "driftgate" / folder)
+    return pkg
+
+
+def serve_and_measure(
+    cmd: list[str], env: dict[str, str], body: dict[str, object], args: argparse.Namespace
+) -> dict[str, float]:
+    """Start one service, warm it up, measure it with wrk, stop it."""
+    from driftgate.local.servers import free_port
+    from driftgate.local.stack import wait_http
+
+    port = free_port()
+    proc = subprocess.Popen([*cmd, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/ready")
+        url = f"http://127.0.0.1:{port}/predict"
+        run_wrk(url, body, 3, args.connections, args.threads)  # warm-up
+        return run_wrk(url, body, args.seconds, args.connections, args.threads)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=int, default=30)
@@ -92,6 +134,8 @@ def main() -> None:
     ap.add_argument("--dataset", default="diamonds")
     ap.add_argument("--skip-mlflow", action="store_true", help="only measure driftgate's service")
     ap.add_argument("--loop-costs", action="store_true", help="also with prediction log, ids and shadow switched off")
+    ap.add_argument("--baseline", help="git ref: also measure the service as it was there, alternating (before/after)")
+    ap.add_argument("--rounds", type=int, default=2, help="with --baseline: alternations of baseline and current")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench/serve.py needs wrk: apt-get install wrk")
@@ -129,6 +173,10 @@ def main() -> None:
 
     results: dict[str, dict[str, float]] = {}
     procs: list[subprocess.Popen[bytes]] = []
+    if args.baseline:
+        compare_with_baseline(args, env, {"records": [record]})
+        shutil.rmtree(home, ignore_errors=True)
+        return
     try:
         port = free_port()
         procs.append(subprocess.Popen([sys.executable, "-m", "driftgate.cli", "serve", "--port", str(port)], env=env,
@@ -190,3 +238,23 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def compare_with_baseline(args: argparse.Namespace, env: dict[str, str], body: dict[str, object]) -> None:
+    """Single-record throughput of the service at ``args.baseline`` and now, alternated on one machine state."""
+    tree = baseline_tree(args.baseline)
+    cmd = [sys.executable, "-m", "driftgate.cli", "serve"]
+    runs: dict[str, list[dict[str, float]]] = {f"baseline {args.baseline}": [], "current": []}
+    try:
+        for i in range(args.rounds):
+            for name, extra in ((f"baseline {args.baseline}", {"PYTHONPATH": str(tree)}), ("current", {})):
+                r = serve_and_measure(cmd, {**env, **extra}, body, args)
+                runs[name].append(r)
+                print(f"round {i + 1} {name:<22} {r['rps']:>8.0f} req/s  p50 {r['p50_ms']:.1f} ms  "
+                      f"p99 {r['p99_ms']:.1f} ms  failed {r['failed']:.0f}  load {load_average()}")  # fmt: skip
+    finally:
+        shutil.rmtree(tree.parent, ignore_errors=True)
+    mean = {name: sum(r["rps"] for r in rs) / len(rs) for name, rs in runs.items()}
+    before, after = mean[f"baseline {args.baseline}"], mean["current"]
+    print(f"\n{args.connections} connections, {args.seconds} s x {args.rounds} rounds each, one record per request")
+    print(f"mean req/s: baseline {before:.0f}, current {after:.0f}, change {100 * (after / before - 1):+.1f} %")

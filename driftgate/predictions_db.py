@@ -163,6 +163,29 @@ def champion_rows_after(engine: sa.Engine, after_id: int, limit: int) -> list[tu
         return [(int(r.id), str(r.prediction_id), str(r.inputs), str(r.model_version)) for r in conn.execute(query)]
 
 
+def champion_ids_after(engine: sa.Engine, after_id: int, limit: int) -> list[int]:
+    """Row ids of champion rows (with a prediction id) after ``after_id``, oldest first."""
+    p = predictions_table
+    query = (
+        sa.select(p.c.id)
+        .where(p.c.id > after_id, p.c.role == CHAMPION_ROLE, p.c.prediction_id.is_not(None))
+        .order_by(p.c.id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [int(r[0]) for r in conn.execute(query)]
+
+
+def champion_rows_with_ids(engine: sa.Engine, ids: list[int]) -> list[tuple[int, str, str, str]]:
+    """``(id, prediction_id, inputs_json, model_version)`` of the champion rows with these row ids, oldest first."""
+    if not ids:
+        return []
+    p = predictions_table
+    query = sa.select(p.c.id, p.c.prediction_id, p.c.inputs, p.c.model_version).where(p.c.id.in_(ids)).order_by(p.c.id)
+    with engine.connect() as conn:
+        return [(int(r.id), str(r.prediction_id), str(r.inputs), str(r.model_version)) for r in conn.execute(query)]
+
+
 def count_champion_rows(engine: sa.Engine, after_id: int, upto_id: int) -> int:
     """Champion rows with ``after_id < id <= upto_id``."""
     p = predictions_table

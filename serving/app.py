@@ -346,7 +346,10 @@ async def explain(
 @get("/metrics", sync_to_thread=False, include_in_schema=False)
 def metrics() -> Response[bytes]:
     """Prometheus metrics (text exposition format)."""
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(REGISTRY), media_type=_METRICS_TYPE)
+
+
+_METRICS_TYPE = CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")  # Litestar adds the charset to text/* itself
 
 
 @post("/admin/reload", status_code=HTTP_200_OK, guards=[admin_call], security=[{"apiKey": []}])

@@ -7,7 +7,8 @@ their machine or network. Three checks close that door, each before the body is 
 - **JSON only**: ``Content-Type`` must be ``application/json`` (``charset=utf-8`` allowed) and the
   body must not be encoded (``Content-Encoding`` other than ``identity``); anything else is 415.
 - **Same origin only** on routes that change state: a request whose ``Sec-Fetch-Site`` says it
-  came from another site, or whose ``Origin`` is not this service's own, is 403. The service sends
+  came from another site is 403; from a browser too old to send it, one whose ``Origin`` is not
+  this service's own (scheme and ``Host``) is 403. The service sends
   no CORS headers, so a browser never gets a preflight's permission either.
 - **Feedback from loopback** when no admin key is set (``DRIFTGATE_FEEDBACK_OPEN=true`` lifts it):
   labels become training data, so with no key only processes on this machine may send them.
@@ -64,7 +65,9 @@ def cross_site_problem(fetch_site: str | None, origin: str | None, scheme: str, 
     >>> cross_site_problem(None, "http://127.0.0.1:8000", "http", "127.0.0.1:8000") is None
     True
     """
-    if fetch_site is not None and fetch_site.strip().lower() not in SAME_ORIGIN_FETCH:
+    if fetch_site is not None:  # a browser that says where the request comes from: that decides
+        if fetch_site.strip().lower() in SAME_ORIGIN_FETCH:
+            return None
         return f"a request from another site (Sec-Fetch-Site: {fetch_site.strip()[:20]}) may not change state here"
     if origin is not None and origin.strip().lower() != f"{scheme}://{host or ''}".lower():
         return f"a request from origin {origin.strip()[:80]!r} may not change state here (only this service's own)"

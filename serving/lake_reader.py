@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
+    ".html": "text/html",  # Litestar adds "; charset=utf-8" to text/* types itself
     ".json": "application/json",
     ".css": "text/css",
     ".png": "image/png",

@@ -53,6 +53,7 @@ class PredictionLog:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._engine: sa.Engine | None = None
+        self._engine_lock = threading.Lock()
         self._deadline = float("inf")  # set by stop(): the flush ends then
         self.on_done: Callable[[Iterable[str]], None] | None = None  # ids written or lost (an IdLedger's release)
 
@@ -97,9 +98,13 @@ class PredictionLog:
         self._queue.append((datetime.now(UTC).isoformat(), model, version, latency_ms, records, outputs, ids, role))
 
     def _connect(self) -> sa.Engine:
-        if self._engine is None:
-            self._engine = connect(self.url)
-        return self._engine
+        engine = self._engine
+        if engine is None:
+            with self._engine_lock:  # the writer and an id lookup may both be first: one creates the tables
+                if self._engine is None:
+                    self._engine = connect(self.url)
+                engine = self._engine
+        return engine
 
     def logged_ids(self, ids: list[str]) -> set[str]:
         """Which of ``ids`` a logged prediction carries (a blocking read)."""

@@ -44,7 +44,8 @@ from mlflow.tracking import MlflowClient
 
 from driftgate.predictions_db import (
     SHADOW_ROLE,
-    champion_rows_after,
+    champion_ids_after,
+    champion_rows_with_ids,
     connect,
     count_champion_rows,
     insert_prediction_rows,
@@ -101,6 +102,7 @@ class ShadowWorker:
         batch_rows: int = 2048,  # one model call per batch: the per-call overhead (~4 ms) is paid rarely
         interval_s: float = 0.5,  # the log itself is written every 0.5 s
         capacity_rows: int = 50_000,
+        commit_lag_s: float = 5.0,  # the log's transactions last milliseconds; a longer one is taken as lost
     ) -> None:
         from driftgate.spec import load_spec
         from driftgate.tracking import configure_mlflow
@@ -113,6 +115,11 @@ class ShadowWorker:
         self.engine = connect(settings.resolved_predictions_db_url())
         self.current: ServedModel | None = None
         self.after_id = newest_prediction_id(self.engine)  # rows logged from now on (and during the load)
+        # Row ids come from a sequence and can commit out of order (Postgres): a row may appear below
+        # one already read. So the watermark trails by commit_lag_s; rows above it already handled
+        # are remembered (row id -> when first seen) and passed over when read again.
+        self.commit_lag_s = commit_lag_s
+        self._seen: dict[int, float] = {}
         self._failed: str | None = None  # a version that failed to load, and when
         self._failed_at = 0.0
         self._insert_failures = 0
@@ -154,28 +161,51 @@ class ShadowWorker:
         if newest - self.after_id <= self.capacity_rows:
             return
         to = newest - self.capacity_rows // 2
-        skipped = count_champion_rows(self.engine, self.after_id, to)
+        handled = sum(1 for i in self._seen if i <= to)
+        skipped = count_champion_rows(self.engine, self.after_id, to) - handled
         log.warning("shadow: %d rows behind the log; skipping %d champion rows", newest - self.after_id, skipped)
         self.status.dropped.value += skipped
         self.after_id = to
+        self._seen = {i: t for i, t in self._seen.items() if i > to}
+
+    def _advance(self) -> None:
+        """Move the watermark past the rows first seen more than ``commit_lag_s`` ago.
+
+        A row below one of them that is still not visible belongs to a transaction that took longer
+        than the lag; it is taken as lost (the log writes its rows in transactions of milliseconds).
+        """
+        cutoff = time.monotonic() - self.commit_lag_s
+        old = [i for i, seen in self._seen.items() if seen <= cutoff]
+        if old:
+            top = max(old)
+            self.after_id = max(self.after_id, top)
+            self._seen = {i: t for i, t in self._seen.items() if i > top}
+
+    def _handled(self, ids: list[int]) -> None:
+        now = time.monotonic()
+        for i in ids:
+            self._seen.setdefault(i, now)
 
     def step(self) -> int:
         """Score the next batch of new champion rows; the rows read (0: caught up).
 
         Rows the challenger's own version answered (it may also be the champion) are passed over.
-        The watermark moves only once the batch is written; a batch that fails to be written three
-        times running is counted as dropped and passed over.
+        A batch counts as handled only once it is written; a batch that fails to be written three
+        times running is counted as dropped and passed over. Rows that commit out of order (a
+        lower id visible after a higher one) are still read, within ``commit_lag_s``.
         """
         model = self.current
         if model is None:
             return 0
-        rows = champion_rows_after(self.engine, self.after_id, self.batch_rows)
-        if not rows:
+        self._advance()
+        ids = champion_ids_after(self.engine, self.after_id, self.batch_rows + len(self._seen))
+        new = [i for i in ids if i not in self._seen][: self.batch_rows]
+        if not new:
             return 0
-        last = rows[-1][0]
+        rows = champion_rows_with_ids(self.engine, new)
         to_score = [r for r in rows if r[3] != model.version]
         if not to_score:
-            self.after_id = last
+            self._handled(new)
             return len(rows)
         records = msgspec.json.decode(b"[" + ",".join(r[2] for r in to_score).encode() + b"]")
         # as the champion's contract decoded them: a null (or absent) value is a missing one
@@ -186,7 +216,7 @@ class ShadowWorker:
         except Exception as exc:  # count and go on: the next rows may be fine
             log.warning("shadow scoring with version %s failed for %d rows: %s", model.version, len(to_score), exc)
             self.status.dropped.value += len(to_score)
-            self.after_id = last
+            self._handled(new)
             return len(rows)
         latency_ms = (time.perf_counter() - started) * 1000
         outputs = probs if probs is not None else preds
@@ -207,7 +237,7 @@ class ShadowWorker:
         else:
             self.status.scored.value += len(to_score)
         self._insert_failures = 0
-        self.after_id = last
+        self._handled(new)
         return len(rows)
 
     def run(self, poll_seconds: float) -> None:

@@ -8,16 +8,19 @@ shadow process tails the log with.
 from __future__ import annotations
 
 import glob
+import multiprocessing
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from driftgate.local.servers import free_port
 from driftgate.predictions_db import (
     CHAMPION_ROLE,
     SHADOW_ROLE,
@@ -25,14 +28,16 @@ from driftgate.predictions_db import (
     connect,
     count_champion_rows,
     insert_prediction_rows,
+    insert_predictions_sql,
     newest_prediction_id,
     read_labelled,
     read_predictions,
     store_labels,
 )
-from driftgate.local.servers import free_port
 from driftgate.serving.prediction_log import PredictionLog
+from driftgate.serving.shadow import ShadowStatus, ShadowWorker
 from driftgate.serving.telemetry import telemetry
+from tests.conftest import ROOT
 
 
 def _pg_bin() -> Path:
@@ -135,4 +140,69 @@ def test_the_shadow_process_queries_tail_the_log_on_postgres(db: str) -> None:
     assert rows[0][2] == '{"x": 1.5}'
     assert count_champion_rows(engine, start, newest_prediction_id(engine)) == 3
     assert champion_rows_after(engine, rows[-1][0], limit=10) == []
+    engine.dispose()
+
+
+@pytest.fixture
+def shadow_worker(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ShadowWorker, str]]:
+    """A shadow worker on the Postgres log, with a real challenger in a temp MLflow registry."""
+    from driftgate.registry import CHALLENGER
+    from driftgate.settings import get_settings
+    from driftgate.tracking import configure_mlflow
+    from tests.models import register_version
+
+    monkeypatch.setenv("DRIFTGATE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DRIFTGATE_DATASETS_DIR", str(ROOT / "datasets"))
+    monkeypatch.setenv("DRIFTGATE_DATASET", "synthetic-classification")
+    monkeypatch.setenv("DRIFTGATE_PREDICTIONS_DB_URL", db)
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    get_settings.cache_clear()
+    settings = get_settings()
+    client = configure_mlflow(settings)
+    connect(db).dispose()  # the tables, before the worker takes its starting point
+    worker = ShadowWorker(settings, ShadowStatus.create(multiprocessing.get_context("spawn")), batch_rows=10)
+    version, _ = register_version(worker.spec, worker.name, seed=2)
+    client.set_registered_model_alias(worker.name, CHALLENGER, version)
+    assert worker.refresh()
+    yield worker, db
+    worker.engine.dispose()
+    get_settings.cache_clear()
+
+
+RECORD = '{"num_0": 0.1, "num_1": -0.3, "num_2": 1.2, "num_3": null, "cat_0": "a", "cat_1": "b"}'
+
+
+def test_a_row_committed_after_a_later_id_is_still_shadowed_on_postgres(
+    shadow_worker: tuple[ShadowWorker, str],
+) -> None:
+    worker, db = shadow_worker
+    engine = connect(db)
+    slow = engine.connect()
+    slow_tx = slow.begin()  # a transaction that takes its id first and commits last (ids come from a sequence)
+    one = insert_predictions_sql(engine)
+    slow.exec_driver_sql(one, ("t", "m", "9", 1.0, RECORD, "0.5", "late", CHAMPION_ROLE))
+    insert_prediction_rows(engine, [("t", "m", "9", 1.0, RECORD, "0.5", "early", CHAMPION_ROLE)])
+    assert worker.step() == 1  # only "early" is visible yet
+    slow_tx.commit()
+    slow.close()
+    assert worker.step() == 1  # "late" became visible behind the watermark: read all the same
+    assert worker.step() == 0  # and each row once
+    shadowed = [r["prediction_id"] for r in read_predictions(db) if r["role"] == SHADOW_ROLE]
+    assert sorted(shadowed) == ["early", "late"]
+    engine.dispose()
+
+
+def test_the_watermark_passes_rows_once_the_commit_lag_is_over_on_postgres(
+    shadow_worker: tuple[ShadowWorker, str],
+) -> None:
+    worker, db = shadow_worker
+    worker.commit_lag_s = 0.2
+    engine = connect(db)
+    insert_prediction_rows(engine, [("t", "m", "9", 1.0, RECORD, "0.5", f"r{i}", CHAMPION_ROLE) for i in range(3)])
+    assert worker.step() == 3
+    time.sleep(0.3)
+    assert worker.step() == 0
+    champion = [r["id"] for r in read_predictions(db) if r["role"] == CHAMPION_ROLE]
+    assert worker.after_id == max(champion)  # nothing held above the watermark any more
     engine.dispose()
