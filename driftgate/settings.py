@@ -69,7 +69,24 @@ class Settings(BaseSettings):
     )
 
     # --- training and gate ---------------------------------------------------------------
-    train_window: int = Field(3, description="Accepted batches (newest first) used to train.")
+    retrain_policy: Literal["drift", "drift+growth", "always", "never"] = Field(
+        "drift+growth",
+        description="When a batch retrains: drift (drift, metric floor), drift+growth (also when the accepted rows "
+        "the champion never saw reach DRIFTGATE_RETRAIN_GROWTH of its rows), always (every accepted batch), never "
+        "(serve only: train the first model, then only when forced).",
+    )
+    retrain_growth: float = Field(
+        0.5, gt=0, description="Growth trigger: new accepted rows, as a share of the rows the champion trained on."
+    )
+    train_max_rows: int = Field(
+        200_000, ge=1, description="Most rows a training window holds (whole batches, newest first; at least one)."
+    )
+    train_window: int | None = Field(
+        None,
+        ge=1,
+        description="Cap of a training window in batches (newest first); unset: no cap, DRIFTGATE_TRAIN_MAX_ROWS "
+        "bounds it. The window holds every accepted batch since the last drift retrain.",
+    )
     search_iter: int = Field(4, description="Hyperparameter candidates tried per model family.")
     cv_folds: int = Field(3, description="Cross-validation folds of the search.")
     n_jobs: int = Field(2, description="Parallel search jobs (joblib workers, one BLAS/OpenMP thread each).")
@@ -88,6 +105,12 @@ class Settings(BaseSettings):
         200, ge=1, description="Fewest evaluation rows of a slice (and overall) the gate judges; fewer: not judged."
     )
     gate_bootstrap: int = Field(1000, ge=100, description="Resamples of the gate's paired bootstrap.")
+    gate_noninferiority_margin: float = Field(
+        0.01,
+        ge=0,
+        description="A growth retrain (a superset of the champion's rows, same regime) is promoted when the lower "
+        "bound of its improvement is above minus this share of the champion's score (non-inferiority).",
+    )
     seed: int = Field(42, description="Seed of splits and searches.")
     lease_seconds: float = Field(
         3600.0, gt=0, description="Expiry of a training run's dataset lease (set it above the longest run)."

@@ -8,6 +8,7 @@ rerun continues where the last run stopped.
 from __future__ import annotations
 
 import logging
+import time
 
 from mlflow.tracking import MlflowClient
 from prefect import flow
@@ -16,25 +17,37 @@ from prefect.runtime import flow_run
 from driftgate.context import Context, build_context
 from driftgate.flows.ingest import ingest_batches
 from driftgate.lease import dataset_lease
-from driftgate.registry import champion_version
+from driftgate.registry import champion_version, lineage
 from driftgate.settings import get_settings
-from driftgate.tasks.drift import DriftPolicy, decide_task, drift_task
+from driftgate.tasks.drift import DriftPolicy, RetrainPolicy, Trigger, decide_task, drift_task
 from driftgate.tasks.explain import explain_task
 from driftgate.tasks.gate import GatePolicy, gate_task, run_links
 from driftgate.tasks.loop import (
     BatchOutcome,
+    batch_rows,
+    choose_window,
     forced_retrain,
+    gate_question,
+    growth_since,
     load_champion_task,
+    next_regime_start,
     publish_outcomes,
     quarantined,
+    read_outcomes,
     record_outcome_task,
-    training_window,
 )
 from driftgate.tasks.train import SearchSettings, load_window, split_rows, train_task
 from driftgate.tasks.validate import validate_batch_task
 from driftgate.tracking import configure_mlflow, experiment_id
 
 log = logging.getLogger(__name__)
+FORCED = "forced: a retrain was asked for (driftgate run --retrain, or the flow's retrain parameter)"
+
+
+def last_outcome(ctx: Context, before: int) -> BatchOutcome | None:
+    """The newest recorded outcome of a batch before ``before`` (it carries the regime's start)."""
+    earlier = [o for o in read_outcomes(ctx.lake, ctx.spec.name) if o.batch < before]
+    return earlier[-1] if earlier else None
 
 
 def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: int) -> BatchOutcome:
@@ -42,19 +55,26 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
     lake, spec = ctx.lake, ctx.spec
     manifest = lake.manifest(spec.name, number)
     rows = manifest.rows if manifest else None
+    previous = last_outcome(ctx, number)
+    regime = previous.regime_start if previous else None
     if not validate_batch_task(lake, spec, number, ctx.suite_file).success:
         current = champion_version(client, ctx.model_name)
-        return record_outcome_task(
-            lake, spec.name, quarantined(number, rows, str(current.version) if current else None)
-        )
+        out = quarantined(number, rows, str(current.version) if current else None)
+        out.regime_start = regime
+        return record_outcome_task(lake, spec.name, out)
 
     policy = DriftPolicy.from_settings(ctx.settings)
     champ = load_champion_task(client, lake, spec, ctx.model_name)
-    report, score = None, None
+    report, score, growth, trained = None, None, None, []
     if champ is not None:
         report = drift_task(lake, spec, number, champ.reference, policy, champ.importance)
         score = champ.score(spec, split_rows(lake.read_batch(spec.name, number), "test"))
-    decision, report_uri, drift_run = decide_task(lake, experiment, number, report, policy, spec, score)
+        trained = [b.number for b in lineage(client, champ.version)]
+        growth = growth_since(batch_rows(lake, spec.name, lake.accepted_numbers(spec.name)), trained, number)
+    retrain_policy = RetrainPolicy.from_settings(ctx.settings)
+    decision, report_uri, drift_run = decide_task(
+        lake, experiment, number, report, policy, spec, score, retrain_policy, growth
+    )
     outcome = BatchOutcome(
         batch=number,
         rows=rows,
@@ -66,27 +86,59 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
         reasons=decision.reasons,
         drift_report=report_uri,
         drift_run_id=drift_run,
+        trigger=str(decision.trigger) if decision.trigger else None,
+        regime_start=next_regime_start(
+            decision.trigger,
+            number,
+            regime,
+            previous_trigger=previous.trigger if previous else None,
+            previous_promoted=previous.promoted if previous else False,
+        ),
     )
     if decision.retrain:
-        retrain(ctx, client, experiment, outcome)
+        retrain_batch(ctx, client, experiment, outcome, trained)
     return record_outcome_task(lake, spec.name, outcome)
 
 
-def retrain(ctx: Context, client: MlflowClient, experiment: str, outcome: BatchOutcome) -> None:
-    """Train on the window ending at the outcome's batch, gate, explain; fills in ``outcome``."""
+def retrain_batch(
+    ctx: Context, client: MlflowClient, experiment: str, outcome: BatchOutcome, trained: list[int]
+) -> None:
+    """Train on the regime's window ending at the outcome's batch, gate, explain; fills in ``outcome``.
+
+    Args:
+        trained: the batches the current champion trained on (the gate asks non-inferiority of a
+            growth retrain whose window holds them all, superiority otherwise).
+    """
     s, spec = ctx.settings, ctx.spec
-    window = training_window(ctx.lake.accepted_numbers(spec.name), outcome.batch, s.train_window)
-    data = load_window(ctx.lake, spec, window)
-    trained, model = train_task(
+    started = time.perf_counter()
+    rows = batch_rows(ctx.lake, spec.name, ctx.lake.accepted_numbers(spec.name))
+    window = choose_window(
+        rows, outcome.batch, outcome.regime_start, max_rows=s.train_max_rows, max_batches=s.train_window
+    )
+    data = load_window(ctx.lake, spec, window.batches)
+    new, model = train_task(
         client, experiment, spec, ctx.model_name, data, SearchSettings.from_settings(s), outcome.reasons, outcome.batch
     )
-    links = run_links(s.resolved_tracking_uri(), s.service_url(), experiment, trained.run_id, trained.version)
-    batches = [b.number for b in data.batches]  # the gate compares on the test rows of the whole window
-    result = gate_task(client, spec, ctx.model_name, trained.version, model, trained.run_id, data.test,
-                       GatePolicy.from_settings(s), links, batches)  # fmt: skip
-    explain_task(spec, trained, model, data, outcome.reasons, result.reason,
+    trigger = Trigger(outcome.trigger) if outcome.trigger else Trigger.FORCED
+    tags = {
+        "driftgate.trigger": str(trigger),
+        "driftgate.reasons": "; ".join(outcome.reasons)[:5000],
+        "driftgate.window.batches": ",".join(map(str, window.batches)),
+        "driftgate.window.rows": str(window.rows),
+        "driftgate.regime_start": str(outcome.regime_start),
+    }
+    for key, value in tags.items():  # after the run: train_task tags the reasons as its trigger
+        client.set_tag(new.run_id, key, value)
+    links = run_links(s.resolved_tracking_uri(), s.service_url(), experiment, new.run_id, new.version)
+    question = gate_question(trigger, window.batches, trained)
+    # the gate judges only test rows (fixed per batch at ingest): no version ever trained on them
+    result = gate_task(client, spec, ctx.model_name, new.version, model, new.run_id, data.test,
+                       GatePolicy.from_settings(s), links, window.batches, question)  # fmt: skip
+    explain_task(spec, new, model, data, outcome.reasons, result.reason,
                  (s.explain_rows, s.explain_seconds, s.seed))  # fmt: skip
-    outcome.add_retrain(trained.version, trained.run_id, result)
+    outcome.add_retrain(new.version, new.run_id, result)
+    outcome.window, outcome.window_rows = window.batches, window.rows
+    outcome.train_seconds = round(time.perf_counter() - started, 2)
 
 
 @flow(name="continuous-training")
@@ -95,6 +147,7 @@ def continuous_training(
     max_batches: int | None = None,
     ingest: bool = True,
     retrain_reason: str | None = None,
+    retrain: bool = False,
 ) -> list[BatchOutcome]:
     """Take every new batch through the loop, in order; a rerun continues where one stopped.
 
@@ -103,7 +156,9 @@ def continuous_training(
         max_batches: ingest at most this many new batches (default: all available).
         ingest: fetch new batches first (off: process what the lake already holds).
         retrain_reason: retrain on the latest window even when no new batch asks for it, for this
-            reason (``monitor-predictions`` sets it when live traffic asks for it).
+            reason (``monitor-predictions`` sets it when live traffic asks for it); trigger ``forced``.
+        retrain: force one retrain (trigger ``forced``) when no new batch retrained: the Prefect
+            UI's switch, and ``driftgate run --retrain``.
     """
     ctx = build_context(get_settings(), dataset)
     if ingest:
@@ -113,11 +168,15 @@ def continuous_training(
     owner = f"continuous-training {flow_run.get_id() or 'local'}"
     with dataset_lease(ctx.lake, ctx.spec.name, owner=owner, ttl_s=ctx.settings.lease_seconds):
         outcomes = [process_batch(ctx, client, experiment, n) for n in ctx.lake.pending_numbers(ctx.spec.name)]
-        if retrain_reason and not any(o.retrained for o in outcomes):
+        reason = retrain_reason or (FORCED if retrain else None)
+        if reason and not any(o.retrained for o in outcomes):
             current = champion_version(client, ctx.model_name)
-            forced = forced_retrain(ctx.lake, ctx.spec.name, retrain_reason, str(current.version) if current else None)
+            newest = last_outcome(ctx, ctx.lake.cursor(ctx.spec.name) + 1)
+            start = newest.regime_start if newest else None
+            forced = forced_retrain(ctx.lake, ctx.spec.name, reason, str(current.version) if current else None, start)
             if forced is not None:
-                retrain(ctx, client, experiment, forced)
+                trained = [b.number for b in lineage(client, current)] if current else []
+                retrain_batch(ctx, client, experiment, forced, trained)
                 outcomes.append(forced)
     if outcomes:
         publish_outcomes(ctx.spec.name, outcomes)

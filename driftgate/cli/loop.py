@@ -30,11 +30,17 @@ def run(
     dataset: DatasetOpt = None,
     max_batches: Annotated[int | None, typer.Option(help="Ingest at most this many new batches.")] = None,
     ingest: Annotated[bool, typer.Option(help="Fetch new batches first.")] = True,
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="Retrain on the newest window even if no batch asks for it (forced).")
+    ] = False,
 ) -> None:
-    """Run the continuous-training flow once over every new batch, and print what each batch did."""
+    """Run the continuous-training flow once over every new batch, and print what each batch did.
+
+    Which batches retrain follows DRIFTGATE_RETRAIN_POLICY; the table's ``trigger`` says why.
+    """
     from driftgate.flows.training import continuous_training
 
-    outcomes = continuous_training(dataset=dataset, max_batches=max_batches, ingest=ingest)
+    outcomes = continuous_training(dataset=dataset, max_batches=max_batches, ingest=ingest, retrain=retrain)
     if not outcomes:
         typer.echo("no new batches")
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -12,11 +12,13 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from driftgate.charts import histogram_chart
 from driftgate.frames import SPLIT_COLUMN
 from driftgate.lake import Lake
 from driftgate.names import artifact_key
-from driftgate.pages import histogram_pair, render_standalone
+from driftgate.pages import render_standalone
 from driftgate.spec import DatasetSpec
+from driftgate.tasks.drift._decision import Growth, RetrainDecision, RetrainPolicy, decide
 from driftgate.tasks.drift._statistics import DriftPolicy, FeatureDrift, categorical_drift, numeric_drift
 
 
@@ -57,7 +59,8 @@ class DriftReport:
     def to_markdown(self, decision: RetrainDecision | None = None) -> str:
         lines = [f"# Drift of {self.dataset} batch {self.batch}", ""]
         if decision:
-            lines += [f"**Retrain: {'yes' if decision.retrain else 'no'}**", ""]
+            trigger = f" (trigger: {decision.trigger})" if decision.trigger else ""
+            lines += [f"**Retrain: {'yes' if decision.retrain else 'no'}{trigger}**", ""]
             lines += [f"- {r}" for r in decision.reasons] + [""]
         lines += [
             "| column | statistic | value | threshold | p-value | missing ref→cur | drift |",
@@ -70,23 +73,16 @@ class DriftReport:
             )
         return "\n".join(lines)
 
-    def to_html(self, decision: RetrainDecision | None = None) -> str:
-        rows = [
-            (f, histogram_pair(f.histogram.get("reference", []), f.histogram.get("current", [])))
-            for f in [*self.features, *([self.target] if self.target else [])]
-        ]
+    def chart_rows(self) -> list[tuple[FeatureDrift, Any]]:
+        """Each feature (and the target) with its chart of reference vs batch shares."""
+        every = [*self.features, *([self.target] if self.target else [])]
+        return [(f, histogram_chart(f.histogram, f.column)) for f in every]
+
+    def to_html(self, decision: RetrainDecision | None = None, *, title: str | None = None) -> str:
         return render_standalone(
-            "report_drift.html", title=f"Drift of {self.dataset} batch {self.batch}", report=self,
-            decision=decision, rows=rows,
+            "report_drift.html", title=title or f"Drift of {self.dataset} batch {self.batch}", report=self,
+            decision=decision, rows=self.chart_rows(),
         )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class RetrainDecision:
-    """Whether to retrain, and why, in words."""
-
-    retrain: bool
-    reasons: list[str] = field(default_factory=list)
 
 
 def compute_drift(
@@ -129,47 +125,6 @@ def _weights(names: list[str], importance: dict[str, float] | None) -> dict[str,
     return {n: 1 / len(names) for n in names}
 
 
-def decide(
-    report: DriftReport | None,
-    policy: DriftPolicy,
-    spec: DatasetSpec,
-    *,
-    has_champion: bool,
-    champion_score: float | None = None,
-) -> RetrainDecision:
-    """The dataset-level policy: retrain for no champion, target drift, enough drifted
-    (importance-weighted) features, or a champion metric past the floor."""
-    if not has_champion or report is None:
-        return RetrainDecision(True, ["no champion yet"])
-    reasons = []
-    if report.target is not None and report.target.any_drift:
-        t = report.target
-        reasons.append(f"target {t.column!r} drifted ({t.statistic} {t.value:.3f} >= {t.threshold}, p={t.p_value:.2g})")
-    if report.dataset_drift:
-        reasons.append(
-            f"drifted features {', '.join(report.drifted)} carry {report.drifted_share:.0%} of the "
-            f"importance (threshold {report.share_threshold:.0%})"
-        )
-    if (
-        policy.metric_floor is not None
-        and champion_score is not None
-        and spec.better(policy.metric_floor, champion_score)
-    ):
-        reasons.append(
-            f"champion {spec.metric.name} {champion_score:.4g} is worse than the floor {policy.metric_floor}"
-        )
-    if reasons:
-        return RetrainDecision(True, reasons)
-    drifted = ", ".join(report.drifted) or "none"
-    return RetrainDecision(
-        False,
-        [
-            f"no drift that matters: drifted features ({drifted}) carry {report.drifted_share:.0%} of the "
-            f"importance, below {report.share_threshold:.0%}; target stable"
-        ],
-    )
-
-
 @task(name="detect-drift", task_run_name="drift-{batch}", cache_policy=NO_CACHE)
 def drift_task(
     lake: Lake,
@@ -194,6 +149,7 @@ def log_drift_run(experiment_id: str, report: DriftReport, decision: RetrainDeci
                 "driftgate.kind": "drift",
                 "driftgate.batch": str(report.batch),
                 "driftgate.retrain": str(decision.retrain),
+                "driftgate.trigger": str(decision.trigger or ""),
                 "driftgate.reasons": "; ".join(decision.reasons),
             }
         )
@@ -224,13 +180,16 @@ def decide_task(
     policy: DriftPolicy,
     spec: DatasetSpec,
     champion_score: float | None,
+    retrain: RetrainPolicy | None = None,
+    growth: Growth | None = None,
 ) -> tuple[RetrainDecision, str | None, str | None]:
-    """The retrain decision, with its drift report published (lake, MLflow, Prefect).
+    """The retrain decision (:func:`decide`), with its drift report published (lake, MLflow, Prefect).
 
     Returns:
         The decision, the report's lake URI and its MLflow run id (both None without a champion).
     """
-    decision = decide(report, policy, spec, has_champion=report is not None, champion_score=champion_score)
+    decision = decide(report, policy, spec, has_champion=report is not None, champion_score=champion_score,
+                      retrain=retrain, growth=growth)  # fmt: skip
     if report is None:
         return decision, None, None
     return decision, publish_drift(lake, report, decision), log_drift_run(experiment_id, report, decision)

@@ -9,12 +9,13 @@ from driftgate.tasks.gate._live import (
     promote_on_live,
     spent_confidence,
 )
-from driftgate.tasks.gate._result import GatePolicy, GateResult
+from driftgate.tasks.gate._result import GatePolicy, GateResult, Question
 
 __all__ = [
     "GatePolicy",
     "GateResult",
     "LiveLook",
+    "Question",
     "challenger_alias",
     "describe_gate",
     "earlier_looks",

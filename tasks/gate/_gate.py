@@ -52,11 +52,21 @@ from driftgate.tasks.evaluate import (
     positive_class,
     rows_to_decide,
 )
-from driftgate.tasks.gate._result import GatePolicy, GateResult, SliceCheck
+from driftgate.tasks.gate._result import GatePolicy, GateResult, Question, SliceCheck
 from driftgate.tasks.train import split_xy
 
 log = logging.getLogger(__name__)
-__all__ = ["GatePolicy", "GateResult", "Outcome", "SliceCheck", "evaluate_challenger", "gate", "gate_task", "judge"]
+__all__ = [
+    "GatePolicy",
+    "GateResult",
+    "Outcome",
+    "Question",
+    "SliceCheck",
+    "evaluate_challenger",
+    "gate",
+    "gate_task",
+    "judge",
+]
 
 
 def baseline(spec: DatasetSpec, y: pd.Series, like: Predictions) -> Predictions:
@@ -71,11 +81,19 @@ def baseline(spec: DatasetSpec, y: pd.Series, like: Predictions) -> Predictions:
 
 
 def judge(
-    overall: Difference, slices: list[SliceCheck], maximize: bool, policy: GatePolicy
+    overall: Difference,
+    slices: list[SliceCheck],
+    maximize: bool,
+    policy: GatePolicy,
+    question: Question = Question.SUPERIORITY,
 ) -> tuple[Outcome, str, int | None]:
-    """Pure decision from the paired differences: the outcome, one sentence why, rows that would decide."""
+    """Pure decision from the paired differences: the outcome, one sentence why, rows that would decide.
+
+    Superiority promotes when the improvement's lower bound clears ``margin`` (relative to the
+    champion's score); non-inferiority when it is above ``-noninferiority_margin``.
+    """
     _point, lo, hi = overall.improvement(maximize)
-    needed = policy.margin * abs(overall.champion)
+    needed = policy.threshold(question) * abs(overall.champion)
     better = "higher" if maximize else "lower"
     pct = f"{policy.confidence:.0%}"
     if overall.rows < policy.slice_min_rows:
@@ -93,8 +111,20 @@ def judge(
         if blocking:
             names = "; ".join(s.describe() for s in blocking)
             return Outcome.NOT_BETTER, f"better overall by {span} but worse on {names}: the champion stays", None
+        if question is Question.NONINFERIORITY:
+            return (
+                Outcome.PROMOTED,
+                f"challenger not worse (non-inferiority): difference {span} stays above {needed:.4g}",
+                None,
+            )
         return Outcome.PROMOTED, f"challenger better by {span}, clearing the margin of {needed:.4g}", None
     if hi <= needed:
+        if question is Question.NONINFERIORITY:
+            return (
+                Outcome.NOT_BETTER,
+                f"challenger worse (non-inferiority): difference {span} is below {needed:.4g}",
+                None,
+            )
         return (
             Outcome.NOT_BETTER,
             f"challenger not better: difference {span} does not clear the margin of {needed:.4g}",
@@ -128,6 +158,7 @@ def evaluate_challenger(
     champion: Predictions | None,
     policy: GatePolicy,
     batches: list[int] | None = None,
+    question: Question = Question.SUPERIORITY,
 ) -> GateResult:
     """The gate's verdict from both models' predictions of ``rows`` (pure: no registry, no I/O).
 
@@ -138,6 +169,8 @@ def evaluate_challenger(
         champion: the champion's predictions of ``rows``, or None when there is no champion.
         policy: margin, confidence, smallest slice, resamples, seed.
         batches: the batch numbers the rows come from (recorded).
+        question: superiority (better than the champion) or non-inferiority (not worse by more
+            than ``policy.noninferiority_margin``); a first model is compared with the baseline either way.
     """
     metric, maximize = spec.metric.name, spec.metric.direction == "maximize"
     y = rows[spec.target].to_numpy()
@@ -169,10 +202,11 @@ def evaluate_challenger(
         None,
         None,
         policy.confidence,
-        policy.margin,
+        policy.margin if question is Question.SUPERIORITY else policy.noninferiority_margin,
         choose_test(metric, challenger),
         len(rows),
         list(batches or []),
+        question=question if champion is not None else Question.SUPERIORITY,
     )
     if champion is None:
         cleared = d.improvement(maximize)[1] > 0
@@ -186,9 +220,10 @@ def evaluate_challenger(
     checks = []
     for key, (col, level, _) in groups.items():
         s = diffs[key]
-        worse = s.improvement(maximize)[2] < -policy.margin * abs(s.champion)  # confidently worse beyond the margin
+        # confidently worse beyond the margin (the wider of the two under non-inferiority)
+        worse = s.improvement(maximize)[2] < -max(policy.margin, -policy.threshold(question)) * abs(s.champion)
         checks.append(SliceCheck(col, level, s, bool(worse)))
-    outcome, reason, more = judge(d, checks, maximize, policy)
+    outcome, reason, more = judge(d, checks, maximize, policy, question)
     return replace(
         result,
         outcome=outcome,
@@ -238,6 +273,7 @@ def gate(
     rows: pd.DataFrame,
     policy: GatePolicy | None = None,
     batches: list[int] | None = None,
+    question: Question = Question.SUPERIORITY,
 ) -> GateResult:
     """Score challenger and champion on ``rows``, decide, move the aliases, record the comparison.
 
@@ -245,6 +281,7 @@ def gate(
         rows: labelled rows neither model trained on (the window's test rows).
         policy: the gate's policy (default: :class:`GatePolicy` defaults).
         batches: the batch numbers of ``rows`` (recorded).
+        question: superiority or non-inferiority (:class:`Question`), chosen by the retrain's trigger.
     """
     policy = policy or GatePolicy()
     client.set_registered_model_alias(name, CHALLENGER, challenger_version)
@@ -252,7 +289,7 @@ def gate(
     current = champion_version(client, name)
     champion_model = usable_champion(spec, name, current)
     champ = predict(champion_model, spec.task, X) if champion_model is not None else None
-    result = evaluate_challenger(spec, rows, predict(challenger_model, spec.task, X), champ, policy, batches)
+    result = evaluate_challenger(spec, rows, predict(challenger_model, spec.task, X), champ, policy, batches, question)
     result = replace(result, challenger=str(challenger_version), champion=str(current.version) if current else None)
     if result.promoted:  # the service must be able to load it; then compare-and-set against the one compared
         refuse_unservable(client, spec, name, challenger_version, challenger_run_id)
@@ -268,7 +305,8 @@ def gate(
 def describe_gate(client: MlflowClient, name: str, version: str, result: GateResult) -> None:
     """Append the gate's verdict (outcome, scores, interval, test, rows) to the version's registry description."""
     mv = client.get_model_version(name, version)
-    where = f"{result.rows} test rows of batches {', '.join(map(str, result.batches)) or '-'}; {result.test}"
+    where = f"{result.question}; {result.rows} test rows of batches {', '.join(map(str, result.batches)) or '-'}"
+    where += f"; {result.test}"
     verdict = f"Gate: {result.outcome} ({where}): {result.reason}"
     client.update_model_version(name, version, description=f"{mv.description or ''}\n{verdict}")
 
@@ -298,9 +336,10 @@ def gate_task(
     policy: GatePolicy,
     links: dict[str, str],
     batches: list[int],
+    question: Question = Question.SUPERIORITY,
 ) -> GateResult:
     """Gate ``version`` on ``rows`` (the window's test rows, from ``batches``); record it everywhere."""
-    result = gate(client, spec, model_name, version, model, run_id, rows, policy, batches)
+    result = gate(client, spec, model_name, version, model, run_id, rows, policy, batches, question)
     describe_gate(client, model_name, version, result)
     listed = "\n".join(f"- {label}: {url}" for label, url in links.items())
     create_markdown_artifact(f"{result.to_markdown()}\n\n{listed}\n", key=artifact_key("gate", spec.name, "v", version))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from driftgate.settings import Settings, setting_default
 from driftgate.tasks.evaluate import Difference, Outcome
@@ -11,19 +12,38 @@ from driftgate.tasks.evaluate import Difference, Outcome
 TAG = "driftgate.gate."
 
 
+class Question(StrEnum):
+    """What the gate asks of a challenger: better than the champion, or not worse by more than a margin."""
+
+    SUPERIORITY = "superiority"  # the improvement's lower bound clears the margin (drift, metric, forced, first)
+    NONINFERIORITY = "non-inferiority"  # the lower bound is above -noninferiority_margin (growth: more of the same)
+
+
 @dataclass(frozen=True)
 class GatePolicy:
-    """How sure the gate must be: relative margin, confidence, smallest slice, resamples, seed."""
+    """How sure the gate must be: relative margins, confidence, smallest slice, resamples, seed."""
 
     margin: float = setting_default("gate_margin")
     confidence: float = setting_default("gate_confidence")
     slice_min_rows: int = setting_default("gate_slice_min_rows")
     resamples: int = setting_default("gate_bootstrap")
     seed: int = setting_default("seed")
+    noninferiority_margin: float = setting_default("gate_noninferiority_margin")
 
     @classmethod
     def from_settings(cls, s: Settings) -> GatePolicy:
-        return cls(s.gate_margin, s.gate_confidence, s.gate_slice_min_rows, s.gate_bootstrap, s.seed)
+        return cls(
+            margin=s.gate_margin,
+            confidence=s.gate_confidence,
+            slice_min_rows=s.gate_slice_min_rows,
+            resamples=s.gate_bootstrap,
+            seed=s.seed,
+            noninferiority_margin=s.gate_noninferiority_margin,
+        )
+
+    def threshold(self, question: Question) -> float:
+        """The relative improvement the lower bound must clear: ``margin``, or ``-noninferiority_margin``."""
+        return self.margin if question is Question.SUPERIORITY else -self.noninferiority_margin
 
 
 @dataclass(frozen=True)
@@ -68,6 +88,7 @@ class GateResult:
     baseline_cleared: bool | None = None
     challenger: str = ""
     champion: str | None = None
+    question: Question = Question.SUPERIORITY
 
     @property
     def promoted(self) -> bool:
@@ -100,6 +121,7 @@ class GateResult:
             "promoted": str(self.promoted),
             "reason": self.reason,
             "test": self.test,
+            "question": str(self.question),
             "confidence": str(self.confidence),
             "margin": str(self.margin),
             "batches": json.dumps(self.batches),
@@ -123,6 +145,7 @@ class GateResult:
             f"\n- difference (challenger - champion): {_num(self.difference)}, {pct} interval "
             f"[{_num(self.ci_low)}, {_num(self.ci_high)}] ({self.test}; "
             f"{'higher' if self.maximize else 'lower'} is better; margin {self.margin:.2%})\n"
+            f"- question: {self.question}\n"
             f"- rows: {self.rows} test rows of batches {', '.join(map(str, self.batches)) or '-'}\n"
         )
         if self.more_rows is not None:

@@ -37,6 +37,13 @@ class BatchOutcome:
         champion: the champion after this batch.
         gate: the gate's outcome (``promoted``, ``not better``, ``inconclusive``) when it ran.
         reasons: why the batch did what it did (the decision's reasons, then the gate's).
+        trigger: the retrain's trigger (``first``, ``drift``, ``metric``, ``growth``, ``forced``,
+            ``always``), None when it did not retrain.
+        question: the gate's question (``superiority`` or ``non-inferiority``) when it ran.
+        gate_rows: the test rows the gate judged on.
+        window: the batches the retrain trained on; ``window_rows`` their rows.
+        regime_start: the first batch of the regime after this batch (windows start there).
+        train_seconds: wall seconds of the retrain (train, gate, explain).
     """
 
     batch: int
@@ -56,8 +63,27 @@ class BatchOutcome:
     drift_report: str | None = None
     drift_run_id: str | None = None
     run_id: str | None = None
+    trigger: str | None = None
+    question: str | None = None
+    gate_rows: int | None = None
+    window: list[int] = field(default_factory=list)
+    window_rows: int | None = None
+    regime_start: int | None = None
+    train_seconds: float | None = None
 
-    TABLE = ("batch", "rows", "valid", "drift", "retrained", "version", "metric", "champion", "gate")
+    TABLE = (
+        "batch",
+        "rows",
+        "valid",
+        "drift",
+        "trigger",
+        "retrained",
+        "window",
+        "version",
+        "metric",
+        "champion",
+        "gate",
+    )
 
     def add_retrain(self, version: str, run_id: str, result: GateResult) -> None:
         """Record the version trained for this batch and the gate's verdict on it."""
@@ -66,6 +92,8 @@ class BatchOutcome:
         self.run_id = run_id
         self.promoted = result.promoted
         self.gate = str(result.outcome)
+        self.question = str(result.question)
+        self.gate_rows = result.rows
         if result.ci_low is not None and result.ci_high is not None:
             self.gate_interval = [result.ci_low, result.ci_high]
         self.gate_reason = result.reason
@@ -85,8 +113,12 @@ class BatchOutcome:
         return cls(**{k: v for k, v in record.items() if k in names})
 
     def cells(self) -> list[str]:
-        """The table's cells for this batch, ``why`` last."""
-        return [_cell(getattr(self, c)) for c in self.TABLE] + ["; ".join(self.reasons)]
+        """The table's cells for this batch, ``why`` last; the gate's cell names its question."""
+        shown = {
+            "window": f"{self.window[0]}-{self.window[-1]} ({self.window_rows} rows)" if self.window else None,
+            "gate": f"{self.gate} ({self.question})" if self.gate and self.question else self.gate,
+        }
+        return [_cell(shown[c] if c in shown else getattr(self, c)) for c in self.TABLE] + ["; ".join(self.reasons)]
 
 
 def quarantined(batch: int, rows: int | None, champion: str | None) -> BatchOutcome:
@@ -94,7 +126,9 @@ def quarantined(batch: int, rows: int | None, champion: str | None) -> BatchOutc
     return BatchOutcome(batch=batch, rows=rows, valid=False, champion=champion, reasons=[QUARANTINED])
 
 
-def forced_retrain(lake: Lake, dataset: str, reason: str, champion: str | None) -> BatchOutcome | None:
+def forced_retrain(
+    lake: Lake, dataset: str, reason: str, champion: str | None, regime_start: int | None = None
+) -> BatchOutcome | None:
     """The outcome a retrain asked for from outside (the monitor) starts from: the newest accepted batch.
 
     Returns None (and logs why) when the lake holds no accepted batch to train on.
@@ -103,7 +137,8 @@ def forced_retrain(lake: Lake, dataset: str, reason: str, champion: str | None) 
     if not accepted:
         log.warning("asked to retrain (%s) but the lake holds no accepted batch of %s", reason, dataset)
         return None
-    return BatchOutcome(batch=accepted[-1], rows=None, valid=True, reasons=[reason], champion=champion)
+    return BatchOutcome(batch=accepted[-1], rows=None, valid=True, reasons=[reason], champion=champion,
+                        trigger="forced", regime_start=regime_start)  # fmt: skip
 
 
 def _cell(value: Any) -> str:

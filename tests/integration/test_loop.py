@@ -21,6 +21,7 @@ def synthetic_api(driftgate_env: Path, monkeypatch: pytest.MonkeyPatch):
     with ServerThread(create_data_api(load_source(spec), spec)) as server:
         monkeypatch.setenv("DRIFTGATE_DATA_API_URL", server.url)
         monkeypatch.setenv("DRIFTGATE_DATASET", "synthetic-regression")
+        monkeypatch.setenv("DRIFTGATE_RETRAIN_POLICY", "drift")  # growth retrains: tests/integration/test_backtest.py
         get_settings.cache_clear()
         yield server
 
@@ -38,16 +39,21 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(
     assert sorted(by_batch) == [1, 2, 3, 4, 5]
     assert by_batch[1].retrained
     assert by_batch[1].reasons[0] == "no champion yet"
+    assert by_batch[1].trigger == "first"
     assert by_batch[1].gate == "promoted"  # the first model clears the no-skill baseline
     assert by_batch[1].champion == "1"
     assert by_batch[2].valid
     assert not by_batch[2].retrained
     assert by_batch[3].retrained  # the shifted batches trigger retraining
+    assert by_batch[3].trigger == "drift"
+    assert by_batch[3].question == "superiority"  # a drift retrain must be better
+    assert by_batch[3].window == [3]  # the window restarts at the drifted batch
     assert by_batch[3].gate in {"promoted", "not better", "inconclusive"}
     assert by_batch[3].gate_interval is not None  # a comparison with a champion carries its interval
     assert by_batch[2].gate is None  # no retrain, no gate
     assert by_batch[4].valid is False  # the corrupt batch is quarantined ...
     ctx = build_context(get_settings())
+    assert by_batch[3].gate_rows == ctx.lake.manifest("synthetic-regression", 3).splits["test"]  # test rows only
     assert ctx.lake.is_quarantined("synthetic-regression", 4)
     assert 4 not in ctx.lake.accepted_numbers("synthetic-regression")
     client = configure_mlflow(get_settings())

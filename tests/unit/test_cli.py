@@ -73,11 +73,12 @@ def test_rollback_without_history_fails_cleanly(tmp_path: Path) -> None:
 def test_the_demo_table_has_one_line_per_batch_and_the_reasons() -> None:
     table = format_table([
         BatchOutcome(batch=1, rows=10, valid=True, retrained=True, version="1", metric=0.91234, champion="1",
-                     gate="promoted", reasons=["no champion yet"]),
+                     gate="promoted", reasons=["no champion yet"], trigger="first", window=[1], window_rows=10),
         quarantined(2, 10, champion="1"),
     ])  # fmt: skip
     lines = table.splitlines()
-    header = ["batch", "rows", "valid", "drift", "retrained", "version", "metric", "champion", "gate", "why"]
+    header = ["batch", "rows", "valid", "drift", "trigger", "retrained", "window", "version", "metric", "champion",
+              "gate", "why"]  # fmt: skip
     assert lines[0].split() == header
-    assert lines[2].split()[:9] == ["1", "10", "yes", "-", "yes", "1", "0.9123", "1", "promoted"]
+    assert lines[2].split()[:12] == ["1", "10", "yes", "-", "first", "yes", "1-1", "(10", "rows)", "1", "0.9123", "1"]
     assert lines[3].endswith("quarantined: failed validation")

@@ -12,15 +12,18 @@ Regression (RMSE, paired bootstrap): model k's error is ``sigma_k * (sqrt(rho) *
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm
 
 from driftgate.predict import Predictions
+from driftgate.settings import setting_default
 from driftgate.spec import load_spec
 from driftgate.tasks.evaluate import Outcome
-from driftgate.tasks.gate import GatePolicy, evaluate_challenger
+from driftgate.tasks.gate import GatePolicy, Question, evaluate_challenger
 from tests.conftest import ROOT
 
 CLS = load_spec("synthetic-classification", ROOT / "datasets")
@@ -124,3 +127,56 @@ def test_a_challenger_better_overall_but_worse_on_one_slice_is_blocked_naming_it
         assert result.mlflow_tags()["driftgate.gate.blocking"] == '["cat_0=a"]'
         blocked += 1
     assert blocked == 20
+
+
+# --- non-inferiority: the question a growth retrain is asked ----------------------------------
+# Measured (100 trials each, 2,250 rows, rho 0.8) before choosing DRIFTGATE_GATE_NONINFERIORITY_MARGIN:
+# share promoted by true relative difference of the challenger (negative: worse)
+#   margin  | ROC AUC: -2 %  -1 %  0     +0.5 % | RMSE: -2 %  -1 %  0     +0.5 %
+#   0.005   |         0.00  0.00  0.11  0.37   |       0.00  0.01  0.06  0.12
+#   0.01    |         0.00  0.04  0.39  0.65   |       0.00  0.01  0.12  0.23
+#   0.02    |         0.04  0.38  0.84  0.98   |       0.01  0.12  0.48  0.58
+# 0.01 is the widest margin that keeps a model 1 % worse below 5 %: the default.
+NI_MARGIN = setting_default("gate_noninferiority_margin")
+
+
+def noninferiority_rate(task: str, trials: int, relative: float, question: Question = Question.NONINFERIORITY) -> float:
+    """Share of trials promoted when the challenger is ``relative`` better (negative: worse) than the champion."""
+    policy = replace(POLICY, noninferiority_margin=NI_MARGIN)
+    promoted = 0
+    for i in range(trials):
+        if task == "classification":
+            spec, (rows, champ, chall) = CLS, classifier_trial(2000 + i, BASE_AUC, BASE_AUC * (1 + relative))
+        else:
+            spec, (rows, champ, chall) = REG, regressor_trial(2000 + i, 1.0, 1.0 * (1 - relative))
+        promoted += evaluate_challenger(spec, rows, chall, champ, policy, question=question).promoted
+    return promoted / trials
+
+
+def test_the_default_noninferiority_margin_is_the_measured_one() -> None:
+    assert NI_MARGIN == 0.01
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_challenger_worse_by_the_margin_is_promoted_in_at_most_5_percent_under_noninferiority(task: str) -> None:
+    assert noninferiority_rate(task, 200, relative=-NI_MARGIN) <= 0.05
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_noninferiority_promotes_an_equal_challenger_more_often_than_superiority(task: str) -> None:
+    """An inconclusive growth retrain would keep the less-informed champion: non-inferiority lets it through."""
+    ni = noninferiority_rate(task, 100, relative=0.0)
+    sup = noninferiority_rate(task, 100, relative=0.0, question=Question.SUPERIORITY)
+    assert ni > sup
+    assert sup <= 0.05
+
+
+def test_the_question_asked_is_recorded_with_the_verdict() -> None:
+    rows, champ, chall = classifier_trial(7, BASE_AUC, BASE_AUC + 0.02)
+    result = evaluate_challenger(CLS, rows, chall, champ, POLICY, question=Question.NONINFERIORITY)
+    assert result.question is Question.NONINFERIORITY
+    assert result.mlflow_tags()["driftgate.gate.question"] == "non-inferiority"
+    assert "- question: non-inferiority" in result.to_markdown()
+    assert result.rows == ROWS  # how many test rows it judged on
+    first = evaluate_challenger(CLS, rows, chall, None, POLICY, question=Question.NONINFERIORITY)
+    assert first.question is Question.SUPERIORITY  # a first model is compared with the baseline

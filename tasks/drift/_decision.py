@@ -1,0 +1,152 @@
+"""Whether a batch retrains, and why: named triggers under a retraining policy (pure).
+
+Triggers, in the order they are checked: ``forced`` (a person or the monitor asked), ``first``
+(no champion), ``drift`` (the target, or enough importance-weighted features, drifted against the
+champion's training rows), ``metric`` (the champion is worse than ``DRIFTGATE_METRIC_FLOOR`` on
+the batch), ``growth`` (the accepted rows the champion never saw reach ``DRIFTGATE_RETRAIN_GROWTH``
+of the rows it trained on), ``always`` (the policy retrains every accepted batch).
+
+Policies (``DRIFTGATE_RETRAIN_POLICY``): ``never`` trains only the first model (and when forced),
+``drift`` adds drift and metric, ``drift+growth`` adds growth (the default), ``always`` retrains
+every accepted batch (naming the first trigger above that applies, else ``always``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Literal
+
+from driftgate.settings import Settings, setting_default
+from driftgate.spec import DatasetSpec
+from driftgate.tasks.drift._statistics import DriftPolicy
+
+if TYPE_CHECKING:
+    from driftgate.tasks.drift._report import DriftReport
+
+PolicyName = Literal["drift", "drift+growth", "always", "never"]
+
+
+class Trigger(StrEnum):
+    """Why a batch retrained."""
+
+    FORCED = "forced"
+    FIRST = "first"
+    DRIFT = "drift"
+    METRIC = "metric"
+    GROWTH = "growth"
+    ALWAYS = "always"
+
+
+@dataclass(frozen=True)
+class RetrainPolicy:
+    """Which triggers retrain: the policy's name and the growth threshold."""
+
+    name: PolicyName = setting_default("retrain_policy")  # noqa: RUF009 (a str: immutable)
+    growth: float = setting_default("retrain_growth")
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> RetrainPolicy:
+        return cls(name=s.retrain_policy, growth=s.retrain_growth)
+
+
+@dataclass(frozen=True)
+class Growth:
+    """Accepted rows the champion trained on, and the accepted rows (batches) it never saw."""
+
+    champion_rows: int
+    new_rows: int
+    new_batches: list[int] = field(default_factory=list)
+
+    @property
+    def share(self) -> float:
+        return self.new_rows / self.champion_rows if self.champion_rows else float("inf")
+
+
+@dataclass(frozen=True)
+class RetrainDecision:
+    """Whether to retrain, the trigger that fired (None: no retrain), and why, in words."""
+
+    retrain: bool
+    reasons: list[str] = field(default_factory=list)
+    trigger: Trigger | None = None
+
+
+def _drift_reasons(report: DriftReport) -> list[str]:
+    reasons = []
+    if report.target is not None and report.target.any_drift:
+        t = report.target
+        reasons.append(f"target {t.column!r} drifted ({t.statistic} {t.value:.3f} >= {t.threshold}, p={t.p_value:.2g})")
+    if report.dataset_drift:
+        reasons.append(
+            f"drifted features {', '.join(report.drifted)} carry {report.drifted_share:.0%} of the "
+            f"importance (threshold {report.share_threshold:.0%})"
+        )
+    return reasons
+
+
+def _growth_reason(growth: Growth, threshold: float) -> str:
+    batches = ", ".join(map(str, growth.new_batches)) or "none"
+    return (
+        f"{growth.new_rows} accepted rows the champion never saw (batches {batches}) are {growth.share:.0%} of "
+        f"the {growth.champion_rows} rows it trained on (growth threshold {threshold:.0%})"
+    )
+
+
+def decide(
+    report: DriftReport | None,
+    policy: DriftPolicy,
+    spec: DatasetSpec,
+    *,
+    has_champion: bool,
+    champion_score: float | None = None,
+    retrain: RetrainPolicy | None = None,
+    growth: Growth | None = None,
+    forced: str | None = None,
+) -> RetrainDecision:
+    """The retraining decision for one batch (pure).
+
+    Args:
+        report: the batch's drift against the champion's training rows (None: no champion).
+        policy: drift thresholds and the metric floor.
+        spec: the dataset spec (the metric's direction).
+        has_champion: a champion serves.
+        champion_score: the champion's primary metric on the batch's test rows.
+        retrain: which triggers retrain (default: the settings' defaults).
+        growth: the champion's rows and the new rows (None: growth is not judged).
+        forced: a reason someone asked for a retrain (trigger ``forced``).
+    """
+    retrain = retrain or RetrainPolicy()
+    if forced:
+        return RetrainDecision(True, [forced], Trigger.FORCED)
+    if not has_champion or report is None:
+        return RetrainDecision(True, ["no champion yet"], Trigger.FIRST)
+    drift = _drift_reasons(report)
+    metric = []
+    if (
+        policy.metric_floor is not None
+        and champion_score is not None
+        and spec.better(policy.metric_floor, champion_score)
+    ):
+        metric.append(f"champion {spec.metric.name} {champion_score:.4g} is worse than the floor {policy.metric_floor}")
+    grew = growth is not None and growth.share >= retrain.growth
+    if retrain.name == "never":
+        seen = "; ".join(drift + metric) or "no trigger"
+        return RetrainDecision(False, [f"policy never: the champion keeps serving ({seen})"])
+    if drift:
+        return RetrainDecision(True, drift + metric, Trigger.DRIFT)
+    if metric:
+        return RetrainDecision(True, metric, Trigger.METRIC)
+    if grew and retrain.name in ("drift+growth", "always"):
+        assert growth is not None
+        return RetrainDecision(True, [_growth_reason(growth, retrain.growth)], Trigger.GROWTH)
+    if retrain.name == "always":
+        return RetrainDecision(True, ["policy always: every accepted batch retrains"], Trigger.ALWAYS)
+    drifted = ", ".join(report.drifted) or "none"
+    reasons = [
+        f"no drift that matters: drifted features ({drifted}) carry {report.drifted_share:.0%} of the "
+        f"importance, below {report.share_threshold:.0%}; target stable"
+    ]
+    if growth is not None and retrain.name == "drift+growth":
+        reasons.append("not enough new rows: " + _growth_reason(growth, retrain.growth))
+    return RetrainDecision(False, reasons)
