@@ -91,8 +91,22 @@ class Settings(BaseSettings):
     cv_folds: int = Field(3, description="Cross-validation folds of the search.")
     n_jobs: int = Field(2, description="Parallel search jobs (joblib workers, one BLAS/OpenMP thread each).")
     dask_address: str | None = Field(None, description="Dask scheduler: run the search there.")
-    search_strategy: Literal["halving", "random"] = Field(
-        "halving", description="halving: successive halving (fast); random: full randomised search (the original)."
+    search_strategy: Literal["halving", "family-halving", "random"] = Field(
+        "halving",
+        description="halving: successive halving of every family's candidates together, within "
+        "DRIFTGATE_TRAIN_BUDGET_S, starting from the champion's parameters; family-halving: the previous search "
+        "(scikit-learn's halving per family, no budget); random: full randomised search (the original).",
+    )
+    train_budget_s: float = Field(
+        300.0,
+        gt=0,
+        description="Wall-time budget of the search in seconds: once spent, no more candidates or rungs are "
+        "tried and the best candidate so far is refitted on all training rows (the refit is not bounded).",
+    )
+    categorical_encoding: Literal["cardinality", "one-hot"] = Field(
+        "cardinality",
+        description="cardinality: one-hot up to driftgate.encoding.ONE_HOT_MAX_LEVELS levels, target encoding "
+        "(cross-fitted) above; one-hot: every categorical one-hot, levels under 1 % grouped (the previous pipeline).",
     )
     search_holdout_rows: int = Field(
         10_000, description="From this many training rows on, the search scores on one 20 % holdout, not CV folds."

@@ -56,14 +56,24 @@ def _ranked(features: list[str], values: np.ndarray) -> dict[str, float]:
 
 
 def fold_map(model: Pipeline, spec: DatasetSpec) -> np.ndarray:
-    """For each transformed column, the index of the original feature it came from."""
+    """For each transformed column, the index of the original feature it came from.
+
+    A numeric column is its feature; a one-hot feature owns its levels' columns (the grouped
+    infrequent levels one more); a target-encoded feature owns its one column, or one per class
+    for a multi-class target (``TargetEncoder`` then encodes each class's share).
+    """
     pre = model.named_steps["pre"]
     owner: list[int] = []
     for name, transformer, columns in pre.transformers_:
-        if name == "remainder" or transformer == "drop":
+        if name == "remainder" or transformer == "drop" or len(columns) == 0:
             continue
         if name == "num":
             owner += [spec.feature_names.index(c) for c in columns]
+        elif name == "target":
+            encoder = transformer.named_steps["target"]
+            per_feature = len(encoder.classes_) if encoder.target_type_ == "multiclass" else 1
+            for col in columns:
+                owner += [spec.feature_names.index(col)] * per_feature
         else:
             onehot = transformer.named_steps["onehot"]
             infrequent = getattr(onehot, "infrequent_categories_", None) or [None] * len(columns)

@@ -1,7 +1,8 @@
-"""The default search: successive halving over encoded rows, one refit of the winner.
+"""The previous default search (``family-halving``): scikit-learn's successive halving per family.
 
-What makes it cheaper than the original randomised search (``random_search``), measured in
-``bench/train.py``:
+Kept for comparison with the default, budgeted search (``_budget.py``), which shares the first
+three points below and searches all families' candidates together. What makes it cheaper than
+the original randomised search (``random_search``), measured in ``bench/train.py``:
 
 - each family's preprocessing (imputation, one-hot) is fitted **once** on the training rows and
   the candidates are searched on the encoded matrix, instead of refitting it in every fold;
@@ -17,12 +18,14 @@ What makes it cheaper than the original randomised search (``random_search``), m
 
 The preprocessing is fitted on all training rows before the candidates are scored: its
 statistics (medians, frequent levels) do not look at the target, so the candidates' ranking
-is not biased towards any of them.
+is not biased towards any of them. A target encoder does look at it: its training rows are
+encoded cross-fitted (``fit_transform``), so no row's encoding has seen its own target.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -70,10 +73,14 @@ def splitter(
     return cls(n_splits=1, test_size=HOLDOUT_SHARE, random_state=cfg.seed)
 
 
-def _encode(pipe: Pipeline, X: pd.DataFrame, y: pd.Series, family: str) -> tuple[Pipeline, Any]:
-    """Fit the family's preprocessing once; the fitted step and the encoded rows (sparse for linear)."""
-    pre = clone(pipe.named_steps["pre"]).fit(X, y)
-    Xt = np.asarray(pre.transform(X), dtype=np.float64)
+def encode_once(pipe: Pipeline, X: pd.DataFrame, y: pd.Series, family: str) -> tuple[Pipeline, Any]:
+    """Fit the family's preprocessing once; the fitted step and the encoded rows (sparse for linear).
+
+    ``fit_transform``, not ``fit`` then ``transform``: a target encoder's training rows are then
+    encoded cross-fitted, as the pipeline's own ``fit`` would encode them.
+    """
+    pre = clone(pipe.named_steps["pre"])
+    Xt = np.asarray(pre.fit_transform(X, y), dtype=np.float64)
     if family == "linear" and Xt.size and np.count_nonzero(Xt) / Xt.size < SPARSE_BELOW:
         return pre, sparse.csr_matrix(Xt)
     return pre, Xt
@@ -89,7 +96,7 @@ def _family_candidates(family: str, res: dict[str, Any]) -> list[Candidate]:
     return [Candidate(family, params, score, rank) for rank, (_, score, params) in enumerate(ordered, start=1)]
 
 
-def halving_search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) -> SearchResult:
+def family_halving_search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) -> SearchResult:
     """Successive halving per family on encoded rows; the best last-rung score wins and is refitted.
 
     Args:
@@ -104,8 +111,8 @@ def halving_search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) 
     split = splitter(spec, len(X), cfg)
     candidates: list[Candidate] = []
     best: tuple[float, str, dict[str, Any], Pipeline, BaseEstimator, Any] | None = None
-    for family, (pipe, space) in search_spaces(spec, cfg.seed).items():
-        pre, Xt = _encode(pipe, X, y, family)
+    for family, (pipe, space) in search_spaces(spec, cfg.seed, cfg.encoding).items():
+        pre, Xt = encode_once(pipe, X, y, family)
         estimator = clone(pipe.named_steps["model"])
         if family == "gradient_boosting":
             estimator.set_params(early_stopping=True)  # also on the small rungs ('auto' is off below 10k rows)
@@ -133,6 +140,7 @@ def halving_search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) 
             best = (top.cv_score, family, top.params, pre, estimator, Xt)
     assert best is not None
     score, family, params, pre, estimator, Xt = best
+    started = time.perf_counter()
     final = clone(estimator).set_params(**params).fit(Xt, y)
     model = Pipeline([("pre", pre), ("model", final)])
-    return SearchResult(family, params, score, model, candidates)
+    return SearchResult(family, params, score, model, candidates, time.perf_counter() - started)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +18,9 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import f1_score, get_scorer, make_scorer
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
+from driftgate.encoding import encoding_of
 from driftgate.frames import SPLIT_COLUMN
 from driftgate.settings import Settings
 from driftgate.spec import DatasetSpec
@@ -26,7 +28,8 @@ from driftgate.tasks.evaluate import positive_class
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = ("halving", "random")
+STRATEGIES = ("halving", "family-halving", "random")
+ENCODINGS = ("cardinality", "one-hot")
 
 SCORERS = {
     "rmse": "neg_root_mean_squared_error",
@@ -42,9 +45,13 @@ SCORERS = {
 class SearchSettings:
     """How the search runs; the fields mirror ``DRIFTGATE_SEARCH_ITER``, ``_CV_FOLDS``, ``_N_JOBS`` ... settings.
 
-    ``strategy`` is ``"halving"`` (successive halving, the default) or ``"random"`` (the
-    original full randomised search, kept for comparison). ``holdout_rows``: from this many
-    training rows on, the halving search scores candidates on one 20 % holdout instead of CV folds.
+    ``strategy`` is ``"halving"`` (successive halving of all families' candidates together within
+    ``budget_s`` seconds, the default), ``"family-halving"`` (the previous default: scikit-learn's
+    halving per family, no budget) or ``"random"`` (the original full randomised search), the last
+    two kept for comparison. ``holdout_rows``: from this many training rows on, the halving searches
+    score candidates on one 20 % holdout instead of CV folds. ``encoding`` is ``"cardinality"``
+    (:func:`driftgate.encoding.encoding_of` per column) or ``"one-hot"`` (the previous pipeline).
+    ``budget_s`` None: no budget.
     """
 
     n_iter: int = 4
@@ -54,12 +61,23 @@ class SearchSettings:
     dask_address: str | None = None
     strategy: str = "halving"
     holdout_rows: int = 10_000
+    budget_s: float | None = None
+    encoding: str = "cardinality"
 
     @classmethod
     def from_settings(cls, s: Settings) -> SearchSettings:
         """The search part of driftgate's settings."""
-        return cls(s.search_iter, s.cv_folds, s.n_jobs, s.seed, s.dask_address, s.search_strategy,
-                   s.search_holdout_rows)  # fmt: skip
+        return cls(
+            n_iter=s.search_iter,
+            cv_folds=s.cv_folds,
+            n_jobs=s.n_jobs,
+            seed=s.seed,
+            dask_address=s.dask_address,
+            strategy=s.search_strategy,
+            holdout_rows=s.search_holdout_rows,
+            budget_s=s.train_budget_s,
+            encoding=s.categorical_encoding,
+        )
 
 
 @dataclass(frozen=True)
@@ -79,6 +97,7 @@ class SearchResult:
     best_cv_score: float
     model: Pipeline
     candidates: list[Candidate]
+    refit_seconds: float = 0.0  # the final fit of the winner on all rows (part of the search's time)
 
 
 def split_xy(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, pd.Series]:
@@ -89,8 +108,28 @@ def split_rows(frame: pd.DataFrame, split: str) -> pd.DataFrame:
     return frame[frame[SPLIT_COLUMN] == split].drop(columns=[SPLIT_COLUMN])
 
 
-def build_pipeline(spec: DatasetSpec, estimator: BaseEstimator, *, scale: bool) -> Pipeline:
-    """Imputation, one-hot encoding (rare levels grouped, unknown tolerated), optional scaling."""
+def encoded_columns(spec: DatasetSpec, encoding: str = "cardinality") -> tuple[list[str], list[str]]:
+    """The categorical features that are one-hot encoded and those that are target-encoded."""
+    if encoding not in ENCODINGS:
+        raise ValueError(f"categorical encoding must be one of {ENCODINGS}, not {encoding!r}")
+    if encoding == "one-hot":
+        return list(spec.categorical), []
+    target = [c for c in spec.categorical if encoding_of(len(spec.feature(c).values or [])) == "target"]
+    return [c for c in spec.categorical if c not in target], target
+
+
+def build_pipeline(
+    spec: DatasetSpec, estimator: BaseEstimator, *, scale: bool, encoding: str = "cardinality", seed: int = 0
+) -> Pipeline:
+    """Imputation, categorical encoding by cardinality, optional scaling; predicts on the original features.
+
+    Numeric columns are median-imputed. Categorical columns with few levels are one-hot encoded
+    (missing values imputed, levels under 1 % grouped, unknown levels tolerated); those with many
+    levels (:func:`driftgate.encoding.encoding_of`) are target-encoded by scikit-learn's
+    ``TargetEncoder``: cross-fitted when the pipeline is fitted, one column per class for a
+    multi-class target, a missing value its own level and an unknown one the target's mean.
+    ``encoding="one-hot"`` one-hot encodes every categorical (the previous pipeline).
+    """
     numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
     if scale:
         numeric_steps.append(("scale", StandardScaler()))
@@ -100,14 +139,22 @@ def build_pipeline(spec: DatasetSpec, estimator: BaseEstimator, *, scale: bool) 
             ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=0.01, sparse_output=False)),
         ]
     )
-    pre = ColumnTransformer(
-        [("num", Pipeline(numeric_steps), spec.numeric), ("cat", categorical, spec.categorical)],
-        verbose_feature_names_out=True,
-    )
+    one_hot, target = encoded_columns(spec, encoding)
+    parts: list[tuple[str, Any, list[str]]] = [("num", Pipeline(numeric_steps), spec.numeric)]
+    if one_hot:
+        parts.append(("cat", categorical, one_hot))
+    if target:
+        target_steps: list[tuple[str, Any]] = [("target", TargetEncoder(random_state=seed))]
+        if scale:
+            target_steps.append(("scale", StandardScaler()))
+        parts.append(("target", Pipeline(target_steps), target))
+    pre = ColumnTransformer(parts, verbose_feature_names_out=True)
     return Pipeline([("pre", pre), ("model", estimator)])
 
 
-def search_spaces(spec: DatasetSpec, seed: int) -> dict[str, tuple[Pipeline, dict[str, Any]]]:
+def search_spaces(
+    spec: DatasetSpec, seed: int, encoding: str = "cardinality"
+) -> dict[str, tuple[Pipeline, dict[str, Any]]]:
     """The model families and their hyperparameter distributions."""
     if spec.task == "regression":
         gbm: BaseEstimator = HistGradientBoostingRegressor(random_state=seed)
@@ -127,9 +174,31 @@ def search_spaces(spec: DatasetSpec, seed: int) -> dict[str, tuple[Pipeline, dic
         **weights,
     }
     return {
-        "gradient_boosting": (build_pipeline(spec, gbm, scale=False), gbm_space),
-        "linear": (build_pipeline(spec, linear, scale=True), linear_space),
+        "gradient_boosting": (build_pipeline(spec, gbm, scale=False, encoding=encoding, seed=seed), gbm_space),
+        "linear": (build_pipeline(spec, linear, scale=True, encoding=encoding, seed=seed), linear_space),
     }
+
+
+def parse_params(space: dict[str, Any], logged: dict[str, str]) -> dict[str, Any]:
+    """A family's hyperparameters back from the strings MLflow logged them as (keys of ``space`` only).
+
+    Args:
+        space: the family's search space (keys ``model__<name>``).
+        logged: a run's params (``<name>`` -> its ``str``), e.g. the champion's.
+
+    Returns:
+        ``<name>`` -> value (int, float, None or str) for every key of the space the run logged.
+    """
+    params: dict[str, Any] = {}
+    for key in space:
+        name = key.removeprefix("model__")
+        if name not in logged:
+            continue
+        try:
+            params[name] = ast.literal_eval(logged[name])
+        except (ValueError, SyntaxError):  # a plain string such as "balanced"
+            params[name] = logged[name]
+    return params
 
 
 def scorer(spec: DatasetSpec, y: pd.Series) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +19,10 @@ from driftgate.contract import InputContract
 from driftgate.errors import DriftgateError
 from driftgate.lake import Lake
 from driftgate.model_loader import TRUSTED_TYPES
-from driftgate.registry import BATCHES_TAG, BatchRef
+from driftgate.registry import BATCHES_TAG, BatchRef, champion_version
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.evaluate import evaluate, slice_metrics
-from driftgate.tasks.train._pipeline import SearchSettings, split_rows, split_xy
+from driftgate.tasks.train._pipeline import SearchSettings, parse_params, search_spaces, split_rows, split_xy
 from driftgate.tasks.train._search import search
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,28 @@ def log_and_register(model: Any, spec: DatasetSpec, model_name: str, example: pd
     return str(info.registered_model_version)
 
 
+def champion_start(
+    client: MlflowClient, spec: DatasetSpec, model_name: str, cfg: SearchSettings
+) -> tuple[str, dict[str, Any]] | None:
+    """The champion's family and hyperparameters, read back from its training run: the search's warm start.
+
+    None when there is no champion or its run logged no family the search knows (a retrain then
+    starts from sampled candidates only).
+    """
+    mv = champion_version(client, model_name)
+    if mv is None or not mv.run_id:
+        return None
+    logged = client.get_run(mv.run_id).data.params
+    spaces = search_spaces(spec, cfg.seed, cfg.encoding)
+    family = logged.get("family")
+    if family not in spaces:
+        log.info("champion version %s: family %r is not searched; no warm start", mv.version, family)
+        return None
+    params = parse_params(spaces[family][1], logged)
+    log.info("warm start from champion version %s: %s %s", mv.version, family, params)
+    return family, params
+
+
 def train_and_register(
     client: MlflowClient,
     experiment_id: str,
@@ -151,7 +174,10 @@ def train_and_register(
 ) -> tuple[TrainedVersion, Any]:
     """Search, evaluate, log and register a model. Returns the version and the fitted model."""
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{spec.name}-batch-{batch_label}") as run:
-        result = search(spec, data.train, cfg)
+        first = champion_start(client, spec, model_name, cfg)
+        started = time.perf_counter()
+        result = search(spec, data.train, cfg, first=first)
+        search_seconds = time.perf_counter() - started
         for i, cand in enumerate(result.candidates):
             with mlflow.start_run(experiment_id=experiment_id, run_name=f"{cand.family}-{i}", nested=True):
                 mlflow.log_params({"family": cand.family, **cand.params})
@@ -159,6 +185,8 @@ def train_and_register(
                 mlflow.set_tag("rank_in_family", str(cand.rank))
         model = result.model
         metrics: dict[str, float] = {f"cv_{spec.metric.name}_score": result.best_cv_score}
+        mlflow.log_metrics({"search_seconds": search_seconds, "refit_seconds": result.refit_seconds})
+        mlflow.set_tag("driftgate.warm_start", json.dumps(first) if first else "none")
         for split, frame in (("validation", data.validation), ("test", data.test)):
             X, y = split_xy(frame, spec)
             metrics.update({f"{split}_{k}": v for k, v in evaluate(model, spec, X, y).items()})

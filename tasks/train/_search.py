@@ -1,16 +1,18 @@
-"""The search entry point: successive halving (default) or the full randomised search, locally or on Dask."""
+"""The search entry point: budgeted halving (default), per-family halving or randomised search, local or on Dask."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pandas as pd
 from sklearn.model_selection import RandomizedSearchCV
 
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.train._halving import halving_search
+from driftgate.tasks.train._budget import budgeted_search
+from driftgate.tasks.train._halving import family_halving_search
 from driftgate.tasks.train._pipeline import (
     STRATEGIES,
     Candidate,
@@ -39,14 +41,19 @@ def _parallel(dask_address: str | None) -> Iterator[None]:
         yield
 
 
-def search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) -> SearchResult:
+def search(
+    spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings, *, first: tuple[str, dict[str, Any]] | None = None
+) -> SearchResult:
     """Search every model family and refit the winner on all of ``train``.
 
     Args:
         spec: the dataset spec (task, features, primary metric).
         train: training rows (features and target).
-        cfg: ``cfg.strategy`` picks successive halving (``"halving"``) or the full randomised
-            search (``"random"``); see the README's "Training and the search".
+        cfg: ``cfg.strategy`` picks the budgeted successive halving (``"halving"``), the previous
+            per-family halving (``"family-halving"``) or the full randomised search (``"random"``);
+            see docs/pipeline.md's "Training and the search".
+        first: a warm start ``(family, params)``, tried first by the ``"halving"`` search (the
+            champion's hyperparameters on a retrain); the other searches ignore it.
 
     Returns:
         The winning family, its parameters and score, the fitted pipeline and every candidate.
@@ -55,7 +62,10 @@ def search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) -> Searc
         raise ValueError(f"search strategy must be one of {STRATEGIES}, not {cfg.strategy!r}")
     if cfg.strategy == "halving":
         with _parallel(cfg.dask_address):
-            return halving_search(spec, train, cfg)
+            return budgeted_search(spec, train, cfg, first=first)
+    if cfg.strategy == "family-halving":
+        with _parallel(cfg.dask_address):
+            return family_halving_search(spec, train, cfg)
     return random_search(spec, train, cfg)
 
 
@@ -66,7 +76,7 @@ def random_search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) -
     candidates: list[Candidate] = []
     best: tuple[float, str, RandomizedSearchCV] | None = None
     with _parallel(cfg.dask_address):
-        for family, (pipe, space) in search_spaces(spec, cfg.seed).items():
+        for family, (pipe, space) in search_spaces(spec, cfg.seed, cfg.encoding).items():
             rs = RandomizedSearchCV(
                 pipe,
                 space,

@@ -1,0 +1,199 @@
+"""The default search: successive halving of every family's candidates together, within a time budget.
+
+- each family's preprocessing is fitted **once** on the training rows (``encode_once``) and the
+  candidates are scored on the encoded matrix;
+- **one pool** of candidates across families: every candidate first sees a ninth (or so) of
+  the rows, only the best third of the pool goes on to the next rung (factor 3), plus each
+  family's best when it is within ``FAMILY_MARGIN`` of the rung's best (families learn at
+  different speeds: a linear model often leads on few rows and trails on many, or the reverse);
+  a family far behind after the first rung is dropped and never refitted;
+- the **warm start** (the champion's family and parameters, when given) is the first candidate,
+  and the families' candidates follow in turns, so even a budget spent after a few fits has
+  seen the champion's configuration and every family;
+- the **budget** (``SearchSettings.budget_s``) bounds the search's wall time: once spent, no
+  more candidates or rungs are started; the best candidate of the highest rung reached is
+  then **always refitted** on all rows;
+- from ``holdout_rows`` rows on, candidates are scored on one 20 % holdout, below on K folds;
+  rungs grow a stratified prefix of each split's training rows, scored on the whole of its
+  test rows, so scores within a rung compare;
+- candidates of a rung run in ``n_jobs`` joblib workers (one thread each; on Dask when configured).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import ParameterSampler
+from sklearn.pipeline import Pipeline
+
+from driftgate.spec import DatasetSpec
+from driftgate.tasks.train._halving import FACTOR, encode_once, splitter
+from driftgate.tasks.train._pipeline import (
+    Candidate,
+    SearchResult,
+    SearchSettings,
+    plain,
+    scorer,
+    search_spaces,
+    split_xy,
+)
+
+log = logging.getLogger(__name__)
+
+MIN_RUNG_ROWS = 100  # the first rung never trains on fewer rows than this (or all there are)
+FAMILY_MARGIN = 0.01  # relative: a family's best this close to a rung's best goes on to the next rung
+
+
+@dataclass
+class _Trial:
+    family: str
+    params: dict[str, Any]
+    scores: list[float] = field(default_factory=list)  # one per rung reached
+
+
+def _stratified_order(train_idx: np.ndarray, y: np.ndarray | None, seed: int) -> np.ndarray:
+    """A shuffled order of ``train_idx`` whose every prefix holds the classes in proportion."""
+    rng = np.random.default_rng(seed)
+    order = train_idx[rng.permutation(len(train_idx))]
+    if y is None:
+        return order
+    labels = y[order]
+    position = np.zeros(len(order))
+    for label in np.unique(labels):
+        at = np.flatnonzero(labels == label)
+        position[at] = (np.arange(len(at)) + 0.5) / len(at)
+    return order[np.argsort(position, kind="stable")]
+
+
+def _score(estimator: BaseEstimator, params: dict[str, Any], Xt: Any, y: np.ndarray,
+           splits: list[tuple[np.ndarray, np.ndarray]], rows: int, score: Any) -> float:  # fmt: skip
+    """Mean test score of one candidate trained on the first ``rows`` of each split's training order."""
+    results = []
+    for order, test in splits:
+        fit_rows = order[:rows]
+        est = clone(estimator).set_params(**params).fit(Xt[fit_rows], y[fit_rows])
+        results.append(float(score(est, Xt[test], y[test])))
+    return float(np.mean(results))
+
+
+def _pool(spaces: dict[str, dict[str, Any]], n_iter: int, seed: int,
+          first: tuple[str, dict[str, Any]] | None) -> list[_Trial]:  # fmt: skip
+    """Each family's sampled candidates in turns, the warm start (if its family is searched) first."""
+    drawn = {
+        family: [{k: plain(v) for k, v in p.items()} for p in ParameterSampler(space, n_iter, random_state=seed)]
+        for family, space in spaces.items()
+    }
+    families = list(drawn)
+    if first is not None and first[0] in drawn:
+        family, params = first
+        drawn[family] = [dict(params), *[p for p in drawn[family] if p != params][: max(n_iter - 1, 0)]]
+        families.remove(family)
+        families.insert(0, family)
+    pool: list[_Trial] = []
+    for i in range(max(len(v) for v in drawn.values())):
+        pool += [_Trial(f, drawn[f][i]) for f in families if i < len(drawn[f])]
+    return pool
+
+
+def _rung_rows(full: int, candidates: int) -> list[int]:
+    """Training rows per rung: factor 3 apart, the last one all of them."""
+    rungs = 1 if candidates <= 1 else math.ceil(math.log(candidates, FACTOR)) + 1
+    floor = min(full, MIN_RUNG_ROWS)
+    return [max(full // FACTOR ** (rungs - 1 - k), floor) for k in range(rungs)]
+
+
+def _survivors(done: list[_Trial]) -> list[_Trial]:
+    """The best third of a rung (best first), plus each family's best when close to the rung's best."""
+    keep = done[: max(1, math.ceil(len(done) / FACTOR))]
+    top = done[0].scores[-1]
+    for family in dict.fromkeys(t.family for t in done):
+        best = next(t for t in done if t.family == family)
+        if best not in keep and best.scores[-1] >= top - FAMILY_MARGIN * abs(top):
+            keep.append(best)
+    return keep
+
+
+def _ranked(trials: list[_Trial]) -> list[Candidate]:
+    """Each tried candidate once with its last rung's score; rank 1 is its family's furthest and best."""
+    out: list[Candidate] = []
+    for family in dict.fromkeys(t.family for t in trials):
+        mine = sorted((t for t in trials if t.family == family), key=lambda t: (-len(t.scores), -t.scores[-1]))
+        out += [Candidate(family, t.params, t.scores[-1], rank) for rank, t in enumerate(mine, start=1)]
+    return out
+
+
+def budgeted_search(
+    spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings, *, first: tuple[str, dict[str, Any]] | None = None
+) -> SearchResult:
+    """Successive halving of all families' candidates within ``cfg.budget_s``; the best is refitted.
+
+    Args:
+        spec: the dataset spec.
+        train: training rows.
+        cfg: search settings (``n_iter`` candidates per family, ``budget_s``, ``n_jobs``, ``holdout_rows``).
+        first: a warm start, ``(family, params)``: tried first (the champion's own hyperparameters).
+
+    Returns:
+        The search's result; ``model`` is the spec's pipeline (``pre`` + ``model``) fitted on all rows.
+    """
+    started = time.perf_counter()
+    deadline = started + cfg.budget_s if cfg.budget_s is not None else math.inf
+    X, y_frame = split_xy(train, spec)
+    y = y_frame.to_numpy()
+    score = scorer(spec, y_frame)
+    families = search_spaces(spec, cfg.seed, cfg.encoding)
+    encoded: dict[str, tuple[Pipeline, Any, BaseEstimator]] = {}
+    for family, (pipe, _) in families.items():
+        pre, Xt = encode_once(pipe, X, y_frame, family)
+        estimator = clone(pipe.named_steps["model"])
+        if family == "gradient_boosting":
+            estimator.set_params(early_stopping=True)  # also on the small rungs ('auto' is off below 10k rows)
+        encoded[family] = (pre, Xt, estimator)
+    stratify = y if spec.task == "classification" else None
+    splits = [
+        (_stratified_order(tr, stratify, cfg.seed + i), te)
+        for i, (tr, te) in enumerate(splitter(spec, len(X), cfg).split(np.zeros(len(X)), y))
+    ]
+    spaces = {f: {k.removeprefix("model__"): v for k, v in space.items()} for f, (_, space) in families.items()}
+    pool = _pool(spaces, cfg.n_iter, cfg.seed, first)
+    rows = _rung_rows(min(len(order) for order, _ in splits), len(pool))
+    alive, spent = pool, False
+    for rung, n_rows in enumerate(rows):
+        done: list[_Trial] = []
+        for at in range(0, len(alive), max(cfg.n_jobs, 1)):
+            if done and time.perf_counter() >= deadline:
+                spent = True
+                break
+            batch = alive[at : at + max(cfg.n_jobs, 1)]
+            scores = Parallel(n_jobs=min(cfg.n_jobs, len(batch)))(
+                delayed(_score)(encoded[t.family][2], t.params, encoded[t.family][1], y, splits, n_rows, score)
+                for t in batch
+            )
+            for trial, value in zip(batch, scores, strict=True):
+                trial.scores.append(value)
+            done += batch
+        done.sort(key=lambda t: -t.scores[-1])
+        log.info("rung %s: %s candidates on %s rows, best %s = %.4f (%s)", rung, len(done), n_rows,
+                 spec.metric.name, done[0].scores[-1], done[0].family)  # fmt: skip
+        alive = _survivors(done)
+        if spent or time.perf_counter() >= deadline:
+            if rung < len(rows) - 1:
+                log.warning("search budget of %.0fs spent after rung %s of %s", cfg.budget_s, rung + 1, len(rows))
+            break
+    best = alive[0]
+    pre, Xt, estimator = encoded[best.family]
+    refit_started = time.perf_counter()
+    final = clone(estimator).set_params(**best.params).fit(Xt, y)
+    refit = time.perf_counter() - refit_started
+    tried = [t for t in pool if t.scores]
+    return SearchResult(
+        best.family, best.params, best.scores[-1], Pipeline([("pre", pre), ("model", final)]), _ranked(tried), refit
+    )
