@@ -1,36 +1,87 @@
-"""Training-step benchmark: today's randomised search against the faster one, in the same run.
+"""Training-step benchmark: today's pipeline and search against the new ones, in the same run.
 
-Times what a retrain does before the gate: the search (with its refit), evaluation and slice
-metrics on held-out rows, logging + registering the model in a throwaway MLflow (SQLite), and
-the SHAP explanation. Two shapes, nothing downloaded:
+Times what a retrain does before the gate, each step in its own forked process (so its peak RSS
+is its own): the search, the refit of the winner (``fit``, part of the search's wall time),
+evaluation and slice metrics on held-out rows, logging + registering the model in a throwaway
+MLflow (SQLite), and the SHAP explanation (500 rows). Tables, nothing downloaded:
 
-- ``diamonds`` (plotnine's bundled table, the demo's dataset): regression, 9 columns,
-  10,500 training rows (the train split of a 3-batch window of 5,000-row batches);
-- ``wide``: a seeded synthetic hospital-readmission-like table, 50 columns, 3 classes,
-  three categorical columns with 700+ codes, 30,000 training rows.
+- ``wide``: a seeded readmission-like table, 50 columns, 3 classes, three categorical columns
+  with 700+ codes, 30,000 training rows (``--rows``), 15,000 held-out rows;
+- ``diamonds`` (plotnine's bundled table, the demo's dataset): regression, 9 columns, 10,500
+  training rows (the train split of a 3-batch window of 5,000-row batches);
+- ``readmission``: a seeded table shaped like the real readmission data: 45 columns, 3 classes,
+  four categorical columns with 70-800 levels, 30,000 training rows.
 
-    nice uv run python bench/train.py [--tables wide,diamonds] [--seeds 1] [--rows 30000]
+Strategies: ``today`` (the previous default: one-hot of every categorical, levels under 1 %
+grouped, scikit-learn's halving per family), ``new`` (encoding by cardinality, budgeted halving
+of all families together), ``dropped`` (the new trainer on the table without its categorical
+columns of more than 100 levels, as ``driftgate init`` used to leave them out), ``random`` (the
+original randomised search: 40 minutes on the wide table, never run by default). ``--scaling``
+adds the new trainer on the wide shape at 10,000 / 100,000 / 1,000,000 training rows.
+
+One search job and one thread (set ``OMP_NUM_THREADS=1``); the machine's load is printed with
+every figure.
+
+    OMP_NUM_THREADS=1 nice uv run python bench/train.py [--tables wide,diamonds,readmission]
+        [--strategies today,new] [--scaling 10000,100000] [--budget 300]
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
+import resource
 import tempfile
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from driftgate.frames import normalize
+from driftgate.settings import Settings
 from driftgate.spec import DatasetSpec, Feature, Metric, load_spec
-from driftgate.tasks.train import STRATEGIES, SearchSettings, search, split_xy
+from driftgate.tasks.train import SearchSettings, search, split_xy
 
 ROOT = Path(__file__).resolve().parents[1]
-CODES = (820, 760, 710)  # levels of the three diagnosis-code columns
+CODES = (820, 760, 710)  # levels of the wide table's three diagnosis-code columns
+READMISSION_CODES = (70, 250, 700, 790)  # levels of the readmission table's four code columns
+HELD_OUT = 15_000
+DROPPED_ABOVE = 100  # what ``driftgate init`` used to leave out
+
+
+def _codes(
+    rng: np.random.Generator, shape: np.random.Generator, n: int, rows: int, effect: float
+) -> tuple[list[str], Any, Any]:
+    """A code column (its levels, values, logits): a few common codes, a long tail of rare ones; chapters act alike."""
+    codes = np.array([f"{k:03d}.{k % 10}" for k in range(n)], dtype=object)
+    p = 1.0 / np.arange(1, n + 1) ** 1.05
+    p = shape.permutation(p / p.sum())
+    idx = rng.choice(n, size=rows, p=p)
+    chapters = max(n // 40, 5)
+    logits = shape.normal(0, effect, (chapters, 3))[np.arange(n) % chapters] + shape.normal(0, effect / 2, (n, 3))
+    return list(codes), codes[idx], logits[idx]
+
+
+def _classes(rng: np.random.Generator, logits: np.ndarray, priors: list[float]) -> np.ndarray:
+    logits = logits + np.log(priors)
+    prob = np.exp(logits - logits.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    u = rng.random(len(logits))[:, None]
+    return np.array(["NO", ">30", "<30"], dtype=object)[(u > prob.cumsum(axis=1)).sum(axis=1)]
+
+
+def _table(name: str, data: dict[str, Any], features: list[Feature]) -> tuple[DatasetSpec, pd.DataFrame]:
+    spec = DatasetSpec(
+        name=name, task="classification", target="readmitted", model_name=name, source="synthetic:bench",
+        metric=Metric(name="accuracy", direction="maximize"), features=features,
+    )  # fmt: skip
+    return spec, normalize(pd.DataFrame(data)[spec.columns], spec)
 
 
 def wide_table(rows: int, seed: int) -> tuple[DatasetSpec, pd.DataFrame]:
@@ -68,16 +119,48 @@ def wide_table(rows: int, seed: int) -> tuple[DatasetSpec, pd.DataFrame]:
         logits += effect[idx]
         data[f"diag_{i + 1}"] = codes[idx]
         features.append(Feature(name=f"diag_{i + 1}", type="categorical", values=list(codes)))
-    logits += np.log([0.54, 0.35, 0.11])
-    prob = np.exp(logits - logits.max(axis=1, keepdims=True))
-    prob /= prob.sum(axis=1, keepdims=True)
-    u = rng.random(rows)[:, None]
-    data["readmitted"] = np.array(["NO", ">30", "<30"], dtype=object)[(u > prob.cumsum(axis=1)).sum(axis=1)]
-    spec = DatasetSpec(
-        name="wide", task="classification", target="readmitted", model_name="wide", source="synthetic:bench",
-        metric=Metric(name="accuracy", direction="maximize"), features=features,
-    )  # fmt: skip
-    return spec, normalize(pd.DataFrame(data)[spec.columns], spec)
+    data["readmitted"] = _classes(rng, logits, [0.54, 0.35, 0.11])
+    return _table("wide", data, features)
+
+
+def readmission_table(rows: int, seed: int) -> tuple[DatasetSpec, pd.DataFrame]:
+    """Shaped like the real readmission data: 10 numeric, 31 low-cardinality, 4 code columns (70-790 levels).
+
+    Unlike the wide table, effects interact (a code's effect doubles for the oldest age band and
+    half the numeric effects are thresholds), so a linear model is not the truth.
+    """
+    rng = np.random.default_rng(seed)
+    shape = np.random.default_rng(4321)
+    data: dict[str, object] = {}
+    logits = np.zeros((rows, 3))
+    features: list[Feature] = []
+    for i in range(10):
+        col = rng.poisson(shape.uniform(1, 15), rows).astype(float)
+        z = (col - col.mean()) / (col.std() + 1e-9)
+        signal = (z > shape.normal(0.5, 0.5)).astype(float) if i % 2 else z
+        logits += np.outer(signal, shape.normal(0, 0.3, 3))
+        col[rng.random(rows) < 0.03] = np.nan
+        data[f"num_{i}"] = col
+        features.append(Feature(name=f"num_{i}", type="numeric"))
+    old = np.zeros(rows, dtype=bool)
+    for i in range(31):
+        n = int(shape.integers(2, 11))
+        levels = np.array([f"v{j}" for j in range(n)], dtype=object)
+        idx = rng.choice(n, size=rows, p=shape.dirichlet(np.ones(n) * 2))
+        logits += shape.normal(0, 0.25 if i < 8 else 0.04, (n, 3))[idx]
+        if i == 0:
+            old = idx == 0
+        col = levels[idx]
+        col[rng.random(rows) < 0.01] = None
+        data[f"cat_{i}"] = col
+        features.append(Feature(name=f"cat_{i}", type="categorical", values=list(levels)))
+    for i, n in enumerate(READMISSION_CODES):
+        levels, codes, effect = _codes(rng, shape, n, rows, 0.35)
+        logits += effect * np.where(old, 2.0, 1.0)[:, None]
+        data[f"code_{i}"] = codes
+        features.append(Feature(name=f"code_{i}", type="categorical", values=levels))
+    data["readmitted"] = _classes(rng, logits, [0.54, 0.35, 0.11])
+    return _table("readmission", data, features)
 
 
 def diamonds(seed: int) -> tuple[DatasetSpec, pd.DataFrame]:
@@ -87,21 +170,28 @@ def diamonds(seed: int) -> tuple[DatasetSpec, pd.DataFrame]:
     return spec, load_source(spec).sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
 
-def training_step(spec: DatasetSpec, train: pd.DataFrame, test: pd.DataFrame, cfg: SearchSettings) -> dict[str, float]:
-    """Search, evaluate, log + register, explain: seconds per phase and the held-out primary metric."""
+def without_many_levels(spec: DatasetSpec) -> DatasetSpec:
+    """The spec without its categorical columns of more than ``DROPPED_ABOVE`` levels."""
+    keep = [f for f in spec.features if f.type == "numeric" or len(f.values or []) <= DROPPED_ABOVE]
+    return spec.model_copy(update={"features": keep})
+
+
+def training_step(spec: DatasetSpec, train: pd.DataFrame, test: pd.DataFrame, cfg: SearchSettings) -> dict[str, Any]:
+    """Search (with its refit), evaluate, log + register, explain: seconds per phase, metric, peak RSS."""
     import mlflow
 
     from driftgate.tasks.evaluate import evaluate, slice_metrics
     from driftgate.tasks.explain import explain_sample
     from driftgate.tasks.train import log_and_register
 
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {"load": os.getloadavg()[0]}
     t = time.perf_counter()
     result = search(spec, train, cfg)
-    out["search"] = time.perf_counter() - t
+    out["search"] = time.perf_counter() - t - result.refit_seconds
+    out["fit"] = result.refit_seconds
     t = time.perf_counter()
     X, y = split_xy(test, spec)
-    score = evaluate(result.model, spec, X, y)[spec.metric.name]
+    out["score"] = evaluate(result.model, spec, X, y)[spec.metric.name]
     slice_metrics(result.model, spec, X, y)
     out["evaluate"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -110,60 +200,123 @@ def training_step(spec: DatasetSpec, train: pd.DataFrame, test: pd.DataFrame, cf
     out["log"] = time.perf_counter() - t
     t = time.perf_counter()
     explain_sample(result.model, spec, test, max_rows=500, max_seconds=60, seed=0)
-    out["explain"] = time.perf_counter() - t
-    out["total"] = sum(out.values())
-    out["score"] = score
-    log_line(spec, cfg, result.best_family, out)
+    out["shap"] = time.perf_counter() - t
+    out["total"] = sum(out[k] for k in ("search", "fit", "evaluate", "log", "shap"))
+    out["family"] = result.best_family
+    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["load"] = max(out["load"], os.getloadavg()[0])
     return out
 
 
-def log_line(spec: DatasetSpec, cfg: SearchSettings, family: str, r: dict[str, float]) -> None:
-    phases = " ".join(f"{k} {r[k]:6.1f}s" for k in ("search", "evaluate", "log", "explain"))
-    print(f"  {cfg.strategy:8s} {phases} | total {r['total']:6.1f}s | {spec.metric.name} {r['score']:.4f} ({family})")
+def _child(conn: Any, spec: DatasetSpec, train: pd.DataFrame, test: pd.DataFrame, cfg: SearchSettings) -> None:
+    conn.send(training_step(spec, train, test, cfg))
+    conn.close()
 
 
-def compare(name: str, spec: DatasetSpec, rows: pd.DataFrame, n_train: int, n_test: int, strategies: list[str]) -> None:
-    train, test = rows.iloc[:n_train], rows.iloc[n_train : n_train + n_test]
-    print(f"{name}: {len(spec.features)} columns, {n_train} training rows, {len(test)} held-out rows")
-    runs = {s: training_step(spec, train, test, SearchSettings(strategy=s)) for s in strategies}
-    if len(strategies) >= 2:
-        old, new = runs[strategies[0]], runs[strategies[1]]
+def isolated_step(spec: DatasetSpec, train: pd.DataFrame, test: pd.DataFrame, cfg: SearchSettings) -> dict[str, Any]:
+    """:func:`training_step` in a forked process, so the peak RSS is the step's alone."""
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(child, spec, train, test, cfg))
+    proc.start()
+    result: dict[str, Any] = parent.recv()
+    proc.join()
+    return result
+
+
+def settings_of(strategy: str, budget: float) -> SearchSettings:
+    one_job = SearchSettings(n_jobs=1)
+    if strategy == "today":
+        return replace(one_job, strategy="family-halving", encoding="one-hot")
+    if strategy == "random":
+        return replace(one_job, strategy="random", encoding="one-hot")
+    return replace(one_job, strategy="halving", encoding="cardinality", budget_s=budget)
+
+
+def line(name: str, r: dict[str, Any], metric: str) -> None:
+    phases = " ".join(f"{k} {r[k]:6.1f}s" for k in ("search", "fit", "evaluate", "shap", "log"))
+    print(f"  {name:8s} {phases} | total {r['total']:6.1f}s | peak RSS {r['rss_mb']:6.0f} MB | "
+          f"{metric} {r['score']:.4f} ({r['family']}) | load {r['load']:.1f}", flush=True)  # fmt: skip
+
+
+def compare(
+    name: str, spec: DatasetSpec, rows: pd.DataFrame, n_train: int, strategies: list[str], budget: float
+) -> None:
+    train, test = rows.iloc[:n_train], rows.iloc[n_train : n_train + HELD_OUT]
+    print(f"{name}: {len(spec.features)} columns, {n_train} training rows, {len(test)} held-out rows", flush=True)
+    runs: dict[str, dict[str, Any]] = {}
+    for strategy in strategies:
+        used = without_many_levels(spec) if strategy == "dropped" else spec
+        keep = [*used.feature_names, used.target]
+        runs[strategy] = isolated_step(used, train[keep], test[keep], settings_of(strategy, budget))
+        if strategy == "dropped":
+            print(f"  (dropped: {len(spec.features) - len(used.features)} columns of more than {DROPPED_ABOVE} levels)")
+        line(strategy, runs[strategy], spec.metric.name)
+    if "today" in runs and "new" in runs:
+        old, new = runs["today"], runs["new"]
         sign = 1 if spec.metric.direction == "maximize" else -1
         delta = sign * (new["score"] - old["score"])
-        unit = "points" if spec.metric.name in ("accuracy", "roc_auc", "f1", "r2") else spec.metric.name
-        scale = 100 if unit == "points" else 1
-        print(
-            f"  => {strategies[1]} vs {strategies[0]}: search {old['search'] / new['search']:.1f}x faster, "
-            f"training step {old['total'] / new['total']:.1f}x faster, "
-            f"held-out {spec.metric.name} {delta * scale:+.2f} {unit} (positive = better)"
+        unit, scale = (
+            ("points", 100) if spec.metric.name in ("accuracy", "roc_auc", "f1", "r2") else (spec.metric.name, 1)
         )
+        own = {k: r["total"] - r["evaluate"] for k, r in (("old", old), ("new", new))}
+        print(f"  => new vs today: training step {old['total'] / new['total']:.1f}x faster "
+              f"({own['old'] / own['new']:.1f}x without evaluation, the same code for both), "
+              f"held-out {spec.metric.name} {delta * scale:+.2f} {unit} (positive = better)", flush=True)  # fmt: skip
+
+
+def scaling(sizes: list[int], budget: float) -> None:
+    """The new trainer on the wide shape at growing row counts."""
+    print("scaling of the new trainer, wide shape (held-out: 15,000 rows)", flush=True)
+    previous: tuple[int, float] | None = None
+    for n in sizes:
+        spec, rows = wide_table(n + HELD_OUT, seed=0)
+        r = isolated_step(spec, rows.iloc[:n], rows.iloc[n:], settings_of("new", budget))
+        del rows
+        ratio = ""
+        if previous is not None:
+            per_ten = (r["total"] / previous[1]) ** (1 / np.log10(n / previous[0]))
+            ratio = f" | x{per_ten:.1f} time per 10x rows"
+        line(f"{n:>8d}", r, spec.metric.name)
+        print(f"           {ratio.strip(' |') or 'first point'}", flush=True)
+        previous = (n, r["total"])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tables", default="wide,diamonds")
-    ap.add_argument("--strategies", default="random,halving", help=f"old first, then new; of {STRATEGIES}")
-    ap.add_argument("--rows", type=int, default=30_000, help="training rows of the wide table")
-    ap.add_argument("--seeds", type=int, default=1, help="wide tables drawn (seeds 0..n-1)")
+    ap.add_argument("--tables", default="wide,diamonds,readmission", help="of wide, diamonds, readmission")
+    ap.add_argument("--strategies", default="today,new", help="of today, new, dropped (readmission only), random")
+    ap.add_argument("--rows", type=int, default=30_000, help="training rows of the wide and readmission tables")
+    ap.add_argument("--budget", type=float, default=Settings.model_fields["train_budget_s"].default,
+                    help="search budget of the new trainer, seconds")  # fmt: skip
+    ap.add_argument("--scaling", default="", help="training-row counts of the scaling curve, e.g. 10000,100000,1000000")
     args = ap.parse_args()
-    strategies = args.strategies.split(",")
+    strategies = [s for s in args.strategies.split(",") if s]
     logging.basicConfig(level=logging.WARNING)
-    warnings.filterwarnings("ignore", module="mlflow")
-    with tempfile.TemporaryDirectory() as home:
-        import mlflow
+    warnings.filterwarnings("ignore")
+    import mlflow
+    import shap  # noqa: F401  (imported once here, not in every forked step)
 
+    with tempfile.TemporaryDirectory() as home:
         mlflow.set_tracking_uri(f"sqlite:///{home}/mlflow.db")
         mlflow.set_experiment("bench-train")
-        print(f"cores: {os.cpu_count()}; load average before: {os.getloadavg()[0]:.2f}")
-        for table in args.tables.split(","):
+        threads = os.environ.get("OMP_NUM_THREADS", "unset")
+        print(f"cores: {os.cpu_count()}; OMP_NUM_THREADS={threads}; one search job; "
+              f"new trainer's budget {args.budget:.0f}s; load before: {os.getloadavg()[0]:.2f}")  # fmt: skip
+        for table in [t for t in args.tables.split(",") if t]:
             if table == "diamonds":
                 spec, rows = diamonds(seed=0)
-                compare("diamonds", spec, rows, 10_500, 10_000, strategies)
+                compare("diamonds", spec, rows, 10_500, [s for s in strategies if s != "dropped"], args.budget)
+            elif table == "readmission":
+                spec, rows = readmission_table(args.rows + HELD_OUT, seed=0)
+                compare("readmission", spec, rows, args.rows, [*strategies, "dropped"] if "dropped" not in strategies
+                        else strategies, args.budget)  # fmt: skip
             else:
-                for seed in range(args.seeds):
-                    spec, rows = wide_table(args.rows + 15_000, seed)
-                    compare(f"wide (seed {seed})", spec, rows, args.rows, 15_000, strategies)
-        print(f"load average after: {os.getloadavg()[0]:.2f}")
+                spec, rows = wide_table(args.rows + HELD_OUT, seed=0)
+                compare("wide", spec, rows, args.rows, [s for s in strategies if s != "dropped"], args.budget)
+        if args.scaling:
+            scaling([int(n) for n in args.scaling.split(",")], args.budget)
+        print(f"load after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
