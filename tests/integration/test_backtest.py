@@ -52,6 +52,7 @@ def stationary(driftgate_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     return specs
 
 
+@pytest.mark.timeout(3000)  # six batches and several trainings: slow on a loaded machine
 def test_drift_growth_keeps_learning_on_a_stationary_replay(prefect_harness: None, stationary: Path,
                                                             tmp_path: Path) -> None:  # fmt: skip
     settings = get_settings()
@@ -92,6 +93,7 @@ def test_drift_growth_keeps_learning_on_a_stationary_replay(prefect_harness: Non
     assert low > 0, d  # better than the first champion, with the gate's confidence
 
 
+@pytest.mark.timeout(3000)
 def test_backtest_command_from_an_empty_folder_compares_policies(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
