@@ -2,14 +2,14 @@
 
 Lake and MLflow reports are standalone files (the stylesheet is inlined: they open from disk,
 S3 or MLflow's UI); the service's console links the same stylesheet from ``/static``. Charts
-are server-drawn SVG: the functions here compute the geometry, ``templates/_charts.html`` draws it.
+are server-drawn SVG (:mod:`driftgate.charts`, drawn by ``templates/_charts.html``); every number
+goes through :func:`number` (the ``num`` filter), so a value reads the same on every page.
 Nothing points to another host.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -32,16 +32,131 @@ def stylesheet() -> str:
 
 
 def number(value: Any, digits: int = 4) -> str:
-    """A number for people: ``digits`` significant digits, ``-`` for missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """Any value for people, one way everywhere (the ``num`` filter of every template).
+
+    Numbers get ``digits`` significant digits, thousands separators and never an exponent (counts
+    stay exact); missing values are ``-``; numpy scalars are numbers, never ``np.float64(...)``;
+    ``file://`` paths of the lake become relative lake keys; lists and dicts are shown item by item.
+
+    >>> number(14938.67408922361), number(0.98765), number(100000), number(None), number(1.5e-9)
+    ('14,940', '0.9877', '100,000', '-', '0.0000000015')
+    """
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "shape", None) == ():
+        value = value.item()  # a numpy scalar
+    if value is None:
         return "-"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return _float(value, digits)
+    if isinstance(value, str):
+        return lake_key(value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {number(v, digits)}" for k, v in value.items()) or "-"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ", ".join(number(v, digits) for v in value) or "-"
+    return str(value)
+
+
+def _float(value: float, digits: int) -> str:
+    if math.isnan(value):
+        return "-"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if value == 0:
+        return "0"
+    magnitude = math.floor(math.log10(abs(value)))
+    rounded = round(value, digits - 1 - magnitude)
+    if rounded == 0:
+        return "0"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(rounded))))
+    text = f"{rounded:,.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def signed(value: Any, digits: int = 4) -> str:
+    """A change: ``+1,071`` / ``-385`` (``-`` when missing)."""
+    text = number(value, digits)
+    if text in ("-", "0") or text.startswith("-"):
+        return text
+    return f"+{text}"
+
+
+def pvalue(value: Any) -> str:
+    """A p-value: two significant digits, ``< 0.0001`` below that (never an exponent)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1e-4:
+        return "< 0.0001"
+    return number(value, 2)
 
 
 def percent(value: Any, digits: int = 1) -> str:
-    return "-" if value is None else f"{float(value):.{digits}%}"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{float(value):.{digits}%}"
+
+
+_LAKE_MARKER = "/lake/"
+
+
+def lake_key(text: str) -> str:
+    """A lake path as its key relative to the lake (``raw/ds/batch=3``); other text unchanged.
+
+    >>> lake_key("file:///home/me/.driftgate/lake/raw/diamonds/batch=3")
+    'raw/diamonds/batch=3'
+    """
+    if text.startswith("file://"):
+        path = text.removeprefix("file://")
+        return path.split(_LAKE_MARKER, 1)[1] if _LAKE_MARKER in path else path.rsplit("/", 1)[-1]
+    if text.startswith("/") and _LAKE_MARKER in text and " " not in text:
+        return text.split(_LAKE_MARKER, 1)[1]
+    if text.startswith("s3://"):
+        return text.split("/", 3)[-1] if text.count("/") >= 3 else text
+    return text
+
+
+METRIC_NAMES = {"rmse": "RMSE", "mae": "MAE", "r2": "R²", "roc_auc": "ROC AUC", "f1": "F1",
+                "accuracy": "accuracy", "log_loss": "log loss"}  # fmt: skip
+_STAGES = (("test_", "test"), ("cv_", "cross-validated"), ("realized_", "realized"), ("estimated_", "estimated"))
+
+
+def metric_label(key: str) -> str:
+    """A logged metric's name for people, with its direction.
+
+    >>> metric_label("cv_rmse_score")
+    'RMSE, cross-validated (lower is better)'
+    """
+    from driftgate.spec import METRIC_DIRECTIONS
+
+    stage, name = "", key
+    for prefix, word in _STAGES:
+        if key.startswith(prefix):
+            stage, name = word, key.removeprefix(prefix)
+            break
+    name = name.removesuffix("_score")
+    direction = METRIC_DIRECTIONS.get(name)
+    if direction is None:
+        return key.replace("_", " ")
+    better = "higher is better" if direction == "maximize" else "lower is better"
+    return f"{METRIC_NAMES.get(name, name)}{', ' + stage if stage else ''} ({better})"
+
+
+def metric_value(key: str, value: Any) -> Any:
+    """A logged metric's value as people read it: scikit-learn's search negates losses (``neg_rmse``), undone here."""
+    from driftgate.spec import METRIC_DIRECTIONS
+
+    name = key.removeprefix("cv_").removesuffix("_score")
+    if key.startswith("cv_") and METRIC_DIRECTIONS.get(name) == "minimize" and isinstance(value, (int, float)):
+        return abs(value)
+    return value
+
+
+def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(label, formatted value)`` of each metric, labelled with its direction."""
+    return [(metric_label(k), number(metric_value(k, v))) for k, v in sorted(metrics.items())]
 
 
 @cache
@@ -55,7 +170,11 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["num"] = number
+    env.filters["signed"] = signed
     env.filters["pct"] = percent
+    env.filters["pvalue"] = pvalue
+    env.filters["metric"] = metric_label
+    env.globals["metric_rows"] = metric_rows
     return env
 
 
@@ -68,98 +187,6 @@ def render(template: str, /, **context: Any) -> str:
 def render_standalone(template: str, /, **context: Any) -> str:
     """A report file that opens anywhere: the stylesheet is inlined, nothing is fetched."""
     return render(template, **context | {"inline_css": Markup(stylesheet())})  # our own file, not input
-
-
-# --- chart geometry ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Rect:
-    x: float
-    y: float
-    w: float
-    h: float
-    cls: str
-    title: str = ""
-
-
-def histogram_pair(reference: list[float], current: list[float], width: int = 240, height: int = 40) -> list[Rect]:
-    """Side-by-side bars of two histograms over the same bins (reference grey, current red)."""
-    if not reference:
-        return []
-    top = max(max(reference), max(current or [0.0]), 1e-9)
-    w = width / len(reference)
-    rects = []
-    for i, (r, c) in enumerate(zip(reference, current or [0.0] * len(reference), strict=True)):
-        for j, (v, cls) in enumerate(((r, "ref"), (c, "cur"))):
-            h = height * v / top
-            rects.append(Rect(round(i * w + j * w / 2, 1), round(height - h, 1), round(w / 2, 1), round(h, 1), cls))
-    return rects
-
-
-@dataclass(frozen=True)
-class Series:
-    """One line of a chart: its points (None: no value at that x) scaled into the plot."""
-
-    name: str
-    cls: str
-    points: list[tuple[float, float, str]]  # x, y in pixels, label
-    path: str
-    low: float
-    high: float
-
-
-def line_chart(
-    xs: list[int], series: dict[str, list[float | None]], width: int = 720, height: int = 220, pad: int = 40
-) -> dict[str, Any]:
-    """Geometry of a chart with one x axis (batches) and each series on its own y scale."""
-    if not xs:
-        return {"width": width, "height": height, "series": [], "ticks": [], "pad": pad}
-    span = max(xs) - min(xs) or 1
-    plot_w, plot_h = width - 2 * pad, height - 2 * pad
-
-    def x_of(x: int) -> float:
-        return round(pad + plot_w * (x - min(xs)) / span, 1)
-
-    out = []
-    for k, (name, values) in enumerate(series.items(), start=1):
-        present = [v for v in values if v is not None and not math.isnan(v)]
-        lo, hi = (min(present), max(present)) if present else (0.0, 1.0)
-        if hi - lo < 1e-12:
-            lo, hi = lo - 0.5 * (abs(lo) or 1), hi + 0.5 * (abs(hi) or 1)
-        pts = [
-            (x_of(x), round(pad + plot_h * (1 - (v - lo) / (hi - lo)), 1), f"batch {x}: {number(v)}")
-            for x, v in zip(xs, values, strict=True)
-            if v is not None and not math.isnan(v)
-        ]
-        path = " ".join(f"{'M' if i == 0 else 'L'}{px},{py}" for i, (px, py, _) in enumerate(pts))
-        out.append(Series(name, f"{k}", pts, path, lo, hi))
-    ticks = [(x_of(x), str(x)) for x in xs]
-    return {"width": width, "height": height, "series": out, "ticks": ticks, "pad": pad}
-
-
-def diverging_bars(items: list[tuple[str, float]], width: int = 560, row: int = 20, label: int = 140) -> dict[str, Any]:
-    """Horizontal bars around a zero line (e.g. the change of each feature's importance)."""
-    top = max([abs(v) for _, v in items] + [1e-12])
-    half = (width - label - 60) / 2
-    zero = label + half
-    bars = []
-    for i, (name, v) in enumerate(items):
-        w = half * abs(v) / top
-        x = zero if v >= 0 else zero - w
-        bars.append({"y": i * row + 4, "x": round(x, 1), "w": round(max(w, 0.5), 1), "cls": "pos" if v >= 0 else "neg",
-                     "name": name, "value": number(v, 3), "tx": round(zero + (w + 4 if v >= 0 else -w - 4), 1),
-                     "anchor": "start" if v >= 0 else "end"})  # fmt: skip
-    return {"width": width, "height": len(items) * row + 10, "zero": round(zero, 1), "bars": bars, "label": label}
-
-
-def paired_bars(
-    rows: list[tuple[str, float, float]], width: int = 560, row: int = 26, label: int = 140
-) -> dict[str, Any]:
-    """Two horizontal bars per label on one scale (e.g. two versions' importance)."""
-    top = max([max(a, b) for _, a, b in rows] + [1e-12])
-    scale = (width - label - 70) / top
-    bars = [{"y": i * row + 3, "name": name, "a": round(a * scale, 1), "b": round(b * scale, 1),
-             "va": number(a, 3), "vb": number(b, 3)} for i, (name, a, b) in enumerate(rows)]  # fmt: skip
-    return {"width": width, "height": len(rows) * row + 8, "label": label, "bars": bars}
 
 
 def png_data_uri(data: bytes) -> str:

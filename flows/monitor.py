@@ -46,7 +46,7 @@ def monitor_predictions(
     perf = performance_task(ctx, client, mv, drift.rows)
     promoted = live_gate_task(ctx, client, perf)
     batch = feedback_batch_task(ctx)
-    report = publish_monitor_task(ctx, client, drift, perf, batch)
+    report = publish_monitor_task(ctx, client, drift, perf, batch, trigger=trigger, promoted=promoted)
     champ, live = perf.champion_realized(), perf.live_gate
     # a challenger that proved itself on the live rows replaced the champion that fell: no retrain for that
     performance_retrain = perf.decision.retrain and promoted is None

@@ -7,16 +7,19 @@ service (no external URL), from the registry through the model store, and from t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 from litestar import MediaType, Request, Response, get
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.params import PathParameter
 
+from driftgate.charts import Panel, line_panels
 from driftgate.contract import InputContract
 from driftgate.lake import Lake
-from driftgate.pages import line_chart, render, static_dir
+from driftgate.pages import METRIC_NAMES, number, render, static_dir
 from driftgate.serving.lake_reader import LakeReader, content_type
 from driftgate.serving.versions import VersionViews
 
@@ -58,7 +61,7 @@ def html_page(template: str, here: str, status: int = 200, **context: Any) -> Re
 
 
 RECORD_FIELDS = ("rows", "valid", "drift", "drifted", "retrained", "reasons", "version", "gate", "gate_reason",
-                 "promoted", "champion", "metric")  # fmt: skip
+                 "promoted", "champion", "metric", "trigger", "window", "window_rows")  # fmt: skip
 
 
 def batch_row(record: dict[str, Any]) -> dict[str, Any]:
@@ -89,20 +92,37 @@ def console_home(request: Request[Any, Any, Any]) -> Response[str]:
 
 @get("/console/predict", sync_to_thread=False)
 def console_predict(request: Request[Any, Any, Any]) -> Response[str]:
-    """A form generated from the input contract, pre-filled with the spec's example."""
+    """A form generated from the input contract, pre-filled with a typical row of the champion's training rows."""
     con = console_of(request)
     served = con.svc.store.current
     contract = served.contract if served else InputContract.from_spec(con.svc.store.spec, con.svc.settings.max_records)
-    example = contract.example()
+    example = contract.example() | typical_row(served.input_example if served else None, contract.names)
     fields = [
         {"name": r.name, "kind": r.kind, "min": r.min, "max": r.max, "choices": sorted(r.values),
-         "value": example.get(r.name)}
+         "value": number(example.get(r.name)).replace(",", "") if r.kind == "numeric" else example.get(r.name)}
         for r in contract.fields
     ]  # fmt: skip
     return html_page(
         "console/predict.html", "/console/predict", title="Try a prediction", fields=fields,
         version=served.version if served else None, task=con.svc.store.spec.task,
     )  # fmt: skip
+
+
+def typical_row(rows: pd.DataFrame | None, names: list[str]) -> dict[str, Any]:
+    """The median of each numeric feature and the most common value of each other one, over the rows the
+    champion keeps as its input example (real training rows, in memory already: no lake read per page)."""
+    if rows is None or rows.empty:
+        return {}
+    out: dict[str, Any] = {}
+    for name in names:
+        col = rows[name].dropna() if name in rows.columns else pd.Series(dtype=object)
+        if col.empty:
+            continue
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            out[name] = float(col.median())
+        else:
+            out[name] = str(col.mode().iloc[0])
+    return out
 
 
 @get("/console/timeline", sync_to_thread=True)
@@ -114,17 +134,42 @@ def console_timeline(request: Request[Any, Any, Any]) -> Response[str]:
     for rec in map(batch_row, r.progress()):
         n = rec["batch"]
         rows.append({
-            "rec": rec, "batch": n, "validation": r.validation_page(n), "datadocs": r.data_docs_page(n),
-            "drift": r.drift_page(n), "reasons": rec.get("reasons") or [],
+            "rec": rec, "batch": n, "validation": r.validation_page(n), "drift": r.drift_page(n),
+            "reasons": rec.get("reasons") or [], "trigger": rec.get("trigger"), "window": _window(rec),
         })  # fmt: skip
     points: dict[int, dict[str, float | None]] = {}
     for row in rows:  # a forced retrain repeats a batch number: the last record of a batch wins
         points[row["batch"]] = {"metric": row["rec"].get("metric"), "drift": row["rec"].get("drift")}
-    xs = sorted(points)
-    metric = con.svc.store.spec.metric.name
-    chart = line_chart(xs, {metric: [points[x]["metric"] for x in xs], "drift share": [points[x]["drift"] for x in xs]})
-    return html_page("console/timeline.html", "/console/timeline", title="Timeline of batches", rows=rows,
-                     chart=chart, dataset=r.dataset)  # fmt: skip
+    quarantined = sorted({row["batch"] for row in rows if row["rec"].get("valid") is False})
+    xs = [x for x in sorted(points) if x not in quarantined]
+    spec_metric = con.svc.store.spec.metric
+    better = "higher is better" if spec_metric.direction == "maximize" else "lower is better"
+    chart = line_panels(xs, [
+        Panel(f"{METRIC_NAMES.get(spec_metric.name, spec_metric.name)} of the champion after each batch, on its "
+              f"test rows ({better})", [points[x]["metric"] for x in xs]),
+        Panel("drift share: importance-weighted share of drifted features (%)", [points[x]["drift"] for x in xs],
+              unit="%", cls="s2"),
+    ], gaps=quarantined)  # fmt: skip
+    backtests = [p for p in r.reports("backtest") if p.endswith(".html")]
+    refused = {v["version"]: v["refused"] for v in con.versions.index() if v.get("refused")}
+    return html_page(
+        "console/timeline.html", "/console/timeline", title="Timeline of batches", rows=rows,
+        chart=chart if xs else None, dataset=r.dataset, backtest=backtests[-1] if backtests else None,
+        refused=refused,
+    )  # fmt: skip
+
+
+def _window(rec: dict[str, Any]) -> str | None:
+    """The training window of a record, in words (records written before windows were recorded: None)."""
+    window, rows = rec.get("window"), rec.get("window_rows")
+    if not window and rows is None:
+        return None
+    if isinstance(window, list) and window and all(isinstance(b, int) for b in window):
+        span = f"batches {window[0]} to {window[-1]}" if len(window) > 1 else f"batch {window[0]}"
+    else:
+        span = str(window) if window else ""
+    count = f"{rows:,} rows" if isinstance(rows, int) else ""
+    return ", ".join(p for p in (span, count) if p)
 
 
 @get("/console/monitor", sync_to_thread=True)
@@ -132,12 +177,24 @@ def console_monitor(request: Request[Any, Any, Any]) -> Response[str]:
     """Live-input drift reports and the monitor's state (realized performance when recorded)."""
     con = console_of(request)
     r = con.reader
-    reports = sorted(r.reports("monitor"), key=_report_order, reverse=True)
-    performance = [p for p in r.reports("performance") if p.endswith(".html")]
+    found = sorted(r.reports("monitor"), key=_report_order, reverse=True)
+    reports = [p for p in found if p.endswith(".html")]
+    summaries = [p for p in found if p.endswith(".json")]
+    last = _json(r.read(summaries[0])) if summaries else None
+    page = summaries[0].removesuffix(".json") + ".html" if last else None
     return html_page(
-        "console/monitor.html", "/console/monitor", title="Monitor: live inputs", reports=reports,
-        state=r.state("monitor.json"), performance=performance,
+        "console/monitor.html", "/console/monitor", title="Monitor: live predictions", reports=reports,
+        state=r.state("monitor.json"), last=last, last_page=page if page in reports else None,
     )  # fmt: skip
+
+
+def _json(data: bytes | None) -> dict[str, Any] | None:
+    """A summary file the monitor wrote (None when missing or unreadable: the page says so)."""
+    try:
+        value = json.loads(data) if data else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _report_order(path: str) -> tuple[int, str]:

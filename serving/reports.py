@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from litestar import MediaType, Request, Response, get
 from litestar.params import PathParameter, QueryParameter
 
-from driftgate.pages import diverging_bars, paired_bars
+from driftgate.charts import bar_chart, paired_bar_chart
 from driftgate.serving.console import REPORT_CSP, console_of, html_page, not_found
 
 
@@ -20,7 +20,7 @@ def reports_index(request: Request[Any, Any, Any]) -> Response[str]:
     """Every registered version with its test metric, trigger and gate; the champion marked."""
     con = console_of(request)
     rows = con.versions.index()
-    newest = [r["version"] for r in rows[:2]][::-1]
+    newest = [r["version"] for r in rows if r.get("explained")][:2][::-1]  # compare needs explanations
     return html_page(
         "console/versions.html", "/reports", title=f"{con.svc.store.name}: model versions", rows=rows,
         metric=con.versions.metric, newest=newest,
@@ -40,14 +40,21 @@ def reports_compare(
     if missing:
         return not_found(f"model {con.svc.store.name} has no version {missing[0]}")
     ia, ib = views[a]["importance"], views[b]["importance"]  # type: ignore[index]
+    unexplained = [v for v, imp in ((a, ia), (b, ib)) if imp is None]
     if ia is None or ib is None:
-        return not_found("one of these versions has no logged explanation")
+        why = {v: views[v].get("refused") for v in unexplained}  # type: ignore[union-attr]
+        return not_found("; ".join(
+            f"version {v} has no logged explanation" + (f" (the safe loader refused it: {why[v]})" if why[v] else "")
+            for v in unexplained
+        ))  # fmt: skip
     features = sorted(set(ia) | set(ib), key=lambda f: -max(ia.get(f, 0.0), ib.get(f, 0.0)))
     rows = [(f, float(ia.get(f, 0.0)), float(ib.get(f, 0.0))) for f in features]
     change = sorted(((f, vb - va) for f, va, vb in rows), key=lambda t: -abs(t[1]))
+    side = paired_bar_chart(rows, (f"version {a}", f"version {b}"), x_title="mean |SHAP value| (model output units)")
+    moved = bar_chart(change, x_title=f"change of mean |SHAP value|, version {b} minus {a}", signed_values=True)
     return html_page(
         "console/compare.html", "/reports", title=f"{con.svc.store.name}: version {a} vs {b} (mean |SHAP|)",
-        a=a, b=b, rows=rows, side=paired_bars(rows), change=diverging_bars(change), views=views,
+        a=a, b=b, rows=rows, side=side, change=moved, views=views,
         versions=[r["version"] for r in con.versions.index()],
     )  # fmt: skip
 
@@ -60,9 +67,13 @@ def report_version(request: Request[Any, Any, Any], version: Annotated[str, Path
     if view is None:
         return not_found(f"model {con.svc.store.name} has no version {version}")
     champ = con.versions.champion()
+    importance = view.get("importance")
+    title = "mean |SHAP value| (model output units)"
+    chart = bar_chart(list(importance.items()), x_title=title) if importance else None
     return html_page(
         "console/version.html", "/reports", title=f"{con.svc.store.name} version {version}", v=view,
         is_champion=champ is not None and champ["version"] == view["version"], metric=con.versions.metric,
+        importance_chart=chart,
     )  # fmt: skip
 
 

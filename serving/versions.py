@@ -25,6 +25,7 @@ from driftgate.registry import CHAMPION, champion_version, lineage
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 GATE_METRICS = ("gate_diff", "gate_ci_low", "gate_ci_high", "gate_rows")
+REFUSED_TAG = "driftgate.refused"  # set on the run of a version the safe loader refused (tasks/gate)
 
 
 class VersionViews:
@@ -36,6 +37,7 @@ class VersionViews:
         self._lock = threading.Lock()
         self._moving: dict[str, tuple[float, Any]] = {}
         self._settled: dict[str, dict[str, Any]] = {}
+        self._explained_runs: set[str] = set()
 
     def _cached(self, key: str, load: Callable[[], T]) -> T:
         now = time.monotonic()
@@ -97,7 +99,31 @@ class VersionViews:
             "family": params.get("family"),
             "window": params.get("window"),
             "champion": CHAMPION in (getattr(mv, "aliases", None) or []),
+            "refused": tags.get(REFUSED_TAG) or self._load_error(str(mv.version)),
+            "explained": self._explained(mv.run_id),
         }
+
+    def _load_error(self, version: str) -> str | None:
+        """The service's own refusal of this version (its last reload error), if it is the one that failed."""
+        error = getattr(self.store, "last_error", None) or ""
+        return error if error.startswith(f"version {version} failed to load") else None
+
+    def _explained(self, run_id: str | None) -> bool:
+        """Whether the run logged an explanation (a yes is settled; a no is asked again: it may come later)."""
+        if not run_id:
+            return False
+        with self._lock:
+            if run_id in self._explained_runs:
+                return True
+        try:
+            listed = self.store.client.list_artifacts(run_id, "explanations")
+            found = any(a.path.endswith("importance.json") for a in listed)
+        except (MlflowException, OSError):
+            return False
+        if found:
+            with self._lock:
+                self._explained_runs.add(run_id)
+        return found
 
     def version(self, version: str) -> dict[str, Any] | None:
         """One version in full: summary, importance, plots, slices, lineage (None if unknown)."""

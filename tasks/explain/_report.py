@@ -16,7 +16,7 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from driftgate.pages import png_data_uri, render_standalone
+from driftgate.pages import metric_rows, png_data_uri, render_standalone
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.evaluate import slice_metrics
 from driftgate.tasks.explain._shap import Explanation, explain_sample
@@ -49,8 +49,12 @@ def _numeric_view(ex: Explanation) -> np.ndarray:
     return np.column_stack(cols) if cols else np.zeros((0, 0))
 
 
-def plots(ex: Explanation, top: int = 3) -> dict[str, bytes]:
-    """Bar, beeswarm and dependence plots as PNG bytes, keyed by file name."""
+def plots(ex: Explanation, top: int = 3, order: dict[str, list[str]] | None = None) -> dict[str, bytes]:
+    """Bar, beeswarm and dependence plots as PNG bytes, keyed by file name.
+
+    Args:
+        order: each categorical feature's levels in the spec's order (ordered categories plot in their order).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -82,7 +86,9 @@ def plots(ex: Explanation, top: int = 3) -> dict[str, bytes]:
         if pd.api.types.is_numeric_dtype(x):
             ax.scatter(x, ex.values[:, i], s=6, alpha=0.5)
         else:
-            levels = sorted(x.dropna().unique(), key=str)
+            seen = {str(v): v for v in x.dropna().unique()}
+            spec_order = [seen.pop(v) for v in (order or {}).get(name, []) if v in seen]
+            levels = spec_order + sorted(seen.values(), key=str)
             ax.boxplot([ex.values[(x == lv).to_numpy(), i] for lv in levels], tick_labels=[str(lv) for lv in levels])
         ax.set_xlabel(name)
         ax.set_ylabel(f"SHAP value of {name}")
@@ -107,7 +113,7 @@ def report_html(
         title=title,
         trigger=trigger,
         gate=gate,
-        metrics=[{"metric": k, "value": v} for k, v in sorted(metrics.items())],
+        metrics=[{"metric": label, "value": value} for label, value in metric_rows(metrics)],
         explainer=ex.explainer,
         rows=len(ex.values),
         importance=[{"feature": k, "mean |SHAP|": v} for k, v in ex.importance().items()],
@@ -160,7 +166,7 @@ def explain_version(
     """
     max_rows, max_seconds, seed = budget
     ex = explain_sample(model, spec, data.test, max_rows, max_seconds, seed)
-    images = plots(ex)
+    images = plots(ex, order={f.name: f.values for f in spec.features if f.values})
     X, y = split_xy(data.test, spec)
     page = report_html(
         title=f"{trained.name} version {trained.version}",

@@ -9,6 +9,7 @@ may promote it: :mod:`driftgate.tasks.gate._live`), and labelled live rows turne
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -41,7 +42,14 @@ from driftgate.tasks.evaluate import (
 from driftgate.tasks.gate import GatePolicy, LiveLook, challenger_alias, earlier_looks, gate_on_live, promote_on_live
 from driftgate.tasks.monitor._estimate import Calibration, estimate_outputs, fit_calibration, fit_multiclass_calibration
 from driftgate.tasks.monitor._feedback import FeedbackBatch, store_feedback_batch
-from driftgate.tasks.monitor._report import log_performance, monitor_page, performance_markdown
+from driftgate.tasks.monitor._report import (
+    MonitorRun,
+    log_performance,
+    monitor_page,
+    monitor_summary,
+    performance_markdown,
+    test_scores,
+)
 from driftgate.tasks.train import reference_rows, split_rows
 
 log = logging.getLogger(__name__)
@@ -214,13 +222,27 @@ def feedback_batch_task(ctx: Context) -> FeedbackBatch | None:
 
 @task(name="publish-monitor", task_run_name="publish-monitor-{ctx.spec.name}", cache_policy=NO_CACHE)
 def publish_monitor_task(
-    ctx: Context, client: MlflowClient, drift: LiveDrift, perf: Performance, batch: FeedbackBatch | None
+    ctx: Context,
+    client: MlflowClient,
+    drift: LiveDrift,
+    perf: Performance,
+    batch: FeedbackBatch | None,
+    *,
+    trigger: bool | None = None,
+    promoted: str | None = None,
 ) -> str:
-    """The report page in the lake (reports/monitor/), MLflow metrics per version, the Prefect artifact."""
+    """The report page and its summary in the lake (reports/monitor/), MLflow metrics per version, the Prefect
+    artifact. ``trigger``: whether this run may start a retrain (the page says what it did)."""
     ds = ctx.spec.name
     step = drift.last_id or max((int(r["id"]) for r in drift.rows), default=0)
     name = f"upto-{drift.last_id}.html" if drift.last_id else "performance.html"
-    ctx.lake.write_bytes(ctx.lake.path("reports", "monitor", ds, name), monitor_page(drift, perf).encode())
+    run = MonitorRun(
+        ds, trigger=trigger, promoted=promoted, feedback_batch=batch.number if batch else None,
+        feedback_rows=batch.rows if batch else None, tests=test_scores(client, ctx.model_name, perf),
+    )  # fmt: skip
+    ctx.lake.write_bytes(ctx.lake.path("reports", "monitor", ds, name), monitor_page(drift, perf, run).encode())
+    summary = json.dumps(monitor_summary(drift, perf, run), indent=2, default=str).encode()
+    ctx.lake.write_bytes(ctx.lake.path("reports", "monitor", ds, name.removesuffix(".html") + ".json"), summary)
     log_performance(client, ctx.model_name, perf, step)
     parts = [f"# Live traffic of {ctx.model_name} v{perf.champion}", "",
              f"{len(drift.rows)} new predictions; input drift retrain: **{drift.decision.retrain}**", "",

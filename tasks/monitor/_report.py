@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import html
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+
+from driftgate.pages import number, render_standalone
 
 if TYPE_CHECKING:
     from driftgate.tasks.monitor._monitor import LiveDrift, Performance
@@ -16,21 +19,23 @@ log = logging.getLogger(__name__)
 
 
 def _f(v: float | None) -> str:
-    return "-" if v is None or v != v else f"{v:.4g}"
+    return number(v)
 
 
-def performance_rows(perf: Performance) -> list[list[str]]:
-    """One row per version and role: rows, realized value, interval, estimate before labels, error."""
+def performance_rows(perf: Performance, tests: dict[str, float] | None = None) -> list[list[str]]:
+    """One row per version and role: rows, realized value, interval, estimate before labels, error, test score."""
     out = []
+    tests = tests or {}
     for r in perf.realized:
         error = None if r.estimated is None else r.estimated - r.value
-        test = perf.test_score if r.version == perf.champion else None
-        out.append([f"v{r.version}", r.role, str(r.rows), _f(r.value), f"{_f(r.low)} to {_f(r.high)}",
+        test = tests.get(r.version, perf.test_score if r.version == perf.champion else None)
+        out.append([f"v{r.version}", r.role, number(r.rows), _f(r.value), f"{_f(r.low)} to {_f(r.high)}",
                     _f(r.estimated), _f(error), _f(test)])  # fmt: skip
     return out
 
 
-HEADER = ["version", "role", "labelled rows", "realized", "95% interval", "estimated (CBPE)", "estimate error", "test"]
+HEADER = ["version", "role", "labelled rows", "realized", "95% interval", "estimated (CBPE)", "estimate error",
+          "test (at training)"]  # fmt: skip
 
 
 def performance_markdown(perf: Performance) -> str:
@@ -52,50 +57,95 @@ def performance_markdown(perf: Performance) -> str:
         g, look = perf.live_gate.result, perf.live_gate.look
         lines += ["", f"Gate on fresh labelled live rows (look {look}), v{g.challenger} vs v{g.champion}: "
                   f"**{g.outcome}**: {g.reason}"]  # fmt: skip
-    lines += ["", f"Retrain on live performance: **{perf.decision.retrain}**"]
+    lines += ["", f"Live performance asks for a retrain: **{'yes' if perf.decision.retrain else 'no'}**"]
     lines += [f"- {r}" for r in perf.decision.reasons]
     return "\n".join(lines)
 
 
-def performance_html(perf: Performance) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADER)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in performance_rows(perf)
-    )
-    est = ""
-    if perf.estimated_live is not None:
-        est = (
-            f"<p>Estimated {html.escape(perf.metric)} of champion v{html.escape(str(perf.champion))} on "
-            f"{perf.estimated_rows} new live rows (before labels): <b>{_f(perf.estimated_live)}</b></p>"
-        )
-    paired = ""
-    if perf.paired is not None:
-        p = perf.paired
-        paired = (f"<p>Shadow challenger v{html.escape(p.challenger)} vs champion v{html.escape(p.champion)} on the "
-                  f"same {p.rows} labelled rows: {_f(p.challenger_value)} vs {_f(p.champion_value)} (difference "
-                  f"{_f(p.low)} to {_f(p.high)})</p>")  # fmt: skip
-    if perf.live_gate is not None:
-        g, look = perf.live_gate.result, perf.live_gate.look
-        paired += (f"<p>Gate on fresh labelled live rows (look {look}), v{html.escape(g.challenger)} vs "
-                   f"v{html.escape(str(g.champion))}: <b>{html.escape(str(g.outcome))}</b>: "
-                   f"{html.escape(g.reason)}</p>")  # fmt: skip
-    reasons = "".join(f"<li>{html.escape(r)}</li>" for r in perf.decision.reasons)
-    verdict = "yes" if perf.decision.retrain else "no"
-    return (
-        f"<section id=performance><h2>Live performance ({html.escape(perf.metric)})</h2>{est}"
-        f"<table><tr>{head}</tr>{body}</table>{paired}"
-        f"<h3>Retrain on live performance: {verdict}</h3><ul>{reasons}</ul></section>"
-    )
+def test_scores(client: MlflowClient, model_name: str, perf: Performance) -> dict[str, float]:
+    """Each version's test score of the primary metric (as logged at training), for the performance table."""
+    out: dict[str, float] = {}
+    for version in {r.version for r in perf.realized}:
+        try:
+            run_id = client.get_model_version(model_name, version).run_id
+            value = client.get_run(run_id).data.metrics.get(f"test_{perf.metric}") if run_id else None
+        except MlflowException:
+            continue
+        if value is not None:
+            out[version] = float(value)
+    return out
 
 
-def monitor_page(drift: LiveDrift, perf: Performance) -> str:
-    """The drift report with live performance beside it (or performance alone when drift waited)."""
-    section = performance_html(perf)
-    if drift.report is not None:
-        page = drift.report.to_html(drift.decision)
-        return page.replace("</body>", section + "</body>") if "</body>" in page else page + section
-    head = "<!doctype html><html><head><meta charset=utf-8><title>Live performance</title></head>"
-    return f"{head}<body>{section}</body></html>"
+@dataclass(frozen=True)
+class MonitorRun:
+    """What one monitor run did beyond measuring: when, whether it may start a retrain, what the live gate moved."""
+
+    dataset: str
+    checked_at: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    trigger: bool | None = None  # None: not known to the page (the flow decides after publishing)
+    promoted: str | None = None
+    feedback_batch: int | None = None
+    feedback_rows: int | None = None
+    tests: dict[str, float] = field(default_factory=dict)
+
+
+def actions(drift: LiveDrift, perf: Performance, run: MonitorRun) -> list[str]:
+    """What the run did (or leaves to do), in words: never "retrain" on a run that may not start one."""
+    done = []
+    if run.promoted:
+        done.append(f"the live gate promoted version {run.promoted} to champion")
+    wants = drift.decision.retrain or (perf.decision.retrain and run.promoted is None)
+    if wants and run.trigger is True:
+        done.append("started continuous-training to retrain the champion")
+    elif wants and run.trigger is False:
+        done.append("a retrain is due, but this run was started with --no-trigger: no retrain was started")
+    elif wants:
+        done.append("a retrain is due: monitor-predictions starts continuous-training unless run with --no-trigger")
+    if run.feedback_batch is not None:
+        rows = f"{number(run.feedback_rows)} labelled live rows" if run.feedback_rows is not None else "labelled rows"
+        done.append(f"stored {rows} as feedback batch {run.feedback_batch}")
+    return done or ["nothing to do: no retrain asked for, no promotion"]
+
+
+def monitor_summary(drift: LiveDrift, perf: Performance, run: MonitorRun) -> dict[str, Any]:
+    """The run in a few fields (``reports/monitor/<dataset>/*.json``): what the console's monitor card tells."""
+    g = perf.live_gate
+    return {
+        "checked_at": run.checked_at,
+        "dataset": run.dataset,
+        "champion": perf.champion,
+        "new_predictions": len(drift.rows),
+        "checked": drift.checked,
+        "last_id": drift.last_id,
+        "drift_share": drift.report.drifted_share if drift.report else None,
+        "drifted": drift.report.drifted if drift.report else [],
+        "drift_retrain": drift.decision.retrain,
+        "performance_retrain": perf.decision.retrain,
+        "reasons": drift.decision.reasons + perf.decision.reasons,
+        "metric": perf.metric,
+        "estimated": perf.estimated_live,
+        "estimated_rows": perf.estimated_rows,
+        "realized": [
+            {"version": r.version, "role": r.role, "rows": r.rows, "value": r.value, "low": r.low, "high": r.high,
+             "estimated": r.estimated, "test": run.tests.get(r.version)}
+            for r in perf.realized
+        ],
+        "live_gate": None if g is None else {"challenger": g.result.challenger, "champion": str(g.result.champion),
+                                             "look": g.look, "outcome": str(g.result.outcome),
+                                             "reason": g.result.reason},
+        "actions": actions(drift, perf, run),
+    }  # fmt: skip
+
+
+def monitor_page(drift: LiveDrift, perf: Performance, run: MonitorRun | None = None) -> str:
+    """One page: when it ran, what it did, live performance per version, the live-input drift."""
+    run = run or MonitorRun(dataset=drift.report.dataset if drift.report else "")
+    what = f"predictions up to #{number(drift.last_id)}" if drift.last_id else "live performance"
+    return render_standalone(
+        "report_monitor.html", title=f"Monitor of {run.dataset or 'the champion'}: {what}", drift=drift, perf=perf,
+        run=run, summary=monitor_summary(drift, perf, run), performance=performance_rows(perf, run.tests),
+        header=HEADER, drift_rows=drift.report.chart_rows() if drift.report else [],
+    )  # fmt: skip
 
 
 def log_performance(client: MlflowClient, model_name: str, perf: Performance, step: int) -> None:

@@ -21,7 +21,7 @@ from driftgate.errors import SuiteError
 from driftgate.frames import SPLIT_COLUMN
 from driftgate.lake import Lake
 from driftgate.names import artifact_key
-from driftgate.pages import render_standalone
+from driftgate.pages import number, render_standalone
 from driftgate.spec import DatasetSpec
 
 if TYPE_CHECKING:
@@ -52,12 +52,35 @@ class Failure:
             return f"{text}: {self.message}"
         parts = []
         if self.observed is not None:
-            parts.append(f"observed {self.observed!r}")
+            parts.append(f"observed {number(self.observed)}")
         if self.unexpected_percent:
-            parts.append(f"{self.unexpected_percent:.1f}% unexpected")
+            parts.append(f"{number(self.unexpected_percent, 3)}% unexpected")
         if self.examples:
-            parts.append(f"e.g. {self.examples[:5]!r}")
+            parts.append(f"e.g. {number(self.examples[:5])}")
         return f"{text}: {', '.join(parts) or 'failed'}"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation as it ran on a batch: what it asked (its kwargs), what it saw, its verdict."""
+
+    expectation: str
+    column: str | None
+    severity: str
+    kwargs: dict[str, Any]
+    observed: Any
+    unexpected_percent: float | None
+    success: bool
+    message: str = ""
+    unexpected_count: int | None = None
+    element_count: int | None = None
+    examples: list[Any] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        if self.success:
+            return "passed"
+        return "warning" if self.severity in ("warning", "info") else "failed"
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,7 @@ class ValidationResult:
     evaluated: int
     failures: list[Failure] = field(default_factory=list)
     warnings: list[Failure] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -163,6 +187,16 @@ def load_suite(path: Path) -> ExpectationSuite:
         raise SuiteError(f"expectation suite {path} is invalid: {exc}") from exc
 
 
+def _plain(value: Any) -> Any:
+    """A GX value as plain JSON types (numpy scalars become numbers, anything else text)."""
+
+    def default(v: Any) -> Any:
+        item = getattr(v, "item", None)
+        return item() if callable(item) and getattr(v, "shape", None) == () else str(v)
+
+    return json.loads(json.dumps(value, default=default))
+
+
 def _failure(er: Any) -> Failure:
     cfg = er.expectation_config
     res = er.result or {}
@@ -173,10 +207,33 @@ def _failure(er: Any) -> Failure:
         expectation=cfg.type,
         column=cfg.kwargs.get("column"),
         severity=str(getattr(cfg.severity, "value", cfg.severity)),
-        observed=res.get("observed_value"),
-        unexpected_percent=res.get("unexpected_percent"),
-        examples=json.loads(json.dumps(examples[:5], default=str)),
+        observed=_plain(res.get("observed_value")),
+        unexpected_percent=_plain(res.get("unexpected_percent")),
+        examples=_plain(examples[:5]),
         message=str(message or ""),
+    )
+
+
+HIDDEN_KWARGS = ("column", "batch_id", "result_format", "catch_exceptions", "include_config")
+
+
+def _check(er: Any) -> Check:
+    cfg = er.expectation_config
+    res = er.result or {}
+    exc = er.exception_info or {}
+    kwargs = {k: v for k, v in dict(cfg.kwargs).items() if k not in HIDDEN_KWARGS and v is not None}
+    return Check(
+        expectation=cfg.type,
+        column=cfg.kwargs.get("column"),
+        severity=str(getattr(cfg.severity, "value", cfg.severity)),
+        kwargs=_plain(kwargs),
+        observed=_plain(res.get("observed_value")),
+        unexpected_percent=_plain(res.get("unexpected_percent")),
+        success=bool(er.success),
+        message=str((exc.get("exception_message") if exc.get("raised_exception") else "") or ""),
+        unexpected_count=_plain(res.get("unexpected_count")),
+        element_count=_plain(res.get("element_count")),
+        examples=_plain((res.get("partial_unexpected_list") or [])[:5]),
     )
 
 
@@ -205,7 +262,8 @@ def validate_frame(
             continue
         f = _failure(er)
         (warnings if f.severity in ("warning", "info") else failures).append(f)
-    return ValidationResult(dataset, batch, not failures, len(result.results), failures, warnings)
+    checks = [_check(er) for er in result.results]
+    return ValidationResult(dataset, batch, not failures, len(result.results), failures, warnings, checks)
 
 
 def validate_stored_batch(lake: Lake, spec: DatasetSpec, number: int, suite: ExpectationSuite) -> ValidationResult:
