@@ -37,6 +37,8 @@ def plan_batches(frame: pd.DataFrame, spec: DatasetSpec) -> list[np.ndarray]:
     if need > len(frame):
         raise ValueError(f"source has {len(frame)} rows, base batches need {need}")
     plan = [order[i * sc.batch_size : (i + 1) * sc.batch_size] for i in range(sc.base_batches)]
+    if sc.batches == sc.base_batches and plan and len(frame) - need < sc.batch_size:
+        plan[-1] = order[(sc.base_batches - 1) * sc.batch_size :]  # a replay serves every row: the rest goes last
     pool = order[need:]
     weights = _tilt(frame, spec)
     for _ in range(sc.batches - sc.base_batches):
