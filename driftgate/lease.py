@@ -47,6 +47,7 @@ class Lease:
     token: str
     acquired_at: float
     expires_at: float
+    released: bool = False  # given back by its holder (not merely expired)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()
@@ -122,7 +123,7 @@ def acquire_lease(
                 for old in (g for g in after if g < lease.generation):  # finished records: tidy them
                     with contextlib.suppress(FileNotFoundError):
                         lake.fs.rm_file(f"{_folder(lake, dataset)}/{old:012d}.json")
-                if latest is not None:
+                if latest is not None and not latest.released:  # a holder that never gave it back
                     log.warning("lease of %s taken over from %s (expired)", dataset, latest.owner)
                 log.info("lease of %s taken by %s until %s", dataset, lease.owner, time.ctime(lease.expires_at))
                 return lease
@@ -141,7 +142,7 @@ def release_lease(lake: Lake, lease: Lease) -> None:
     if record is None or record.token != lease.token or _generations(lake, lease.dataset)[-1:] != [lease.generation]:
         log.warning("lease %s of %s was no longer held by %s", lease.generation, lease.dataset, lease.owner)
         return
-    released = replace(lease, expires_at=min(time.time(), lease.expires_at))
+    released = replace(lease, expires_at=min(time.time(), lease.expires_at), released=True)
     lake.write_bytes(f"{_folder(lake, lease.dataset)}/{lease.generation:012d}.json", released.to_json())
     log.info("lease of %s released by %s", lease.dataset, lease.owner)
 
