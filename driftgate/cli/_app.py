@@ -58,6 +58,45 @@ class _DomainErrorsWithoutTraceback(logging.Filter):
         return True
 
 
+OURS = ("driftgate",)
+
+
+class _ThirdPartyToDebug(logging.Filter):
+    """Another library's notes and warnings (MLflow's dataset-source and pip-version ones, pandas'
+    DtypeWarning through ``py.warnings``) are logged at DEBUG: shown with ``-v``, not before the answer."""
+
+    def __init__(self, verbose: bool) -> None:
+        super().__init__()
+        self.verbose = verbose
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".", 1)[0] in OURS or record.levelno >= logging.ERROR:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return self.verbose
+
+
+def configure_logging(verbose: bool) -> None:
+    """Quiet by default: driftgate's own warnings and every error; ``-v``: everything at DEBUG.
+
+    Python warnings go to the log (``py.warnings``), so the filter above decides them too; MLflow
+    and Prefect are told not to install their own INFO handlers.
+    """
+    root = logging.getLogger()
+    before = list(root.handlers)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for handler in root.handlers:
+        if handler not in before:  # ours only (a test harness's capture keeps what it sees)
+            handler.addFilter(_ThirdPartyToDebug(verbose))
+    logging.captureWarnings(True)
+    for noisy in ("httpx", "urllib3", "alembic", "botocore", "great_expectations"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "DEBUG" if verbose else "WARNING")
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"driftgate {__version__}")
@@ -69,13 +108,11 @@ def root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="The full log (DEBUG), other libraries' warnings included.")
+    ] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for noisy in ("httpx", "urllib3", "alembic", "botocore", "great_expectations"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(verbose)
     for engine in ("prefect.flow_runs", "prefect.task_runs"):  # kept when Prefect configures its logging
         logging.getLogger(engine).addFilter(_DomainErrorsWithoutTraceback())
     _environment_defaults()
