@@ -135,6 +135,7 @@ def main() -> None:
     ap.add_argument("--skip-mlflow", action="store_true", help="only measure driftgate's service")
     ap.add_argument("--loop-costs", action="store_true", help="also with prediction log, ids and shadow switched off")
     ap.add_argument("--baseline", help="git ref: also measure the service as it was there, alternating (before/after)")
+    ap.add_argument("--baseline-tree", type=Path, help="instead of --baseline: a package tree laid out as installed")
     ap.add_argument("--rounds", type=int, default=2, help="with --baseline: alternations of baseline and current")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
@@ -173,7 +174,7 @@ def main() -> None:
 
     results: dict[str, dict[str, float]] = {}
     procs: list[subprocess.Popen[bytes]] = []
-    if args.baseline:
+    if args.baseline or args.baseline_tree:
         compare_with_baseline(args, env, {"records": [record]})
         shutil.rmtree(home, ignore_errors=True)
         return
@@ -236,25 +237,27 @@ def main() -> None:
         print(f"throughput ratio driftgate / mlflow: {ratio:.1f}x")
 
 
-if __name__ == "__main__":
-    main()
-
-
 def compare_with_baseline(args: argparse.Namespace, env: dict[str, str], body: dict[str, object]) -> None:
     """Single-record throughput of the service at ``args.baseline`` and now, alternated on one machine state."""
-    tree = baseline_tree(args.baseline)
-    cmd = [sys.executable, "-m", "driftgate.cli", "serve"]
-    runs: dict[str, list[dict[str, float]]] = {f"baseline {args.baseline}": [], "current": []}
+    tree = args.baseline_tree or baseline_tree(args.baseline)
+    label = f"baseline {args.baseline or args.baseline_tree}"
+    cmd = [sys.executable, "-c", "from driftgate.cli import main; main()", "serve"]  # the entry point, at any ref
+    runs: dict[str, list[dict[str, float]]] = {label: [], "current": []}
     try:
         for i in range(args.rounds):
-            for name, extra in ((f"baseline {args.baseline}", {"PYTHONPATH": str(tree)}), ("current", {})):
+            for name, extra in ((label, {"PYTHONPATH": str(tree)}), ("current", {})):
                 r = serve_and_measure(cmd, {**env, **extra}, body, args)
                 runs[name].append(r)
-                print(f"round {i + 1} {name:<22} {r['rps']:>8.0f} req/s  p50 {r['p50_ms']:.1f} ms  "
+                print(f"round {i + 1} {name[:30]:<30} {r['rps']:>8.0f} req/s  p50 {r['p50_ms']:.1f} ms  "
                       f"p99 {r['p99_ms']:.1f} ms  failed {r['failed']:.0f}  load {load_average()}")  # fmt: skip
     finally:
-        shutil.rmtree(tree.parent, ignore_errors=True)
+        if not args.baseline_tree:
+            shutil.rmtree(tree.parent, ignore_errors=True)
     mean = {name: sum(r["rps"] for r in rs) / len(rs) for name, rs in runs.items()}
-    before, after = mean[f"baseline {args.baseline}"], mean["current"]
+    before, after = mean[label], mean["current"]
     print(f"\n{args.connections} connections, {args.seconds} s x {args.rounds} rounds each, one record per request")
     print(f"mean req/s: baseline {before:.0f}, current {after:.0f}, change {100 * (after / before - 1):+.1f} %")
+
+
+if __name__ == "__main__":
+    main()

@@ -134,14 +134,21 @@ def _validation_handler(_: Request[Any, Any, Any], exc: ValidationException) -> 
         reason = m.group("reason") if m else message
         field = (extra.get("key") if isinstance(extra, dict) else None) or (m.group("path") if m else "") or "body"
         items.append(ErrorItem(field=str(field).lstrip(".") or "body", reason=reason))
-        sources.append(str(extra.get("source", "body")) if isinstance(extra, dict) else "body")
+        source = extra.get("source", "body") if isinstance(extra, dict) else "body"
+        sources.append(str(getattr(source, "value", source)))  # Litestar's ParamType, or "body"
     if not items:
-        items.append(ErrorItem(field="body", reason=str(exc.detail)))
-        sources.append("body")
+        missing = _MISSING_PARAM.match(str(exc.detail))  # Litestar's words for a parameter left out
+        if missing:
+            items.append(ErrorItem(field=missing.group("name"), reason="is required"))
+            sources.append(missing.group("source"))
+        else:
+            items.append(ErrorItem(field="body", reason=str(exc.detail)))
+            sources.append("body")
     what = _SOURCE_NAMES.get(sources[0], "request")
     return _error(HTTP_400_BAD_REQUEST, f"invalid {what}: {items[0].field}: {items[0].reason}", items)
 
 
+_MISSING_PARAM = re.compile(r"^Missing required (?P<source>\w+) parameter '(?P<name>[^']*)'")
 _SOURCE_NAMES = {"body": "request body", "query": "query parameter", "path": "path parameter",
                  "header": "header", "cookie": "cookie"}  # fmt: skip
 

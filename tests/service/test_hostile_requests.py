@@ -72,7 +72,6 @@ HOSTILE = {
     "a null body": Hostile("POST", "/predict", 422, b"null", JSON),
     "a null label item": Hostile("POST", "/feedback", 422, b'{"labels": [null]}', {**KEY, **JSON}),
     "a list as an id": Hostile("POST", "/feedback", 422, b'{"labels": [{"id": [1], "label": "1"}]}', {**KEY, **JSON}),
-    "lake path leaving reports": Hostile("GET", "/console/lake/reports/../state/x.json", 404),
     "an empty request id": Hostile("POST", "/predict", 200, BODY, {**JSON, "X-Request-Id": ""}),
     "predict from this origin": Hostile("POST", "/predict", 200, BODY, {**JSON, "sec-fetch-site": "same-origin"}),
     "predict as JSON, charset utf-8": Hostile("POST", "/predict", 200, BODY,
