@@ -61,7 +61,7 @@ def html_page(template: str, here: str, status: int = 200, **context: Any) -> Re
 
 
 RECORD_FIELDS = ("rows", "valid", "drift", "drifted", "retrained", "reasons", "version", "gate", "gate_reason",
-                 "promoted", "champion", "metric", "trigger", "window", "window_rows")  # fmt: skip
+                 "promoted", "champion", "metric", "trigger", "window", "window_rows", "question")  # fmt: skip
 
 
 def batch_row(record: dict[str, Any]) -> dict[str, Any]:
