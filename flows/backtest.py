@@ -146,9 +146,10 @@ def replay_policy(
         if model is not None and outcome.valid:
             X, y = split_xy(ctx.lake.read_batch(spec.name, number), spec)
             score = primary_score(model, spec, X, y)
+        gate = f"{outcome.gate} ({outcome.question})" if outcome.gate else None
         result.batches.append(BatchResult(
             batch=number, rows=len(frame), prequential=score, champion_before=str(before.version) if before else None,
-            retrained=outcome.retrained, trigger=outcome.trigger, window_rows=outcome.window_rows, gate=outcome.gate,
+            retrained=outcome.retrained, trigger=outcome.trigger, window_rows=outcome.window_rows, gate=gate,
             champion_after=outcome.champion, train_seconds=outcome.train_seconds if outcome.retrained else None,
             cpu_seconds=round(cpu, 2), why="; ".join(outcome.reasons),
         ))  # fmt: skip
