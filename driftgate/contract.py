@@ -44,6 +44,19 @@ class ContractError(ValueError):
         super().__init__(f"{where}: {first.reason}{more}")
 
 
+def json_kind(value: Any) -> str:
+    """A value's type in JSON's words (``string``, ``array``, ``null``), never a Python type name."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, (list, tuple)) else "an object"
+
+
 def shown_values(values: Sequence[str], limit: int = 12) -> str:
     """A list for a person: all of a short one; else its count, its first ``limit`` values and a cut mark."""
     if len(values) <= limit:
@@ -66,7 +79,7 @@ class FieldRule:
             return math.nan, None  # explicit null = missing: the pipeline imputes it
         if self.kind == "numeric":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return None, f"must be a number, got {type(value).__name__}"
+                return None, f"must be a number, got {json_kind(value)}"
             try:
                 v = float(value)
             except OverflowError:  # an int of hundreds of digits
@@ -79,7 +92,7 @@ class FieldRule:
                 return None, f"{v:g} is above the allowed maximum {self.max:g}"
             return v, None
         if not isinstance(value, str):
-            return None, f"must be a string, got {type(value).__name__}"
+            return None, f"must be a string, got {json_kind(value)}"
         if self.values and value not in self.values:
             return None, f"unknown category {value!r}; allowed: {shown_values(self.listed or sorted(self.values))}"
         return value, None
@@ -136,7 +149,7 @@ class InputContract:
         for i, rec in enumerate(records):
             if not isinstance(rec, dict):
                 problems.append(
-                    Problem("records", f"must be an object, got {'null' if rec is None else type(rec).__name__}", i)
+                    Problem("records", f"must be an object, got {json_kind(rec)}", i)
                 )
                 continue
             for rule in self.fields:

@@ -44,3 +44,22 @@ def test_predict_batch_prints_missing_and_unexpected_columns_on_their_own_lines(
 
     scored = ScoredFile("new.csv", 0, 3, None, "new.rejected.parquet", ["num_0"], ["NUM_0", "extra"])
     assert scored.column_lines() == ["  missing columns (1): num_0", "  unexpected columns (2): NUM_0, extra"]
+
+
+def test_refusals_name_json_types_never_python_ones() -> None:
+    rule = FieldRule("age", "numeric")
+    assert rule.check("41")[1] == "must be a number, got a string"
+    assert FieldRule("colour", "categorical").check([1])[1] == "must be a string, got an array"
+    spec = load_spec("synthetic-classification", ROOT / "datasets")
+    problems = _problems(InputContract.from_spec(spec, 10), [None])
+    assert problems == ["must be an object, got null"]
+
+
+def _problems(contract: InputContract, records: list[object]) -> list[str]:
+    from driftgate.contract import ContractError
+
+    try:
+        contract.decode(records)
+    except ContractError as exc:
+        return [p.reason for p in exc.problems]
+    return []
