@@ -233,7 +233,7 @@ def _check(er: Any) -> Check:
         message=str((exc.get("exception_message") if exc.get("raised_exception") else "") or ""),
         unexpected_count=_plain(res.get("unexpected_count")),
         element_count=_plain(res.get("element_count")),
-        examples=_plain((res.get("partial_unexpected_list") or [])[:5]),
+        examples=[e for e in _plain((res.get("partial_unexpected_list") or [])[:5]) if e is not None and e == e],
     )
 
 
