@@ -70,19 +70,25 @@ def primary_score(model: Any, spec: DatasetSpec, X: pd.DataFrame, y: pd.Series) 
     return evaluate(model, spec, X, y).get(spec.metric.name, float("nan"))
 
 
+MAX_SLICE_LEVELS = 30  # per feature: a 700-level code column gave ~700 slices and most of a retrain's evaluation time
+
+
 def slice_metrics(
-    model: Any, spec: DatasetSpec, X: pd.DataFrame, y: pd.Series, min_rows: int = 20
+    model: Any, spec: DatasetSpec, X: pd.DataFrame, y: pd.Series, min_rows: int = 20, max_levels: int = MAX_SLICE_LEVELS
 ) -> list[dict[str, Any]]:
-    """Metrics per level of each categorical feature (levels with at least ``min_rows`` rows)."""
+    """Metrics per level of each categorical feature.
+
+    Only levels with at least ``min_rows`` rows, and of those the ``max_levels`` most frequent.
+    """
     rows: list[dict[str, Any]] = []
     if len(X) == 0:
         return rows
     X, y = X.reset_index(drop=True), y.reset_index(drop=True)
     scored = predict(model, spec.task, X)  # once: one predict per slice cost ~100x more on many levels
     for col in spec.categorical:
-        for level, idx in X.groupby(col, observed=True).indices.items():
-            if len(idx) < min_rows:
-                continue
+        levels = [(level, idx) for level, idx in X.groupby(col, observed=True).indices.items() if len(idx) >= min_rows]
+        levels.sort(key=lambda item: -len(item[1]))
+        for level, idx in levels[:max_levels]:
             part = Predictions(scored.values[idx], None if scored.proba is None else scored.proba[idx], scored.classes)
             metrics = scores(spec, y.iloc[idx], part)
             rows.append({"feature": col, "level": str(level), "rows": len(idx), **metrics})
