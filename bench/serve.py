@@ -111,15 +111,21 @@ def serve_and_measure(
     from driftgate.local.stack import wait_http
 
     port = free_port()
-    proc = subprocess.Popen([*cmd, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/ready")
-        url = f"http://127.0.0.1:{port}/predict"
-        run_wrk(url, body, 3, args.connections, args.threads)  # warm-up
-        return run_wrk(url, body, args.seconds, args.connections, args.threads)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen([*cmd, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        try:
+            try:
+                wait_http(f"http://127.0.0.1:{port}/ready", proc, timeout=300)  # generous: a loaded machine
+            except Exception:
+                errors.seek(0)
+                print(errors.read().decode(errors="replace")[-3000:], file=sys.stderr)
+                raise
+            url = f"http://127.0.0.1:{port}/predict"
+            run_wrk(url, body, 3, args.connections, args.threads)  # warm-up
+            return run_wrk(url, body, args.seconds, args.connections, args.threads)
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
 def load_average() -> str:
