@@ -7,6 +7,7 @@ the model service on 127.0.0.1.
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,16 @@ from tests.models import training_rows
 DATASET = "synthetic-classification"
 SPEC = load_spec(DATASET, ROOT / "datasets")
 POLICY = GatePolicy(margin=0.0, confidence=0.95, slice_min_rows=100, resamples=200, seed=0)
+
+
+def wait_ready(url: str, seconds: float = 180) -> httpx.Response:
+    """``/ready`` once it answers 200 (the service loads the champion in the background), or its last answer."""
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = httpx.get(f"{url}/ready", timeout=30)
+        if answer.status_code == 200 or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.5)
 
 
 @pytest.fixture
@@ -151,7 +162,7 @@ def test_a_champion_broken_by_a_spec_edit_is_reported_replaced_by_run_and_served
     assert str(champ.version) == "2"
 
     with ServerThread(create_app(get_settings())) as srv:
-        ready = httpx.get(f"{srv.url}/ready", timeout=30)
+        ready = wait_ready(srv.url)
         assert ready.status_code == 200, ready.text
         record = {"num_0": 0.1, "num_1": -0.3, "num_2": 1.2, "num_3": 0.0, "cat_0": "a"}
         answer = httpx.post(f"{srv.url}/predict", json={"records": [record]}, timeout=30)
