@@ -18,6 +18,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from driftgate.spec import METRIC_DIRECTIONS
+
 STYLESHEET = "driftgate.css"
 
 
@@ -129,8 +131,6 @@ def metric_label(key: str) -> str:
     >>> metric_label("cv_rmse_score")
     'RMSE, cross-validated (lower is better)'
     """
-    from driftgate.spec import METRIC_DIRECTIONS
-
     stage, name = "", key
     for prefix, word in _STAGES:
         if key.startswith(prefix):
@@ -146,8 +146,6 @@ def metric_label(key: str) -> str:
 
 def metric_value(key: str, value: Any) -> Any:
     """A logged metric's value as people read it: scikit-learn's search negates losses (``neg_rmse``), undone here."""
-    from driftgate.spec import METRIC_DIRECTIONS
-
     name = key.removeprefix("cv_").removesuffix("_score")
     if key.startswith("cv_") and METRIC_DIRECTIONS.get(name) == "minimize" and isinstance(value, (int, float)):
         return abs(value)
