@@ -105,6 +105,13 @@ def _codes(rng: np.random.Generator, levels: int, n: int) -> np.ndarray:
     return np.asarray(pool, dtype=object)[rng.choice(levels, size=n, p=weights / weights.sum())]
 
 
+def _blank_where(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` as objects, missing (None) where ``mask`` holds."""
+    out = np.asarray(values, dtype=object)
+    out[mask] = None
+    return out
+
+
 def make_readmission(n: int = 3000, seed: int = 0) -> pd.DataFrame:
     """A seeded table shaped like the hospital-readmission data (50 columns, a 3-class target ``readmitted``).
 
@@ -124,13 +131,13 @@ def make_readmission(n: int = 3000, seed: int = 0) -> pd.DataFrame:
         "race": rng.choice(["Caucasian", "AfricanAmerican", "Hispanic", "Asian", "Other"], n, p=RACE_SHARES),
         "gender": rng.choice(["Female", "Male"], n),
         "age": rng.choice([f"[{a}-{a + 10})" for a in range(0, 100, 10)], n),
-        "weight": np.where(rng.random(n) < 0.97, None, rng.choice(WEIGHTS, n)),
+        "weight": _blank_where(rng.random(n) < 0.97, rng.choice(WEIGHTS, n)),
         "admission_type_id": rng.choice([1, 2, 3, 4, 5, 6, 7, 8], n, p=[0.5, 0.18, 0.18, 0.02, 0.05, 0.05, 0.01, 0.01]),
         "discharge_disposition_id": rng.choice([*range(1, 20), 20, 22, 23, 24, 25, 27, 28], n),
         "admission_source_id": rng.choice([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 17, 20, 22, 25], n),
         "time_in_hospital": rng.integers(1, 15, n),
-        "payer_code": np.where(rng.random(n) < 0.4, None, rng.choice(["MC", "HM", "SP", "BC", "MD", "CP", "UN"], n)),
-        "medical_specialty": np.where(rng.random(n) < 0.5, None, rng.choice([f"Specialty{i}" for i in range(70)], n)),
+        "payer_code": _blank_where(rng.random(n) < 0.4, rng.choice(["MC", "HM", "SP", "BC", "MD", "CP", "UN"], n)),
+        "medical_specialty": _blank_where(rng.random(n) < 0.5, rng.choice([f"Specialty{i}" for i in range(70)], n)),
         "num_lab_procedures": rng.integers(1, 100, n),
         "num_procedures": rng.integers(0, 7, n),
         "num_medications": rng.integers(1, 60, n),

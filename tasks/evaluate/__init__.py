@@ -8,7 +8,6 @@ from driftgate.tasks.evaluate._compare import (
     choose_test,
     paired_differences,
     rows_to_decide,
-    scorer,
 )
 from driftgate.tasks.evaluate._metrics import evaluate, positive_class, primary_score, slice_metrics
 from driftgate.tasks.evaluate._realized import (
@@ -25,6 +24,7 @@ from driftgate.tasks.evaluate._realized import (
     score,
     scored_pairs,
 )
+from driftgate.tasks.evaluate._scorers import scorer
 
 __all__ = [
     "BOOTSTRAP",

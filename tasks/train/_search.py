@@ -37,7 +37,8 @@ def _parallel(dask_address: str | None) -> Iterator[None]:
     import joblib
     from distributed import Client
 
-    with Client(dask_address) as _client, joblib.parallel_backend("dask"):
+    client = Client(dask_address)  # type: ignore[no-untyped-call]
+    with client, joblib.parallel_backend("dask"):
         yield
 
 

@@ -147,6 +147,7 @@ def _gx_batch_definition() -> Any:
 def _checkpoint_run(data: pd.DataFrame, suite: ExpectationSuite, dataset: str, batch: int) -> Any:
     """Validate through a GX checkpoint whose action renders Data Docs; the suite's validation result."""
     import great_expectations as gx
+    from great_expectations.checkpoint.actions import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
 
     context, batch_definition, _ = _gx()
@@ -156,7 +157,7 @@ def _checkpoint_run(data: pd.DataFrame, suite: ExpectationSuite, dataset: str, b
     )
     checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
         name=f"{dataset}-checkpoint", validation_definitions=[vd],
-        actions=[gx.checkpoint.UpdateDataDocsAction(name="data-docs", site_names=[DOCS_SITE])],
+        actions=[UpdateDataDocsAction(name="data-docs", site_names=[DOCS_SITE])],
         result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
     ))  # fmt: skip
     run = checkpoint.run(batch_parameters={"dataframe": data}, run_id=RunIdentifier(run_name=f"batch-{batch}"))
