@@ -137,7 +137,7 @@ def _check_settings() -> None:
 
 
 def print_table(outcomes: list[Any]) -> None:
-    from driftgate.tasks.loop import format_table
+    from driftgate.outcome import format_table
 
     typer.echo(format_table(outcomes))
 

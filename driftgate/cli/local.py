@@ -130,7 +130,7 @@ def demo(
                 f"\ncontinuous-training processed {len(outcomes)} new batches in "
                 f"{time.monotonic() - started:.0f} s; every batch so far:\n"
             )
-            from driftgate.tasks.loop import read_outcomes
+            from driftgate.outcome import read_outcomes
 
             print_table(read_outcomes(ctx.lake, spec.name))
             _demo_prediction(ctx, service.url)

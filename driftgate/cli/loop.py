@@ -112,7 +112,7 @@ def status(dataset: DatasetOpt = None) -> None:
     typer.echo(f"model {ctx.model_name}: {len(versions)} versions, champion {champ.version if champ else 'none'}")
     if champ is not None and (broken := champion_problem(ctx.model_name, champ.version, ctx.spec)):
         typer.echo(f"  champion {champ.version} does not load: {broken} (run trains a new one; rollback moves back)")
-    from driftgate.tasks.loop import read_outcomes
+    from driftgate.outcome import read_outcomes
 
     progress = read_outcomes(ctx.lake, ds)
     if progress:

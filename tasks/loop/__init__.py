@@ -1,15 +1,8 @@
-"""Stage loop."""
+"""What the loop keeps between stages: the champion it serves, its window, each batch's recorded outcome."""
 
+from driftgate.outcome import BatchOutcome, format_table, quarantined, read_outcomes
 from driftgate.tasks.loop._champion import load_champion_task
-from driftgate.tasks.loop._outcome import (
-    BatchOutcome,
-    forced_retrain,
-    format_table,
-    publish_outcomes,
-    quarantined,
-    read_outcomes,
-    record_outcome_task,
-)
+from driftgate.tasks.loop._outcome import forced_retrain, publish_outcomes, record_outcome_task
 from driftgate.tasks.loop._window import (
     Window,
     batch_rows,

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from driftgate import __version__
-from driftgate.tasks.loop import BatchOutcome, format_table, quarantined
+from driftgate.outcome import BatchOutcome, format_table, quarantined
 from tests.conftest import ROOT
 
 COMMANDS = [
