@@ -1,5 +1,8 @@
 # The front door. Every target creates the environment it needs (uv is installed with pip if missing).
 export UV_PYTHON_DOWNLOADS := never
+# bytecode compiled once at install: with PYTHONDONTWRITEBYTECODE set (as on our machines) every command
+# otherwise recompiled ~1,500 modules (about 4 s of a 6 s `driftgate status`)
+export UV_COMPILE_BYTECODE := 1
 export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
