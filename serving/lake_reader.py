@@ -14,12 +14,11 @@ import logging
 import os
 import re
 import stat
-import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from driftgate.lake import Lake
+from driftgate.serving.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
 
@@ -64,19 +63,10 @@ class LakeReader:
         self.lake = lake
         self.dataset = dataset
         self.ttl = ttl
-        self._cache: dict[str, tuple[float, Any]] = {}
-        self._lock = threading.Lock()
+        self._cache = TtlCache(ttl)
 
     def _cached(self, key: str, load: Callable[[], T]) -> T:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]  # type: ignore[no-any-return]
-        value = load()
-        with self._lock:
-            self._cache[key] = (now, value)
-        return value
+        return self._cache.get(key, load)
 
     def _files(self, *parts: str) -> list[str]:
         """Paths (relative to the lake root) of the files under a folder of reports/ or state/."""

@@ -21,6 +21,7 @@ from mlflow.exceptions import MlflowException
 from driftgate.errors import ModelRegistryError
 from driftgate.pages import png_data_uri
 from driftgate.registry import CHAMPION, champion_version, lineage
+from driftgate.serving.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,20 +36,12 @@ class VersionViews:
         self.store = store
         self.ttl = ttl
         self._lock = threading.Lock()
-        self._moving: dict[str, tuple[float, Any]] = {}
+        self._moving = TtlCache(ttl)  # what moves (the alias, the index); settled versions stay below
         self._settled: dict[str, dict[str, Any]] = {}
         self._explained_runs: set[str] = set()
 
     def _cached(self, key: str, load: Callable[[], T]) -> T:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._moving.get(key)
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]  # type: ignore[no-any-return]
-        value = load()
-        with self._lock:
-            self._moving[key] = (now, value)
-        return value
+        return self._moving.get(key, load)
 
     @property
     def metric(self) -> str:
