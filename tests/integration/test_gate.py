@@ -76,7 +76,7 @@ def test_first_model_is_promoted_a_better_one_too_a_worse_one_is_registered_but_
     assert len(recorded["slices"]) == len(worse.slices) > 0
 
     describe_gate(client, name, v3, worse)
-    assert "Gate: not better (2000 test rows of batches 7, 8, 9; paired bootstrap)" in (
+    assert "Gate: not better (superiority; 2000 test rows of batches 7, 8, 9; paired bootstrap)" in (
         client.get_model_version(name, v3).description
     )
 
