@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from driftgate.local.servers import ServerThread, free_port
@@ -72,3 +74,13 @@ def driftgate_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()
+
+
+def wait_ready(url: str, seconds: float = 180) -> httpx.Response:
+    """``/ready`` once it answers 200 (the service loads the champion in the background), or its last answer."""
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = httpx.get(f"{url}/ready", timeout=30)
+        if answer.status_code == 200 or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.5)

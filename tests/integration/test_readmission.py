@@ -9,7 +9,6 @@ model service on 127.0.0.1.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import httpx
@@ -19,19 +18,9 @@ from typer.testing import CliRunner
 
 from driftgate.settings import get_settings
 from driftgate.synthetic import make_readmission
-from tests.conftest import ServerThread
+from tests.conftest import ServerThread, wait_ready
 
 ROWS = 2000
-
-
-def wait_ready(url: str, seconds: float = 180) -> httpx.Response:
-    """``/ready`` once it answers 200 (the service loads the champion in the background), or its last answer."""
-    deadline = time.monotonic() + seconds
-    while True:
-        answer = httpx.get(f"{url}/ready", timeout=30)
-        if answer.status_code == 200 or time.monotonic() > deadline:
-            return answer
-        time.sleep(0.5)
 
 
 @pytest.fixture

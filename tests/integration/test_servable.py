@@ -7,7 +7,6 @@ the model service on 127.0.0.1.
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +26,12 @@ from driftgate.spec import DatasetSpec, load_spec
 from driftgate.tasks.gate import GatePolicy, gate
 from driftgate.tasks.train import build_pipeline, log_and_register, split_xy
 from driftgate.tracking import configure_mlflow
-from tests.conftest import ROOT, ServerThread
+from tests.conftest import ROOT, ServerThread, wait_ready
 from tests.models import training_rows
 
 DATASET = "synthetic-classification"
 SPEC = load_spec(DATASET, ROOT / "datasets")
 POLICY = GatePolicy(margin=0.0, confidence=0.95, slice_min_rows=100, resamples=200, seed=0)
-
-
-def wait_ready(url: str, seconds: float = 180) -> httpx.Response:
-    """``/ready`` once it answers 200 (the service loads the champion in the background), or its last answer."""
-    deadline = time.monotonic() + seconds
-    while True:
-        answer = httpx.get(f"{url}/ready", timeout=30)
-        if answer.status_code == 200 or time.monotonic() > deadline:
-            return answer
-        time.sleep(0.5)
 
 
 @pytest.fixture
