@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from driftgate.local.data_api import create_data_api
 from driftgate.lake import Lake
+from driftgate.local.data_api import create_data_api
 from driftgate.local.servers import ServerThread
 from driftgate.sources import load_source
 from driftgate.spec import load_spec

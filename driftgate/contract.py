@@ -148,9 +148,7 @@ class InputContract:
         known = set(columns)
         for i, rec in enumerate(records):
             if not isinstance(rec, dict):
-                problems.append(
-                    Problem("records", f"must be an object, got {json_kind(rec)}", i)
-                )
+                problems.append(Problem("records", f"must be an object, got {json_kind(rec)}", i))
                 continue
             for rule in self.fields:
                 if rule.name not in rec:

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from driftgate.context import build_context
-from driftgate.local.data_api import Faults, create_data_api
-from driftgate.scenario import make_batch, plan_batches
 from driftgate.errors import BatchConflictError
 from driftgate.frames import content_hash
+from driftgate.local.data_api import Faults, create_data_api
 from driftgate.local.servers import ServerThread, free_port
+from driftgate.scenario import make_batch, plan_batches
 from driftgate.settings import get_settings
 from driftgate.sources import load_source
 from driftgate.spec import load_spec

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from driftgate.local.servers import ServerThread
 from driftgate.predictions_db import connect, read_labelled, read_predictions
 from driftgate.registry import CHALLENGER, set_champion
-from driftgate.local.servers import ServerThread
 from driftgate.serving.app import create_app
 from tests.models import register_version
 from tests.service.conftest import API_KEY, Registry, record

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from driftgate.local.servers import ServerThread
 from driftgate.predictions_db import read_predictions
 from driftgate.registry import set_champion
-from driftgate.local.servers import ServerThread
 from driftgate.serving.app import create_app
 from driftgate.serving.prediction_log import PredictionLog
 from driftgate.serving.telemetry import telemetry

@@ -6,8 +6,8 @@ import re
 import subprocess
 import sys
 
-from driftgate.registry import set_champion
 from driftgate.local.servers import ServerThread
+from driftgate.registry import set_champion
 from driftgate.serving.app import create_app
 from tests.conftest import ROOT
 from tests.models import register_version

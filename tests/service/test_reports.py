@@ -7,8 +7,8 @@ import math
 import httpx
 import pytest
 
-from driftgate.registry import set_champion
 from driftgate.local.servers import ServerThread
+from driftgate.registry import set_champion
 from driftgate.serving.app import create_app
 from tests.models import explain_version, register_version
 from tests.service.conftest import Registry, record

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 
+from driftgate.local.servers import free_port
 from driftgate.predictions_db import CHAMPION_ROLE, connect, insert_prediction_rows, read_predictions
 from driftgate.registry import CHALLENGER, set_champion
-from driftgate.local.servers import free_port
 from driftgate.serving.shadow import ShadowProcess, ShadowStatus, ShadowWorker
 from driftgate.serving.telemetry import telemetry
 from tests.models import register_version

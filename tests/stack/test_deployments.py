@@ -16,9 +16,9 @@ import pytest
 
 from driftgate.local.data_api import create_data_api
 from driftgate.local.servers import ServerThread, free_port
+from driftgate.local.stack import wait_http
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
-from driftgate.local.stack import wait_http
 from tests.conftest import ROOT
 
 BIN = Path(sys.executable).parent
