@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from driftgate.registry import set_champion
 from driftgate.settings import Settings, get_settings
 from driftgate.spec import DatasetSpec, load_spec
 from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT
+from tests.models import explain_version, register_version
 
 DATASET = "synthetic-classification"
 API_KEY = "test-admin-key"
@@ -41,6 +43,16 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Regist
     spec = load_spec(DATASET, settings.datasets_dir)
     yield Registry(configure_mlflow(settings), spec, spec.model_name, settings)
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def explained(registry: Registry) -> Registry:
+    """Two explained versions of the registry's model, version 2 the champion."""
+    for seed in (1, 2):
+        version, model = register_version(registry.spec, registry.name, seed=seed)
+        explain_version(registry.client, registry.spec, registry.name, version, model, seed)
+    set_champion(registry.client, registry.name, "2")
+    return registry
 
 
 def record(**overrides: object) -> dict[str, object]:

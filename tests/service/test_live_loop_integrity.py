@@ -27,7 +27,7 @@ from driftgate.registry import BATCHES_TAG, HISTORY_TAG, set_champion
 from driftgate.serving.app import create_app
 from driftgate.serving.server import server_options
 from driftgate.settings import Settings
-from tests.models import explain_version, register_version
+from tests.models import register_version
 from tests.service.conftest import API_KEY, Registry, record
 from tests.service.test_service import served_version, wait_for
 
@@ -127,15 +127,6 @@ def test_the_lake_reader_serves_no_symlink_and_nothing_outside_the_lake(champion
 
 
 # --- 4. registry data is input too ----------------------------------------------------------------
-
-
-@pytest.fixture
-def explained(registry: Registry) -> Registry:
-    for seed in (1, 2):
-        version, model = register_version(registry.spec, registry.name, seed=seed)
-        explain_version(registry.client, registry.spec, registry.name, version, model, seed)
-    set_champion(registry.client, registry.name, "2")
-    return registry
 
 
 def test_a_registry_tag_that_is_not_json_is_shown_unreadable_never_a_500(explained: Registry) -> None:

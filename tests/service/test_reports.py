@@ -8,20 +8,9 @@ import httpx
 import pytest
 
 from driftgate.local.servers import ServerThread
-from driftgate.registry import set_champion
 from driftgate.serving.app import create_app
-from tests.models import explain_version, register_version
 from tests.service.conftest import Registry, record
 from tests.service.test_service import served_version, wait_for
-
-
-@pytest.fixture
-def explained(registry: Registry) -> Registry:
-    for seed in (1, 2):
-        version, model = register_version(registry.spec, registry.name, seed=seed)
-        explain_version(registry.client, registry.spec, registry.name, version, model, seed)
-    set_champion(registry.client, registry.name, "2")
-    return registry
 
 
 def test_explain_contributions_plus_base_add_up_to_the_model_output(explained: Registry) -> None:
