@@ -24,8 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 EXE = Path(sys.executable).parent / "driftgate"
 DATASET = "synthetic-classification"
-CSV = "size,colour,label\n" + "".join(f"{i % 17 + 0.5},{('red', 'blue')[i % 2]},{('yes', 'no')[i % 3 == 0]}\n"
-                                       for i in range(300))  # fmt: skip
+CSV = "size,colour,label\n" + "".join(
+    f"{i % 17 + 0.5},{('red', 'blue')[i % 2]},{('yes', 'no')[i % 3 == 0]}\n" for i in range(300)
+)
 
 
 def commands(work: Path) -> dict[str, list[list[str]]]:
@@ -50,8 +51,12 @@ def prepare(home: Path, work: Path) -> dict[str, str]:
     shutil.copy(ROOT / "datasets" / f"{DATASET}.yaml", datasets)
     shutil.copy(ROOT / "expectations" / f"{DATASET}.json", expectations)
     (work / "shop.csv").write_text(CSV)
-    env.update(DRIFTGATE_HOME=str(home), DRIFTGATE_DATASET=DATASET, DRIFTGATE_DATASETS_DIR=str(datasets),
-               DRIFTGATE_EXPECTATIONS_DIR=str(expectations))  # fmt: skip
+    env.update(
+        DRIFTGATE_HOME=str(home),
+        DRIFTGATE_DATASET=DATASET,
+        DRIFTGATE_DATASETS_DIR=str(datasets),
+        DRIFTGATE_EXPECTATIONS_DIR=str(expectations),
+    )
     setup = (
         "from driftgate.settings import get_settings\n"
         "from driftgate.tracking import configure_mlflow\n"

@@ -73,10 +73,14 @@ def main() -> None:
     args = ap.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="driftgate-bench-console-")) / "home"
     home.mkdir(parents=True, exist_ok=True)
-    os.environ.update(DRIFTGATE_HOME=str(home.resolve()), DRIFTGATE_DATASETS_DIR=str(ROOT / "datasets"),
-                      DRIFTGATE_EXPECTATIONS_DIR=str(ROOT / "expectations"), GX_ANALYTICS_ENABLED="false",
-                      PREFECT_SERVER_ANALYTICS_ENABLED="false",
-                      MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false")  # fmt: skip
+    os.environ.update(
+        DRIFTGATE_HOME=str(home.resolve()),
+        DRIFTGATE_DATASETS_DIR=str(ROOT / "datasets"),
+        DRIFTGATE_EXPECTATIONS_DIR=str(ROOT / "expectations"),
+        GX_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false",
+    )
     if args.home is None:
         run_loop(home)
     logging.getLogger("httpx").setLevel(logging.WARNING)

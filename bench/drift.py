@@ -37,11 +37,15 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     args = ap.parse_args()
     spec = DatasetSpec(
-        name="bench", task="regression", target="y", model_name="bench", source="synthetic:regression",
+        name="bench",
+        task="regression",
+        target="y",
+        model_name="bench",
+        source="synthetic:regression",
         metric=Metric(name="rmse", direction="minimize"),
         features=[Feature(name=f"num_{i}", type="numeric") for i in range(15)]
         + [Feature(name=f"cat_{i}", type="categorical", values=list("abcdefgh")) for i in range(5)],
-    )  # fmt: skip
+    )
     t = time.perf_counter()
     ref, cur = frame(args.rows, 1), frame(args.rows, 2, shift=0.2)
     build = time.perf_counter() - t

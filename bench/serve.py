@@ -37,8 +37,10 @@ def run_wrk(url: str, body: dict[str, object], seconds: int, connections: int, t
     )
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
 
     def pct(p: str) -> float:
@@ -148,10 +150,16 @@ def main() -> None:
         raise SystemExit("bench/serve.py needs wrk: apt-get install wrk")
 
     home = Path(tempfile.mkdtemp(prefix="driftgate-bench-"))
-    env = {**os.environ, "DRIFTGATE_HOME": str(home), "DRIFTGATE_DATASET": args.dataset,
-           "DRIFTGATE_DATASETS_DIR": str(ROOT / "datasets"), "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-           "OMP_NUM_THREADS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DRIFTGATE_HOME": str(home),
+        "DRIFTGATE_DATASET": args.dataset,
+        "DRIFTGATE_DATASETS_DIR": str(ROOT / "datasets"),
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "OMP_NUM_THREADS": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
+    }
     os.environ.update(env)
 
     from driftgate.local.servers import free_port
@@ -186,8 +194,14 @@ def main() -> None:
         return
     try:
         port = free_port()
-        procs.append(subprocess.Popen([sys.executable, "-m", "driftgate.cli", "serve", "--port", str(port)], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "driftgate.cli", "serve", "--port", str(port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         wait_http(f"http://127.0.0.1:{port}/ready")
         wait_shadow(f"http://127.0.0.1:{port}", challenger)
         url = f"http://127.0.0.1:{port}/predict"
@@ -212,8 +226,19 @@ def main() -> None:
             server.wait(10)
         if not args.skip_mlflow:
             port = free_port()
-            cmd = ["mlflow", "models", "serve", "-m", f"models:/{spec.model_name}/{version}",
-                   "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1"]  # fmt: skip
+            cmd = [
+                "mlflow",
+                "models",
+                "serve",
+                "-m",
+                f"models:/{spec.model_name}/{version}",
+                "--env-manager",
+                "local",
+                "-p",
+                str(port),
+                "-h",
+                "127.0.0.1",
+            ]
             procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             wait_http(f"http://127.0.0.1:{port}/ping")
             url = f"http://127.0.0.1:{port}/invocations"
@@ -230,14 +255,18 @@ def main() -> None:
     print("driftgate serve = prediction log + ids + shadow challenger all on")
     print("rows/call and ms/call: the champion's micro-batched model calls, from the service's /metrics;")
     print("shadow rows: rows the challenger scored in the shadow process (warm-up included)")
-    print(f"{'server':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}{'failed':>8}"
-          f"{'rows/call':>11}{'ms/call':>9}{'shadow rows':>13}")  # fmt: skip
+    print(
+        f"{'server':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}{'failed':>8}"
+        f"{'rows/call':>11}{'ms/call':>9}{'shadow rows':>13}"
+    )
     for name, r in results.items():
         calls = ""
         if "rows_per_call" in r:
             calls = f"{r['rows_per_call']:>11.1f}{r['ms_per_call']:>9.2f}{r['shadow_rows']:>13.0f}"
-        print(f"{name:<22}{r['rps']:>10.0f}{r['p50_ms']:>10.1f}{r['p99_ms']:>10.1f}{r['requests']:>10.0f}"
-              f"{r['failed']:>8.0f}{calls}")  # fmt: skip
+        print(
+            f"{name:<22}{r['rps']:>10.0f}{r['p50_ms']:>10.1f}{r['p99_ms']:>10.1f}{r['requests']:>10.0f}"
+            f"{r['failed']:>8.0f}{calls}"
+        )
     if len(results) == 2:
         ratio = results["driftgate serve"]["rps"] / results["mlflow models serve"]["rps"]
         print(f"throughput ratio driftgate / mlflow: {ratio:.1f}x")
@@ -254,8 +283,10 @@ def compare_with_baseline(args: argparse.Namespace, env: dict[str, str], body: d
             for name, extra in ((label, {"PYTHONPATH": str(tree)}), ("current", {})):
                 r = serve_and_measure(cmd, {**env, **extra}, body, args)
                 runs[name].append(r)
-                print(f"round {i + 1} {name[:30]:<30} {r['rps']:>8.0f} req/s  p50 {r['p50_ms']:.1f} ms  "
-                      f"p99 {r['p99_ms']:.1f} ms  failed {r['failed']:.0f}  load {load_average()}")  # fmt: skip
+                print(
+                    f"round {i + 1} {name[:30]:<30} {r['rps']:>8.0f} req/s  p50 {r['p50_ms']:.1f} ms  "
+                    f"p99 {r['p99_ms']:.1f} ms  failed {r['failed']:.0f}  load {load_average()}"
+                )
     finally:
         if not args.baseline_tree:
             shutil.rmtree(tree.parent, ignore_errors=True)

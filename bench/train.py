@@ -78,9 +78,14 @@ def _classes(rng: np.random.Generator, logits: np.ndarray, priors: list[float]) 
 
 def _table(name: str, data: dict[str, Any], features: list[Feature]) -> tuple[DatasetSpec, pd.DataFrame]:
     spec = DatasetSpec(
-        name=name, task="classification", target="readmitted", model_name=name, source="synthetic:bench",
-        metric=Metric(name="accuracy", direction="maximize"), features=features,
-    )  # fmt: skip
+        name=name,
+        task="classification",
+        target="readmitted",
+        model_name=name,
+        source="synthetic:bench",
+        metric=Metric(name="accuracy", direction="maximize"),
+        features=features,
+    )
     return spec, normalize(pd.DataFrame(data)[spec.columns], spec)
 
 
@@ -235,8 +240,11 @@ def settings_of(strategy: str, budget: float) -> SearchSettings:
 
 def line(name: str, r: dict[str, Any], metric: str) -> None:
     phases = " ".join(f"{k} {r[k]:6.1f}s" for k in ("search", "fit", "evaluate", "shap", "log"))
-    print(f"  {name:8s} {phases} | total {r['total']:6.1f}s | peak RSS {r['rss_mb']:6.0f} MB | "
-          f"{metric} {r['score']:.4f} ({r['family']}) | load {r['load']:.1f}", flush=True)  # fmt: skip
+    print(
+        f"  {name:8s} {phases} | total {r['total']:6.1f}s | peak RSS {r['rss_mb']:6.0f} MB | "
+        f"{metric} {r['score']:.4f} ({r['family']}) | load {r['load']:.1f}",
+        flush=True,
+    )
 
 
 def compare(
@@ -260,9 +268,12 @@ def compare(
             ("points", 100) if spec.metric.name in ("accuracy", "roc_auc", "f1", "r2") else (spec.metric.name, 1)
         )
         own = {k: r["total"] - r["evaluate"] for k, r in (("old", old), ("new", new))}
-        print(f"  => new vs today: training step {old['total'] / new['total']:.1f}x faster "
-              f"({own['old'] / own['new']:.1f}x without evaluation, the same code for both), "
-              f"held-out {spec.metric.name} {delta * scale:+.2f} {unit} (positive = better)", flush=True)  # fmt: skip
+        print(
+            f"  => new vs today: training step {old['total'] / new['total']:.1f}x faster "
+            f"({own['old'] / own['new']:.1f}x without evaluation, the same code for both), "
+            f"held-out {spec.metric.name} {delta * scale:+.2f} {unit} (positive = better)",
+            flush=True,
+        )
 
 
 def scaling(sizes: list[int], budget: float) -> None:
@@ -287,8 +298,12 @@ def main() -> None:
     ap.add_argument("--tables", default="wide,diamonds,readmission", help="of wide, diamonds, readmission")
     ap.add_argument("--strategies", default="today,new", help="of today, new, dropped (readmission only), random")
     ap.add_argument("--rows", type=int, default=30_000, help="training rows of the wide and readmission tables")
-    ap.add_argument("--budget", type=float, default=Settings.model_fields["train_budget_s"].default,
-                    help="search budget of the new trainer, seconds")  # fmt: skip
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=Settings.model_fields["train_budget_s"].default,
+        help="search budget of the new trainer, seconds",
+    )
     ap.add_argument("--scaling", default="", help="training-row counts of the scaling curve, e.g. 10000,100000,1000000")
     args = ap.parse_args()
     strategies = [s for s in args.strategies.split(",") if s]
@@ -301,16 +316,24 @@ def main() -> None:
         mlflow.set_tracking_uri(f"sqlite:///{home}/mlflow.db")
         mlflow.set_experiment("bench-train")
         threads = os.environ.get("OMP_NUM_THREADS", "unset")
-        print(f"cores: {os.cpu_count()}; OMP_NUM_THREADS={threads}; one search job; "
-              f"new trainer's budget {args.budget:.0f}s; load before: {os.getloadavg()[0]:.2f}")  # fmt: skip
+        print(
+            f"cores: {os.cpu_count()}; OMP_NUM_THREADS={threads}; one search job; "
+            f"new trainer's budget {args.budget:.0f}s; load before: {os.getloadavg()[0]:.2f}"
+        )
         for table in [t for t in args.tables.split(",") if t]:
             if table == "diamonds":
                 spec, rows = diamonds(seed=0)
                 compare("diamonds", spec, rows, 10_500, [s for s in strategies if s != "dropped"], args.budget)
             elif table == "readmission":
                 spec, rows = readmission_table(args.rows + HELD_OUT, seed=0)
-                compare("readmission", spec, rows, args.rows, [*strategies, "dropped"] if "dropped" not in strategies
-                        else strategies, args.budget)  # fmt: skip
+                compare(
+                    "readmission",
+                    spec,
+                    rows,
+                    args.rows,
+                    [*strategies, "dropped"] if "dropped" not in strategies else strategies,
+                    args.budget,
+                )
             else:
                 spec, rows = wide_table(args.rows + HELD_OUT, seed=0)
                 compare("wide", spec, rows, args.rows, [s for s in strategies if s != "dropped"], args.budget)

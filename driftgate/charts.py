@@ -143,8 +143,15 @@ def line_panels(
 
         c.label_text(left - 56, top - 8, fit(panel.title, width - 16), cls="axis-title")
         for g in gaps:
-            c.add("rect", tip=f"{x_title} {g}: quarantined (no value)", x=px(g) - half * 0.8, y=top,
-                  width=half * 1.6, height=panel_height, class_="gap")  # fmt: skip
+            c.add(
+                "rect",
+                tip=f"{x_title} {g}: quarantined (no value)",
+                x=px(g) - half * 0.8,
+                y=top,
+                width=half * 1.6,
+                height=panel_height,
+                class_="gap",
+            )
         for t in ticks:
             c.add("line", x1=left, x2=width - right, y1=py(t), y2=py(t), class_="grid")
             c.label_text(left - 6, py(t) + 4, _tick_text(t, panel.unit), anchor="end")
@@ -214,8 +221,9 @@ def bar_chart(
         y = i * row + 4
         a, b = sorted((px(0), px(v)))
         c.label_text(label_w - 8, y + 12, fit(name, label_w - 10), anchor="end", tip=name)
-        c.add("rect", tip=f"{name}: {text}", x=a, y=y, width=max(b - a, 0.5), height=14,
-              class_="pos" if v >= 0 else "neg")  # fmt: skip
+        c.add(
+            "rect", tip=f"{name}: {text}", x=a, y=y, width=max(b - a, 0.5), height=14, class_="pos" if v >= 0 else "neg"
+        )
         if v >= 0:
             c.label_text(b + 4, y + 12, text, cls="value")
         else:
@@ -250,8 +258,9 @@ def paired_bar_chart(
         c.label_text(label_w - 8, y + 19, fit(name, label_w - 10), anchor="end", tip=name)
         for j, (v, s, cls, who) in enumerate(((a, sa, "ref", names[0]), (b, sb, "bar", names[1]))):
             yy = y + j * 16
-            c.add("rect", tip=f"{name}, {who}: {s}", x=plot_l, y=yy, width=max(px(v) - plot_l, 0.5), height=11,
-                  class_=cls)  # fmt: skip
+            c.add(
+                "rect", tip=f"{name}, {who}: {s}", x=plot_l, y=yy, width=max(px(v) - plot_l, 0.5), height=11, class_=cls
+            )
             c.label_text(px(v) + 4, yy + 10, s, cls="value")
     c.label_text((plot_l + plot_r) / 2, axis_y + 32, x_title, anchor="middle", cls="axis-title")
     return c
@@ -279,8 +288,15 @@ def histogram_chart(hist: dict[str, list[Any]], column: str, *, width: int = 260
         where = f"{levels[i]}" if levels else (f"{number(edges[i])} to {number(edges[i + 1])}" if edges else str(i))
         for j, (v, cls, who) in enumerate(((r, "ref", "reference"), (k, "cur", "batch"))):
             h = plot_h * v / ticks[-1]
-            c.add("rect", tip=f"{column} {where}: {who} {percent(v)}", x=left + i * w + j * w / 2,
-                  y=top_pad + plot_h - h, width=max(w / 2 - 0.5, 0.5), height=h, class_=cls)  # fmt: skip
+            c.add(
+                "rect",
+                tip=f"{column} {where}: {who} {percent(v)}",
+                x=left + i * w + j * w / 2,
+                y=top_pad + plot_h - h,
+                width=max(w / 2 - 0.5, 0.5),
+                height=h,
+                class_=cls,
+            )
     base = top_pad + plot_h
     c.add("line", x1=left, x2=width - 8, y1=base, y2=base, class_="axis")
     if edges:
@@ -288,8 +304,13 @@ def histogram_chart(hist: dict[str, list[Any]], column: str, *, width: int = 260
         c.label_text(width - 8, base + 11, number(edges[-1], 3), anchor="end", cls="tick")
     elif levels:
         c.label_text(left, base + 11, fit(f"{len(levels)} levels", plot_w), cls="tick")
-    c.label_text(left + plot_w / 2, height - 3, fit(f"{column} ({'levels' if levels else 'bins'}); y: share of rows",
-                                                   plot_w), anchor="middle", cls="axis-title")  # fmt: skip
+    c.label_text(
+        left + plot_w / 2,
+        height - 3,
+        fit(f"{column} ({'levels' if levels else 'bins'}); y: share of rows", plot_w),
+        anchor="middle",
+        cls="axis-title",
+    )
     return c
 
 

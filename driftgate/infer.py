@@ -380,8 +380,21 @@ def _scenario(rows: int) -> dict[str, int]:
 def spec_yaml(spec: DatasetSpec, comment: str = "") -> str:
     """The spec as YAML in the order a person reads it, one line per feature."""
     data = spec.model_dump(exclude_none=True, exclude={"batches"})
-    order = ["name", "task", "target", "model_name", "source", "metric", "positive_class", "target_min",
-             "target_max", "id_columns", "group_key", "read", "scenario"]  # fmt: skip
+    order = [
+        "name",
+        "task",
+        "target",
+        "model_name",
+        "source",
+        "metric",
+        "positive_class",
+        "target_min",
+        "target_max",
+        "id_columns",
+        "group_key",
+        "read",
+        "scenario",
+    ]
     head = {k: data[k] for k in order if k in data and data[k] not in ([], None)}
     head["metric"] = {"name": spec.metric.name, "direction": spec.metric.direction}
     head["scenario"] = {k: data["scenario"][k] for k in ("batch_size", "batches", "base_batches", "seed")}

@@ -111,8 +111,9 @@ def acquire_lease(
         latest = _read(lake, dataset, gens[-1]) if gens else None
         now = time.time()
         if latest is None or latest.expires_at <= now:
-            lease = Lease(dataset, (gens[-1] + 1) if gens else 1, owner or default_owner(), uuid.uuid4().hex,
-                          now, now + ttl_s)  # fmt: skip
+            lease = Lease(
+                dataset, (gens[-1] + 1) if gens else 1, owner or default_owner(), uuid.uuid4().hex, now, now + ttl_s
+            )
             path = f"{_folder(lake, dataset)}/{lease.generation:012d}.json"
             if lake.create_exclusive(path, lease.to_json()):
                 after = _generations(lake, dataset)

@@ -120,8 +120,15 @@ def lake_key(text: str) -> str:
     return text
 
 
-METRIC_NAMES = {"rmse": "RMSE", "mae": "MAE", "r2": "R²", "roc_auc": "ROC AUC", "f1": "F1",
-                "accuracy": "accuracy", "log_loss": "log loss"}  # fmt: skip
+METRIC_NAMES = {
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "r2": "R²",
+    "roc_auc": "ROC AUC",
+    "f1": "F1",
+    "accuracy": "accuracy",
+    "log_loss": "log loss",
+}
 _STAGES = (("test_", "test"), ("cv_", "cross-validated"), ("realized_", "realized"), ("estimated_", "estimated"))
 
 

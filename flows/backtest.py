@@ -129,8 +129,15 @@ def replay_policy(
     settings: Settings, spec: DatasetSpec, frames: list[pd.DataFrame], policy: str, home: Path
 ) -> PolicyResult:
     """Replay ``frames`` as batches 1..n through the loop's stages under ``policy``, in ``home``."""
-    s = settings.model_copy(update={"home": home, "lake_url": None, "mlflow_tracking_uri": None,
-                                    "predictions_db_url": None, "retrain_policy": policy})  # fmt: skip
+    s = settings.model_copy(
+        update={
+            "home": home,
+            "lake_url": None,
+            "mlflow_tracking_uri": None,
+            "predictions_db_url": None,
+            "retrain_policy": policy,
+        }
+    )
     ctx = Context(s, spec, Lake(s.resolved_lake_url()))
     client = configure_mlflow(s)
     experiment = experiment_id(s, spec.name)
@@ -147,14 +154,30 @@ def replay_policy(
             X, y = split_xy(ctx.lake.read_batch(spec.name, number), spec)
             score = primary_score(model, spec, X, y)
         gate = f"{outcome.gate} ({outcome.question})" if outcome.gate else None
-        result.batches.append(BatchResult(
-            batch=number, rows=len(frame), prequential=score, champion_before=str(before.version) if before else None,
-            retrained=outcome.retrained, trigger=outcome.trigger, window_rows=outcome.window_rows, gate=gate,
-            champion_after=outcome.champion, train_seconds=outcome.train_seconds if outcome.retrained else None,
-            cpu_seconds=round(cpu, 2), why="; ".join(outcome.reasons),
-        ))  # fmt: skip
-        log.info("backtest %s batch %s: prequential %s, %s in %.1f s", policy, number, score,
-                 outcome.trigger or "no retrain", time.perf_counter() - started)  # fmt: skip
+        result.batches.append(
+            BatchResult(
+                batch=number,
+                rows=len(frame),
+                prequential=score,
+                champion_before=str(before.version) if before else None,
+                retrained=outcome.retrained,
+                trigger=outcome.trigger,
+                window_rows=outcome.window_rows,
+                gate=gate,
+                champion_after=outcome.champion,
+                train_seconds=outcome.train_seconds if outcome.retrained else None,
+                cpu_seconds=round(cpu, 2),
+                why="; ".join(outcome.reasons),
+            )
+        )
+        log.info(
+            "backtest %s batch %s: prequential %s, %s in %.1f s",
+            policy,
+            number,
+            score,
+            outcome.trigger or "no retrain",
+            time.perf_counter() - started,
+        )
         if outcome.promoted:
             result.final_rows = outcome.window_rows
     return result
@@ -174,8 +197,12 @@ def format_report(report: BacktestReport) -> str:
     """The report as text: per policy, per batch, then the totals of every policy."""
     lines = [f"backtest of {report.dataset} ({report.source}): prequential {report.metric} per batch"]
     for p in report.policies:
-        lines += ["", f"policy {p.policy}", "batch  rows    prequential  retrained  trigger   window rows  gate"
-                  "                          train s  cpu s"]  # fmt: skip
+        lines += [
+            "",
+            f"policy {p.policy}",
+            "batch  rows    prequential  retrained  trigger   window rows  gate"
+            "                          train s  cpu s",
+        ]
         for b in p.batches:
             gate = b.gate or "-"
             lines.append(

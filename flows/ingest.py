@@ -92,6 +92,9 @@ def ingest_batches(dataset: str | None = None, max_batches: int | None = None) -
         publish_ingest_table(ctx.spec.name, stored)
     log.info(
         "ingested %s new batches of %s from %s (cursor now %s)",
-        len(stored), ctx.spec.name, source.kind, ctx.lake.cursor(ctx.spec.name),
-    )  # fmt: skip
+        len(stored),
+        ctx.spec.name,
+        source.kind,
+        ctx.lake.cursor(ctx.spec.name),
+    )
     return [m.number for m in stored]

@@ -132,10 +132,20 @@ def retrain_batch(
     links = run_links(s.resolved_tracking_uri(), s.service_url(), experiment, new.run_id, new.version)
     question = gate_question(trigger, window.batches, trained)
     # the gate judges only test rows (fixed per batch at ingest): no version ever trained on them
-    result = gate_task(client, spec, ctx.model_name, new.version, model, new.run_id, data.test,
-                       GatePolicy.from_settings(s), links, window.batches, question)  # fmt: skip
-    explain_task(spec, new, model, data, outcome.reasons, result.reason,
-                 (s.explain_rows, s.explain_seconds, s.seed))  # fmt: skip
+    result = gate_task(
+        client,
+        spec,
+        ctx.model_name,
+        new.version,
+        model,
+        new.run_id,
+        data.test,
+        GatePolicy.from_settings(s),
+        links,
+        window.batches,
+        question,
+    )
+    explain_task(spec, new, model, data, outcome.reasons, result.reason, (s.explain_rows, s.explain_seconds, s.seed))
     outcome.add_retrain(new.version, new.run_id, result)
     outcome.window, outcome.window_rows = window.batches, window.rows
     outcome.train_seconds = round(time.perf_counter() - started, 2)

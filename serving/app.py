@@ -95,12 +95,16 @@ class Service:
         for i, row in enumerate(ex.values):
             order = sorted(range(len(ex.features)), key=lambda j: -abs(row[j]))
             shown = order[:top]
-            out.append(Explained(
-                prediction=preds[i], base_value=float(ex.base_values[i]), raw_output=float(ex.raw_output[i]),
-                top=[Contribution(ex.features[j], _plain(X.iloc[i][ex.features[j]]), float(row[j])) for j in shown],
-                rest=float(sum(row[j] for j in order[top:])),
-                explained_class=ex.explained_class[i] if ex.explained_class else None,
-            ))  # fmt: skip
+            out.append(
+                Explained(
+                    prediction=preds[i],
+                    base_value=float(ex.base_values[i]),
+                    raw_output=float(ex.raw_output[i]),
+                    top=[Contribution(ex.features[j], _plain(X.iloc[i][ex.features[j]]), float(row[j])) for j in shown],
+                    rest=float(sum(row[j] for j in order[top:])),
+                    explained_class=ex.explained_class[i] if ex.explained_class else None,
+                )
+            )
         return out
 
     def served(self) -> ServedModel:
@@ -149,8 +153,13 @@ def _validation_handler(_: Request[Any, Any, Any], exc: ValidationException) -> 
 
 
 _MISSING_PARAM = re.compile(r"^Missing required (?P<source>\w+) parameter '(?P<name>[^']*)'")
-_SOURCE_NAMES = {"body": "request body", "query": "query parameter", "path": "path parameter",
-                 "header": "header", "cookie": "cookie"}  # fmt: skip
+_SOURCE_NAMES = {
+    "body": "request body",
+    "query": "query parameter",
+    "path": "path parameter",
+    "header": "header",
+    "cookie": "cookie",
+}
 
 
 def _contract_problem(exc: ContractError, route: str) -> Response[ErrorBody]:
@@ -219,11 +228,19 @@ _RECORDS_BODY = RequestBody(
     required=True,
     description="1 to DRIFTGATE_MAX_RECORDS records; every model input is required (null means missing and is "
     "imputed). GET /model shows the input schema and an example request.",
-    content={"application/json": OpenAPIMediaType(schema=Schema(
-        type=OpenAPIType.OBJECT, required=["records"], additional_properties=False,
-        properties={"records": Schema(type=OpenAPIType.ARRAY, min_items=1, items=Schema(type=OpenAPIType.OBJECT))},
-    ))},
-)  # fmt: skip
+    content={
+        "application/json": OpenAPIMediaType(
+            schema=Schema(
+                type=OpenAPIType.OBJECT,
+                required=["records"],
+                additional_properties=False,
+                properties={
+                    "records": Schema(type=OpenAPIType.ARRAY, min_items=1, items=Schema(type=OpenAPIType.OBJECT))
+                },
+            )
+        )
+    },
+)
 
 
 @dataclass
@@ -345,8 +362,11 @@ async def explain(
         result = await svc.explainers.run(svc.explain, served, columns, top)
     except BusyError as exc:
         reason = f"{svc.settings.explain_concurrency} explanations are running; retry after {exc.retry_after} s"
-        return Response(ErrorBody(429, reason, [ErrorItem("request", reason)]), status_code=429,
-                        headers={"retry-after": str(exc.retry_after)})  # fmt: skip
+        return Response(
+            ErrorBody(429, reason, [ErrorItem("request", reason)]),
+            status_code=429,
+            headers={"retry-after": str(exc.retry_after)},
+        )
     return Response(ExplainResponse(result, ModelRef(served.name, served.version)))
 
 

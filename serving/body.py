@@ -114,8 +114,15 @@ def _strict(body: bytes) -> Any:
         raise MalformedBodyError(f"the body is not valid JSON: {exc}") from None
 
 
-_JSON_TYPES = {type(None): "null", bool: "boolean", int: "number", float: "number", str: "string",
-               list: "array", dict: "object"}  # fmt: skip
+_JSON_TYPES = {
+    type(None): "null",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+}
 
 
 def json_type(value: Any) -> str:

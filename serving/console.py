@@ -30,8 +30,14 @@ CONSOLE_CSP = (
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox; frame-ancestors 'none'"
-NAV = [("/console", "Home"), ("/console/predict", "Try a prediction"), ("/console/timeline", "Timeline"),
-       ("/reports", "Versions"), ("/console/monitor", "Monitor"), ("/schema", "API docs")]  # fmt: skip
+NAV = [
+    ("/console", "Home"),
+    ("/console/predict", "Try a prediction"),
+    ("/console/timeline", "Timeline"),
+    ("/reports", "Versions"),
+    ("/console/monitor", "Monitor"),
+    ("/schema", "API docs"),
+]
 SWAGGER_DIR = "swagger"
 
 
@@ -60,8 +66,24 @@ def html_page(template: str, here: str, status: int = 200, **context: Any) -> Re
     )
 
 
-RECORD_FIELDS = ("rows", "valid", "drift", "drifted", "retrained", "reasons", "version", "gate", "gate_reason",
-                 "promoted", "champion", "metric", "trigger", "window", "window_rows", "question")  # fmt: skip
+RECORD_FIELDS = (
+    "rows",
+    "valid",
+    "drift",
+    "drifted",
+    "retrained",
+    "reasons",
+    "version",
+    "gate",
+    "gate_reason",
+    "promoted",
+    "champion",
+    "metric",
+    "trigger",
+    "window",
+    "window_rows",
+    "question",
+)
 
 
 def batch_row(record: dict[str, Any]) -> dict[str, Any]:
@@ -84,10 +106,16 @@ def console_home(request: Request[Any, Any, Any]) -> Response[str]:
     served = store.current
     links = [(label, url) for label, url in (("Prefect UI", s.prefect_ui_url), ("MLflow UI", s.mlflow_ui_url)) if url]
     return html_page(
-        "console/home.html", "/console", title=f"{store.name}: champion",
-        champion=con.versions.champion(), served=served.version if served else None, last_error=store.last_error,
-        recent=[batch_row(r) for r in con.reader.progress()[-5:][::-1]], links=links, metric=store.spec.metric.name,
-    )  # fmt: skip
+        "console/home.html",
+        "/console",
+        title=f"{store.name}: champion",
+        champion=con.versions.champion(),
+        served=served.version if served else None,
+        last_error=store.last_error,
+        recent=[batch_row(r) for r in con.reader.progress()[-5:][::-1]],
+        links=links,
+        metric=store.spec.metric.name,
+    )
 
 
 @get("/console/predict", sync_to_thread=False)
@@ -98,14 +126,24 @@ def console_predict(request: Request[Any, Any, Any]) -> Response[str]:
     contract = served.contract if served else InputContract.from_spec(con.svc.store.spec, con.svc.settings.max_records)
     example = contract.example() | typical_row(served.input_example if served else None, contract.names)
     fields = [
-        {"name": r.name, "kind": r.kind, "min": r.min, "max": r.max, "choices": sorted(r.values),
-         "value": number(example.get(r.name)).replace(",", "") if r.kind == "numeric" else example.get(r.name)}
+        {
+            "name": r.name,
+            "kind": r.kind,
+            "min": r.min,
+            "max": r.max,
+            "choices": sorted(r.values),
+            "value": number(example.get(r.name)).replace(",", "") if r.kind == "numeric" else example.get(r.name),
+        }
         for r in contract.fields
-    ]  # fmt: skip
+    ]
     return html_page(
-        "console/predict.html", "/console/predict", title="Try a prediction", fields=fields,
-        version=served.version if served else None, task=con.svc.store.spec.task,
-    )  # fmt: skip
+        "console/predict.html",
+        "/console/predict",
+        title="Try a prediction",
+        fields=fields,
+        version=served.version if served else None,
+        task=con.svc.store.spec.task,
+    )
 
 
 def typical_row(rows: pd.DataFrame | None, names: list[str]) -> dict[str, Any]:
@@ -133,10 +171,17 @@ def console_timeline(request: Request[Any, Any, Any]) -> Response[str]:
     rows = []
     for rec in map(batch_row, r.progress()):
         n = rec["batch"]
-        rows.append({
-            "rec": rec, "batch": n, "validation": r.validation_page(n), "drift": r.drift_page(n),
-            "reasons": rec.get("reasons") or [], "trigger": rec.get("trigger"), "window": _window(rec),
-        })  # fmt: skip
+        rows.append(
+            {
+                "rec": rec,
+                "batch": n,
+                "validation": r.validation_page(n),
+                "drift": r.drift_page(n),
+                "reasons": rec.get("reasons") or [],
+                "trigger": rec.get("trigger"),
+                "window": _window(rec),
+            }
+        )
     points: dict[int, dict[str, float | None]] = {}
     for row in rows:  # a forced retrain repeats a batch number: the last record of a batch wins
         points[row["batch"]] = {"metric": row["rec"].get("metric"), "drift": row["rec"].get("drift")}
@@ -144,19 +189,35 @@ def console_timeline(request: Request[Any, Any, Any]) -> Response[str]:
     xs = [x for x in sorted(points) if x not in quarantined]
     spec_metric = con.svc.store.spec.metric
     better = "higher is better" if spec_metric.direction == "maximize" else "lower is better"
-    chart = line_panels(xs, [
-        Panel(f"{METRIC_NAMES.get(spec_metric.name, spec_metric.name)} of the champion after each batch, on its "
-              f"test rows ({better})", [points[x]["metric"] for x in xs]),
-        Panel("drift share: importance-weighted share of drifted features (%)", [points[x]["drift"] for x in xs],
-              unit="%", cls="s2"),
-    ], gaps=quarantined)  # fmt: skip
+    chart = line_panels(
+        xs,
+        [
+            Panel(
+                f"{METRIC_NAMES.get(spec_metric.name, spec_metric.name)} of the champion after each batch, on its "
+                f"test rows ({better})",
+                [points[x]["metric"] for x in xs],
+            ),
+            Panel(
+                "drift share: importance-weighted share of drifted features (%)",
+                [points[x]["drift"] for x in xs],
+                unit="%",
+                cls="s2",
+            ),
+        ],
+        gaps=quarantined,
+    )
     backtests = [p for p in r.reports("backtest") if p.endswith(".html")]
     refused = {v["version"]: v["refused"] for v in con.versions.index() if v.get("refused")}
     return html_page(
-        "console/timeline.html", "/console/timeline", title="Timeline of batches", rows=rows,
-        chart=chart if xs else None, dataset=r.dataset, backtest=backtests[-1] if backtests else None,
+        "console/timeline.html",
+        "/console/timeline",
+        title="Timeline of batches",
+        rows=rows,
+        chart=chart if xs else None,
+        dataset=r.dataset,
+        backtest=backtests[-1] if backtests else None,
         refused=refused,
-    )  # fmt: skip
+    )
 
 
 def _window(rec: dict[str, Any]) -> str | None:
@@ -183,9 +244,14 @@ def console_monitor(request: Request[Any, Any, Any]) -> Response[str]:
     last = _json(r.read(summaries[0])) if summaries else None
     page = summaries[0].removesuffix(".json") + ".html" if last else None
     return html_page(
-        "console/monitor.html", "/console/monitor", title="Monitor: live predictions", reports=reports,
-        state=r.state("monitor.json"), last=last, last_page=page if page in reports else None,
-    )  # fmt: skip
+        "console/monitor.html",
+        "/console/monitor",
+        title="Monitor: live predictions",
+        reports=reports,
+        state=r.state("monitor.json"),
+        last=last,
+        last_page=page if page in reports else None,
+    )
 
 
 def _json(data: bytes | None) -> dict[str, Any] | None:
@@ -247,10 +313,12 @@ def swagger_offline() -> SwaggerRenderPlugin:
     """Swagger UI at ``/schema`` with its JS/CSS from this service (the PyPI swagger-ui-py copy)."""
     base = f"/static/{SWAGGER_DIR}"
     return SwaggerRenderPlugin(
-        js_url=f"{base}/swagger-ui-bundle.js", css_url=f"{base}/swagger-ui.css",
+        js_url=f"{base}/swagger-ui-bundle.js",
+        css_url=f"{base}/swagger-ui.css",
         standalone_preset_js_url=f"{base}/swagger-ui-standalone-preset.js",
-        favicon=f"<link rel='icon' type='image/png' href='{base}/favicon-32x32.png'>", path="/swagger",
-    )  # fmt: skip
+        favicon=f"<link rel='icon' type='image/png' href='{base}/favicon-32x32.png'>",
+        path="/swagger",
+    )
 
 
 def console_routes() -> list[Any]:

@@ -151,8 +151,10 @@ def feedback_routes(settings: Settings, store: ModelStore, telemetry: Telemetry)
         """
         key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
         if key and not hmac.compare_digest(request.headers.get("x-api-key", "").encode(), key.encode()):
-            return Response(ErrorBody(401, "missing or wrong X-API-Key", [ErrorItem("X-API-Key", "wrong or missing")]),
-                            status_code=401)  # fmt: skip
+            return Response(
+                ErrorBody(401, "missing or wrong X-API-Key", [ErrorItem("X-API-Key", "wrong or missing")]),
+                status_code=401,
+            )
         client = request.client.host if request.client else None
         refused = feedback_source_problem(client, has_key=bool(key), open_to_all=settings.feedback_open)
         if refused:
@@ -165,8 +167,9 @@ def feedback_routes(settings: Settings, store: ModelStore, telemetry: Telemetry)
             items = msgspec.json.decode(body, type=FeedbackRequest).labels
         except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as exc:
             reason = f'must be a JSON object {{"labels": [...]}}: {exc}'
-            return Response(ErrorBody(400, f"invalid request body: {reason}", [ErrorItem("body", reason)]),
-                            status_code=400)  # fmt: skip
+            return Response(
+                ErrorBody(400, f"invalid request body: {reason}", [ErrorItem("body", reason)]), status_code=400
+            )
         served = store.current
         pairs, errors = check_items(store.spec, served.classes if served else [], items, settings.max_records)
         if errors:

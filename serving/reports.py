@@ -22,9 +22,13 @@ def reports_index(request: Request[Any, Any, Any]) -> Response[str]:
     rows = con.versions.index()
     newest = [r["version"] for r in rows if r.get("explained")][:2][::-1]  # compare needs explanations
     return html_page(
-        "console/versions.html", "/reports", title=f"{con.svc.store.name}: model versions", rows=rows,
-        metric=con.versions.metric, newest=newest,
-    )  # fmt: skip
+        "console/versions.html",
+        "/reports",
+        title=f"{con.svc.store.name}: model versions",
+        rows=rows,
+        metric=con.versions.metric,
+        newest=newest,
+    )
 
 
 @get("/reports/compare", sync_to_thread=True)
@@ -43,20 +47,30 @@ def reports_compare(
     unexplained = [v for v, imp in ((a, ia), (b, ib)) if imp is None]
     if ia is None or ib is None:
         why = {v: views[v].get("refused") for v in unexplained}  # type: ignore[union-attr]
-        return not_found("; ".join(
-            f"version {v} has no logged explanation" + (f" (the safe loader refused it: {why[v]})" if why[v] else "")
-            for v in unexplained
-        ))  # fmt: skip
+        return not_found(
+            "; ".join(
+                f"version {v} has no logged explanation"
+                + (f" (the safe loader refused it: {why[v]})" if why[v] else "")
+                for v in unexplained
+            )
+        )
     features = sorted(set(ia) | set(ib), key=lambda f: -max(ia.get(f, 0.0), ib.get(f, 0.0)))
     rows = [(f, float(ia.get(f, 0.0)), float(ib.get(f, 0.0))) for f in features]
     change = sorted(((f, vb - va) for f, va, vb in rows), key=lambda t: -abs(t[1]))
     side = paired_bar_chart(rows, (f"version {a}", f"version {b}"), x_title="mean |SHAP value| (model output units)")
     moved = bar_chart(change, x_title=f"change of mean |SHAP value|, version {b} minus {a}", signed_values=True)
     return html_page(
-        "console/compare.html", "/reports", title=f"{con.svc.store.name}: version {a} vs {b} (mean |SHAP|)",
-        a=a, b=b, rows=rows, side=side, change=moved, views=views,
+        "console/compare.html",
+        "/reports",
+        title=f"{con.svc.store.name}: version {a} vs {b} (mean |SHAP|)",
+        a=a,
+        b=b,
+        rows=rows,
+        side=side,
+        change=moved,
+        views=views,
         versions=[r["version"] for r in con.versions.index()],
-    )  # fmt: skip
+    )
 
 
 @get("/reports/{version:str}", sync_to_thread=True)
@@ -71,10 +85,14 @@ def report_version(request: Request[Any, Any, Any], version: Annotated[str, Path
     title = "mean |SHAP value| (model output units)"
     chart = bar_chart(list(importance.items()), x_title=title) if importance else None
     return html_page(
-        "console/version.html", "/reports", title=f"{con.svc.store.name} version {version}", v=view,
-        is_champion=champ is not None and champ["version"] == view["version"], metric=con.versions.metric,
+        "console/version.html",
+        "/reports",
+        title=f"{con.svc.store.name} version {version}",
+        v=view,
+        is_champion=champ is not None and champ["version"] == view["version"],
+        metric=con.versions.metric,
         importance_chart=chart,
-    )  # fmt: skip
+    )
 
 
 @get("/reports/{version:str}/explanation", sync_to_thread=True)

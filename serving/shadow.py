@@ -132,8 +132,11 @@ class ShadowWorker:
         try:
             version = challenger_version(self.client, self.name)
         except MlflowException as exc:
-            log.warning("shadow: the registry did not answer (%s); keeping version %s", exc,
-                        self.current.version if self.current else None)  # fmt: skip
+            log.warning(
+                "shadow: the registry did not answer (%s); keeping version %s",
+                exc,
+                self.current.version if self.current else None,
+            )
             return True
         if version is None:
             return False
@@ -331,8 +334,11 @@ class ShadowProcess:
                     self.process = None  # ended on purpose, not a crash to back off from
                 return
             if self.process is not None and self.process.exitcode not in (0, None):
-                log.warning("shadow process ended with exit code %s; starting it again in %.0f s",
-                            self.process.exitcode, _RESTART_BACKOFF_S)  # fmt: skip
+                log.warning(
+                    "shadow process ended with exit code %s; starting it again in %.0f s",
+                    self.process.exitcode,
+                    _RESTART_BACKOFF_S,
+                )
                 self._restart_at = time.monotonic() + _RESTART_BACKOFF_S
                 self.process = None
             seen, self._seen = self._seen, challenger

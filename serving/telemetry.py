@@ -24,9 +24,10 @@ class Telemetry:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
         )
         self.model_call = Histogram(
-            f"{PREFIX}_model_call_seconds", "Time of one (batched) model call",
+            f"{PREFIX}_model_call_seconds",
+            "Time of one (batched) model call",
             buckets=(0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256),
-        )  # fmt: skip
+        )
         self.served = Gauge(f"{PREFIX}_served_model_version", "Version currently served", ["model"])
         self.reloads = Counter(f"{PREFIX}_model_reloads", "Successful model loads", ["model"])
         self.reload_failures = Counter(f"{PREFIX}_model_reload_failures", "Failed model loads")
@@ -42,18 +43,21 @@ class Telemetry:
         self.shadow_dropped = Counter(f"{PREFIX}_shadow_dropped", "Records the shadow scorer had no room or time for")
         self.feedback_labels = Counter(f"{PREFIX}_feedback_labels", "Labels sent to /feedback, by outcome", ["outcome"])
         self.realized_metric = Gauge(
-            f"{PREFIX}_realized_metric", "Primary metric on labelled live predictions (newest window)",
+            f"{PREFIX}_realized_metric",
+            "Primary metric on labelled live predictions (newest window)",
             ["model", "version", "role", "metric"],
-        )  # fmt: skip
+        )
         self.realized_rows = Gauge(
             f"{PREFIX}_realized_rows", "Labelled predictions behind the realized metric", ["model", "version", "role"]
         )
         self.rejected = Counter(f"{PREFIX}_rejected_records", "Requests refused by the input contract", ["route"])
         self.http_requests = Counter(f"{PREFIX}_http_requests", "HTTP requests", ["method", "path", "status_code"])
         self.http_latency = Histogram(
-            f"{PREFIX}_http_request_duration_seconds", "HTTP request latency", ["method", "path"],
+            f"{PREFIX}_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "path"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-        )  # fmt: skip
+        )
 
     def reloaded(self, name: str, version: str, seconds: float) -> None:
         self.reloads.labels(name).inc()

@@ -148,8 +148,9 @@ class VersionViews:
             return None, []
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                folder = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="explanations",
-                                                                  dst_path=tmp))  # fmt: skip
+                folder = Path(
+                    mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="explanations", dst_path=tmp)
+                )
                 importance = _importance(json.loads((folder / "importance.json").read_text()))
                 order = {"bar.png": 0, "beeswarm.png": 1}
                 pngs = sorted(folder.glob("*.png"), key=lambda p: (order.get(p.name, 2), p.name))

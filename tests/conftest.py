@@ -45,8 +45,9 @@ def s3_bucket(endpoint: str, name: str) -> dict[str, Any]:
     """Create bucket ``name`` on the test S3 server; the fsspec storage options that reach it."""
     import boto3
 
-    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s",
-                 region_name="us-east-1").create_bucket(Bucket=name)  # fmt: skip
+    boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1"
+    ).create_bucket(Bucket=name)
     return {"key": "k", "secret": "s", "client_kwargs": {"endpoint_url": endpoint}}
 
 

@@ -47,7 +47,15 @@ def explain_version(client: MlflowClient, spec: DatasetSpec, name: str, version:
     ex = explain_sample(model, spec, rows, max_rows=200, max_seconds=30, seed=seed)
     images = plots(ex)
     mv = client.get_model_version(name, version)
-    page = report_html(title=f"{name} version {version}", ex=ex, images=images, metrics={"test_score": float(seed)},
-                       slices=[], lineage=[], trigger="test", gate="test")  # fmt: skip
+    page = report_html(
+        title=f"{name} version {version}",
+        ex=ex,
+        images=images,
+        metrics={"test_score": float(seed)},
+        slices=[],
+        lineage=[],
+        trigger="test",
+        gate="test",
+    )
     with mlflow.start_run(run_id=mv.run_id):
         log_explanation(ex, images, page)

@@ -61,8 +61,14 @@ def serve(
 
     s = get_settings()
     limits = server_options(s)  # a deadline to send a request, a cap on connections (docs/security.md)
-    uvicorn.run(create_app(s), host=host or s.serve_host, port=port or s.serve_port, log_level="warning",
-                access_log=False, **limits)  # fmt: skip
+    uvicorn.run(
+        create_app(s),
+        host=host or s.serve_host,
+        port=port or s.serve_port,
+        log_level="warning",
+        access_log=False,
+        **limits,
+    )
 
 
 @app.command()
@@ -81,8 +87,10 @@ def up(
     try:
         for name, url in stack.up().items():
             typer.echo(f"{name:<14} {url}")
-        typer.echo(f"run the loop: PREFECT_API_URL=http://127.0.0.1:{prefect_port}/api prefect deployment run "
-                   "continuous-training/continuous-training  (Ctrl-C stops everything)")  # fmt: skip
+        typer.echo(
+            f"run the loop: PREFECT_API_URL=http://127.0.0.1:{prefect_port}/api prefect deployment run "
+            "continuous-training/continuous-training  (Ctrl-C stops everything)"
+        )
         while all(p.poll() is None for p in stack.procs):
             time.sleep(1)
         raise DriftgateError(f"a stack process exited; see the logs in {home / 'logs'}")

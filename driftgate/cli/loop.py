@@ -73,8 +73,10 @@ def predict_batch(
 
     results = batch_predict(path=path, dataset=dataset)
     for r in results:
-        typer.echo(f"{r.input}: {r.scored} rows scored -> {r.output or '-'}; {r.rejected} rejected"
-                   + (f" -> {r.rejected_output} (field and reason per row)" if r.rejected_output else ""))  # fmt: skip
+        typer.echo(
+            f"{r.input}: {r.scored} rows scored -> {r.output or '-'}; {r.rejected} rejected"
+            + (f" -> {r.rejected_output} (field and reason per row)" if r.rejected_output else "")
+        )
         for line in r.column_lines():
             typer.echo(line)
     if not any(r.scored for r in results):

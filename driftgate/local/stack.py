@@ -86,20 +86,31 @@ class Stack:
         """Start everything and deploy the flows; returns the URLs."""
         home = self.home.resolve()
         home.mkdir(parents=True, exist_ok=True)
-        mlflow = self._start("mlflow", str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port",
-                             str(self.mlflow_port), "--workers", "1", "--backend-store-uri",
-                             f"sqlite:///{home / 'mlflow-server.db'}", "--artifacts-destination",
-                             str(home / "mlflow-artifacts"))  # fmt: skip
-        prefect = self._start("prefect", str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
-                              "--port", str(self.prefect_port))  # fmt: skip
+        mlflow = self._start(
+            "mlflow",
+            str(BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.mlflow_port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{home / 'mlflow-server.db'}",
+            "--artifacts-destination",
+            str(home / "mlflow-artifacts"),
+        )
+        prefect = self._start(
+            "prefect", str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(self.prefect_port)
+        )
         data_api = self._start("data-api", str(BIN / "driftgate"), "data-api", "--port", str(self.data_api_port))
         wait_http(f"http://127.0.0.1:{self.mlflow_port}/health", mlflow)
         wait_http(f"http://127.0.0.1:{self.prefect_port}/api/health", prefect)
         wait_http(f"http://127.0.0.1:{self.data_api_port}/health", data_api)
         service = self._start("service", str(BIN / "driftgate"), "serve", "--port", str(self.service_port))
         wait_http(f"http://127.0.0.1:{self.service_port}/health", service)
-        self._run(str(BIN / "prefect"), "work-pool", "create", "driftgate-process", "--type", "process",
-                  "--overwrite")  # fmt: skip
+        self._run(str(BIN / "prefect"), "work-pool", "create", "driftgate-process", "--type", "process", "--overwrite")
         self._run(str(BIN / "prefect"), "--no-prompt", "deploy", "--all")
         self._start("worker", str(BIN / "prefect"), "worker", "start", "--pool", "driftgate-process")
         return {

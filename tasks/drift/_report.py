@@ -80,9 +80,12 @@ class DriftReport:
 
     def to_html(self, decision: RetrainDecision | None = None, *, title: str | None = None) -> str:
         return render_standalone(
-            "report_drift.html", title=title or f"Drift of {self.dataset} batch {self.batch}", report=self,
-            decision=decision, rows=self.chart_rows(),
-        )  # fmt: skip
+            "report_drift.html",
+            title=title or f"Drift of {self.dataset} batch {self.batch}",
+            report=self,
+            decision=decision,
+            rows=self.chart_rows(),
+        )
 
 
 def compute_drift(
@@ -188,8 +191,15 @@ def decide_task(
     Returns:
         The decision, the report's lake URI and its MLflow run id (both None without a champion).
     """
-    decision = decide(report, policy, spec, has_champion=report is not None, champion_score=champion_score,
-                      retrain=retrain, growth=growth)  # fmt: skip
+    decision = decide(
+        report,
+        policy,
+        spec,
+        has_champion=report is not None,
+        champion_score=champion_score,
+        retrain=retrain,
+        growth=growth,
+    )
     if report is None:
         return decision, None, None
     return decision, publish_drift(lake, report, decision), log_drift_run(experiment_id, report, decision)

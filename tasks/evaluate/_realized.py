@@ -196,8 +196,10 @@ def live_pairs(
 def scored_pairs(spec: DatasetSpec, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> tuple[Scored, Scored]:
     """The champion's and the shadow's stored outputs of the same labelled rows, ready to score."""
     labels = [c["label"] for c, _ in pairs]
-    return (scored_rows(spec, [c["output"] for c, _ in pairs], labels),
-            scored_rows(spec, [s["output"] for _, s in pairs], labels))  # fmt: skip
+    return (
+        scored_rows(spec, [c["output"] for c, _ in pairs], labels),
+        scored_rows(spec, [s["output"] for _, s in pairs], labels),
+    )
 
 
 def compare_on_live(
@@ -211,8 +213,16 @@ def compare_on_live(
     a, b = scored_pairs(spec, pairs)
     pos = positive_class(spec, classes=a.classes) if a.classes else None
     groups = {"all": np.ones(len(pairs), dtype=bool)}  # the gate's paired machinery, on the live rows
-    d = paired_differences(spec.metric.name, a.y, as_predictions(a), as_predictions(b), groups,
-                           resamples=max(n_boot, 100), seed=seed, positive=pos)["all"]  # fmt: skip
+    d = paired_differences(
+        spec.metric.name,
+        a.y,
+        as_predictions(a),
+        as_predictions(b),
+        groups,
+        resamples=max(n_boot, 100),
+        seed=seed,
+        positive=pos,
+    )["all"]
     return Paired(champion, challenger, spec.metric.name, len(pairs), d.champion, d.challenger, d.ci_low, d.ci_high)
 
 

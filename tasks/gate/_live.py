@@ -139,9 +139,16 @@ def promote_on_live(
     verdict = f"{_LINE}, look {live.look} ({result.rows} rows): {result.outcome}: {result.reason}"
     client.update_model_version(name, result.challenger, description="\n".join([*kept, verdict]))  # one line, replaced
     if mv.run_id:
-        tags = {"outcome": str(result.outcome), "promoted": str(result.promoted), "reason": result.reason[:4000],
-                "rows": str(result.rows), "champion": str(result.champion), "looks": str(live.look),
-                "last_row": str(live.last_row), "confidence": f"{result.confidence:.6g}"}  # fmt: skip
+        tags = {
+            "outcome": str(result.outcome),
+            "promoted": str(result.promoted),
+            "reason": result.reason[:4000],
+            "rows": str(result.rows),
+            "champion": str(result.champion),
+            "looks": str(live.look),
+            "last_row": str(live.last_row),
+            "confidence": f"{result.confidence:.6g}",
+        }
         for key, value in tags.items():
             client.set_tag(mv.run_id, LIVE_TAG + key, value)
         client.log_text(mv.run_id, json.dumps(asdict(result), default=str, indent=1), f"gate-live-{live.look}.json")

@@ -114,8 +114,9 @@ def read_sql_batch(engine: sa.Engine, source: SqlBatches, rng: SqlRange) -> pd.D
 
 def commit_sql_batch(lake: Lake, dataset: str, rng: SqlRange) -> None:
     """Move the watermark past a stored batch."""
-    lake.write_state(dataset, STATE, {"watermark": encode_watermark(rng.high), "last_batch": rng.number,
-                                      "pending": None})  # fmt: skip
+    lake.write_state(
+        dataset, STATE, {"watermark": encode_watermark(rng.high), "last_batch": rng.number, "pending": None}
+    )
     log.info("watermark of %s now %s (batch %s)", dataset, rng.high, rng.number)
 
 

@@ -26,8 +26,15 @@ def forced_retrain(
     if not accepted:
         log.warning("asked to retrain (%s) but the lake holds no accepted batch of %s", reason, dataset)
         return None
-    return BatchOutcome(batch=accepted[-1], rows=None, valid=True, reasons=[reason], champion=champion,
-                        trigger="forced", regime_start=regime_start)  # fmt: skip
+    return BatchOutcome(
+        batch=accepted[-1],
+        rows=None,
+        valid=True,
+        reasons=[reason],
+        champion=champion,
+        trigger="forced",
+        regime_start=regime_start,
+    )
 
 
 # --- Prefect wrappers ------------------------------------------------------------------

@@ -66,8 +66,9 @@ def feedback_frame(spec: DatasetSpec, rows: list[dict[str, Any]]) -> pd.DataFram
     return normalize(data, spec)
 
 
-def _write(lake: Lake, spec: DatasetSpec, number: int, rows: list[dict[str, Any]], suite_file: Path,
-           seed: int) -> FeedbackBatch:  # fmt: skip
+def _write(
+    lake: Lake, spec: DatasetSpec, number: int, rows: list[dict[str, Any]], suite_file: Path, seed: int
+) -> FeedbackBatch:
     from driftgate.tasks.validate import load_suite, validate_stored_batch  # GX imports in ~5 s: only when needed
 
     frame = feedback_frame(spec, rows)
@@ -106,6 +107,7 @@ def store_feedback_batch(
     # above every stored number too: landing and SQL sources number their batches max(stored) + 1
     number = max([FEEDBACK_FIRST - 1, *records, *lake.stored_numbers(spec.name)]) + 1
     ids = [r["prediction_id"] for r in pending]
-    lake.write_json(f"{_state_dir(lake, spec.name)}/batch={number}.json",
-                    {"source": SOURCE, "rows": len(ids), "ids": ids})  # fmt: skip
+    lake.write_json(
+        f"{_state_dir(lake, spec.name)}/batch={number}.json", {"source": SOURCE, "rows": len(ids), "ids": ids}
+    )
     return _write(lake, spec, number, pending, suite_file, seed)

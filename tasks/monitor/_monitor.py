@@ -155,8 +155,9 @@ def measure_performance(
                 perf.realized[i] = replace(
                     r, estimated=estimate_outputs(spec, cal, [x["output"] for x in group][-r.rows :])
                 )
-    perf.decision = decide_realized(spec, perf.champion_realized(), test, s.metric_floor, s.monitor_margin,
-                                    s.monitor_min_labels)  # fmt: skip
+    perf.decision = decide_realized(
+        spec, perf.champion_realized(), test, s.metric_floor, s.monitor_margin, s.monitor_min_labels
+    )
     est = perf.estimated_live
     if (
         s.monitor_estimate_trigger
@@ -172,8 +173,9 @@ def measure_performance(
     challenger = challenger_alias(client, ctx.model_name)
     if challenger is not None and challenger != str(mv.version):
         looks, last_row = earlier_looks(client, ctx.model_name, challenger)
-        perf.live_gate = gate_on_live(spec, labelled, str(mv.version), challenger, GatePolicy.from_settings(s),
-                                      after_row=last_row, look=looks + 1)  # fmt: skip
+        perf.live_gate = gate_on_live(
+            spec, labelled, str(mv.version), challenger, GatePolicy.from_settings(s), after_row=last_row, look=looks + 1
+        )
     return perf
 
 
@@ -216,8 +218,15 @@ def live_gate_task(ctx: Context, client: MlflowClient, perf: Performance) -> str
 @task(name="feedback-batch", task_run_name="feedback-batch-{ctx.spec.name}", cache_policy=NO_CACHE)
 def feedback_batch_task(ctx: Context) -> FeedbackBatch | None:
     s = ctx.settings
-    return store_feedback_batch(ctx.lake, ctx.spec, s.resolved_predictions_db_url(), ctx.model_name, ctx.suite_file,
-                                s.monitor_min_labels, s.seed)  # fmt: skip
+    return store_feedback_batch(
+        ctx.lake,
+        ctx.spec,
+        s.resolved_predictions_db_url(),
+        ctx.model_name,
+        ctx.suite_file,
+        s.monitor_min_labels,
+        s.seed,
+    )
 
 
 @task(name="publish-monitor", task_run_name="publish-monitor-{ctx.spec.name}", cache_policy=NO_CACHE)
@@ -237,16 +246,25 @@ def publish_monitor_task(
     step = drift.last_id or max((int(r["id"]) for r in drift.rows), default=0)
     name = f"upto-{drift.last_id}.html" if drift.last_id else "performance.html"
     run = MonitorRun(
-        ds, trigger=trigger, promoted=promoted, feedback_batch=batch.number if batch else None,
-        feedback_rows=batch.rows if batch else None, tests=test_scores(client, ctx.model_name, perf),
-    )  # fmt: skip
+        ds,
+        trigger=trigger,
+        promoted=promoted,
+        feedback_batch=batch.number if batch else None,
+        feedback_rows=batch.rows if batch else None,
+        tests=test_scores(client, ctx.model_name, perf),
+    )
     ctx.lake.write_bytes(ctx.lake.path("reports", "monitor", ds, name), monitor_page(drift, perf, run).encode())
     summary = json.dumps(monitor_summary(drift, perf, run), indent=2, default=str).encode()
     ctx.lake.write_bytes(ctx.lake.path("reports", "monitor", ds, name.removesuffix(".html") + ".json"), summary)
     log_performance(client, ctx.model_name, perf, step)
-    parts = [f"# Live traffic of {ctx.model_name} v{perf.champion}", "",
-             f"{len(drift.rows)} new predictions; input drift retrain: **{drift.decision.retrain}**", "",
-             *[f"- {r}" for r in drift.decision.reasons], ""]  # fmt: skip
+    parts = [
+        f"# Live traffic of {ctx.model_name} v{perf.champion}",
+        "",
+        f"{len(drift.rows)} new predictions; input drift retrain: **{drift.decision.retrain}**",
+        "",
+        *[f"- {r}" for r in drift.decision.reasons],
+        "",
+    ]
     if drift.report is not None:
         parts.append(drift.report.to_markdown(drift.decision))
     parts.append(performance_markdown(perf))

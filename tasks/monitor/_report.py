@@ -29,20 +29,41 @@ def performance_rows(perf: Performance, tests: dict[str, float] | None = None) -
     for r in perf.realized:
         error = None if r.estimated is None else r.estimated - r.value
         test = tests.get(r.version, perf.test_score if r.version == perf.champion else None)
-        out.append([f"v{r.version}", r.role, number(r.rows), _f(r.value), f"{_f(r.low)} to {_f(r.high)}",
-                    _f(r.estimated), _f(error), _f(test)])  # fmt: skip
+        out.append(
+            [
+                f"v{r.version}",
+                r.role,
+                number(r.rows),
+                _f(r.value),
+                f"{_f(r.low)} to {_f(r.high)}",
+                _f(r.estimated),
+                _f(error),
+                _f(test),
+            ]
+        )
     return out
 
 
-HEADER = ["version", "role", "labelled rows", "realized", "95% interval", "estimated (CBPE)", "estimate error",
-          "test (at training)"]  # fmt: skip
+HEADER = [
+    "version",
+    "role",
+    "labelled rows",
+    "realized",
+    "95% interval",
+    "estimated (CBPE)",
+    "estimate error",
+    "test (at training)",
+]
 
 
 def performance_markdown(perf: Performance) -> str:
     lines = [f"## Live performance ({perf.metric})", ""]
     if perf.estimated_live is not None:
-        lines += [f"Estimated {perf.metric} of champion v{perf.champion} on {perf.estimated_rows} new live rows "
-                  f"(no labels needed): **{_f(perf.estimated_live)}**", ""]  # fmt: skip
+        lines += [
+            f"Estimated {perf.metric} of champion v{perf.champion} on {perf.estimated_rows} new live rows "
+            f"(no labels needed): **{_f(perf.estimated_live)}**",
+            "",
+        ]
     if perf.realized:
         lines += ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
         lines += ["| " + " | ".join(row) + " |" for row in performance_rows(perf)]
@@ -50,13 +71,19 @@ def performance_markdown(perf: Performance) -> str:
         lines.append("No labelled predictions yet (POST /feedback).")
     if perf.paired is not None:
         p = perf.paired
-        lines += ["", f"Shadow challenger v{p.challenger} vs champion v{p.champion} on the same {p.rows} labelled "
-                  f"rows: {_f(p.challenger_value)} vs {_f(p.champion_value)} (difference 95% interval {_f(p.low)} "
-                  f"to {_f(p.high)})"]  # fmt: skip
+        lines += [
+            "",
+            f"Shadow challenger v{p.challenger} vs champion v{p.champion} on the same {p.rows} labelled "
+            f"rows: {_f(p.challenger_value)} vs {_f(p.champion_value)} (difference 95% interval {_f(p.low)} "
+            f"to {_f(p.high)})",
+        ]
     if perf.live_gate is not None:
         g, look = perf.live_gate.result, perf.live_gate.look
-        lines += ["", f"Gate on fresh labelled live rows (look {look}), v{g.challenger} vs v{g.champion}: "
-                  f"**{g.outcome}**: {g.reason}"]  # fmt: skip
+        lines += [
+            "",
+            f"Gate on fresh labelled live rows (look {look}), v{g.challenger} vs v{g.champion}: "
+            f"**{g.outcome}**: {g.reason}",
+        ]
     lines += ["", f"Live performance asks for a retrain: **{'yes' if perf.decision.retrain else 'no'}**"]
     lines += [f"- {r}" for r in perf.decision.reasons]
     return "\n".join(lines)
@@ -126,15 +153,29 @@ def monitor_summary(drift: LiveDrift, perf: Performance, run: MonitorRun) -> dic
         "estimated": perf.estimated_live,
         "estimated_rows": perf.estimated_rows,
         "realized": [
-            {"version": r.version, "role": r.role, "rows": r.rows, "value": r.value, "low": r.low, "high": r.high,
-             "estimated": r.estimated, "test": run.tests.get(r.version)}
+            {
+                "version": r.version,
+                "role": r.role,
+                "rows": r.rows,
+                "value": r.value,
+                "low": r.low,
+                "high": r.high,
+                "estimated": r.estimated,
+                "test": run.tests.get(r.version),
+            }
             for r in perf.realized
         ],
-        "live_gate": None if g is None else {"challenger": g.result.challenger, "champion": str(g.result.champion),
-                                             "look": g.look, "outcome": str(g.result.outcome),
-                                             "reason": g.result.reason},
+        "live_gate": None
+        if g is None
+        else {
+            "challenger": g.result.challenger,
+            "champion": str(g.result.champion),
+            "look": g.look,
+            "outcome": str(g.result.outcome),
+            "reason": g.result.reason,
+        },
         "actions": actions(drift, perf, run),
-    }  # fmt: skip
+    }
 
 
 def monitor_page(drift: LiveDrift, perf: Performance, run: MonitorRun | None = None) -> str:
@@ -142,10 +183,16 @@ def monitor_page(drift: LiveDrift, perf: Performance, run: MonitorRun | None = N
     run = run or MonitorRun(dataset=drift.report.dataset if drift.report else "")
     what = f"predictions up to #{number(drift.last_id)}" if drift.last_id else "live performance"
     return render_standalone(
-        "report_monitor.html", title=f"Monitor of {run.dataset or 'the champion'}: {what}", drift=drift, perf=perf,
-        run=run, summary=monitor_summary(drift, perf, run), performance=performance_rows(perf, run.tests),
-        header=HEADER, drift_rows=drift.report.chart_rows() if drift.report else [],
-    )  # fmt: skip
+        "report_monitor.html",
+        title=f"Monitor of {run.dataset or 'the champion'}: {what}",
+        drift=drift,
+        perf=perf,
+        run=run,
+        summary=monitor_summary(drift, perf, run),
+        performance=performance_rows(perf, run.tests),
+        header=HEADER,
+        drift_rows=drift.report.chart_rows() if drift.report else [],
+    )
 
 
 def log_performance(client: MlflowClient, model_name: str, perf: Performance, step: int) -> None:

@@ -80,8 +80,13 @@ class ScoredFile:
 
     def summary(self) -> dict[str, str]:
         """One row of the run's artifact table."""
-        return {"input": self.input, "scored": str(self.scored), "rejected": str(self.rejected),
-                "predictions": self.output or "-", "rejected rows": self.rejected_output or "-"}  # fmt: skip
+        return {
+            "input": self.input,
+            "scored": str(self.scored),
+            "rejected": str(self.rejected),
+            "predictions": self.output or "-",
+            "rejected rows": self.rejected_output or "-",
+        }
 
 
 def load_scoring_model(settings: Settings, spec: DatasetSpec, model_name: str) -> ScoringModel:

@@ -73,8 +73,15 @@ def _stratified_order(train_idx: np.ndarray, y: np.ndarray | None, seed: int) ->
     return order[np.argsort(position, kind="stable")]
 
 
-def _score(estimator: BaseEstimator, params: dict[str, Any], Xt: Any, y: np.ndarray,
-           splits: list[tuple[np.ndarray, np.ndarray]], rows: int, score: Any) -> float:  # fmt: skip
+def _score(
+    estimator: BaseEstimator,
+    params: dict[str, Any],
+    Xt: Any,
+    y: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    rows: int,
+    score: Any,
+) -> float:
     """Mean test score of one candidate trained on the first ``rows`` of each split's training order."""
     results = []
     for order, test in splits:
@@ -84,8 +91,9 @@ def _score(estimator: BaseEstimator, params: dict[str, Any], Xt: Any, y: np.ndar
     return float(np.mean(results))
 
 
-def _pool(spaces: dict[str, dict[str, Any]], n_iter: int, seed: int,
-          first: tuple[str, dict[str, Any]] | None) -> list[_Trial]:  # fmt: skip
+def _pool(
+    spaces: dict[str, dict[str, Any]], n_iter: int, seed: int, first: tuple[str, dict[str, Any]] | None
+) -> list[_Trial]:
     """Each family's sampled candidates in turns, the warm start (if its family is searched) first."""
     drawn = {
         family: [{k: plain(v) for k, v in p.items()} for p in ParameterSampler(space, n_iter, random_state=seed)]
@@ -181,8 +189,15 @@ def budgeted_search(
                 trial.scores.append(value)
             done += batch
         done.sort(key=lambda t: -t.scores[-1])
-        log.info("rung %s: %s candidates on %s rows, best %s = %.4f (%s)", rung, len(done), n_rows,
-                 spec.metric.name, done[0].scores[-1], done[0].family)  # fmt: skip
+        log.info(
+            "rung %s: %s candidates on %s rows, best %s = %.4f (%s)",
+            rung,
+            len(done),
+            n_rows,
+            spec.metric.name,
+            done[0].scores[-1],
+            done[0].family,
+        )
         alive = _survivors(done)
         if spent or time.perf_counter() >= deadline:
             if rung < len(rows) - 1:

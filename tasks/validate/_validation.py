@@ -131,11 +131,14 @@ def _gx() -> tuple[Any, Any, Path]:
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     site = Path(tempfile.mkdtemp(prefix="driftgate-datadocs-"))
-    context.add_data_docs_site(DOCS_SITE, {
-        "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    })  # fmt: skip
+    context.add_data_docs_site(
+        DOCS_SITE,
+        {
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
     asset = context.data_sources.add_pandas("driftgate").add_dataframe_asset("batch")
     return context, asset.add_batch_definition_whole_dataframe("whole"), site
 
@@ -155,11 +158,14 @@ def _checkpoint_run(data: pd.DataFrame, suite: ExpectationSuite, dataset: str, b
     vd = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(data=batch_definition, suite=stored, name=f"{dataset}-batch")
     )
-    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
-        name=f"{dataset}-checkpoint", validation_definitions=[vd],
-        actions=[UpdateDataDocsAction(name="data-docs", site_names=[DOCS_SITE])],
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
-    ))  # fmt: skip
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=f"{dataset}-checkpoint",
+            validation_definitions=[vd],
+            actions=[UpdateDataDocsAction(name="data-docs", site_names=[DOCS_SITE])],
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+        )
+    )
     run = checkpoint.run(batch_parameters={"dataframe": data}, run_id=RunIdentifier(run_name=f"batch-{batch}"))
     return next(iter(run.run_results.values()))
 

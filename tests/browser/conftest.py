@@ -24,8 +24,16 @@ import pytest
 from tests.conftest import ROOT, ServerThread
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 DATASET = "synthetic-regression"
 
 
@@ -54,9 +62,12 @@ def register_refused_version(spec: Any, model_name: str) -> str:
     X = np.zeros((4, 1))
     with mlflow.start_run(experiment_id=experiment_id("refused")) as run:
         info = mlflow.sklearn.log_model(
-            DummyRegressor().fit(X, [0.0, 1.0, 2.0, 3.0]), name="model", registered_model_name=model_name,
-            serialization_format="cloudpickle", pip_requirements=["scikit-learn"],
-        )  # fmt: skip
+            DummyRegressor().fit(X, [0.0, 1.0, 2.0, 3.0]),
+            name="model",
+            registered_model_name=model_name,
+            serialization_format="cloudpickle",
+            pip_requirements=["scikit-learn"],
+        )
     version = str(info.registered_model_version)
     with pytest.raises(ModelLoadError):
         refuse_unservable(client, spec, model_name, version, run.info.run_id)
@@ -97,11 +108,16 @@ def loop(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
     home = tmp_path_factory.mktemp("console") / "home"
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in {"DRIFTGATE_HOME": str(home), "DRIFTGATE_DATASETS_DIR": str(ROOT / "datasets"),
-                           "DRIFTGATE_EXPECTATIONS_DIR": str(ROOT / "expectations"), "DRIFTGATE_SEARCH_ITER": "2",
-                           "DRIFTGATE_EXPLAIN_ROWS": "200", "DRIFTGATE_POLL_SECONDS": "0.5",
-                           "DRIFTGATE_DATASET": DATASET,
-                           "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}.items():  # fmt: skip
+        for key, value in {
+            "DRIFTGATE_HOME": str(home),
+            "DRIFTGATE_DATASETS_DIR": str(ROOT / "datasets"),
+            "DRIFTGATE_EXPECTATIONS_DIR": str(ROOT / "expectations"),
+            "DRIFTGATE_SEARCH_ITER": "2",
+            "DRIFTGATE_EXPLAIN_ROWS": "200",
+            "DRIFTGATE_POLL_SECONDS": "0.5",
+            "DRIFTGATE_DATASET": DATASET,
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        }.items():
             mp.setenv(key, value)
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         spec = load_spec(DATASET, ROOT / "datasets")

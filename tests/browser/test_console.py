@@ -153,8 +153,13 @@ def test_timeline_tells_why_each_batch_did_what_it_did(page: Page, loop: Loop) -
 def test_metrics_read_with_their_direction_and_no_library_sign(page: Page, loop: Loop) -> None:
     version = _versions(loop)[-1]
     p = _open(page, f"{loop.url}/reports/{version}")
-    metrics = dict(zip(p.locator("table.metrics th").all_inner_texts(), p.locator("table.metrics td").all_inner_texts(),
-                       strict=True))  # fmt: skip
+    metrics = dict(
+        zip(
+            p.locator("table.metrics th").all_inner_texts(),
+            p.locator("table.metrics td").all_inner_texts(),
+            strict=True,
+        )
+    )
     assert "RMSE, test (lower is better)" in metrics, metrics
     p = _open(page, f"{loop.url}/reports/{version}/explanation")
     text = visible_text(p)
@@ -272,15 +277,18 @@ def test_swagger_ui_renders_from_the_services_own_assets(page: Page, loop: Loop)
     watch.clean()
 
 
-@pytest.mark.parametrize("path", [
-    "/console/lake/reports/../state/{ds}/processed/batch=1.json",
-    "/console/lake/reports/../raw/{ds}/batch=1/_manifest.json",
-    "/console/lake/../raw/{ds}/batch=1/_manifest.json",
-    "/console/lake/reports/validation/{ds}/../../../raw/{ds}/batch=1/_manifest.json",
-    "/console/lake/reports/%2e%2e/raw/{ds}/batch=1/_manifest.json",
-    "/console/lake/state/{ds}/cursor.json",
-    "/console/lake/raw/{ds}/batch=1/part.parquet",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/lake/reports/../state/{ds}/processed/batch=1.json",
+        "/console/lake/reports/../raw/{ds}/batch=1/_manifest.json",
+        "/console/lake/../raw/{ds}/batch=1/_manifest.json",
+        "/console/lake/reports/validation/{ds}/../../../raw/{ds}/batch=1/_manifest.json",
+        "/console/lake/reports/%2e%2e/raw/{ds}/batch=1/_manifest.json",
+        "/console/lake/state/{ds}/cursor.json",
+        "/console/lake/raw/{ds}/batch=1/part.parquet",
+    ],
+)
 def test_lake_route_refuses_paths_outside_reports_sent_raw(loop: Loop, path: str) -> None:
     target = path.format(ds=DATASET)
     assert ".." in target or "%2e" in target or "/reports/" not in target

@@ -30,8 +30,13 @@ from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT
 
 STATIONARY = {"batch_size": 1500, "batches": 6, "base_batches": 6, "corrupt_batches": [], "concept_shift": 0.0}
-SMALL_SEARCH = {"DRIFTGATE_SEARCH_ITER": "2", "DRIFTGATE_CV_FOLDS": "2", "DRIFTGATE_N_JOBS": "1",
-                "DRIFTGATE_EXPLAIN_ROWS": "100", "DRIFTGATE_EXPLAIN_SECONDS": "5"}  # fmt: skip
+SMALL_SEARCH = {
+    "DRIFTGATE_SEARCH_ITER": "2",
+    "DRIFTGATE_CV_FOLDS": "2",
+    "DRIFTGATE_N_JOBS": "1",
+    "DRIFTGATE_EXPLAIN_ROWS": "100",
+    "DRIFTGATE_EXPLAIN_SECONDS": "5",
+}
 
 
 def stationary_specs(folder: Path) -> Path:
@@ -53,8 +58,9 @@ def stationary(driftgate_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.timeout(3000)  # six batches and several trainings: slow on a loaded machine
-def test_drift_growth_keeps_learning_on_a_stationary_replay(prefect_harness: None, stationary: Path,
-                                                            tmp_path: Path) -> None:  # fmt: skip
+def test_drift_growth_keeps_learning_on_a_stationary_replay(
+    prefect_harness: None, stationary: Path, tmp_path: Path
+) -> None:
     settings = get_settings()
     spec = load_spec("diamonds", stationary)
     home = tmp_path / "replay"
@@ -98,12 +104,21 @@ def test_backtest_command_from_an_empty_folder_compares_policies(tmp_path: Path)
     work = tmp_path / "work"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DRIFTGATE_", "PREFECT_", "MLFLOW_"))}
-    env.update(SMALL_SEARCH, DRIFTGATE_HOME=str(tmp_path / "fresh" / "home"),
-               DRIFTGATE_DATASETS_DIR=str(stationary_specs(tmp_path / "specs")),
-               DRIFTGATE_EXPECTATIONS_DIR=str(ROOT / "expectations"))  # fmt: skip
+    env.update(
+        SMALL_SEARCH,
+        DRIFTGATE_HOME=str(tmp_path / "fresh" / "home"),
+        DRIFTGATE_DATASETS_DIR=str(stationary_specs(tmp_path / "specs")),
+        DRIFTGATE_EXPECTATIONS_DIR=str(ROOT / "expectations"),
+    )
     exe = Path(sys.executable).parent / "driftgate"
-    out = subprocess.run([str(exe), "backtest", "-d", "diamonds", "--policies", "never"], capture_output=True,
-                         text=True, cwd=work, env=env, timeout=1200)  # fmt: skip
+    out = subprocess.run(
+        [str(exe), "backtest", "-d", "diamonds", "--policies", "never"],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+        timeout=1200,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "Traceback" not in out.stdout + out.stderr
     assert "policy never" in out.stdout

@@ -47,8 +47,9 @@ class Landing:
             import boto3
 
             self.bucket = f"landing-{abs(hash(str(tmp_path))) % 10**8}"
-            self.s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s",
-                                   region_name="us-east-1")  # fmt: skip
+            self.s3 = boto3.client(
+                "s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1"
+            )
             self.s3.create_bucket(Bucket=self.bucket)
             self.url = f"s3://{self.bucket}/incoming"
         else:
@@ -75,8 +76,9 @@ class Landing:
 
 
 @pytest.fixture(params=["file", "s3"])
-def landing(request: pytest.FixtureRequest, driftgate_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-            ) -> Landing:  # fmt: skip
+def landing(
+    request: pytest.FixtureRequest, driftgate_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Landing:
     endpoint = None
     if request.param == "s3":
         endpoint = request.getfixturevalue("s3_server")
@@ -172,8 +174,7 @@ def test_landed_batches_are_validated_by_the_suite(prefect_harness: None, landin
 def orders(driftgate_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[pd.DataFrame], None]:
     """A SQLite table ``orders`` with an increasing ``id``; returns a function that appends rows."""
     db = tmp_path / "shop.db"
-    use_batches(tmp_path, monkeypatch, {"kind": "sql", "url": f"sqlite:///{db}", "table": "orders",
-                                        "watermark": "id"})  # fmt: skip
+    use_batches(tmp_path, monkeypatch, {"kind": "sql", "url": f"sqlite:///{db}", "table": "orders", "watermark": "id"})
     state = {"next": 1}
 
     def append(frame: pd.DataFrame) -> None:

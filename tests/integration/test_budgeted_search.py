@@ -42,9 +42,12 @@ def test_a_target_encoded_model_saves_and_loads_through_the_safe_loader(tmp_path
     assert "target" in result.model.named_steps["pre"].named_transformers_
     X, _ = split_xy(rows, spec)
     mlflow.sklearn.save_model(
-        result.model, tmp_path / "model", serialization_format="skops", skops_trusted_types=SKOPS_TRUSTED,
+        result.model,
+        tmp_path / "model",
+        serialization_format="skops",
+        skops_trusted_types=SKOPS_TRUSTED,
         signature=infer_signature(X.head(50), result.model.predict_proba(X.head(50))),
-    )  # fmt: skip
+    )
     loaded = load_local(tmp_path / "model", spec)
     assert loaded.model.predict_proba(X.head(200)) == pytest.approx(result.model.predict_proba(X.head(200)))
 
@@ -53,8 +56,9 @@ def test_a_retrain_starts_from_the_champions_logged_parameters(driftgate_env: Pa
     spec, rows = coded_table(1600, seed=5)
     client = configure_mlflow(get_settings())
     experiment = experiment_id(get_settings(), spec.name)
-    data = TrainingData(train=rows.iloc[:1000], validation=rows.iloc[1000:1300], test=rows.iloc[1300:],
-                        newest_test=rows.iloc[1300:])  # fmt: skip
+    data = TrainingData(
+        train=rows.iloc[:1000], validation=rows.iloc[1000:1300], test=rows.iloc[1300:], newest_test=rows.iloc[1300:]
+    )
     cfg = SearchSettings(n_iter=2, cv_folds=2, n_jobs=1)
     assert champion_start(client, spec, spec.model_name, cfg) is None  # no champion yet: no warm start
     first, _ = train_task.fn(client, experiment, spec, spec.model_name, data, cfg, ["first"], 1)

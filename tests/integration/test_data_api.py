@@ -45,8 +45,7 @@ def test_a_batch_is_the_same_rows_every_time_in_json_and_parquet(api: ServerThre
     assert parquet.headers["content-type"].startswith("application/vnd.apache.parquet")
     as_parquet = pd.read_parquet(io.BytesIO(parquet.content))
     assert len(as_json) == len(as_parquet) == 2000
-    pd.testing.assert_frame_equal(as_json.reset_index(drop=True), as_parquet.reset_index(drop=True),
-                                  check_dtype=False)  # fmt: skip
+    pd.testing.assert_frame_equal(as_json.reset_index(drop=True), as_parquet.reset_index(drop=True), check_dtype=False)
     assert not as_json.equals(pd.DataFrame(httpx.get(f"{api.url}/batches/4").json()["records"]))
 
 

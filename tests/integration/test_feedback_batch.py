@@ -27,8 +27,7 @@ def _serve_and_label(db: str, spec: DatasetSpec, start: int, n: int) -> None:
     rows, labels = [], []
     for i, rec in enumerate(frame[spec.feature_names].to_dict(orient="records")):
         pid = f"p{start + i}"
-        rows.append(("t", spec.model_name, "1", 1.0, json.dumps(rec), '{"0": 0.5, "1": 0.5}', pid,
-                     CHAMPION_ROLE))  # fmt: skip
+        rows.append(("t", spec.model_name, "1", 1.0, json.dumps(rec), '{"0": 0.5, "1": 0.5}', pid, CHAMPION_ROLE))
         labels.append((pid, str(frame[spec.target].iloc[i])))
     insert_prediction_rows(engine, rows)
     store_labels(engine, labels)

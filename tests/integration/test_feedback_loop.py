@@ -45,9 +45,16 @@ def trained(prefect_harness: None, driftgate_env: Path, monkeypatch: pytest.Monk
 
     spec = load_spec(DATASET, ROOT / "datasets")
     with ServerThread(create_data_api(load_source(spec), spec)) as api:
-        for name, value in {"DATA_API_URL": api.url, "DATASET": DATASET, "POLL_SECONDS": "0.3",
-                            "TRAIN_WINDOW": "1", "MONITOR_WINDOW": "500", "MONITOR_MIN_LABELS": "200",
-                            "SHADOW": "false", "GATE_SLICE_MIN_ROWS": "50"}.items():  # fmt: skip
+        for name, value in {
+            "DATA_API_URL": api.url,
+            "DATASET": DATASET,
+            "POLL_SECONDS": "0.3",
+            "TRAIN_WINDOW": "1",
+            "MONITOR_WINDOW": "500",
+            "MONITOR_MIN_LABELS": "200",
+            "SHADOW": "false",
+            "GATE_SLICE_MIN_ROWS": "50",
+        }.items():
             monkeypatch.setenv(f"DRIFTGATE_{name}", value)
         get_settings.cache_clear()
         continuous_training(max_batches=1)

@@ -39,8 +39,9 @@ def lake_env(request: pytest.FixtureRequest, driftgate_env: Path, monkeypatch: p
 
         endpoint = request.getfixturevalue("s3_server")
         bucket = f"lake-{abs(hash(str(driftgate_env))) % 10**8}"
-        boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s",
-                     region_name="us-east-1").create_bucket(Bucket=bucket)  # fmt: skip
+        boto3.client(
+            "s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1"
+        ).create_bucket(Bucket=bucket)
         monkeypatch.setenv("DRIFTGATE_LAKE_URL", f"s3://{bucket}/lake")
         monkeypatch.setenv("DRIFTGATE_S3_ENDPOINT_URL", endpoint)
         monkeypatch.setenv("DRIFTGATE_S3_KEY", "k")
@@ -54,8 +55,10 @@ def expected_hashes(seed: int) -> dict[int, str]:
     spec = scenario_spec()
     frame = load_source(spec)
     plan = plan_batches(frame, spec)
-    return {n: content_hash(prepare_batch(make_batch(frame, spec, plan, n), spec, n, seed))
-            for n in range(1, spec.scenario.batches + 1)}  # fmt: skip
+    return {
+        n: content_hash(prepare_batch(make_batch(frame, spec, plan, n), spec, n, seed))
+        for n in range(1, spec.scenario.batches + 1)
+    }
 
 
 @pytest.fixture
@@ -74,8 +77,7 @@ def faulty_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerThread]:
 
 def snapshot(lake_env: str) -> dict[int, bytes]:
     ctx = build_context(get_settings())
-    return {n: ctx.lake.fs.cat_file(ctx.lake.data_path(DATASET, n))
-            for n in ctx.lake.stored_numbers(DATASET)}  # fmt: skip
+    return {n: ctx.lake.fs.cat_file(ctx.lake.data_path(DATASET, n)) for n in ctx.lake.stored_numbers(DATASET)}
 
 
 def test_ingest_under_30_percent_faults_stores_every_batch_once_with_the_right_content(
@@ -184,11 +186,16 @@ def test_a_storage_outage_during_a_write_is_retried(
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s",
-                 region_name="us-east-1").create_bucket(Bucket="outage")  # fmt: skip
-    for key, value in {"DRIFTGATE_DATASET": DATASET, "DRIFTGATE_LAKE_URL": "s3://outage/lake",
-                       "DRIFTGATE_S3_ENDPOINT_URL": endpoint, "DRIFTGATE_S3_KEY": "k",
-                       "DRIFTGATE_S3_SECRET": "s"}.items():  # fmt: skip
+    boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1"
+    ).create_bucket(Bucket="outage")
+    for key, value in {
+        "DRIFTGATE_DATASET": DATASET,
+        "DRIFTGATE_LAKE_URL": "s3://outage/lake",
+        "DRIFTGATE_S3_ENDPOINT_URL": endpoint,
+        "DRIFTGATE_S3_KEY": "k",
+        "DRIFTGATE_S3_SECRET": "s",
+    }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     get_settings.cache_clear()

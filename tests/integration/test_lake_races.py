@@ -86,8 +86,15 @@ def test_a_lake_written_before_named_data_files_still_reads(tmp_path: Path) -> N
     frame = frame_of(3)
     folder = lake.batch_dir(DATASET, 1)
     lake.write_bytes(f"{folder}/part.parquet", frame.to_parquet(index=False))
-    old = {"dataset": DATASET, "number": 1, "rows": len(frame), "sha256": content_hash(frame),
-           "schema": {}, "splits": {}, "stored_at": "2026-01-01T00:00:00+00:00"}  # fmt: skip
+    old = {
+        "dataset": DATASET,
+        "number": 1,
+        "rows": len(frame),
+        "sha256": content_hash(frame),
+        "schema": {},
+        "splits": {},
+        "stored_at": "2026-01-01T00:00:00+00:00",
+    }
     lake.write_bytes(f"{folder}/_manifest.json", json.dumps(old).encode())
     pd.testing.assert_frame_equal(lake.read_batch(DATASET, 1), frame)
     assert lake.write_batch_once(DATASET, 1, frame)[1] is False

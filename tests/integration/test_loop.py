@@ -62,7 +62,9 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(
     drift_run = client.get_run(by_batch[2].drift_run_id)  # every drift report is in MLflow too
     assert drift_run.data.tags["driftgate.retrain"] == "False"
     assert {a.path for a in client.list_artifacts(drift_run.info.run_id, "drift")} == {
-        "drift/report.json", "drift/report.html"}  # fmt: skip
+        "drift/report.json",
+        "drift/report.html",
+    }
     description = client.get_model_version("synthetic-regressor", champ.version).description
     assert "triggered by:" in description
     assert "Gate: " in description  # what triggered it and how it compared
@@ -76,8 +78,12 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(
     from driftgate.registry import importance
 
     arts = {a.path for a in client.list_artifacts(champ.run_id, "explanations")}
-    assert {"explanations/importance.json", "explanations/report.html", "explanations/bar.png",
-            "explanations/beeswarm.png"} <= arts, arts  # fmt: skip
+    assert {
+        "explanations/importance.json",
+        "explanations/report.html",
+        "explanations/bar.png",
+        "explanations/beeswarm.png",
+    } <= arts, arts
     weights = importance(client, champ)
     assert weights is not None
     assert set(weights) == set(ctx.spec.feature_names)

@@ -58,16 +58,32 @@ def postgres_url() -> Iterator[str]:
         as_user = ["runuser", "-u", "postgres", "--"]
     port = free_port()
     run = {"check": True, "capture_output": True}
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data / "db"), "-U", "postgres", "--auth=trust",
-                    "-E", "UTF8"], **run)  # type: ignore[call-overload]  # fmt: skip
+    subprocess.run(
+        [*as_user, str(bindir / "initdb"), "-D", str(data / "db"), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        **run,
+    )  # type: ignore[call-overload]
     options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-o", options, "-l",
-                    str(data / "server.log"), "-w", "start"], **run)  # type: ignore[call-overload]  # fmt: skip
+    subprocess.run(
+        [
+            *as_user,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data / "db"),
+            "-o",
+            options,
+            "-l",
+            str(data / "server.log"),
+            "-w",
+            "start",
+        ],
+        **run,
+    )  # type: ignore[call-overload]
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"],
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"], capture_output=True
+        )
         shutil.rmtree(data, ignore_errors=True)
 
 
@@ -94,8 +110,10 @@ def test_the_prediction_log_writes_to_postgres_and_skips_a_repeated_id(db: str) 
     log.stop()
     rows = read_predictions(db)
     assert [(r["prediction_id"], r["role"], r["inputs"]) for r in rows] == [
-        ("a", "champion", {"x": 1.0}), ("b", "champion", {"x": 2.0}), ("a", "shadow", {}),
-    ]  # fmt: skip
+        ("a", "champion", {"x": 1.0}),
+        ("b", "champion", {"x": 2.0}),
+        ("a", "shadow", {}),
+    ]
     assert telemetry().predlog_duplicate_ids._value.get() - before == 1
 
 
@@ -107,8 +125,10 @@ def test_an_older_predictions_table_gains_the_id_and_role_columns_on_postgres(db
             "NOT NULL, model_version VARCHAR(40) NOT NULL, latency_ms FLOAT NOT NULL, inputs TEXT NOT NULL, "
             "output TEXT NOT NULL)"
         )
-        conn.exec_driver_sql("INSERT INTO predictions (ts, model_name, model_version, latency_ms, inputs, output) "
-                             "VALUES ('t', 'm', '1', 1.0, '{}', '0.5')")  # fmt: skip
+        conn.exec_driver_sql(
+            "INSERT INTO predictions (ts, model_name, model_version, latency_ms, inputs, output) "
+            "VALUES ('t', 'm', '1', 1.0, '{}', '0.5')"
+        )
     engine.dispose()
     connect(db).dispose()
     connect(db).dispose()  # twice: the second finds the columns there
@@ -125,8 +145,10 @@ def test_labels_are_stored_once_and_joined_to_their_predictions_on_postgres(db: 
     assert store_labels(engine, [("b", "1")]) == ([], [], ["b"])  # never overwritten
     labelled = read_labelled(db, "m")
     assert sorted((r["prediction_id"], r["role"], r["label"]) for r in labelled) == [
-        ("a", "champion", "1"), ("a", "shadow", "1"), ("b", "champion", "0"),
-    ]  # fmt: skip
+        ("a", "champion", "1"),
+        ("a", "shadow", "1"),
+        ("b", "champion", "0"),
+    ]
     engine.dispose()
 
 

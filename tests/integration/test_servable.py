@@ -73,10 +73,14 @@ def register_with_sampled_signature(name: str) -> tuple[str, Any, str]:
     model = build_pipeline(SPEC, HistGradientBoostingClassifier(max_iter=5), scale=False).fit(X, y)
     with mlflow.start_run(experiment_id=experiment_id("sampled")) as run:
         info = mlflow.sklearn.log_model(
-            model, name="model", signature=infer_signature(X.head(5), model.predict_proba(X.head(5))),
-            registered_model_name=name, serialization_format="skops", skops_trusted_types=list(TRUSTED_TYPES),
+            model,
+            name="model",
+            signature=infer_signature(X.head(5), model.predict_proba(X.head(5))),
+            registered_model_name=name,
+            serialization_format="skops",
+            skops_trusted_types=list(TRUSTED_TYPES),
             pip_requirements=["scikit-learn"],
-        )  # fmt: skip
+        )
     return str(info.registered_model_version), model, run.info.run_id
 
 

@@ -59,9 +59,12 @@ BAD: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], str, str | None]] =
     "values out of range": (_out_of_range, "expect_column_values_to_be_between", "num_2"),
     "unseen category": (_unseen, "expect_column_values_to_be_in_set", "cat_0"),
     "empty batch": (lambda df: df.head(0), "expect_table_row_count_to_be_between", None),
-    "duplicated rows": (lambda df: pd.concat([df.head(len(df) // 2)] * 2, ignore_index=True),
-                        "expect_compound_columns_to_be_unique", None),
-}  # fmt: skip
+    "duplicated rows": (
+        lambda df: pd.concat([df.head(len(df) // 2)] * 2, ignore_index=True),
+        "expect_compound_columns_to_be_unique",
+        None,
+    ),
+}
 
 
 def store(ctx, number: int, frame: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]

@@ -53,15 +53,17 @@ HOSTILE = {
     "predict in latin-1": Hostile("POST", "/predict", 415, BODY, {"content-type": "application/json; charset=latin-1"}),
     "explain as text/plain": Hostile("POST", "/explain", 415, BODY, {"content-type": "text/plain"}),
     "feedback as text/plain": Hostile("POST", "/feedback", 415, b'{"labels": []}', {**KEY, **TEXT}),
-    "feedback gzip-encoded": Hostile("POST", "/feedback", 415, gzip.compress(b'{"labels": []}'),
-                                     {**KEY, **JSON, "content-encoding": "gzip"}),
+    "feedback gzip-encoded": Hostile(
+        "POST", "/feedback", 415, gzip.compress(b'{"labels": []}'), {**KEY, **JSON, "content-encoding": "gzip"}
+    ),
     "reload as text/plain": Hostile("POST", "/admin/reload", 415, b"x", {**KEY, "content-type": "text/plain"}),
     "predict from another origin": Hostile("POST", "/predict", 403, BODY, {**JSON, "origin": "http://evil.example"}),
     "predict from a null origin": Hostile("POST", "/predict", 403, BODY, {**JSON, "origin": "null"}),
     "predict fetched cross-site": Hostile("POST", "/predict", 403, BODY, {**JSON, "sec-fetch-site": "cross-site"}),
     "predict fetched same-site": Hostile("POST", "/predict", 403, BODY, {**JSON, "sec-fetch-site": "same-site"}),
-    "feedback from another origin": Hostile("POST", "/feedback", 403, b'{"labels": []}',
-                                            {**KEY, **JSON, "origin": "http://evil.example"}),
+    "feedback from another origin": Hostile(
+        "POST", "/feedback", 403, b'{"labels": []}', {**KEY, **JSON, "origin": "http://evil.example"}
+    ),
     "reload fetched cross-site": Hostile("POST", "/admin/reload", 403, b"", {**KEY, "sec-fetch-site": "cross-site"}),
     "reload without the key": Hostile("POST", "/admin/reload", 401),
     "reload with a wrong key": Hostile("POST", "/admin/reload", 401, b"", {"X-API-Key": "w" * len(API_KEY)}),
@@ -74,9 +76,10 @@ HOSTILE = {
     "a list as an id": Hostile("POST", "/feedback", 422, b'{"labels": [{"id": [1], "label": "1"}]}', {**KEY, **JSON}),
     "an empty request id": Hostile("POST", "/predict", 200, BODY, {**JSON, "X-Request-Id": ""}),
     "predict from this origin": Hostile("POST", "/predict", 200, BODY, {**JSON, "sec-fetch-site": "same-origin"}),
-    "predict as JSON, charset utf-8": Hostile("POST", "/predict", 200, BODY,
-                                              {"content-type": "application/json; charset=utf-8"}),
-}  # fmt: skip
+    "predict as JSON, charset utf-8": Hostile(
+        "POST", "/predict", 200, BODY, {"content-type": "application/json; charset=utf-8"}
+    ),
+}
 
 
 @pytest.fixture
@@ -136,9 +139,15 @@ def test_a_same_origin_post_passes_and_no_cors_is_granted(service: tuple[str, Re
     url = service[0]
     r = httpx.post(f"{url}/predict", json={"records": [record()]}, headers={"origin": url})
     assert r.status_code == 200, r.text
-    preflight = httpx.request("OPTIONS", f"{url}/predict", headers={
-        "origin": "http://evil.example", "access-control-request-method": "POST",
-        "access-control-request-headers": "content-type"})  # fmt: skip
+    preflight = httpx.request(
+        "OPTIONS",
+        f"{url}/predict",
+        headers={
+            "origin": "http://evil.example",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type",
+        },
+    )
     assert "access-control-allow-origin" not in preflight.headers
 
 
@@ -173,8 +182,11 @@ def test_feedback_without_an_admin_key_is_taken_from_loopback_only(keyless: Regi
         ids = httpx.post(f"{srv.url}/predict", json={"records": [record(), record()]}).json()["ids"]
         assert wait_for(lambda: httpx.post(f"{srv.url}/feedback", json={"labels": []}).status_code == 422)
         # uvicorn trusts X-Forwarded-For from 127.0.0.1 (a local reverse proxy): the client is then remote
-        remote = httpx.post(f"{srv.url}/feedback", json={"labels": [{"id": ids[0], "label": "1"}]},
-                            headers={"x-forwarded-for": "203.0.113.9"})  # fmt: skip
+        remote = httpx.post(
+            f"{srv.url}/feedback",
+            json={"labels": [{"id": ids[0], "label": "1"}]},
+            headers={"x-forwarded-for": "203.0.113.9"},
+        )
         local = httpx.post(f"{srv.url}/feedback", json={"labels": [{"id": ids[1], "label": "1"}]})
     assert local.status_code == 200, local.text
     if open_to_all:
@@ -222,8 +234,16 @@ def test_cross_site_rules(fetch_site: str | None, origin: str | None, refused: b
 
 
 @pytest.mark.parametrize(
-    ("host", "loopback"), [("127.0.0.1", True), ("127.8.9.1", True), ("::1", True), ("203.0.113.9", False),
-                           ("10.0.0.2", False), (None, False), ("testclient", False)],
-)  # fmt: skip
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.1", True),
+        ("::1", True),
+        ("203.0.113.9", False),
+        ("10.0.0.2", False),
+        (None, False),
+        ("testclient", False),
+    ],
+)
 def test_loopback_rule(host: str | None, loopback: bool) -> None:
     assert is_loopback(host) == loopback

@@ -85,7 +85,7 @@ NON_JSON = {
     "xml": ("application/xml", b"<records/>", None),
     "no content type": (None, json.dumps({"records": [record()]}).encode(), None),
     "gzip": ("application/json", gzip.compress(json.dumps({"records": [record()]}).encode()), "gzip"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("route", ["/predict", "/feedback"])
@@ -230,8 +230,10 @@ def test_slow_senders_are_cut_while_other_clients_are_served(slow_settings: Sett
             s.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\n")
             socks[f"headers-{i}"], drip[f"headers-{i}"] = s, b"X-Slow: 1\r\n"
             s = socket.create_connection((srv.host, srv.port))
-            s.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                      b"Content-Length: 100000\r\n\r\n{")  # fmt: skip
+            s.sendall(
+                b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100000\r\n\r\n{"
+            )
             socks[f"body-{i}"], drip[f"body-{i}"] = s, b" "
             socks[f"silent-{i}"], drip[f"silent-{i}"] = socket.create_connection((srv.host, srv.port)), b""
         result: dict[str, dict[str, bytes]] = {}

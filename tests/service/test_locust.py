@@ -21,10 +21,27 @@ def test_locustfile_runs_headless_with_zero_failures(registry: Registry) -> None
     with ServerThread(create_app(registry.settings)) as srv:
         assert wait_for(lambda: served_version(srv.url) == version)
         out = subprocess.run(
-            [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
-             "-u", "16", "-r", "16", "-t", "20s", "--host", srv.url, "--only-summary"],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(ROOT / "bench" / "locustfile.py"),
+                "--headless",
+                "-u",
+                "16",
+                "-r",
+                "16",
+                "-t",
+                "20s",
+                "--host",
+                srv.url,
+                "--only-summary",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     report = out.stdout + out.stderr
     assert out.returncode == 0, report[-3000:]
     aggregated = re.search(r"Aggregated\s+(\d+)\s+(\d+)\(", report)

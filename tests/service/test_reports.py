@@ -22,8 +22,9 @@ def test_explain_contributions_plus_base_add_up_to_the_model_output(explained: R
         body = r.json()
         assert body["model"]["version"] == "2"
         predictions = httpx.post(f"{srv.url}/predict", json={"records": records}).json()
-        for item, label, probs in zip(body["explanations"], predictions["predictions"],
-                                      predictions["probabilities"], strict=True):  # fmt: skip
+        for item, label, probs in zip(
+            body["explanations"], predictions["predictions"], predictions["probabilities"], strict=True
+        ):
             assert len(item["top"]) == 3
             assert {c["feature"] for c in item["top"]} <= set(explained.spec.feature_names)
             magnitudes = [abs(c["shap"]) for c in item["top"]]
@@ -69,8 +70,16 @@ def test_report_pages_list_show_and_compare_versions(explained: Registry) -> Non
         assert "sandbox" in logged.headers["content-security-policy"]
 
 
-@pytest.mark.parametrize("path", ["/reports/99", "/reports/abc", "/reports/..%2F..%2Fetc%2Fpasswd",
-                                  "/reports/../../etc/passwd", "/reports/compare?a=1&b=99"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/reports/99",
+        "/reports/abc",
+        "/reports/..%2F..%2Fetc%2Fpasswd",
+        "/reports/../../etc/passwd",
+        "/reports/compare?a=1&b=99",
+    ],
+)
 def test_unknown_reports_are_404_pages_and_reveal_nothing(explained: Registry, path: str) -> None:
     with ServerThread(create_app(explained.settings)) as srv:
         r = httpx.get(f"{srv.url}{path}")

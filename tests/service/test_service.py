@@ -264,9 +264,25 @@ def test_fuzzing_the_openapi_schema_finds_no_server_error(champion_v1: Registry,
     with ServerThread(create_app(champion_v1.settings)) as srv:
         assert wait_for(lambda: served_version(srv.url) == "1")
         result = subprocess.run(
-            [sys.executable, "-m", "schemathesis.cli", "run", f"{srv.url}/schema/openapi.json",
-             "--checks", "not_a_server_error", "--max-examples", "40", "--generation-deterministic",
-             "--exclude-path", "/admin/reload", "--workers", "1"],
-            capture_output=True, text=True, timeout=400, cwd=tmp_path,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "schemathesis.cli",
+                "run",
+                f"{srv.url}/schema/openapi.json",
+                "--checks",
+                "not_a_server_error",
+                "--max-examples",
+                "40",
+                "--generation-deterministic",
+                "--exclude-path",
+                "/admin/reload",
+                "--workers",
+                "1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=400,
+            cwd=tmp_path,
+        )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

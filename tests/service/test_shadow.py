@@ -109,8 +109,10 @@ def test_the_shadow_process_ends_when_the_service_is_killed(registry: Registry, 
     service = subprocess.Popen(
         [sys.executable, "-m", "driftgate.cli", "serve", "--port", str(port)],
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
 

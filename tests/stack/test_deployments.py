@@ -35,8 +35,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port)
     s3.start()
     endpoint = f"http://127.0.0.1:{s3_port}"
-    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s",
-                          region_name="us-east-1")  # fmt: skip
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1"
+    )
     for bucket in ("driftgate", "mlflow"):
         client.create_bucket(Bucket=bucket)
     spec = load_spec(DATASET, ROOT / "datasets")
@@ -45,29 +46,62 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_", "DRIFTGATE_"))},
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_DEFAULT_REGION": "us-east-1",
-        "MLFLOW_S3_ENDPOINT_URL": endpoint, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-        "PREFECT_HOME": str(tmp / "prefect"), "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_WORKER_QUERY_SECONDS": "2",
+        "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "MLFLOW_S3_ENDPOINT_URL": endpoint,
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "PREFECT_HOME": str(tmp / "prefect"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_WORKER_QUERY_SECONDS": "2",
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
-        "DRIFTGATE_HOME": str(tmp / "home"), "DRIFTGATE_DATASET": DATASET,
-        "DRIFTGATE_DATASETS_DIR": str(ROOT / "datasets"), "DRIFTGATE_EXPECTATIONS_DIR": str(ROOT / "expectations"),
-        "DRIFTGATE_LAKE_URL": "s3://driftgate/lake", "DRIFTGATE_S3_ENDPOINT_URL": endpoint,
-        "DRIFTGATE_S3_KEY": "k", "DRIFTGATE_S3_SECRET": "s", "DRIFTGATE_DATA_API_URL": api.url,
-        "DRIFTGATE_PROJECT_DIR": str(ROOT), "DRIFTGATE_SEARCH_ITER": "2", "DRIFTGATE_EXPLAIN_ROWS": "200",
-        "GX_ANALYTICS_ENABLED": "false", "COLUMNS": "250",
-    }  # fmt: skip
+        "DRIFTGATE_HOME": str(tmp / "home"),
+        "DRIFTGATE_DATASET": DATASET,
+        "DRIFTGATE_DATASETS_DIR": str(ROOT / "datasets"),
+        "DRIFTGATE_EXPECTATIONS_DIR": str(ROOT / "expectations"),
+        "DRIFTGATE_LAKE_URL": "s3://driftgate/lake",
+        "DRIFTGATE_S3_ENDPOINT_URL": endpoint,
+        "DRIFTGATE_S3_KEY": "k",
+        "DRIFTGATE_S3_SECRET": "s",
+        "DRIFTGATE_DATA_API_URL": api.url,
+        "DRIFTGATE_PROJECT_DIR": str(ROOT),
+        "DRIFTGATE_SEARCH_ITER": "2",
+        "DRIFTGATE_EXPLAIN_ROWS": "200",
+        "GX_ANALYTICS_ENABLED": "false",
+        "COLUMNS": "250",
+    }
     logs = tmp / "logs"
     logs.mkdir()
     procs = [
-        subprocess.Popen([str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port),
-                          "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp}/mlflow.db",
-                          "--artifacts-destination", "s3://mlflow/artifacts"],
-                         env=env, stdout=open(logs / "mlflow.log", "wb"), stderr=subprocess.STDOUT),
-        subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(prefect_port)],
-                         env=env, stdout=open(logs / "prefect.log", "wb"), stderr=subprocess.STDOUT),
-    ]  # fmt: skip
+        subprocess.Popen(
+            [
+                str(BIN / "mlflow"),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(mlflow_port),
+                "--workers",
+                "1",
+                "--backend-store-uri",
+                f"sqlite:///{tmp}/mlflow.db",
+                "--artifacts-destination",
+                "s3://mlflow/artifacts",
+            ],
+            env=env,
+            stdout=open(logs / "mlflow.log", "wb"),
+            stderr=subprocess.STDOUT,
+        ),
+        subprocess.Popen(
+            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(prefect_port)],
+            env=env,
+            stdout=open(logs / "prefect.log", "wb"),
+            stderr=subprocess.STDOUT,
+        ),
+    ]
     try:
         wait_http(f"http://127.0.0.1:{mlflow_port}/health", procs[0])
         wait_http(f"http://127.0.0.1:{prefect_port}/api/health", procs[1])
@@ -85,8 +119,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
 
 def prefect(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "prefect"), *args], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [str(BIN / "prefect"), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_deploy_from_prefect_yaml_and_run_continuous_training_through_a_worker(stack: dict[str, str]) -> None:
@@ -102,12 +137,26 @@ def test_deploy_from_prefect_yaml_and_run_continuous_training_through_a_worker(s
     listed = prefect(env, "deployment", "ls")
     for name in ("continuous-training", "monitor-predictions", "ingest-batches", "batch-predict"):
         assert name in listed.stdout
-    worker = subprocess.Popen([str(BIN / "prefect"), "worker", "start", "--pool", "driftgate-process"], env=env,
-                              cwd=ROOT, stdout=open(Path(env["_LOGS"]) / "worker.log", "wb"),
-                              stderr=subprocess.STDOUT)  # fmt: skip
+    worker = subprocess.Popen(
+        [str(BIN / "prefect"), "worker", "start", "--pool", "driftgate-process"],
+        env=env,
+        cwd=ROOT,
+        stdout=open(Path(env["_LOGS"]) / "worker.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
     try:
-        run = prefect(env, "deployment", "run", "continuous-training/continuous-training",
-                      "--param", "max_batches=2", "--watch", "--watch-timeout", "400", timeout=450)  # fmt: skip
+        run = prefect(
+            env,
+            "deployment",
+            "run",
+            "continuous-training/continuous-training",
+            "--param",
+            "max_batches=2",
+            "--watch",
+            "--watch-timeout",
+            "400",
+            timeout=450,
+        )
         assert run.returncode == 0, run.stdout[-3000:] + (Path(env["_LOGS"]) / "worker.log").read_text()[-4000:]
         assert "Completed" in run.stdout
         # the schedules work too (sqlalchemy 2.1 would silently break this): the hourly run is scheduled

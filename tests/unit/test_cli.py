@@ -13,17 +13,29 @@ from driftgate.outcome import BatchOutcome, format_table, quarantined
 from tests.conftest import ROOT
 
 COMMANDS = [
-    "data-api", "serve", "ingest", "run", "monitor", "predict-batch", "status", "promote", "rollback", "demo",
-    "expectations", "up", "init",
-]  # fmt: skip
+    "data-api",
+    "serve",
+    "ingest",
+    "run",
+    "monitor",
+    "predict-batch",
+    "status",
+    "promote",
+    "rollback",
+    "demo",
+    "expectations",
+    "up",
+    "init",
+]
 
 
 def driftgate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).parent / "driftgate"
     # mlflow.set_tracking_uri in an earlier test exports MLFLOW_TRACKING_URI: a user's shell would not have it
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, env={**clean, **(env or {})},
-                          cwd=ROOT, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [str(exe), *args], capture_output=True, text=True, env={**clean, **(env or {})}, cwd=ROOT, timeout=120
+    )
 
 
 def test_help_lists_every_command_and_version_prints_it() -> None:
@@ -50,8 +62,12 @@ def test_expectations_init_writes_a_suite_and_never_overwrites_an_edited_one(tmp
     path = tmp_path / "synthetic-regression.json"
     suite = json.loads(path.read_text())
     kinds = {e["type"] for e in suite["expectations"]}
-    assert {"expect_table_columns_to_match_set", "expect_column_values_to_be_between",
-            "expect_column_values_to_be_in_set", "expect_table_row_count_to_be_between"} <= kinds  # fmt: skip
+    assert {
+        "expect_table_columns_to_match_set",
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_be_in_set",
+        "expect_table_row_count_to_be_between",
+    } <= kinds
     assert driftgate("expectations", "init", "--dataset", "synthetic-regression", env=env).returncode == 0
     suite["expectations"].pop()
     path.write_text(json.dumps(suite))
@@ -71,14 +87,40 @@ def test_rollback_without_history_fails_cleanly(tmp_path: Path) -> None:
 
 
 def test_the_demo_table_has_one_line_per_batch_and_the_reasons() -> None:
-    table = format_table([
-        BatchOutcome(batch=1, rows=10, valid=True, retrained=True, version="1", metric=0.91234, champion="1",
-                     gate="promoted", reasons=["no champion yet"], trigger="first", window=[1], window_rows=10),
-        quarantined(2, 10, champion="1"),
-    ])  # fmt: skip
+    table = format_table(
+        [
+            BatchOutcome(
+                batch=1,
+                rows=10,
+                valid=True,
+                retrained=True,
+                version="1",
+                metric=0.91234,
+                champion="1",
+                gate="promoted",
+                reasons=["no champion yet"],
+                trigger="first",
+                window=[1],
+                window_rows=10,
+            ),
+            quarantined(2, 10, champion="1"),
+        ]
+    )
     lines = table.splitlines()
-    header = ["batch", "rows", "valid", "drift", "trigger", "retrained", "window", "version", "metric", "champion",
-              "gate", "why"]  # fmt: skip
+    header = [
+        "batch",
+        "rows",
+        "valid",
+        "drift",
+        "trigger",
+        "retrained",
+        "window",
+        "version",
+        "metric",
+        "champion",
+        "gate",
+        "why",
+    ]
     assert lines[0].split() == header
     assert lines[2].split()[:12] == ["1", "10", "yes", "-", "first", "yes", "1-1", "(10", "rows)", "1", "0.9123", "1"]
     assert lines[3].endswith("quarantined: failed validation")

@@ -114,8 +114,11 @@ def test_the_worker_and_the_service_use_credentials_of_their_own() -> None:
 def test_minio_users_get_a_policy_on_their_bucket_alone() -> None:
     init = (ROOT / "deployments" / "minio" / "init.sh").read_text()
     grants = dict(re.findall(r"mc admin policy attach local (\S+) --user (\S+)", init))
-    assert grants == {"lake-readwrite": "driftgate-worker", "lake-readonly": "driftgate-service",
-                      "mlflow-artifacts": "mlflow"}  # fmt: skip
+    assert grants == {
+        "lake-readwrite": "driftgate-worker",
+        "lake-readonly": "driftgate-service",
+        "mlflow-artifacts": "mlflow",
+    }
     buckets = {"lake-readwrite": "driftgate", "lake-readonly": "driftgate", "mlflow-artifacts": "mlflow"}
     for policy, bucket in buckets.items():
         doc = json.loads((ROOT / "deployments" / "minio" / f"{policy}.json").read_text())
@@ -140,9 +143,18 @@ def test_each_database_has_its_own_role_with_rights_to_it_alone() -> None:
 
 def test_the_code_gets_every_setting_it_needs_and_only_real_ones() -> None:
     fields = {f"DRIFTGATE_{n.upper()}" for n in Settings.model_fields}
-    needed = {"DRIFTGATE_LAKE_URL", "DRIFTGATE_S3_ENDPOINT_URL", "DRIFTGATE_S3_KEY", "DRIFTGATE_S3_SECRET",
-              "DRIFTGATE_PREDICTIONS_DB_URL", "DRIFTGATE_DATASET", "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME",
-              "MLFLOW_TRACKING_PASSWORD", "DRIFTGATE_PROJECT_DIR"}  # fmt: skip
+    needed = {
+        "DRIFTGATE_LAKE_URL",
+        "DRIFTGATE_S3_ENDPOINT_URL",
+        "DRIFTGATE_S3_KEY",
+        "DRIFTGATE_S3_SECRET",
+        "DRIFTGATE_PREDICTIONS_DB_URL",
+        "DRIFTGATE_DATASET",
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD",
+        "DRIFTGATE_PROJECT_DIR",
+    }
     for name in ("worker", "service"):
         env = env_of(name)
         assert needed <= set(env), (name, needed - set(env))
@@ -180,8 +192,11 @@ def run_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def real_secrets() -> dict[str, str]:
-    return {k: (f"admin:{k.lower()}-a8Fq2x" if k == "PREFECT_AUTH_STRING" else f"{k.lower()}-a8Fq2x9Lp")
-            for k in EXAMPLE if k != "MINIO_ROOT_USER"}  # fmt: skip
+    return {
+        k: (f"admin:{k.lower()}-a8Fq2x" if k == "PREFECT_AUTH_STRING" else f"{k.lower()}-a8Fq2x9Lp")
+        for k in EXAMPLE
+        if k != "MINIO_ROOT_USER"
+    }
 
 
 def test_start_up_refuses_the_placeholders_of_the_example_in_one_line() -> None:

@@ -71,8 +71,9 @@ def test_scoring_reads_compressed_inputs_and_finds_them_in_folders(tmp_path: Pat
     spec_path.write_text(TEXT)
     dialect = detect_file_dialect(str(spec_path))
     assert dialect is not None
-    spec = infer_spec(read_table(spec_path, read=dialect.read), "income", name="census", source=str(spec_path),
-                      read=dialect.read).spec  # fmt: skip
+    spec = infer_spec(
+        read_table(spec_path, read=dialect.read), "income", name="census", source=str(spec_path), read=dialect.read
+    ).spec
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "new.csv.gz").write_bytes(gzip.compress(TEXT.encode()))

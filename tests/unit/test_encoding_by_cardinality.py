@@ -35,15 +35,25 @@ def coded_table(rows: int, seed: int, task: str = "classification") -> tuple[Dat
         frame["y"] = signal
         metric = Metric(name="rmse", direction="minimize")
     spec = DatasetSpec(
-        name="coded", task=task, target="y", model_name="coded", source="synthetic:test", metric=metric,
-        features=[Feature(name="x", type="numeric"), Feature(name="code", type="categorical", values=CODES),
-                  Feature(name="colour", type="categorical", values=COLOURS)],
-    )  # fmt: skip
+        name="coded",
+        task=task,
+        target="y",
+        model_name="coded",
+        source="synthetic:test",
+        metric=metric,
+        features=[
+            Feature(name="x", type="numeric"),
+            Feature(name="code", type="categorical", values=CODES),
+            Feature(name="colour", type="categorical", values=COLOURS),
+        ],
+    )
     return spec, normalize(frame[spec.columns], spec)
 
 
-@pytest.mark.parametrize(("levels", "encoding"), [(2, "one-hot"), (ONE_HOT_MAX_LEVELS, "one-hot"),
-                                                  (ONE_HOT_MAX_LEVELS + 1, "target"), (800, "target")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("levels", "encoding"),
+    [(2, "one-hot"), (ONE_HOT_MAX_LEVELS, "one-hot"), (ONE_HOT_MAX_LEVELS + 1, "target"), (800, "target")],
+)
 def test_the_number_of_levels_decides_the_encoding(levels: int, encoding: str) -> None:
     assert encoding_of(levels) == encoding
 
@@ -86,10 +96,24 @@ def test_a_target_encoded_pipeline_predicts_on_original_rows_and_is_explained_pe
 def test_logged_hyperparameters_parse_back_to_their_types() -> None:
     spec, _ = coded_table(10, seed=0)
     spaces = search_spaces(spec, seed=0)
-    logged = {"learning_rate": "0.1", "max_leaf_nodes": "31", "class_weight": "None", "family": "gradient_boosting",
-              "min_samples_leaf": "20", "l2_regularization": "0.5", "train_rows": "100"}  # fmt: skip
+    logged = {
+        "learning_rate": "0.1",
+        "max_leaf_nodes": "31",
+        "class_weight": "None",
+        "family": "gradient_boosting",
+        "min_samples_leaf": "20",
+        "l2_regularization": "0.5",
+        "train_rows": "100",
+    }
     params = parse_params(spaces["gradient_boosting"][1], logged)
-    assert params == {"learning_rate": 0.1, "max_leaf_nodes": 31, "min_samples_leaf": 20, "l2_regularization": 0.5,
-                      "class_weight": None}  # fmt: skip
+    assert params == {
+        "learning_rate": 0.1,
+        "max_leaf_nodes": 31,
+        "min_samples_leaf": 20,
+        "l2_regularization": 0.5,
+        "class_weight": None,
+    }
     assert parse_params(spaces["linear"][1], {"C": "2.5", "class_weight": "balanced"}) == {
-        "C": 2.5, "class_weight": "balanced"}  # fmt: skip
+        "C": 2.5,
+        "class_weight": "balanced",
+    }

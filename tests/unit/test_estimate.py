@@ -116,10 +116,24 @@ def test_the_shadow_challenger_is_compared_with_the_champion_on_the_same_labelle
     noise = np.random.default_rng(0).random(len(X))  # a challenger that guesses
     rows = []
     for i, (p, lab) in enumerate(zip(good.proba.tolist(), y, strict=True)):
-        rows.append({"prediction_id": str(i), "model_version": "1", "role": "champion", "label": lab,
-                     "output": dict(zip(classes, p, strict=True))})  # fmt: skip
-        rows.append({"prediction_id": str(i), "model_version": "2", "role": "shadow", "label": lab,
-                     "output": {"0": 1 - noise[i], "1": noise[i]}})  # fmt: skip
+        rows.append(
+            {
+                "prediction_id": str(i),
+                "model_version": "1",
+                "role": "champion",
+                "label": lab,
+                "output": dict(zip(classes, p, strict=True)),
+            }
+        )
+        rows.append(
+            {
+                "prediction_id": str(i),
+                "model_version": "2",
+                "role": "shadow",
+                "label": lab,
+                "output": {"0": 1 - noise[i], "1": noise[i]},
+            }
+        )
     paired = compare_on_live(SPEC, rows, "1", n_boot=200)
     assert paired is not None
     assert (paired.challenger, paired.rows) == ("2", 800)
@@ -141,10 +155,28 @@ def _live_rows(model: Pipeline, n: int, challenger_guesses: bool) -> list[dict[s
     champion, shadow = (skilled, guess) if challenger_guesses else (guess, skilled)
     rows: list[dict[str, object]] = []
     for i, (inputs, lab) in enumerate(zip(X.to_dict(orient="records"), y, strict=True)):
-        rows.append({"id": 2 * i + 1, "prediction_id": str(i), "model_version": "1", "role": "champion",
-                     "label": lab, "inputs": inputs, "output": champion[i]})  # fmt: skip
-        rows.append({"id": 2 * i + 2, "prediction_id": str(i), "model_version": "2", "role": "shadow",
-                     "label": lab, "inputs": {}, "output": shadow[i]})  # fmt: skip
+        rows.append(
+            {
+                "id": 2 * i + 1,
+                "prediction_id": str(i),
+                "model_version": "1",
+                "role": "champion",
+                "label": lab,
+                "inputs": inputs,
+                "output": champion[i],
+            }
+        )
+        rows.append(
+            {
+                "id": 2 * i + 2,
+                "prediction_id": str(i),
+                "model_version": "2",
+                "role": "shadow",
+                "label": lab,
+                "inputs": {},
+                "output": shadow[i],
+            }
+        )
     return rows
 
 

@@ -22,12 +22,20 @@ def wine() -> tuple[DatasetSpec, pd.DataFrame]:
     frame.columns = ["alcohol", "flavanoids", "colour", "proline", "cultivar"]
     frame["cultivar"] = frame["cultivar"].map({0: "barolo", 1: "grignolino", 2: "barbera"})
     frame["cellar"] = np.random.default_rng(0).choice(["a", "b"], len(frame))
-    spec = DatasetSpec.model_validate({
-        "name": "wine", "task": "classification", "target": "cultivar", "model_name": "wine", "source": "x.csv",
-        "metric": {"name": "accuracy", "direction": "maximize"},
-        "features": [*({"name": c, "type": "numeric"} for c in ["alcohol", "flavanoids", "colour", "proline"]),
-                     {"name": "cellar", "type": "categorical", "values": ["a", "b"]}],
-    })  # fmt: skip
+    spec = DatasetSpec.model_validate(
+        {
+            "name": "wine",
+            "task": "classification",
+            "target": "cultivar",
+            "model_name": "wine",
+            "source": "x.csv",
+            "metric": {"name": "accuracy", "direction": "maximize"},
+            "features": [
+                *({"name": c, "type": "numeric"} for c in ["alcohol", "flavanoids", "colour", "proline"]),
+                {"name": "cellar", "type": "categorical", "values": ["a", "b"]},
+            ],
+        }
+    )
     return spec, normalize(frame, spec)
 
 

@@ -102,8 +102,11 @@ def test_equal_models_are_promoted_in_at_most_5_percent_of_trials(task: str) -> 
     assert promotion_rate(task, 200, better=0.0) <= 0.05
 
 
-@pytest.mark.parametrize(("task", "better"), [("classification", 0.02), ("regression", 0.05)],
-                         ids=["roc-auc-plus-0.02", "rmse-5-percent-lower"])  # fmt: skip
+@pytest.mark.parametrize(
+    ("task", "better"),
+    [("classification", 0.02), ("regression", 0.05)],
+    ids=["roc-auc-plus-0.02", "rmse-5-percent-lower"],
+)
 def test_a_truly_better_challenger_is_promoted_in_at_least_90_percent_of_trials(task: str, better: float) -> None:
     assert promotion_rate(task, 100, better=better) >= 0.90
 

@@ -149,8 +149,14 @@ def test_the_written_spec_loads_back_and_reads_its_own_file(tmp_path: Path) -> N
     dialect = detect_dialect(path.read_text())
     name = dataset_name_from(str(path))
     assert name == "Shop-data"
-    inferred = infer_spec(read_table(path, read=dialect.read), "churn", name=name, source=str(path),
-                          read=dialect.read, id_columns=["customer"])  # fmt: skip
+    inferred = infer_spec(
+        read_table(path, read=dialect.read),
+        "churn",
+        name=name,
+        source=str(path),
+        read=dialect.read,
+        id_columns=["customer"],
+    )
     (tmp_path / f"{name}.yaml").write_text(spec_yaml(inferred.spec, "a comment"))
     loaded = load_spec(name, tmp_path)
     assert loaded == inferred.spec
@@ -186,8 +192,15 @@ def test_a_person_overrides_any_guess() -> None:
     from driftgate.synthetic import make_readmission
 
     frame = make_readmission(n=600, seed=2)
-    spec = infer_spec(frame, "readmitted", name="r", source="r.csv", group="encounter_id",
-                      numeric=["admission_type_id"], categorical=["num_procedures"]).spec  # fmt: skip
+    spec = infer_spec(
+        frame,
+        "readmitted",
+        name="r",
+        source="r.csv",
+        group="encounter_id",
+        numeric=["admission_type_id"],
+        categorical=["num_procedures"],
+    ).spec
     assert spec.group_key == "encounter_id"
     assert "patient_nbr" not in spec.id_columns
     assert spec.feature("admission_type_id").type == "numeric"

@@ -32,8 +32,17 @@ def test_the_contract_keeps_the_spec_order_of_values() -> None:
 def test_a_file_whose_header_differs_names_missing_and_unexpected_columns() -> None:
     spec = load_spec("synthetic-classification", ROOT / "datasets")
     contract = InputContract.from_spec(spec, 10)
-    frame = pd.DataFrame({"NUM_0": [1.0], "num_1": [0.0], "num_2": [0.0], "num_3": [0.0], "cat_0": ["a"],
-                          "cat_1": ["b"], "row_id": ["x"]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "NUM_0": [1.0],
+            "num_1": [0.0],
+            "num_2": [0.0],
+            "num_3": [0.0],
+            "cat_0": ["a"],
+            "cat_1": ["b"],
+            "row_id": ["x"],
+        }
+    )
     check = check_rows(InputFile("new.csv", frame, {}), contract, ["row_id"])
     assert check.missing_columns == ["num_0"]
     assert check.unexpected_columns == ["NUM_0"]

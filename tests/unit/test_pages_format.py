@@ -9,21 +9,24 @@ from driftgate.charts import CHAR_W, Chart, Panel, bar_chart, histogram_chart, l
 from driftgate.pages import lake_key, metric_label, metric_value, number, pvalue
 
 
-@pytest.mark.parametrize(("value", "shown"), [
-    (14938.67408922361, "14,940"),
-    (np.float64(67.79379395740465), "67.79"),
-    (np.int64(100000), "100,000"),
-    (0.98765, "0.9877"),
-    (1.485e4, "14,850"),
-    (2.81e3, "2,810"),
-    (-385.2, "-385.2"),
-    (1e20, "100,000,000,000,000,000,000"),
-    (None, "-"),
-    (float("nan"), "-"),
-    (True, "yes"),
-    ([1.23456, "a"], "1.235, a"),
-    ("file:///home/me/.driftgate/lake/raw/diamonds/batch=3", "raw/diamonds/batch=3"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (14938.67408922361, "14,940"),
+        (np.float64(67.79379395740465), "67.79"),
+        (np.int64(100000), "100,000"),
+        (0.98765, "0.9877"),
+        (1.485e4, "14,850"),
+        (2.81e3, "2,810"),
+        (-385.2, "-385.2"),
+        (1e20, "100,000,000,000,000,000,000"),
+        (None, "-"),
+        (float("nan"), "-"),
+        (True, "yes"),
+        ([1.23456, "a"], "1.235, a"),
+        ("file:///home/me/.driftgate/lake/raw/diamonds/batch=3", "raw/diamonds/batch=3"),
+    ],
+)
 def test_a_number_reads_with_four_significant_digits_and_no_exponent_or_repr(value: object, shown: str) -> None:
     assert number(value) == shown
 
