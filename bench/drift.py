@@ -14,8 +14,9 @@ import time
 import numpy as np
 import pandas as pd
 
+from driftgate.policies import DriftPolicy
 from driftgate.spec import DatasetSpec, Feature, Metric
-from driftgate.tasks.drift import DriftPolicy, compute_drift, decide
+from driftgate.tasks.drift import compute_drift, decide
 
 
 def frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:

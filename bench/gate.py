@@ -21,9 +21,10 @@ import time
 import numpy as np
 import pandas as pd
 
+from driftgate.policies import GatePolicy
 from driftgate.predict import Predictions
 from driftgate.spec import DatasetSpec, Feature, Metric
-from driftgate.tasks.gate import GatePolicy, evaluate_challenger
+from driftgate.tasks.gate import evaluate_challenger
 
 LEVELS = list("abcde")
 

@@ -20,9 +20,10 @@ import httpx
 from driftgate.lake import Lake
 from driftgate.local.data_api import create_data_api
 from driftgate.local.servers import ServerThread
+from driftgate.policies import RetryPolicy
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
-from driftgate.tasks.ingest import RetryPolicy, fetch_batch, prepare_batch, store_batch
+from driftgate.tasks.ingest import fetch_batch, prepare_batch, store_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 

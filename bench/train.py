@@ -44,9 +44,10 @@ import numpy as np
 import pandas as pd
 
 from driftgate.frames import normalize
+from driftgate.policies import SearchSettings
 from driftgate.settings import Settings
 from driftgate.spec import DatasetSpec, Feature, Metric, load_spec
-from driftgate.tasks.train import SearchSettings, search, split_xy
+from driftgate.tasks.train import search, split_xy
 
 ROOT = Path(__file__).resolve().parents[1]
 CODES = (820, 760, 710)  # levels of the wide table's three diagnosis-code columns

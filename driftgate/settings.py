@@ -7,10 +7,28 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from driftgate.policies import (
+    SEED,
+    CategoricalEncoding,
+    DriftPolicy,
+    ExplainSettings,
+    GatePolicy,
+    MonitorPolicy,
+    RetrainPolicy,
+    RetrainPolicyName,
+    RetryPolicy,
+    SearchSettings,
+    SearchStrategy,
+    WindowPolicy,
+)
+
+# the policies' own defaults are the settings' defaults: each lives once, in driftgate/policies.py
+_RETRY, _DRIFT, _RETRAIN, _WINDOW = RetryPolicy(), DriftPolicy(), RetrainPolicy(), WindowPolicy()
+_SEARCH, _GATE, _EXPLAIN, _MONITOR = SearchSettings(), GatePolicy(), ExplainSettings(), MonitorPolicy()
 
 
 class Settings(BaseSettings):
@@ -38,61 +56,68 @@ class Settings(BaseSettings):
 
     # --- ingestion -----------------------------------------------------------------------
     data_api_url: str = Field("http://127.0.0.1:8900", description="Base URL of the data API.")
-    fetch_timeout_s: float = Field(10.0, description="Per-request timeout of batch fetches.")
-    fetch_retries: int = Field(6, description="Retries of one batch fetch before it fails.")
-    fetch_backoff_s: float = Field(0.5, description="First backoff delay; doubles, with jitter.")
+    fetch_timeout_s: float = Field(_RETRY.timeout_s, description="Per-request timeout of batch fetches.")
+    fetch_retries: int = Field(_RETRY.retries, description="Retries of one batch fetch before it fails.")
+    fetch_backoff_s: float = Field(_RETRY.backoff_s, description="First backoff delay; doubles, with jitter.")
     fetch_format: str = Field("parquet", description="Transport asked of the data API.")
     batches_sql_url: str | None = Field(
         None, description="SQLAlchemy URL of `batches: {kind: sql}` sources; overrides the spec's url."
     )
 
     # --- drift ---------------------------------------------------------------------------
-    drift_alpha: float = Field(0.01, description="Significance level of the per-feature tests.")
+    drift_alpha: float = Field(_DRIFT.alpha, description="Significance level of the per-feature tests.")
     drift_numeric_threshold: float = Field(
-        0.1, description="Wasserstein distance / reference std at which a numeric feature drifts."
+        _DRIFT.numeric_threshold, description="Wasserstein distance / reference std at which a numeric feature drifts."
     )
     drift_categorical_threshold: float = Field(
-        0.05, description="Jensen-Shannon distance (base 2) at which a categorical feature drifts."
+        _DRIFT.categorical_threshold,
+        description="Jensen-Shannon distance (base 2) at which a categorical feature drifts.",
     )
     drift_missing_threshold: float = Field(
-        0.05, description="Change in a column's missing-value rate that counts as drift."
+        _DRIFT.missing_threshold, description="Change in a column's missing-value rate that counts as drift."
     )
     drift_share_threshold: float = Field(
-        0.2,
+        _DRIFT.share_threshold,
         description="Retrain when the (importance-weighted) share of drifted features reaches it.",
     )
     drift_use_importance: bool = Field(
-        True, description="Weight drifted features by the champion's mean |SHAP| importance."
+        _DRIFT.use_importance, description="Weight drifted features by the champion's mean |SHAP| importance."
     )
     metric_floor: float | None = Field(
-        None, description="Retrain when the champion's primary metric on a new batch is worse."
+        _DRIFT.metric_floor, description="Retrain when the champion's primary metric on a new batch is worse."
     )
 
     # --- training and gate ---------------------------------------------------------------
-    retrain_policy: Literal["drift", "drift+growth", "always", "never"] = Field(
-        "drift+growth",
+    retrain_policy: RetrainPolicyName = Field(
+        _RETRAIN.name,
         description="When a batch retrains: drift (drift, metric floor), drift+growth (also when the accepted rows "
         "the champion never saw reach DRIFTGATE_RETRAIN_GROWTH of its rows), always (every accepted batch), never "
         "(serve only: train the first model, then only when forced).",
     )
     retrain_growth: float = Field(
-        0.5, gt=0, description="Growth trigger: new accepted rows, as a share of the rows the champion trained on."
+        _RETRAIN.growth,
+        gt=0,
+        description="Growth trigger: new accepted rows, as a share of the rows the champion trained on.",
     )
     train_max_rows: int = Field(
-        200_000, ge=1, description="Most rows a training window holds (whole batches, newest first; at least one)."
+        _WINDOW.max_rows,
+        ge=1,
+        description="Most rows a training window holds (whole batches, newest first; at least one).",
     )
     train_window: int | None = Field(
-        None,
+        _WINDOW.max_batches,
         ge=1,
         description="Cap of a training window in batches (newest first); unset: no cap, DRIFTGATE_TRAIN_MAX_ROWS "
         "bounds it. The window holds every accepted batch since the last drift retrain.",
     )
-    search_iter: int = Field(4, description="Hyperparameter candidates tried per model family.")
-    cv_folds: int = Field(3, description="Cross-validation folds of the search.")
-    n_jobs: int = Field(2, description="Parallel search jobs (joblib workers, one BLAS/OpenMP thread each).")
+    search_iter: int = Field(_SEARCH.n_iter, description="Hyperparameter candidates tried per model family.")
+    cv_folds: int = Field(_SEARCH.cv_folds, description="Cross-validation folds of the search.")
+    n_jobs: int = Field(
+        _SEARCH.n_jobs, description="Parallel search jobs (joblib workers, one BLAS/OpenMP thread each)."
+    )
     dask_address: str | None = Field(None, description="Dask scheduler: run the search there.")
-    search_strategy: Literal["halving", "family-halving", "random"] = Field(
-        "halving",
+    search_strategy: SearchStrategy = Field(
+        _SEARCH.strategy,
         description="halving: successive halving of every family's candidates together, within "
         "DRIFTGATE_TRAIN_BUDGET_S, starting from the champion's parameters; family-halving: the previous search "
         "(scikit-learn's halving per family, no budget); random: full randomised search (the original).",
@@ -103,36 +128,42 @@ class Settings(BaseSettings):
         description="Wall-time budget of the search in seconds: once spent, no more candidates or rungs are "
         "tried and the best candidate so far is refitted on all training rows (the refit is not bounded).",
     )
-    categorical_encoding: Literal["cardinality", "one-hot"] = Field(
-        "cardinality",
+    categorical_encoding: CategoricalEncoding = Field(
+        _SEARCH.encoding,
         description="cardinality: one-hot up to driftgate.encoding.ONE_HOT_MAX_LEVELS levels, target encoding "
         "(cross-fitted) above; one-hot: every categorical one-hot, levels under 1 % grouped (the previous pipeline).",
     )
     search_holdout_rows: int = Field(
-        10_000, description="From this many training rows on, the search scores on one 20 % holdout, not CV folds."
+        _SEARCH.holdout_rows,
+        description="From this many training rows on, the search scores on one 20 % holdout, not CV folds.",
     )
-    gate_margin: float = Field(0.0, description="Relative improvement a challenger needs over the champion.")
+    gate_margin: float = Field(_GATE.margin, description="Relative improvement a challenger needs over the champion.")
     gate_confidence: float = Field(
-        0.95, gt=0, lt=1, description="Confidence of the gate's paired interval (promote when it clears the margin)."
+        _GATE.confidence,
+        gt=0,
+        lt=1,
+        description="Confidence of the gate's paired interval (promote when it clears the margin).",
     )
     gate_slice_min_rows: int = Field(
-        200, ge=1, description="Fewest evaluation rows of a slice (and overall) the gate judges; fewer: not judged."
+        _GATE.slice_min_rows,
+        ge=1,
+        description="Fewest evaluation rows of a slice (and overall) the gate judges; fewer: not judged.",
     )
-    gate_bootstrap: int = Field(1000, ge=100, description="Resamples of the gate's paired bootstrap.")
+    gate_bootstrap: int = Field(_GATE.resamples, ge=100, description="Resamples of the gate's paired bootstrap.")
     gate_noninferiority_margin: float = Field(
-        0.01,
+        _GATE.noninferiority_margin,
         ge=0,
         description="A growth retrain (a superset of the champion's rows, same regime) is promoted when the lower "
         "bound of its improvement is above minus this share of the champion's score (non-inferiority).",
     )
-    seed: int = Field(42, description="Seed of splits and searches.")
+    seed: int = Field(SEED, description="Seed of splits and searches.")
     lease_seconds: float = Field(
         3600.0, gt=0, description="Expiry of a training run's dataset lease (set it above the longest run)."
     )
 
     # --- explanations --------------------------------------------------------------------
-    explain_rows: int = Field(500, description="Row budget of the SHAP step.")
-    explain_seconds: float = Field(60.0, description="Time budget of the SHAP step.")
+    explain_rows: int = Field(_EXPLAIN.rows, description="Row budget of the SHAP step.")
+    explain_seconds: float = Field(_EXPLAIN.seconds, description="Time budget of the SHAP step.")
 
     # --- serving -------------------------------------------------------------------------
     serve_host: str = Field("127.0.0.1", description="Model service host.")
@@ -171,18 +202,86 @@ class Settings(BaseSettings):
     )
 
     # --- live performance (monitor-predictions) --------------------------------------------
-    monitor_window: int = Field(2000, description="Newest labelled predictions per version the realized metric uses.")
-    monitor_min_labels: int = Field(200, description="Labelled predictions needed before realized performance counts.")
-    monitor_margin: float = Field(
-        0.05, description="Retrain when the champion's realized metric is this much worse than its test score."
+    monitor_window: int = Field(
+        _MONITOR.window, description="Newest labelled predictions per version the realized metric uses."
     )
-    monitor_bootstrap: int = Field(200, description="Bootstrap resamples of the realized metric's interval.")
+    monitor_min_labels: int = Field(
+        _MONITOR.min_labels, description="Labelled predictions needed before realized performance counts."
+    )
+    monitor_margin: float = Field(
+        _MONITOR.margin,
+        description="Retrain when the champion's realized metric is this much worse than its test score.",
+    )
+    monitor_bootstrap: int = Field(
+        _MONITOR.bootstrap, description="Bootstrap resamples of the realized metric's interval."
+    )
     monitor_estimate_trigger: bool = Field(
-        False, description="Also retrain when the label-free estimate (CBPE) is worse than test minus the margin."
+        _MONITOR.estimate_trigger,
+        description="Also retrain when the label-free estimate (CBPE) is worse than test minus the margin.",
     )
     monitor_promote_shadow: bool = Field(
-        True, description="Promote the shadow challenger when the gate finds it better on labelled live rows."
+        _MONITOR.promote_shadow,
+        description="Promote the shadow challenger when the gate finds it better on labelled live rows.",
     )
+
+    # --- the policies the stages are given ------------------------------------------------
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(retries=self.fetch_retries, backoff_s=self.fetch_backoff_s, timeout_s=self.fetch_timeout_s)
+
+    def drift_policy(self) -> DriftPolicy:
+        return DriftPolicy(
+            alpha=self.drift_alpha,
+            numeric_threshold=self.drift_numeric_threshold,
+            categorical_threshold=self.drift_categorical_threshold,
+            missing_threshold=self.drift_missing_threshold,
+            share_threshold=self.drift_share_threshold,
+            use_importance=self.drift_use_importance,
+            metric_floor=self.metric_floor,
+        )
+
+    def retraining_policy(self) -> RetrainPolicy:
+        return RetrainPolicy(name=self.retrain_policy, growth=self.retrain_growth)
+
+    def window_policy(self) -> WindowPolicy:
+        return WindowPolicy(max_rows=self.train_max_rows, max_batches=self.train_window)
+
+    def search_settings(self) -> SearchSettings:
+        return SearchSettings(
+            n_iter=self.search_iter,
+            cv_folds=self.cv_folds,
+            n_jobs=self.n_jobs,
+            seed=self.seed,
+            dask_address=self.dask_address,
+            strategy=self.search_strategy,
+            holdout_rows=self.search_holdout_rows,
+            budget_s=self.train_budget_s,
+            encoding=self.categorical_encoding,
+        )
+
+    def gate_policy(self) -> GatePolicy:
+        return GatePolicy(
+            margin=self.gate_margin,
+            confidence=self.gate_confidence,
+            slice_min_rows=self.gate_slice_min_rows,
+            resamples=self.gate_bootstrap,
+            seed=self.seed,
+            noninferiority_margin=self.gate_noninferiority_margin,
+        )
+
+    def explain_settings(self) -> ExplainSettings:
+        return ExplainSettings(rows=self.explain_rows, seconds=self.explain_seconds, seed=self.seed)
+
+    def monitor_policy(self) -> MonitorPolicy:
+        return MonitorPolicy(
+            window=self.monitor_window,
+            min_labels=self.monitor_min_labels,
+            margin=self.monitor_margin,
+            bootstrap=self.monitor_bootstrap,
+            estimate_trigger=self.monitor_estimate_trigger,
+            promote_shadow=self.monitor_promote_shadow,
+            metric_floor=self.metric_floor,
+            seed=self.seed,
+        )
 
     # --- derived -------------------------------------------------------------------------
     def resolved_lake_url(self) -> str:
@@ -222,11 +321,6 @@ class Settings(BaseSettings):
         if self.s3_secret:
             opts["secret"] = self.s3_secret.get_secret_value()
         return opts
-
-
-def setting_default(name: str) -> Any:
-    """A setting's default: every policy takes its defaults from here, so each lives in one place."""
-    return Settings.model_fields[name].default
 
 
 @lru_cache(maxsize=1)

@@ -21,6 +21,7 @@ from driftgate.tasks.scoring import (
     score_rows_task,
     write_outputs_task,
 )
+from driftgate.tracking import configure_mlflow
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,9 @@ def batch_predict(path: str, dataset: str | None = None) -> list[ScoredFile]:
         DriftgateError: no champion, no inputs, or an input that cannot be read at all.
     """
     ctx = build_context(get_settings(), dataset)
-    champion = load_scoring_model_task(ctx.settings, ctx.spec, ctx.model_name)
+    champion = load_scoring_model_task(
+        configure_mlflow(ctx.settings), ctx.spec, ctx.model_name, ctx.settings.max_records
+    )
     target = input_location(path, ctx.lake)
     options = ctx.settings.storage_options(target)
     files = list_inputs_task(target, options)

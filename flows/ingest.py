@@ -17,7 +17,6 @@ from driftgate.context import Context, build_context
 from driftgate.lake import BatchManifest
 from driftgate.settings import get_settings
 from driftgate.tasks.ingest import (
-    RetryPolicy,
     batch_count,
     commit_sql_task,
     fetch_batch_task,
@@ -36,7 +35,7 @@ log = logging.getLogger(__name__)
 def ingest_from_api(ctx: Context, max_batches: int | None) -> list[BatchManifest]:
     """Numbered batches after the cursor, fetched from the data API."""
     s = ctx.settings
-    policy = RetryPolicy.from_settings(s)
+    policy = s.retry_policy()
     with httpx.Client(base_url=s.data_api_url) as client:
         available = batch_count(client, policy)
     start = ctx.lake.cursor(ctx.spec.name) + 1

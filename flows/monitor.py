@@ -42,10 +42,11 @@ def monitor_predictions(
     ctx = build_context(get_settings(), dataset)
     client = configure_mlflow(ctx.settings)
     mv = champion_version(client, ctx.model_name)
-    drift = live_drift_task(ctx, client, mv, min_rows)
-    perf = performance_task(ctx, client, mv, drift.rows)
-    promoted = live_gate_task(ctx, client, perf)
-    batch = feedback_batch_task(ctx)
+    s, policy = ctx.settings, ctx.settings.monitor_policy()
+    drift = live_drift_task(ctx, client, mv, min_rows, policy=s.drift_policy())
+    perf = performance_task(ctx, client, mv, drift.rows, policy=policy, gate_policy=s.gate_policy())
+    promoted = live_gate_task(ctx, client, perf, move=policy.promote_shadow)
+    batch = feedback_batch_task(ctx, policy=policy)
     report = publish_monitor_task(ctx, client, drift, perf, batch, trigger=trigger, promoted=promoted)
     champ, live = perf.champion_realized(), perf.live_gate
     # a challenger that proved itself on the live rows replaced the champion that fell: no retrain for that

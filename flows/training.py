@@ -19,9 +19,9 @@ from driftgate.flows.ingest import ingest_batches
 from driftgate.lease import dataset_lease
 from driftgate.registry import champion_version, lineage
 from driftgate.settings import get_settings
-from driftgate.tasks.drift import DriftPolicy, RetrainPolicy, Trigger, decide_task, drift_task
+from driftgate.tasks.drift import Trigger, decide_task, drift_task
 from driftgate.tasks.explain import explain_task
-from driftgate.tasks.gate import GatePolicy, gate_task, run_links
+from driftgate.tasks.gate import gate_task, run_links
 from driftgate.tasks.loop import (
     BatchOutcome,
     batch_rows,
@@ -36,7 +36,7 @@ from driftgate.tasks.loop import (
     read_outcomes,
     record_outcome_task,
 )
-from driftgate.tasks.train import SearchSettings, load_window, split_rows, train_task
+from driftgate.tasks.train import load_window, split_rows, train_task
 from driftgate.tasks.validate import validate_batch_task
 from driftgate.tracking import configure_mlflow, experiment_id
 
@@ -63,7 +63,7 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
         out.regime_start = regime
         return record_outcome_task(lake, spec.name, out)
 
-    policy = DriftPolicy.from_settings(ctx.settings)
+    policy = ctx.settings.drift_policy()
     champ = load_champion_task(client, lake, spec, ctx.model_name)
     report, score, growth, trained = None, None, None, []
     if champ is not None:
@@ -71,10 +71,18 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
         score = champ.score(spec, split_rows(lake.read_batch(spec.name, number), "test"))
         trained = [b.number for b in lineage(client, champ.version)]
         growth = growth_since(batch_rows(lake, spec.name, lake.accepted_numbers(spec.name)), trained, number)
-    retrain_policy = RetrainPolicy.from_settings(ctx.settings)
-    decision, report_uri, drift_run = decide_task(
-        lake, experiment, number, report, policy, spec, score, retrain_policy, growth
+    published = decide_task(
+        lake,
+        experiment,
+        number,
+        report,
+        policy,
+        spec,
+        score,
+        retrain=ctx.settings.retraining_policy(),
+        growth=growth,
     )
+    decision = published.decision
     outcome = BatchOutcome(
         batch=number,
         rows=rows,
@@ -84,8 +92,8 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
         metric=score,
         champion=champ.number if champ else None,
         reasons=decision.reasons,
-        drift_report=report_uri,
-        drift_run_id=drift_run,
+        drift_report=published.report_uri,
+        drift_run_id=published.run_id,
         trigger=str(decision.trigger) if decision.trigger else None,
         regime_start=next_regime_start(
             decision.trigger,
@@ -112,12 +120,10 @@ def retrain_batch(
     s, spec = ctx.settings, ctx.spec
     started = time.perf_counter()
     rows = batch_rows(ctx.lake, spec.name, ctx.lake.accepted_numbers(spec.name))
-    window = choose_window(
-        rows, outcome.batch, outcome.regime_start, max_rows=s.train_max_rows, max_batches=s.train_window
-    )
+    window = choose_window(rows, outcome.batch, outcome.regime_start, s.window_policy())
     data = load_window(ctx.lake, spec, window.batches)
     new, model = train_task(
-        client, experiment, spec, ctx.model_name, data, SearchSettings.from_settings(s), outcome.reasons, outcome.batch
+        client, experiment, spec, ctx.model_name, data, s.search_settings(), outcome.reasons, outcome.batch
     )
     trigger = Trigger(outcome.trigger) if outcome.trigger else Trigger.FORCED
     tags = {
@@ -137,15 +143,23 @@ def retrain_batch(
         spec,
         ctx.model_name,
         new.version,
-        model,
-        new.run_id,
-        data.test,
-        GatePolicy.from_settings(s),
-        links,
-        window.batches,
-        question,
+        model=model,
+        run_id=new.run_id,
+        rows=data.test,
+        policy=s.gate_policy(),
+        links=links,
+        batches=window.batches,
+        question=question,
     )
-    explain_task(spec, new, model, data, outcome.reasons, result.reason, (s.explain_rows, s.explain_seconds, s.seed))
+    explain_task(
+        spec,
+        new,
+        model,
+        data=data,
+        trigger=outcome.reasons,
+        gate_reason=result.reason,
+        budget=s.explain_settings(),
+    )
     outcome.add_retrain(new.version, new.run_id, result)
     outcome.window, outcome.window_rows = window.batches, window.rows
     outcome.train_seconds = round(time.perf_counter() - started, 2)

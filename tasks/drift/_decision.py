@@ -15,16 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from driftgate.settings import Settings, setting_default
+from driftgate.policies import DriftPolicy, RetrainPolicy
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.drift._statistics import DriftPolicy
 
 if TYPE_CHECKING:
     from driftgate.tasks.drift._report import DriftReport
-
-PolicyName = Literal["drift", "drift+growth", "always", "never"]
 
 
 class Trigger(StrEnum):
@@ -36,18 +33,6 @@ class Trigger(StrEnum):
     METRIC = "metric"
     GROWTH = "growth"
     ALWAYS = "always"
-
-
-@dataclass(frozen=True)
-class RetrainPolicy:
-    """Which triggers retrain: the policy's name and the growth threshold."""
-
-    name: PolicyName = setting_default("retrain_policy")  # noqa: RUF009 (a str: immutable)
-    growth: float = setting_default("retrain_growth")
-
-    @classmethod
-    def from_settings(cls, s: Settings) -> RetrainPolicy:
-        return cls(name=s.retrain_policy, growth=s.retrain_growth)
 
 
 @dataclass(frozen=True)

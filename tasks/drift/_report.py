@@ -17,9 +17,10 @@ from driftgate.frames import SPLIT_COLUMN
 from driftgate.lake import Lake
 from driftgate.names import artifact_key
 from driftgate.pages import render_standalone
+from driftgate.policies import DriftPolicy, RetrainPolicy
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.drift._decision import Growth, RetrainDecision, RetrainPolicy, decide
-from driftgate.tasks.drift._statistics import DriftPolicy, FeatureDrift, categorical_drift, numeric_drift
+from driftgate.tasks.drift._decision import Growth, RetrainDecision, decide
+from driftgate.tasks.drift._statistics import FeatureDrift, categorical_drift, numeric_drift
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,15 @@ def publish_drift(lake: Lake, report: DriftReport, decision: RetrainDecision) ->
     return lake.uri("reports", "drift", report.dataset, f"{report.batch}.html")
 
 
+@dataclass(frozen=True)
+class PublishedDecision:
+    """A batch's retrain decision, with where its drift report went (both None without a champion)."""
+
+    decision: RetrainDecision
+    report_uri: str | None = None  # the report page in the lake
+    run_id: str | None = None  # the MLflow run of the drift check
+
+
 @task(name="decide-retrain", task_run_name="decide-{batch}", cache_policy=NO_CACHE)
 def decide_task(
     lake: Lake,
@@ -185,12 +195,8 @@ def decide_task(
     champion_score: float | None,
     retrain: RetrainPolicy | None = None,
     growth: Growth | None = None,
-) -> tuple[RetrainDecision, str | None, str | None]:
-    """The retrain decision (:func:`decide`), with its drift report published (lake, MLflow, Prefect).
-
-    Returns:
-        The decision, the report's lake URI and its MLflow run id (both None without a champion).
-    """
+) -> PublishedDecision:
+    """The retrain decision (:func:`decide`), with its drift report published (lake, MLflow, Prefect)."""
     decision = decide(
         report,
         policy,
@@ -201,5 +207,9 @@ def decide_task(
         growth=growth,
     )
     if report is None:
-        return decision, None, None
-    return decision, publish_drift(lake, report, decision), log_drift_run(experiment_id, report, decision)
+        return PublishedDecision(decision)
+    return PublishedDecision(
+        decision,
+        report_uri=publish_drift(lake, report, decision),
+        run_id=log_drift_run(experiment_id, report, decision),
+    )

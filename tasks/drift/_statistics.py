@@ -25,35 +25,9 @@ import pandas as pd
 from scipy import special, stats
 from scipy.spatial.distance import jensenshannon
 
-from driftgate.settings import Settings, setting_default
+from driftgate.policies import DriftPolicy
 
 Kind = Literal["numeric", "categorical"]
-
-
-@dataclass(frozen=True)
-class DriftPolicy:
-    """Thresholds of the per-feature tests and of the retraining decision."""
-
-    # defaults are the settings' defaults: one place to change them
-    alpha: float = setting_default("drift_alpha")
-    numeric_threshold: float = setting_default("drift_numeric_threshold")
-    categorical_threshold: float = setting_default("drift_categorical_threshold")
-    missing_threshold: float = setting_default("drift_missing_threshold")
-    share_threshold: float = setting_default("drift_share_threshold")
-    use_importance: bool = setting_default("drift_use_importance")
-    metric_floor: float | None = setting_default("metric_floor")
-
-    @classmethod
-    def from_settings(cls, s: Settings) -> DriftPolicy:
-        return cls(
-            alpha=s.drift_alpha,
-            numeric_threshold=s.drift_numeric_threshold,
-            categorical_threshold=s.drift_categorical_threshold,
-            missing_threshold=s.drift_missing_threshold,
-            share_threshold=s.drift_share_threshold,
-            use_importance=s.drift_use_importance,
-            metric_floor=s.metric_floor,
-        )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from driftgate.pages import metric_rows, png_data_uri, render_standalone
+from driftgate.policies import ExplainSettings
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.evaluate import slice_metrics
 from driftgate.tasks.explain._shap import Explanation, explain_sample
@@ -154,18 +155,18 @@ def explain_version(
     spec: DatasetSpec,
     trained: TrainedVersion,
     model: Any,
+    *,
     data: TrainingData,
     trigger: list[str],
     gate_reason: str,
-    budget: tuple[int, float, int],
+    budget: ExplainSettings,
 ) -> dict[str, float]:
     """SHAP on the version's test rows, its report page, all logged to its run; the importance.
 
     Args:
-        budget: ``(max_rows, max_seconds, seed)`` of the SHAP sample.
+        budget: rows and seconds at most of the SHAP sample, and its seed.
     """
-    max_rows, max_seconds, seed = budget
-    ex = explain_sample(model, spec, data.test, max_rows, max_seconds, seed)
+    ex = explain_sample(model, spec, data.test, budget.rows, budget.seconds, budget.seed)
     images = plots(ex, order={f.name: f.values for f in spec.features if f.values})
     X, y = split_xy(data.test, spec)
     page = report_html(

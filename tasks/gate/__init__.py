@@ -9,13 +9,11 @@ from driftgate.tasks.gate._live import (
     promote_on_live,
     spent_confidence,
 )
-from driftgate.tasks.gate._result import GatePolicy, GateResult, Question
+from driftgate.tasks.gate._result import GateResult
 
 __all__ = [
-    "GatePolicy",
     "GateResult",
     "LiveLook",
-    "Question",
     "challenger_alias",
     "describe_gate",
     "earlier_looks",

@@ -41,6 +41,7 @@ from prefect.cache_policies import NO_CACHE
 from driftgate.errors import ModelLoadError
 from driftgate.model_loader import check_servable
 from driftgate.names import artifact_key
+from driftgate.policies import GatePolicy, Question
 from driftgate.predict import Predictions, predict
 from driftgate.registry import CHALLENGER, champion_version, load_version, set_champion
 from driftgate.spec import DatasetSpec
@@ -52,7 +53,7 @@ from driftgate.tasks.evaluate import (
     positive_class,
     rows_to_decide,
 )
-from driftgate.tasks.gate._result import GatePolicy, GateResult, Question, SliceCheck
+from driftgate.tasks.gate._result import GateResult, SliceCheck
 from driftgate.tasks.train import split_xy
 
 log = logging.getLogger(__name__)
@@ -268,8 +269,9 @@ def gate(
     spec: DatasetSpec,
     name: str,
     challenger_version: str,
-    challenger_model: Any,
-    challenger_run_id: str,
+    *,
+    model: Any,
+    run_id: str,
     rows: pd.DataFrame,
     policy: GatePolicy | None = None,
     batches: list[int] | None = None,
@@ -289,12 +291,12 @@ def gate(
     current = champion_version(client, name)
     champion_model = usable_champion(spec, name, current)
     champ = predict(champion_model, spec.task, X) if champion_model is not None else None
-    result = evaluate_challenger(spec, rows, predict(challenger_model, spec.task, X), champ, policy, batches, question)
+    result = evaluate_challenger(spec, rows, predict(model, spec.task, X), champ, policy, batches, question)
     result = replace(result, challenger=str(challenger_version), champion=str(current.version) if current else None)
     if result.promoted:  # the service must be able to load it; then compare-and-set against the one compared
-        refuse_unservable(client, spec, name, challenger_version, challenger_run_id)
+        refuse_unservable(client, spec, name, challenger_version, run_id)
         set_champion(client, name, challenger_version, expected=str(current.version) if current else None)
-    with mlflow.start_run(run_id=challenger_run_id):
+    with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics(result.mlflow_metrics())
         mlflow.set_tags(result.mlflow_tags())
         mlflow.log_dict(asdict(result), "gate.json")
@@ -330,6 +332,7 @@ def gate_task(
     spec: DatasetSpec,
     model_name: str,
     version: str,
+    *,
     model: Any,
     run_id: str,
     rows: pd.DataFrame,
@@ -339,7 +342,18 @@ def gate_task(
     question: Question = Question.SUPERIORITY,
 ) -> GateResult:
     """Gate ``version`` on ``rows`` (the window's test rows, from ``batches``); record it everywhere."""
-    result = gate(client, spec, model_name, version, model, run_id, rows, policy, batches, question)
+    result = gate(
+        client,
+        spec,
+        model_name,
+        version,
+        model=model,
+        run_id=run_id,
+        rows=rows,
+        policy=policy,
+        batches=batches,
+        question=question,
+    )
     describe_gate(client, model_name, version, result)
     listed = "\n".join(f"- {label}: {url}" for label, url in links.items())
     create_markdown_artifact(f"{result.to_markdown()}\n\n{listed}\n", key=artifact_key("gate", spec.name, "v", version))

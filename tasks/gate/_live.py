@@ -30,11 +30,12 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from driftgate.model_loader import check_servable
+from driftgate.policies import GatePolicy
 from driftgate.registry import challenger_version, set_champion
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.evaluate import as_predictions, live_pairs, scored_pairs
 from driftgate.tasks.gate._gate import evaluate_challenger
-from driftgate.tasks.gate._result import GatePolicy, GateResult
+from driftgate.tasks.gate._result import GateResult
 
 log = logging.getLogger(__name__)
 

@@ -4,46 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-from driftgate.settings import Settings, setting_default
+from driftgate.policies import Question
 from driftgate.tasks.evaluate import Difference, Outcome
 
 TAG = "driftgate.gate."
-
-
-class Question(StrEnum):
-    """What the gate asks of a challenger: better than the champion, or not worse by more than a margin."""
-
-    SUPERIORITY = "superiority"  # the improvement's lower bound clears the margin (drift, metric, forced, first)
-    NONINFERIORITY = "non-inferiority"  # the lower bound is above -noninferiority_margin (growth: more of the same)
-
-
-@dataclass(frozen=True)
-class GatePolicy:
-    """How sure the gate must be: relative margins, confidence, smallest slice, resamples, seed."""
-
-    margin: float = setting_default("gate_margin")
-    confidence: float = setting_default("gate_confidence")
-    slice_min_rows: int = setting_default("gate_slice_min_rows")
-    resamples: int = setting_default("gate_bootstrap")
-    seed: int = setting_default("seed")
-    noninferiority_margin: float = setting_default("gate_noninferiority_margin")
-
-    @classmethod
-    def from_settings(cls, s: Settings) -> GatePolicy:
-        return cls(
-            margin=s.gate_margin,
-            confidence=s.gate_confidence,
-            slice_min_rows=s.gate_slice_min_rows,
-            resamples=s.gate_bootstrap,
-            seed=s.seed,
-            noninferiority_margin=s.gate_noninferiority_margin,
-        )
-
-    def threshold(self, question: Question) -> float:
-        """The relative improvement the lower bound must clear: ``margin``, or ``-noninferiority_margin``."""
-        return self.margin if question is Question.SUPERIORITY else -self.noninferiority_margin
 
 
 @dataclass(frozen=True)

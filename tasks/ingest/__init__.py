@@ -1,7 +1,6 @@
 """Stage ``ingest``: batches from the data API, a landing folder or bucket, or a SQL table, each stored once."""
 
 from driftgate.tasks.ingest._api import (
-    RetryPolicy,
     batch_count,
     fetch_batch,
     fetch_batch_task,
@@ -15,7 +14,6 @@ from driftgate.tasks.ingest._landing import mark_landed_task, plan_landing_task,
 from driftgate.tasks.ingest._sql import commit_sql_task, plan_sql_task, read_sql_task
 
 __all__ = [
-    "RetryPolicy",
     "batch_count",
     "commit_sql_task",
     "fetch_batch",

@@ -8,7 +8,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
@@ -22,32 +21,13 @@ from driftgate.errors import BatchFetchError
 from driftgate.frames import SPLIT_COLUMN, assign_splits, group_keys, normalize
 from driftgate.lake import BatchManifest, Lake
 from driftgate.names import artifact_key
-from driftgate.settings import Settings, setting_default
+from driftgate.policies import RetryPolicy
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.policy import IO_RETRIES
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 PARQUET = "application/vnd.apache.parquet"
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard a fetch tries: ``retries`` more attempts, exponential backoff with jitter."""
-
-    retries: int = setting_default("fetch_retries")
-    backoff_s: float = setting_default("fetch_backoff_s")
-    max_backoff_s: float = 30.0
-    timeout_s: float = setting_default("fetch_timeout_s")
-
-    @classmethod
-    def from_settings(cls, s: Settings) -> RetryPolicy:
-        """The fetch policy as the settings configure it."""
-        return cls(retries=s.fetch_retries, backoff_s=s.fetch_backoff_s, timeout_s=s.fetch_timeout_s)
-
-    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
-        backoff = min(self.max_backoff_s, self.backoff_s * 2**attempt) * rng.uniform(0.5, 1.0)
-        return max(backoff, retry_after or 0.0)
 
 
 class TransientFetchError(Exception):
@@ -140,8 +120,13 @@ def fetch_batch(
     Raises:
         BatchFetchError: after ``policy.retries`` retries, naming the batch and the last error.
     """
-    return with_retries(lambda: fetch_batch_once(client, number, fmt=fmt, timeout_s=policy.timeout_s), policy,
-                        f"batch {number}", rng=rng, sleep=sleep)  # fmt: skip
+    return with_retries(
+        lambda: fetch_batch_once(client, number, fmt=fmt, timeout_s=policy.timeout_s),
+        policy,
+        f"batch {number}",
+        rng=rng,
+        sleep=sleep,
+    )
 
 
 def batch_count_once(client: httpx.Client, timeout_s: float) -> int:
@@ -162,8 +147,12 @@ def batch_count_once(client: httpx.Client, timeout_s: float) -> int:
 
 def batch_count(client: httpx.Client, policy: RetryPolicy, *, sleep: Callable[[float], None] = time.sleep) -> int:
     """How many batches the data API has (``GET /batches``), with the same retries as a fetch."""
-    return with_retries(lambda: batch_count_once(client, policy.timeout_s), policy,
-                        f"data API at {client.base_url} listing its batches", sleep=sleep)  # fmt: skip
+    return with_retries(
+        lambda: batch_count_once(client, policy.timeout_s),
+        policy,
+        f"data API at {client.base_url} listing its batches",
+        sleep=sleep,
+    )
 
 
 def prepare_batch(frame: pd.DataFrame, spec: DatasetSpec, number: int, seed: int = 0) -> pd.DataFrame:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from driftgate.lake import Lake
+from driftgate.policies import Question, WindowPolicy
 from driftgate.tasks.drift import Growth, Trigger
-from driftgate.tasks.gate import Question
 
 
 @dataclass(frozen=True)
@@ -33,23 +33,22 @@ def batch_rows(lake: Lake, dataset: str, numbers: list[int]) -> dict[int, int]:
     return out
 
 
-def choose_window(
-    rows: dict[int, int], newest: int, regime_start: int | None, *, max_rows: int, max_batches: int | None = None
-) -> Window:
+def choose_window(rows: dict[int, int], newest: int, regime_start: int | None, limit: WindowPolicy) -> Window:
     """The accepted batches (``rows``: batch -> rows) a retrain on ``newest`` uses, oldest first (pure).
 
     Args:
         rows: every accepted batch and its rows.
         newest: the batch the retrain is for (the window ends there).
         regime_start: the first batch of the current regime (None: the first accepted batch).
-        max_rows: stop adding older batches once the next would pass this many rows (one batch at least).
-        max_batches: at most this many batches (None: no cap).
+        limit: ``max_rows``: stop adding older batches once the next would pass this many rows (one
+            batch at least); ``max_batches``: at most this many batches (None: no cap).
     """
     start = regime_start if regime_start is not None else min(rows, default=newest)
     chosen: list[int] = []
     total = 0
     for n in sorted((n for n in rows if start <= n <= newest), reverse=True):
-        if chosen and (total + rows[n] > max_rows or (max_batches is not None and len(chosen) >= max_batches)):
+        full = limit.max_batches is not None and len(chosen) >= limit.max_batches
+        if chosen and (total + rows[n] > limit.max_rows or full):
             break
         chosen.append(n)
         total += rows[n]

@@ -26,10 +26,11 @@ from driftgate.context import Context
 from driftgate.errors import ChampionMovedError, ModelLoadError
 from driftgate.frames import normalize
 from driftgate.names import artifact_key
+from driftgate.policies import DriftPolicy, GatePolicy, MonitorPolicy
 from driftgate.predict import predict
 from driftgate.predictions_db import CHAMPION_ROLE, read_labelled, read_predictions
 from driftgate.registry import importance, lineage, load_version
-from driftgate.tasks.drift import DriftPolicy, DriftReport, RetrainDecision, compute_drift, decide
+from driftgate.tasks.drift import DriftReport, RetrainDecision, compute_drift, decide
 from driftgate.tasks.evaluate import (
     Paired,
     Realized,
@@ -39,7 +40,7 @@ from driftgate.tasks.evaluate import (
     positive_class,
     realized_metrics,
 )
-from driftgate.tasks.gate import GatePolicy, LiveLook, challenger_alias, earlier_looks, gate_on_live, promote_on_live
+from driftgate.tasks.gate import LiveLook, challenger_alias, earlier_looks, gate_on_live, promote_on_live
 from driftgate.tasks.monitor._estimate import Calibration, estimate_outputs, fit_calibration, fit_multiclass_calibration
 from driftgate.tasks.monitor._feedback import FeedbackBatch, store_feedback_batch
 from driftgate.tasks.monitor._report import (
@@ -71,12 +72,14 @@ class LiveDrift:
     last_id: int | None = None
 
 
-def check_live_drift(ctx: Context, client: MlflowClient, mv: ModelVersion | None, min_rows: int) -> LiveDrift:
+def check_live_drift(
+    ctx: Context, client: MlflowClient, mv: ModelVersion | None, min_rows: int, *, policy: DriftPolicy
+) -> LiveDrift:
     """Compare the champion's live inputs since the checkpoint with its training rows; move the checkpoint."""
-    s, ds = ctx.settings, ctx.spec.name
+    ds = ctx.spec.name
     state_path = ctx.lake.path("state", ds, "monitor.json")
     state = ctx.lake.read_json(state_path) or {"last_id": 0}
-    logged = read_predictions(s.resolved_predictions_db_url(), since_id=int(state["last_id"]))
+    logged = read_predictions(ctx.settings.resolved_predictions_db_url(), since_id=int(state["last_id"]))
     rows = [r for r in logged if r["model_name"] == ctx.model_name and r.get("role", CHAMPION_ROLE) == CHAMPION_ROLE]
     out = LiveDrift(rows)
     if len(rows) < min_rows:
@@ -87,7 +90,6 @@ def check_live_drift(ctx: Context, client: MlflowClient, mv: ModelVersion | None
         return out
     reference = reference_rows(ctx.lake, ctx.spec, lineage(client, mv))
     live = normalize(live_inputs(rows, ctx.spec.feature_names), ctx.spec)
-    policy = DriftPolicy.from_settings(s)
     out.report = compute_drift(reference[ctx.spec.feature_names], live, ctx.spec, policy, importance(client, mv))
     out.decision = decide(out.report, policy, ctx.spec, has_champion=True)
     out.checked, out.last_id = True, int(logged[-1]["id"])
@@ -134,12 +136,18 @@ class Performance:
 
 
 def measure_performance(
-    ctx: Context, client: MlflowClient, mv: ModelVersion | None, live: list[dict[str, Any]]
+    ctx: Context,
+    client: MlflowClient,
+    mv: ModelVersion | None,
+    live: list[dict[str, Any]],
+    *,
+    policy: MonitorPolicy,
+    gate_policy: GatePolicy,
 ) -> Performance:
     """Realized metrics, the champion's estimate on unlabelled live rows, the decision they lead to."""
-    s, spec = ctx.settings, ctx.spec
-    labelled = read_labelled(s.resolved_predictions_db_url(), ctx.model_name, limit=s.monitor_window * 4)
-    realized = realized_metrics(spec, labelled, s.monitor_window, s.monitor_bootstrap, s.seed)
+    p, spec = policy, ctx.spec
+    labelled = read_labelled(ctx.settings.resolved_predictions_db_url(), ctx.model_name, limit=p.window * 4)
+    realized = realized_metrics(spec, labelled, p.window, p.bootstrap, p.seed)
     champion = str(mv.version) if mv else None
     test = client.get_run(mv.run_id).data.metrics.get(f"test_{spec.metric.name}") if mv and mv.run_id else None
     perf = Performance(spec.metric.name, champion, test, realized, RealizedDecision(False, ["no champion"]))
@@ -155,37 +163,30 @@ def measure_performance(
                 perf.realized[i] = replace(
                     r, estimated=estimate_outputs(spec, cal, [x["output"] for x in group][-r.rows :])
                 )
-    perf.decision = decide_realized(
-        spec, perf.champion_realized(), test, s.metric_floor, s.monitor_margin, s.monitor_min_labels
-    )
+    perf.decision = decide_realized(spec, perf.champion_realized(), test, p.metric_floor, p.margin, p.min_labels)
     est = perf.estimated_live
-    if (
-        s.monitor_estimate_trigger
-        and est is not None
-        and test is not None
-        and perf.estimated_rows >= s.monitor_min_labels
-    ):
-        bar = test - s.monitor_margin if spec.metric.direction == "maximize" else test + s.monitor_margin
+    if p.estimate_trigger and est is not None and test is not None and perf.estimated_rows >= p.min_labels:
+        bar = test - p.margin if spec.metric.direction == "maximize" else test + p.margin
         if spec.better(bar, est):
             why = f"estimated {spec.metric.name} {est:.4g} on {perf.estimated_rows} live rows is worse than {bar:.4g}"
             perf.decision = RealizedDecision(True, [*perf.decision.reasons, why])
-    perf.paired = compare_on_live(spec, labelled, str(mv.version), s.monitor_bootstrap, s.seed)
+    perf.paired = compare_on_live(spec, labelled, str(mv.version), p.bootstrap, p.seed)
     challenger = challenger_alias(client, ctx.model_name)
     if challenger is not None and challenger != str(mv.version):
         looks, last_row = earlier_looks(client, ctx.model_name, challenger)
         perf.live_gate = gate_on_live(
-            spec, labelled, str(mv.version), challenger, GatePolicy.from_settings(s), after_row=last_row, look=looks + 1
+            spec, labelled, str(mv.version), challenger, gate_policy, after_row=last_row, look=looks + 1
         )
     return perf
 
 
-def promote_on_live_rows(ctx: Context, client: MlflowClient, perf: Performance) -> str | None:
+def promote_on_live_rows(ctx: Context, client: MlflowClient, perf: Performance, *, move: bool) -> str | None:
     """Record the live gate's verdict and move the alias when it promotes; the new champion, if any."""
     live = perf.live_gate
     if live is None:
         return None
     try:
-        moved = promote_on_live(client, ctx.model_name, live, move=ctx.settings.monitor_promote_shadow, spec=ctx.spec)
+        moved = promote_on_live(client, ctx.model_name, live, move=move, spec=ctx.spec)
     except (ChampionMovedError, ModelLoadError) as exc:  # moved while we compared, or unservable: nothing moves
         log.warning("live gate: %s", exc)
         return None
@@ -199,33 +200,40 @@ def promote_on_live_rows(ctx: Context, client: MlflowClient, perf: Performance) 
 
 
 @task(name="live-drift", task_run_name="live-drift-{ctx.spec.name}", cache_policy=NO_CACHE)
-def live_drift_task(ctx: Context, client: MlflowClient, mv: ModelVersion | None, min_rows: int) -> LiveDrift:
-    return check_live_drift(ctx, client, mv, min_rows)
+def live_drift_task(
+    ctx: Context, client: MlflowClient, mv: ModelVersion | None, min_rows: int, *, policy: DriftPolicy
+) -> LiveDrift:
+    return check_live_drift(ctx, client, mv, min_rows, policy=policy)
 
 
 @task(name="live-performance", task_run_name="live-performance-{ctx.spec.name}", cache_policy=NO_CACHE)
 def performance_task(
-    ctx: Context, client: MlflowClient, mv: ModelVersion | None, live: list[dict[str, Any]]
+    ctx: Context,
+    client: MlflowClient,
+    mv: ModelVersion | None,
+    live: list[dict[str, Any]],
+    *,
+    policy: MonitorPolicy,
+    gate_policy: GatePolicy,
 ) -> Performance:
-    return measure_performance(ctx, client, mv, live)
+    return measure_performance(ctx, client, mv, live, policy=policy, gate_policy=gate_policy)
 
 
 @task(name="live-gate", task_run_name="live-gate-{ctx.spec.name}", cache_policy=NO_CACHE)
-def live_gate_task(ctx: Context, client: MlflowClient, perf: Performance) -> str | None:
-    return promote_on_live_rows(ctx, client, perf)
+def live_gate_task(ctx: Context, client: MlflowClient, perf: Performance, *, move: bool) -> str | None:
+    return promote_on_live_rows(ctx, client, perf, move=move)
 
 
 @task(name="feedback-batch", task_run_name="feedback-batch-{ctx.spec.name}", cache_policy=NO_CACHE)
-def feedback_batch_task(ctx: Context) -> FeedbackBatch | None:
-    s = ctx.settings
+def feedback_batch_task(ctx: Context, *, policy: MonitorPolicy) -> FeedbackBatch | None:
     return store_feedback_batch(
         ctx.lake,
         ctx.spec,
-        s.resolved_predictions_db_url(),
+        ctx.settings.resolved_predictions_db_url(),
         ctx.model_name,
         ctx.suite_file,
-        s.monitor_min_labels,
-        s.seed,
+        policy.min_labels,
+        policy.seed,
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from mlflow.models import get_model_info
+from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -25,11 +26,9 @@ from driftgate.contract import FieldRule, InputContract, shown_values
 from driftgate.errors import DriftgateError
 from driftgate.predict import predict
 from driftgate.registry import champion_version, load_version, model_uri
-from driftgate.settings import Settings
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.policy import IO_RETRIES
 from driftgate.tasks.scoring._inputs import InputFile, input_fs, output_paths
-from driftgate.tracking import configure_mlflow
 
 log = logging.getLogger(__name__)
 ROW, ROW_FIELD = "row", "row"  # output column: the row's position in the input (0-based)
@@ -89,18 +88,18 @@ class ScoredFile:
         }
 
 
-def load_scoring_model(settings: Settings, spec: DatasetSpec, model_name: str) -> ScoringModel:
+def load_scoring_model(client: MlflowClient, spec: DatasetSpec, model_name: str, max_records: int) -> ScoringModel:
     """The champion and its contract (the spec's rules for the columns of the model's signature).
 
     Raises:
         DriftgateError: the model has no champion.
     """
-    mv = champion_version(configure_mlflow(settings), model_name)
+    mv = champion_version(client, model_name)
     if mv is None:
         raise DriftgateError(f"model {model_name!r} has no champion to predict with")
     signature = get_model_info(model_uri(model_name, mv.version)).signature
     columns = signature.inputs.input_names() if signature is not None else None
-    contract = InputContract.from_spec(spec, settings.max_records, columns)
+    contract = InputContract.from_spec(spec, max_records, columns)
     return ScoringModel(model_name, str(mv.version), load_version(model_name, mv.version), contract)
 
 
@@ -218,8 +217,8 @@ def score_rows_task(
 
 
 @task(name="load-scoring-model", cache_policy=NO_CACHE)
-def load_scoring_model_task(settings: Settings, spec: DatasetSpec, model_name: str) -> ScoringModel:
-    return load_scoring_model(settings, spec, model_name)
+def load_scoring_model_task(client: MlflowClient, spec: DatasetSpec, model_name: str, max_records: int) -> ScoringModel:
+    return load_scoring_model(client, spec, model_name, max_records)
 
 
 @task(name="write-predictions", task_run_name="write-{path}", cache_policy=NO_CACHE, **IO_RETRIES)

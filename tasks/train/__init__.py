@@ -1,8 +1,15 @@
 """Stage ``train``: pipelines from the spec, the search, and the MLflow run that registers a version."""
 
+from driftgate.tasks.train._dask_window import DaskWindow, partition_predictions, read_window, sample_rows
+from driftgate.tasks.train._distributed import (
+    LIGHTGBM_TRUSTED_TYPES,
+    ClusterFit,
+    DistributedSettings,
+    fit_on_cluster,
+    split_metrics,
+)
 from driftgate.tasks.train._pipeline import (
     STRATEGIES,
-    SearchSettings,
     build_pipeline,
     encoded_columns,
     parse_params,
@@ -22,19 +29,27 @@ from driftgate.tasks.train._run import (
 from driftgate.tasks.train._search import search
 
 __all__ = [
+    "LIGHTGBM_TRUSTED_TYPES",
     "STRATEGIES",
-    "SearchSettings",
+    "ClusterFit",
+    "DaskWindow",
+    "DistributedSettings",
     "TrainedVersion",
     "TrainingData",
     "build_pipeline",
     "champion_start",
     "encoded_columns",
+    "fit_on_cluster",
     "load_window",
     "log_and_register",
     "parse_params",
+    "partition_predictions",
+    "read_window",
     "reference_rows",
+    "sample_rows",
     "search",
     "search_spaces",
+    "split_metrics",
     "split_rows",
     "split_xy",
     "train_task",

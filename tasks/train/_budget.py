@@ -34,12 +34,12 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import ParameterSampler
 from sklearn.pipeline import Pipeline
 
+from driftgate.policies import SearchSettings
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.train._halving import FACTOR, encode_once, splitter
 from driftgate.tasks.train._pipeline import (
     Candidate,
     SearchResult,
-    SearchSettings,
     plain,
     scorer,
     search_spaces,

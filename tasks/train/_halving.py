@@ -44,11 +44,11 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 
+from driftgate.policies import SearchSettings
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.train._pipeline import (
     Candidate,
     SearchResult,
-    SearchSettings,
     cv_folds,
     plain,
     scorer,

@@ -22,7 +22,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
 from driftgate.encoding import encoding_of
 from driftgate.frames import SPLIT_COLUMN
-from driftgate.settings import Settings
+from driftgate.policies import SearchSettings
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.evaluate import positive_class
 
@@ -39,45 +39,6 @@ SCORERS = {
     "accuracy": "accuracy",
     "log_loss": "neg_log_loss",
 }
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    """How the search runs; the fields mirror ``DRIFTGATE_SEARCH_ITER``, ``_CV_FOLDS``, ``_N_JOBS`` ... settings.
-
-    ``strategy`` is ``"halving"`` (successive halving of all families' candidates together within
-    ``budget_s`` seconds, the default), ``"family-halving"`` (the previous default: scikit-learn's
-    halving per family, no budget) or ``"random"`` (the original full randomised search), the last
-    two kept for comparison. ``holdout_rows``: from this many training rows on, the halving searches
-    score candidates on one 20 % holdout instead of CV folds. ``encoding`` is ``"cardinality"``
-    (:func:`driftgate.encoding.encoding_of` per column) or ``"one-hot"`` (the previous pipeline).
-    ``budget_s`` None: no budget.
-    """
-
-    n_iter: int = 4
-    cv_folds: int = 3
-    n_jobs: int = 2
-    seed: int = 42
-    dask_address: str | None = None
-    strategy: str = "halving"
-    holdout_rows: int = 10_000
-    budget_s: float | None = None
-    encoding: str = "cardinality"
-
-    @classmethod
-    def from_settings(cls, s: Settings) -> SearchSettings:
-        """The search part of driftgate's settings."""
-        return cls(
-            n_iter=s.search_iter,
-            cv_folds=s.cv_folds,
-            n_jobs=s.n_jobs,
-            seed=s.seed,
-            dask_address=s.dask_address,
-            strategy=s.search_strategy,
-            holdout_rows=s.search_holdout_rows,
-            budget_s=s.train_budget_s,
-            encoding=s.categorical_encoding,
-        )
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,11 @@ from driftgate.contract import InputContract
 from driftgate.errors import DriftgateError
 from driftgate.lake import Lake
 from driftgate.model_loader import TRUSTED_TYPES
+from driftgate.policies import SearchSettings
 from driftgate.registry import BATCHES_TAG, BatchRef, champion_version
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.evaluate import evaluate, slice_metrics
-from driftgate.tasks.train._pipeline import SearchSettings, parse_params, search_spaces, split_rows, split_xy
+from driftgate.tasks.train._pipeline import parse_params, search_spaces, split_rows, split_xy
 from driftgate.tasks.train._search import search
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 from sklearn.model_selection import RandomizedSearchCV
 
+from driftgate.policies import SearchSettings
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.train._budget import budgeted_search
 from driftgate.tasks.train._halving import family_halving_search
@@ -17,7 +18,6 @@ from driftgate.tasks.train._pipeline import (
     STRATEGIES,
     Candidate,
     SearchResult,
-    SearchSettings,
     cv_folds,
     plain,
     scorer,

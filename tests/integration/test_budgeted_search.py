@@ -9,8 +9,9 @@ import pytest
 from mlflow.models import infer_signature
 
 from driftgate.model_loader import load_local
+from driftgate.policies import SearchSettings
 from driftgate.settings import get_settings
-from driftgate.tasks.train import SearchSettings, TrainingData, champion_start, search, split_xy, train_task
+from driftgate.tasks.train import TrainingData, champion_start, search, split_xy, train_task
 from driftgate.tracking import configure_mlflow, experiment_id
 from tests.unit.test_encoding_by_cardinality import coded_table
 

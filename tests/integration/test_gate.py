@@ -10,12 +10,13 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from driftgate.local.quick_model import register_quick_model
+from driftgate.policies import GatePolicy
 from driftgate.predict import predict
 from driftgate.registry import CHALLENGER, champion_version, rollback
 from driftgate.settings import get_settings
 from driftgate.spec import load_spec
 from driftgate.tasks.evaluate import Outcome
-from driftgate.tasks.gate import GatePolicy, describe_gate, evaluate_challenger, gate
+from driftgate.tasks.gate import describe_gate, evaluate_challenger, gate
 from driftgate.tasks.train import split_xy
 from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT
@@ -37,7 +38,17 @@ def test_first_model_is_promoted_a_better_one_too_a_worse_one_is_registered_but_
     strong_rows = training_rows(SPEC, seed=2, n=3000)
 
     v1, m1 = register_quick_model(SPEC, name, weak_rows, seed=1, max_iter=5)
-    first = gate(client, SPEC, name, v1, m1, client.get_model_version(name, v1).run_id, held_out, POLICY, [7, 8, 9])
+    first = gate(
+        client,
+        SPEC,
+        name,
+        v1,
+        model=m1,
+        run_id=client.get_model_version(name, v1).run_id,
+        rows=held_out,
+        policy=POLICY,
+        batches=[7, 8, 9],
+    )
     assert first.outcome is Outcome.PROMOTED
     assert first.champion_score is None
     assert first.baseline_score is not None
@@ -46,7 +57,17 @@ def test_first_model_is_promoted_a_better_one_too_a_worse_one_is_registered_but_
     assert str(champion_version(client, name).version) == v1
 
     v2, m2 = register_quick_model(SPEC, name, strong_rows, seed=2, max_iter=100)
-    better = gate(client, SPEC, name, v2, m2, client.get_model_version(name, v2).run_id, held_out, POLICY, [7, 8, 9])
+    better = gate(
+        client,
+        SPEC,
+        name,
+        v2,
+        model=m2,
+        run_id=client.get_model_version(name, v2).run_id,
+        rows=held_out,
+        policy=POLICY,
+        batches=[7, 8, 9],
+    )
     assert better.outcome is Outcome.PROMOTED, better.reason
     assert better.challenger_score < better.champion_score  # RMSE: lower is better, on the same rows
     assert better.ci_low < better.ci_high < 0  # the whole interval of the RMSE difference is below zero
@@ -55,7 +76,17 @@ def test_first_model_is_promoted_a_better_one_too_a_worse_one_is_registered_but_
     assert str(champion_version(client, name).version) == v2
 
     v3, m3 = register_quick_model(SPEC, name, weak_rows, seed=3, max_iter=3)
-    worse = gate(client, SPEC, name, v3, m3, client.get_model_version(name, v3).run_id, held_out, POLICY, [7, 8, 9])
+    worse = gate(
+        client,
+        SPEC,
+        name,
+        v3,
+        model=m3,
+        run_id=client.get_model_version(name, v3).run_id,
+        rows=held_out,
+        policy=POLICY,
+        batches=[7, 8, 9],
+    )
     assert worse.outcome is Outcome.NOT_BETTER
     assert "not better" in worse.reason
     assert str(champion_version(client, name).version) == v2  # the champion stays
@@ -88,14 +119,18 @@ def test_a_5_percent_margin_holds_back_a_different_model_of_equal_quality(client
     name = SPEC.model_name
     held_out = training_rows(SPEC, seed=99, n=2000)
     v1, m1 = register_quick_model(SPEC, name, training_rows(SPEC, seed=2, n=3000), seed=2, max_iter=100)
-    gate(client, SPEC, name, v1, m1, client.get_model_version(name, v1).run_id, held_out, POLICY)
+    gate(
+        client, SPEC, name, v1, model=m1, run_id=client.get_model_version(name, v1).run_id, rows=held_out, policy=POLICY
+    )
     # other rows, other seed: a genuinely different model of the same quality
     v2, m2 = register_quick_model(SPEC, name, training_rows(SPEC, seed=4, n=3000), seed=4, max_iter=100)
     X, _ = split_xy(held_out, SPEC)
     assert not np.allclose(m1.predict(X), m2.predict(X))
 
     margin = GatePolicy(margin=0.05, slice_min_rows=100, resamples=500)
-    same = gate(client, SPEC, name, v2, m2, client.get_model_version(name, v2).run_id, held_out, margin)
+    same = gate(
+        client, SPEC, name, v2, model=m2, run_id=client.get_model_version(name, v2).run_id, rows=held_out, policy=margin
+    )
     assert abs(same.difference) < 0.05 * same.champion_score  # equal quality: well within 5 %
     # conclusively "not better by 5 %", not merely undecided (which is what it is without the margin)
     assert same.outcome is Outcome.NOT_BETTER, same.reason

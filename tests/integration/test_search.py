@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 
 from driftgate.frames import normalize
+from driftgate.policies import SearchSettings
 from driftgate.spec import DatasetSpec, Metric, load_spec
 from driftgate.synthetic import make_frame
 from driftgate.tasks.evaluate import evaluate
 from driftgate.tasks.explain import explain_sample
-from driftgate.tasks.train import SearchSettings, search, split_xy
+from driftgate.tasks.train import search, split_xy
 from tests.conftest import ROOT
 from tests.models import training_rows
 

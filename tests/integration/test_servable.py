@@ -20,10 +20,11 @@ from typer.testing import CliRunner
 from driftgate.errors import ModelLoadError, ModelRegistryError
 from driftgate.local.quick_model import experiment_id, register_quick_model
 from driftgate.model_loader import check_servable, load_registered
+from driftgate.policies import GatePolicy
 from driftgate.registry import champion_version, promote, rollback, set_champion
 from driftgate.settings import get_settings
 from driftgate.spec import DatasetSpec, load_spec
-from driftgate.tasks.gate import GatePolicy, gate
+from driftgate.tasks.gate import gate
 from driftgate.tasks.train import build_pipeline, log_and_register, split_xy
 from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT, ServerThread, wait_ready
@@ -88,7 +89,17 @@ def test_the_gate_refuses_a_version_the_service_cannot_load_and_fails_its_run(cl
     name = SPEC.model_name
     version, model, run_id = register_with_sampled_signature(name)
     with pytest.raises(ModelLoadError, match="'cat_1' as any, the spec as categorical"):
-        gate(client, SPEC, name, version, model, run_id, training_rows(SPEC, seed=9, n=600), POLICY, [1])
+        gate(
+            client,
+            SPEC,
+            name,
+            version,
+            model=model,
+            run_id=run_id,
+            rows=training_rows(SPEC, seed=9, n=600),
+            policy=POLICY,
+            batches=[1],
+        )
     assert champion_version(client, name) is None  # never a champion
     run = client.get_run(run_id)
     assert run.info.status == "FAILED"

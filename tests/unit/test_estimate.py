@@ -13,6 +13,7 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from driftgate.policies import GatePolicy
 from driftgate.predict import predict
 from driftgate.spec import load_spec
 from driftgate.synthetic import Shift, make_frame
@@ -27,7 +28,7 @@ from driftgate.tasks.evaluate import (
 )
 from driftgate.tasks.evaluate import bootstrap as realized_bootstrap
 from driftgate.tasks.evaluate import score as realized_score
-from driftgate.tasks.gate import GatePolicy, gate_on_live, spent_confidence
+from driftgate.tasks.gate import gate_on_live, spent_confidence
 from driftgate.tasks.monitor import estimate, fit_calibration, fit_multiclass_calibration
 from tests.conftest import ROOT
 

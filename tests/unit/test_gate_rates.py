@@ -19,11 +19,11 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
+from driftgate.policies import GatePolicy, Question
 from driftgate.predict import Predictions
-from driftgate.settings import setting_default
 from driftgate.spec import load_spec
 from driftgate.tasks.evaluate import Outcome
-from driftgate.tasks.gate import GatePolicy, Question, evaluate_challenger
+from driftgate.tasks.gate import evaluate_challenger
 from tests.conftest import ROOT
 
 CLS = load_spec("synthetic-classification", ROOT / "datasets")
@@ -140,7 +140,7 @@ def test_a_challenger_better_overall_but_worse_on_one_slice_is_blocked_naming_it
 #   0.01    |         0.00  0.04  0.39  0.65   |       0.00  0.01  0.12  0.23
 #   0.02    |         0.04  0.38  0.84  0.98   |       0.01  0.12  0.48  0.58
 # 0.01 is the widest margin that keeps a model 1 % worse below 5 %: the default.
-NI_MARGIN = setting_default("gate_noninferiority_margin")
+NI_MARGIN = GatePolicy().noninferiority_margin
 
 
 def noninferiority_rate(task: str, trials: int, relative: float, question: Question = Question.NONINFERIORITY) -> float:

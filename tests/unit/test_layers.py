@@ -91,6 +91,8 @@ def wrong_imports(module: str, path: Path) -> list[str]:
         theirs = stage(target)
         if theirs and theirs != stage(module) and len(target.split(".")) > 3:
             wrong.append(f"{where} imports {target}: use the stage's package driftgate.tasks.{theirs}")
+        if stage(module) and target == "driftgate.settings":
+            wrong.append(f"{where} imports the settings: a stage takes its policy (driftgate.policies)")
         if in_function and target.rsplit(".", 1)[0] == package and target != module:
             wrong.append(f"{where} imports sibling {target} inside a function (a hidden import cycle?)")
     return wrong
@@ -109,10 +111,11 @@ def test_imports_point_down_only(module: str, path: Path) -> None:
         ("from driftgate.cli import app\n", "driftgate.registry", "(top)"),
         ("from driftgate.tasks.gate._gate import gate\n", "driftgate.tasks.loop._outcome", "stage's package"),
         ("def f():\n    from driftgate.tasks.train._halving import h\n", "driftgate.tasks.train._search", "sibling"),
+        ("from driftgate.settings import Settings\n", "driftgate.tasks.drift._report", "its policy"),
     ],
 )
 def test_the_layer_rule_catches_a_wrong_arrow(tmp_path: Path, source: str, module: str, problem: str) -> None:
-    """Each rule can fail: an upward import, a private module of another stage, a hidden sibling import."""
+    """Each rule can fail: upward, another stage's private module, a hidden sibling import, settings in a stage."""
     bad = tmp_path / "bad.py"
     bad.write_text(source)
     assert any(problem in w for w in wrong_imports(module, bad))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from driftgate.policies import DriftPolicy, Question, RetrainPolicy, WindowPolicy
 from driftgate.spec import load_spec
-from driftgate.tasks.drift import DriftPolicy, DriftReport, Growth, RetrainPolicy, Trigger, decide
-from driftgate.tasks.gate import Question
+from driftgate.tasks.drift import DriftReport, Growth, Trigger, decide
 from driftgate.tasks.loop import choose_window, gate_question, growth_since, next_regime_start
 from tests.conftest import ROOT
 
@@ -81,7 +81,7 @@ ROWS = dict.fromkeys(range(1, 7), 100)
 def test_the_window_is_every_batch_of_the_regime_up_to_the_caps(
     regime: int | None, max_rows: int, max_batches: int | None, batches: list[int]
 ) -> None:
-    window = choose_window(ROWS, 6, regime, max_rows=max_rows, max_batches=max_batches)
+    window = choose_window(ROWS, 6, regime, WindowPolicy(max_rows=max_rows, max_batches=max_batches))
     assert window.batches == batches
     assert window.rows == 100 * len(batches)
 

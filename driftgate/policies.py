@@ -1,0 +1,131 @@
+"""What each stage is told by the settings: small frozen policies, their defaults in one place.
+
+:class:`driftgate.settings.Settings` builds every one of them (``settings.drift_policy()`` and so
+on) and takes its own defaults from here, so a default lives once. The stages take a policy, never
+the settings.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+RetrainPolicyName = Literal["drift", "drift+growth", "always", "never"]
+SearchStrategy = Literal["halving", "family-halving", "random"]
+CategoricalEncoding = Literal["cardinality", "one-hot"]
+
+SEED = 42  # seed of splits, searches, bootstraps and SHAP samples
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard a fetch tries: ``retries`` more attempts, exponential backoff with jitter."""
+
+    retries: int = 6
+    backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
+    timeout_s: float = 10.0
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        backoff = min(self.max_backoff_s, self.backoff_s * 2**attempt) * rng.uniform(0.5, 1.0)
+        return max(backoff, retry_after or 0.0)
+
+
+@dataclass(frozen=True)
+class DriftPolicy:
+    """Thresholds of the per-feature tests and of the retraining decision."""
+
+    alpha: float = 0.01
+    numeric_threshold: float = 0.1
+    categorical_threshold: float = 0.05
+    missing_threshold: float = 0.05
+    share_threshold: float = 0.2
+    use_importance: bool = True
+    metric_floor: float | None = None
+
+
+@dataclass(frozen=True)
+class RetrainPolicy:
+    """Which triggers retrain: the policy's name and the growth threshold."""
+
+    name: RetrainPolicyName = "drift+growth"
+    growth: float = 0.5
+
+
+@dataclass(frozen=True)
+class WindowPolicy:
+    """How large a training window grows: rows at most, and optionally batches at most."""
+
+    max_rows: int = 200_000
+    max_batches: int | None = None
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How the search runs.
+
+    ``strategy`` is ``"halving"`` (successive halving of all families' candidates together within
+    ``budget_s`` seconds, the default), ``"family-halving"`` (scikit-learn's halving per family, no
+    budget) or ``"random"`` (a full randomised search). ``holdout_rows``: from this many training
+    rows on, the halving searches score candidates on one 20 % holdout instead of CV folds.
+    ``encoding`` is ``"cardinality"`` (:func:`driftgate.encoding.encoding_of` per column) or
+    ``"one-hot"`` (every categorical one-hot). ``budget_s`` None: no budget.
+    """
+
+    n_iter: int = 4
+    cv_folds: int = 3
+    n_jobs: int = 2
+    seed: int = SEED
+    dask_address: str | None = None
+    strategy: SearchStrategy = "halving"
+    holdout_rows: int = 10_000
+    budget_s: float | None = None
+    encoding: CategoricalEncoding = "cardinality"
+
+
+class Question(StrEnum):
+    """What the gate asks: is the challenger better, or (a growth retrain) not worse by more than a margin."""
+
+    SUPERIORITY = "superiority"  # the improvement's lower bound clears the margin (drift, metric, forced, first)
+    NONINFERIORITY = "non-inferiority"  # the lower bound is above -noninferiority_margin (growth: more of the same)
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """How sure the gate must be: relative margins, confidence, smallest slice, resamples, seed."""
+
+    margin: float = 0.0
+    confidence: float = 0.95
+    slice_min_rows: int = 200
+    resamples: int = 1000
+    seed: int = SEED
+    noninferiority_margin: float = 0.01
+
+    def threshold(self, question: Question) -> float:
+        """The relative improvement the lower bound must clear: ``margin``, or ``-noninferiority_margin``."""
+        return self.margin if question is Question.SUPERIORITY else -self.noninferiority_margin
+
+
+@dataclass(frozen=True)
+class ExplainSettings:
+    """The SHAP step's budget: rows explained at most, seconds at most, and the sample's seed."""
+
+    rows: int = 500
+    seconds: float = 60.0
+    seed: int = SEED
+
+
+@dataclass(frozen=True)
+class MonitorPolicy:
+    """How ``monitor-predictions`` judges live performance and when it asks for a retrain."""
+
+    window: int = 2000
+    min_labels: int = 200
+    margin: float = 0.05
+    bootstrap: int = 200
+    estimate_trigger: bool = False
+    promote_shadow: bool = True
+    metric_floor: float | None = None
+    seed: int = SEED
