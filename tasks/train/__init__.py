@@ -1,5 +1,11 @@
 """Stage ``train``: pipelines from the spec, the search, and the MLflow run that registers a version."""
 
+from driftgate.tasks.train._cluster_run import (
+    ClusterTraining,
+    register_local_model,
+    train_and_register_on_cluster,
+    train_on_cluster_task,
+)
 from driftgate.tasks.train._dask_window import DaskWindow, partition_predictions, read_window, sample_rows
 from driftgate.tasks.train._distributed import (
     LIGHTGBM_TRUSTED_TYPES,
@@ -32,6 +38,7 @@ __all__ = [
     "LIGHTGBM_TRUSTED_TYPES",
     "STRATEGIES",
     "ClusterFit",
+    "ClusterTraining",
     "DaskWindow",
     "DistributedSettings",
     "TrainedVersion",
@@ -46,11 +53,14 @@ __all__ = [
     "partition_predictions",
     "read_window",
     "reference_rows",
+    "register_local_model",
     "sample_rows",
     "search",
     "search_spaces",
     "split_metrics",
     "split_rows",
     "split_xy",
+    "train_and_register_on_cluster",
+    "train_on_cluster_task",
     "train_task",
 ]

@@ -1,0 +1,196 @@
+"""The final fit of a window past one machine: LightGBM on a Dask cluster, registered as a local pipeline.
+
+The encoders are the single-machine trainer's own (:func:`build_pipeline`'s ``pre`` step: median
+imputation, one-hot or target encoding by cardinality), **fitted on a seeded sample of the
+window's training rows in the flow's process** (``sample_rows``, 50,000 by default): one-hot
+levels under 1 % and target means need no more rows than that, and the sample bounds the flow's
+memory whatever the window's size. The cluster then encodes every training partition with them
+and ``lightgbm.DaskLGBMClassifier``/``DaskLGBMRegressor`` trains on the encoded partitions where
+they live (LightGBM's own data-parallel learner between the workers). ``to_local()`` turns the
+result into an ordinary ``LGBMClassifier``/``LGBMRegressor``, so the registered model is a plain
+scikit-learn ``Pipeline(pre, model)`` saved with skops like every other version; the types it
+needs trusted are :data:`LIGHTGBM_TRUSTED_TYPES` (measured with ``skops.io.get_untrusted_types``).
+
+Why LightGBM and not ``xgboost.dask``: its Dask estimators are scikit-learn estimators whose
+``to_local()`` gives the local estimator directly (fits a ``Pipeline``), the wheel is a few MB
+(xgboost's pulls a GPU runtime), and skops persists it through its generic reduce protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+from dask.delayed import delayed
+from distributed import Client
+from lightgbm import DaskLGBMClassifier, DaskLGBMRegressor, LGBMClassifier, LGBMRegressor
+from sklearn.base import BaseEstimator
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+
+from driftgate.errors import DriftgateError
+from driftgate.predict import Predictions
+from driftgate.spec import DatasetSpec
+from driftgate.tasks.evaluate import Scored, score
+from driftgate.tasks.train._dask_window import DaskWindow, partition_predictions, sample_rows
+from driftgate.tasks.train._pipeline import build_pipeline, split_xy
+
+log = logging.getLogger(__name__)
+
+FAMILY = "lightgbm-dask"
+LIGHTGBM_TRUSTED_TYPES: tuple[str, ...] = (
+    "collections.OrderedDict",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+)
+"""What a distributed version needs trusted beyond the loader's list (``skops.io.get_untrusted_types``)."""
+
+
+@dataclass(frozen=True)
+class DistributedSettings:
+    """The distributed fit's knobs (the flow takes ``seed`` and ``encoding`` from driftgate's settings).
+
+    ``sample_rows``: training rows the encoders are fitted on, in the flow's process. The booster's
+    parameters mirror the search's gradient-boosting space (``learning_rate``, ``max_leaf_nodes`` ->
+    ``num_leaves``, ``min_samples_leaf`` -> ``min_child_samples``, ``l2_regularization`` -> ``reg_lambda``).
+    """
+
+    sample_rows: int = 50_000
+    n_estimators: int = 200
+    learning_rate: float = 0.1
+    num_leaves: int = 31
+    min_child_samples: int = 20
+    reg_lambda: float = 0.0
+    seed: int = 42
+    encoding: str = "cardinality"
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "n_estimators": self.n_estimators,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "reg_lambda": self.reg_lambda,
+        }
+
+
+@dataclass
+class ClusterFit:
+    """A pipeline fitted on the cluster, with what the flow needs next (all of it small)."""
+
+    model: Pipeline
+    params: dict[str, Any]
+    train_rows: int
+    sample: pd.DataFrame  # the training rows the encoders saw (SHAP background, MLflow input example)
+    fit_seconds: float
+
+
+def fit_encoder(spec: DatasetSpec, rows: pd.DataFrame, cfg: DistributedSettings) -> ColumnTransformer:
+    """The single-machine trainer's preprocessing (``build_pipeline``'s ``pre``), fitted on ``rows`` in memory."""
+    placeholder: BaseEstimator = LGBMClassifier() if spec.task == "classification" else LGBMRegressor()
+    pre = build_pipeline(spec, placeholder, scale=False, encoding=cfg.encoding, seed=cfg.seed).named_steps["pre"]
+    X, y = split_xy(rows, spec)
+    pre.fit(X, y)
+    return pre  # type: ignore[no-any-return]
+
+
+def _encode(part: pd.DataFrame, pre: ColumnTransformer, features: list[str]) -> np.ndarray:
+    return np.asarray(pre.transform(part[features]), dtype=np.float64)
+
+
+def _labels(part: pd.DataFrame, target: str, task: str) -> np.ndarray:
+    y = part[target]
+    return y.astype(str).to_numpy(dtype=object) if task == "classification" else y.to_numpy(dtype=np.float64)
+
+
+def encoded_arrays(
+    client: Client, train: Any, spec: DatasetSpec, pre: ColumnTransformer
+) -> tuple[da.Array, da.Array, list[Any]]:
+    """The training partitions encoded on the workers as Dask arrays (X, y), and the labels' distinct values.
+
+    One pass counts each partition's rows and collects the distinct labels (known chunk sizes let
+    LightGBM pair X and y chunk by chunk); the encoding itself runs inside LightGBM's fit.
+    """
+    counted = [train.map_partitions(len)]
+    if spec.task == "classification":
+        counted.append(train[spec.target].unique())
+    found = client.compute(counted, sync=True)  # type: ignore[no-untyped-call]
+    lengths = [int(n) for n in found[0]]
+    distinct = sorted(str(v) for v in found[1].dropna()) if len(found) > 1 else []
+    width = len(pre.get_feature_names_out())
+    shared = delayed(pre, pure=True)
+    xs, ys = [], []
+    for part, n in zip(train.to_delayed(), lengths, strict=True):
+        if n == 0:
+            continue
+        x = delayed(_encode)(part, shared, spec.feature_names)
+        xs.append(da.from_delayed(x, (n, width), np.float64))  # type: ignore[no-untyped-call]
+        dtype = object if spec.task == "classification" else np.float64
+        ys.append(da.from_delayed(delayed(_labels)(part, spec.target, spec.task), (n,), dtype))  # type: ignore[no-untyped-call]
+    if not xs:
+        raise DriftgateError(f"the training window of {spec.name!r} has no training rows")
+    return da.concatenate(xs), da.concatenate(ys), distinct  # type: ignore[no-untyped-call]
+
+
+def fit_on_cluster(client: Client, spec: DatasetSpec, window: DaskWindow, cfg: DistributedSettings) -> ClusterFit:
+    """Fit the encoders on a sample, the booster on the cluster; a local ``Pipeline(pre, model)``.
+
+    Raises:
+        DriftgateError: no training rows, or the booster came back with other classes than the window's.
+    """
+    started = time.perf_counter()
+    train = window.split("train")
+    sample = sample_rows(train, cfg.sample_rows, of=window.split_rows.get("train", 0), seed=cfg.seed)
+    pre = fit_encoder(spec, sample, cfg)
+    X, y, classes = encoded_arrays(client, train, spec, pre)
+    kind = DaskLGBMClassifier if spec.task == "classification" else DaskLGBMRegressor
+    booster = kind(client=client, random_state=cfg.seed, verbose=-1, **cfg.params())
+    with warnings.catch_warnings():  # LightGBM's Dask fit always names n_jobs (workers' threads decide)
+        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored", category=UserWarning)
+        booster.fit(X, y)
+    local = booster.to_local()
+    if spec.task == "classification" and [str(c) for c in local.classes_] != classes:
+        raise DriftgateError(
+            f"the distributed fit saw classes {list(local.classes_)}, the window holds {classes}: "
+            "every worker needs rows of every class (more rows per partition, or fewer workers)"
+        )
+    model = Pipeline([("pre", pre), ("model", local)])
+    seconds = time.perf_counter() - started
+    log.info("%s: fitted %s on %s training rows in %.1fs", spec.name, FAMILY, len(X), seconds)
+    return ClusterFit(model, cfg.params(), int(X.shape[0]), sample, seconds)
+
+
+def scored(spec: DatasetSpec, rows: pd.DataFrame, pred: Predictions) -> Scored:
+    """Predictions and their labels, ready for :func:`driftgate.tasks.evaluate.score`."""
+    if spec.task == "classification":
+        y = rows[spec.target].astype(str).to_numpy(dtype=object)
+        return Scored(y, pred.proba, None, [str(c) for c in pred.classes])
+    return Scored(rows[spec.target].to_numpy(dtype=float), None, pred.values, [])
+
+
+def split_metrics(
+    client: Client,
+    spec: DatasetSpec,
+    window: DaskWindow,
+    model: Pipeline,
+    splits: tuple[str, ...] = ("validation", "test"),
+) -> dict[str, float]:
+    """``<split>_<metric>`` (and ``<split>_accuracy``) of ``model`` on each split's rows, scored per partition."""
+    metrics: dict[str, float] = {}
+    for split in splits:
+        rows, preds = partition_predictions(client, window.split(split), spec, {"model": model})
+        if rows.empty:
+            continue
+        pred = preds["model"]
+        metrics[f"{split}_{spec.metric.name}"] = score(spec, scored(spec, rows, pred))
+        if spec.task == "classification":
+            truth = rows[spec.target].astype(str).to_numpy(dtype=object)
+            metrics[f"{split}_accuracy"] = float(np.mean(pred.values.astype(str) == truth))
+    return metrics
