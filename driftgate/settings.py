@@ -116,6 +116,14 @@ class Settings(BaseSettings):
         _SEARCH.n_jobs, description="Parallel search jobs (joblib workers, one BLAS/OpenMP thread each)."
     )
     dask_address: str | None = Field(None, description="Dask scheduler: run the search there.")
+    dask_min_rows: int = Field(
+        1_000_000,
+        ge=0,
+        description="A training window of more rows than this, with DRIFTGATE_DASK_ADDRESS set, trains on that Dask "
+        "cluster: its Parquet parts read lazily by the workers, LightGBM fitted there on encoders fitted on a sample, "
+        "the gate's predictions made per partition, SHAP on a sample. At or below it (or with no address) everything "
+        "runs in the flow's process, as before.",
+    )
     search_strategy: SearchStrategy = Field(
         _SEARCH.strategy,
         description="halving: successive halving of every family's candidates together, within "
