@@ -62,6 +62,9 @@ class BatchOutcome:
         window: the batches the retrain trained on; ``window_rows`` their rows.
         regime_start: the first batch of the regime after this batch (windows start there).
         train_seconds: wall seconds of the retrain (train, gate, explain).
+        history_version: after a drift retrain on a small window, the second challenger trained on
+            the whole history (same gate rows); ``history_gate`` its verdict, ``history_window_rows``
+            its rows.
     """
 
     batch: int
@@ -88,6 +91,9 @@ class BatchOutcome:
     window_rows: int | None = None
     regime_start: int | None = None
     train_seconds: float | None = None
+    history_version: str | None = None
+    history_gate: str | None = None
+    history_window_rows: int | None = None
 
     TABLE = (
         "batch",
@@ -119,6 +125,13 @@ class BatchOutcome:
         self.metric = result.challenger_score if result.promoted else result.champion_score
         if result.promoted:
             self.champion = version
+
+    def add_history(self, version: str, result: GateVerdict, rows: int) -> None:
+        """Record the whole-history challenger of a drift retrain; it is the champion if the gate promoted it."""
+        self.history_version, self.history_gate, self.history_window_rows = version, str(result.outcome), rows
+        self.reasons = [*self.reasons, f"history challenger v{version} ({rows} rows): gate: {result.reason}"]
+        if result.promoted:
+            self.promoted, self.champion, self.metric = True, version, result.challenger_score
 
     def to_record(self) -> dict[str, Any]:
         """JSON-ready record (the lake's progress file)."""

@@ -8,7 +8,7 @@ the settings.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Literal
 
@@ -56,10 +56,15 @@ class RetrainPolicy:
 
 @dataclass(frozen=True)
 class WindowPolicy:
-    """How large a training window grows: rows at most, and optionally batches at most."""
+    """How large a training window grows: rows at most, optionally batches at most.
+
+    ``history_below_rows``: a drift retrain whose window (the drifted batches) holds fewer rows also
+    trains a second challenger on the whole history; 0: never.
+    """
 
     max_rows: int = 200_000
     max_batches: int | None = None
+    history_below_rows: int = 20_000
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,11 @@ class GatePolicy:
     resamples: int = 1000
     seed: int = SEED
     noninferiority_margin: float = 0.01
+
+    def for_candidates(self, n: int) -> GatePolicy:
+        """The policy for one of ``n`` challengers gated in one retrain: Bonferroni, so the chance that
+        any of them is promoted without being better stays at most ``1 - confidence``."""
+        return replace(self, confidence=1 - (1 - self.confidence) / n) if n > 1 else self
 
     def threshold(self, question: Question) -> float:
         """The relative improvement the lower bound must clear: ``margin``, or ``-noninferiority_margin``."""

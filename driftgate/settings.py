@@ -110,6 +110,13 @@ class Settings(BaseSettings):
         description="Cap of a training window in batches (newest first); unset: no cap, DRIFTGATE_TRAIN_MAX_ROWS "
         "bounds it. The window holds every accepted batch since the last drift retrain.",
     )
+    history_challenger_below_rows: int = Field(
+        _WINDOW.history_below_rows,
+        ge=0,
+        description="A drift retrain whose window (the drifted batches) holds fewer rows also trains a second "
+        "challenger on the whole history; the gate judges both on the drifted batches' test rows, each at a "
+        "Bonferroni-split confidence. 0: never.",
+    )
     search_iter: int = Field(_SEARCH.n_iter, description="Hyperparameter candidates tried per model family.")
     cv_folds: int = Field(_SEARCH.cv_folds, description="Cross-validation folds of the search.")
     n_jobs: int = Field(
@@ -251,7 +258,11 @@ class Settings(BaseSettings):
         return RetrainPolicy(name=self.retrain_policy, growth=self.retrain_growth)
 
     def window_policy(self) -> WindowPolicy:
-        return WindowPolicy(max_rows=self.train_max_rows, max_batches=self.train_window)
+        return WindowPolicy(
+            max_rows=self.train_max_rows,
+            max_batches=self.train_window,
+            history_below_rows=self.history_challenger_below_rows,
+        )
 
     def search_settings(self) -> SearchSettings:
         return SearchSettings(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
+from functools import partial
 
 from mlflow.tracking import MlflowClient
 from prefect import flow
@@ -17,18 +19,21 @@ from prefect.runtime import flow_run
 from driftgate.context import Context, build_context
 from driftgate.flows.ingest import ingest_batches
 from driftgate.lease import dataset_lease
+from driftgate.policies import GatePolicy, Question
 from driftgate.registry import champion_version, lineage
 from driftgate.settings import get_settings
 from driftgate.tasks.drift import Trigger, decide_task, drift_task
 from driftgate.tasks.explain import explain_task
-from driftgate.tasks.gate import gate_task, run_links
+from driftgate.tasks.gate import GateResult, gate_task, run_links
 from driftgate.tasks.loop import (
     BatchOutcome,
+    Window,
     batch_rows,
     choose_window,
     forced_retrain,
     gate_question,
     growth_since,
+    history_window,
     load_champion_task,
     next_regime_start,
     publish_outcomes,
@@ -36,7 +41,7 @@ from driftgate.tasks.loop import (
     read_outcomes,
     record_outcome_task,
 )
-from driftgate.tasks.train import load_window, split_rows, train_task
+from driftgate.tasks.train import TrainedVersion, TrainingData, load_window, split_rows, train_task
 from driftgate.tasks.validate import validate_batch_task
 from driftgate.tracking import configure_mlflow, experiment_id
 
@@ -113,6 +118,10 @@ def retrain_batch(
 ) -> None:
     """Train on the regime's window ending at the outcome's batch, gate, explain; fills in ``outcome``.
 
+    A drift retrain whose window is small (``DRIFTGATE_HISTORY_CHALLENGER_BELOW_ROWS``) also trains
+    a challenger on the whole history; it is gated after the first, on the same test rows, against
+    whichever is champion then, and each gate's confidence is split between the two.
+
     Args:
         trained: the batches the current champion trained on (the gate asks non-inferiority of a
             growth retrain whose window holds them all, superiority otherwise).
@@ -120,12 +129,45 @@ def retrain_batch(
     s, spec = ctx.settings, ctx.spec
     started = time.perf_counter()
     rows = batch_rows(ctx.lake, spec.name, ctx.lake.accepted_numbers(spec.name))
-    window = choose_window(rows, outcome.batch, outcome.regime_start, s.window_policy())
+    limit = s.window_policy()
+    window = choose_window(rows, outcome.batch, outcome.regime_start, limit)
+    trigger = Trigger(outcome.trigger) if outcome.trigger else Trigger.FORCED
+    history = history_window(rows, outcome.batch, window, limit) if trigger is Trigger.DRIFT else None
+    policy = s.gate_policy().for_candidates(2 if history else 1)
     data = load_window(ctx.lake, spec, window.batches)
+    question = gate_question(trigger, window.batches, trained)
+    challenger = partial(
+        train_and_gate, ctx, client, experiment, outcome, trigger=trigger, question=question, policy=policy
+    )
+    new, result = challenger(data=data, window=window, judged_on=window.batches)
+    outcome.add_retrain(new.version, new.run_id, result)
+    outcome.window, outcome.window_rows = window.batches, window.rows
+    if history is not None:
+        whole = replace(load_window(ctx.lake, spec, history.batches), test=data.test)  # judged on the same rows
+        other, verdict = challenger(data=whole, window=history, judged_on=window.batches)
+        outcome.add_history(other.version, verdict, history.rows)
+    outcome.train_seconds = round(time.perf_counter() - started, 2)
+
+
+def train_and_gate(
+    ctx: Context,
+    client: MlflowClient,
+    experiment: str,
+    outcome: BatchOutcome,
+    *,
+    data: TrainingData,
+    window: Window,
+    trigger: Trigger,
+    question: Question,
+    policy: GatePolicy,
+    judged_on: list[int],
+) -> tuple[TrainedVersion, GateResult]:
+    """One challenger: trained on ``data``, tagged with its window, gated on ``data.test`` (the test
+    rows of the batches ``judged_on``), explained."""
+    s, spec = ctx.settings, ctx.spec
     new, model = train_task(
         client, experiment, spec, ctx.model_name, data, s.search_settings(), outcome.reasons, outcome.batch
     )
-    trigger = Trigger(outcome.trigger) if outcome.trigger else Trigger.FORCED
     tags = {
         "driftgate.trigger": str(trigger),
         "driftgate.reasons": "; ".join(outcome.reasons)[:5000],
@@ -136,7 +178,6 @@ def retrain_batch(
     for key, value in tags.items():  # after the run: train_task tags the reasons as its trigger
         client.set_tag(new.run_id, key, value)
     links = run_links(s.resolved_tracking_uri(), s.service_url(), experiment, new.run_id, new.version)
-    question = gate_question(trigger, window.batches, trained)
     # the gate judges only test rows (fixed per batch at ingest): no version ever trained on them
     result = gate_task(
         client,
@@ -146,9 +187,9 @@ def retrain_batch(
         model=model,
         run_id=new.run_id,
         rows=data.test,
-        policy=s.gate_policy(),
+        policy=policy,
         links=links,
-        batches=window.batches,
+        batches=judged_on,
         question=question,
     )
     explain_task(
@@ -160,9 +201,7 @@ def retrain_batch(
         gate_reason=result.reason,
         budget=s.explain_settings(),
     )
-    outcome.add_retrain(new.version, new.run_id, result)
-    outcome.window, outcome.window_rows = window.batches, window.rows
-    outcome.train_seconds = round(time.perf_counter() - started, 2)
+    return new, result
 
 
 @flow(name="continuous-training")

@@ -9,6 +9,7 @@ from driftgate.tasks.loop._window import (
     choose_window,
     gate_question,
     growth_since,
+    history_window,
     next_regime_start,
 )
 
@@ -21,6 +22,7 @@ __all__ = [
     "format_table",
     "gate_question",
     "growth_since",
+    "history_window",
     "load_champion_task",
     "next_regime_start",
     "publish_outcomes",

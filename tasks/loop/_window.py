@@ -88,6 +88,18 @@ def next_regime_start(
     return previous_start
 
 
+def history_window(rows: dict[int, int], newest: int, recent: Window, limit: WindowPolicy) -> Window | None:
+    """The whole-history window beside a drift retrain's small window (pure).
+
+    None when the recent window holds ``limit.history_below_rows`` rows or more, or when the whole
+    history (capped like any window) holds no more rows than it.
+    """
+    if recent.rows >= limit.history_below_rows:
+        return None
+    whole = choose_window(rows, newest, None, limit)
+    return whole if whole.rows > recent.rows else None
+
+
 def gate_question(trigger: Trigger | None, window: list[int], trained: list[int]) -> Question:
     """Non-inferiority for more of the same (growth or always, the window holds every batch the champion
     trained on); superiority otherwise (drift, metric, forced: the challenger must be better)."""

@@ -50,6 +50,12 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(
     assert by_batch[3].window == [3]  # the window restarts at the drifted batch
     assert by_batch[3].gate in {"promoted", "not better", "inconclusive"}
     assert by_batch[3].gate_interval is not None  # a comparison with a champion carries its interval
+    # the drifted window is small: a second challenger learned from the whole history, judged on the same rows
+    assert by_batch[3].history_version == str(int(by_batch[3].version) + 1)
+    assert by_batch[3].history_gate in {"promoted", "not better", "inconclusive"}
+    assert by_batch[3].history_window_rows == sum(
+        m.rows for m in (build_context(get_settings()).lake.manifest("synthetic-regression", n) for n in (1, 2, 3)) if m
+    )
     assert by_batch[2].gate is None  # no retrain, no gate
     assert by_batch[4].valid is False  # the corrupt batch is quarantined ...
     ctx = build_context(get_settings())
@@ -68,6 +74,11 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(
     description = client.get_model_version("synthetic-regressor", champ.version).description
     assert "triggered by:" in description
     assert "Gate: " in description  # what triggered it and how it compared
+    history = client.get_model_version("synthetic-regressor", by_batch[3].history_version)
+    assert client.get_run(history.run_id).data.tags["driftgate.window.batches"] == "1,2,3"
+    history_tags = client.get_run(history.run_id).data.tags
+    assert history_tags["driftgate.gate.batches"] == "[3]"  # judged on the drifted batch's test rows
+    assert float(history_tags["driftgate.gate.confidence"]) == pytest.approx(0.975)  # two challengers: 2.5 % each
     refs = lineage(client, champ)
     assert 4 not in [b.number for b in refs]  # ... and never trained on
     for ref in refs:  # the version names exactly the batches (and their content hashes) that trained it

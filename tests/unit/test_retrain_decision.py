@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from driftgate.policies import DriftPolicy, Question, RetrainPolicy, WindowPolicy
+from driftgate.policies import DriftPolicy, GatePolicy, Question, RetrainPolicy, WindowPolicy
 from driftgate.spec import load_spec
 from driftgate.tasks.drift import DriftReport, Growth, Trigger, decide
-from driftgate.tasks.loop import choose_window, gate_question, growth_since, next_regime_start
+from driftgate.tasks.loop import choose_window, gate_question, growth_since, history_window, next_regime_start
 from tests.conftest import ROOT
 
 SPEC = load_spec("synthetic-regression", ROOT / "datasets")
@@ -84,6 +84,30 @@ def test_the_window_is_every_batch_of_the_regime_up_to_the_caps(
     window = choose_window(ROWS, 6, regime, WindowPolicy(max_rows=max_rows, max_batches=max_batches))
     assert window.batches == batches
     assert window.rows == 100 * len(batches)
+
+
+@pytest.mark.parametrize(
+    ("below", "regime", "expected"),
+    [
+        (250, 5, [1, 2, 3, 4, 5, 6]),  # the drifted window [5, 6] (200 rows) is small: the whole history beside it
+        (200, 5, None),  # 200 rows are not fewer than 200: no second challenger
+        (0, 5, None),  # off
+        (10_000, None, None),  # the window already holds the whole history
+    ],
+)
+def test_a_small_drift_window_gets_a_whole_history_challenger(
+    below: int, regime: int | None, expected: list[int] | None
+) -> None:
+    limit = WindowPolicy(history_below_rows=below)
+    recent = choose_window(ROWS, 6, regime, limit)
+    history = history_window(ROWS, 6, recent, limit)
+    assert (history.batches if history else None) == expected
+
+
+def test_two_challengers_split_the_gates_confidence() -> None:
+    policy = GatePolicy(confidence=0.95)
+    assert policy.for_candidates(1) is policy
+    assert policy.for_candidates(2).confidence == pytest.approx(0.975)  # Bonferroni: 5 % in all, 2.5 % each
 
 
 def test_growth_counts_the_accepted_rows_after_the_champions_batches() -> None:
