@@ -14,6 +14,7 @@ from driftgate.tasks.train._distributed import (
     fit_on_cluster,
     split_metrics,
 )
+from driftgate.tasks.train._halving import search_splits
 from driftgate.tasks.train._pipeline import (
     STRATEGIES,
     build_pipeline,
@@ -57,6 +58,7 @@ __all__ = [
     "sample_rows",
     "search",
     "search_spaces",
+    "search_splits",
     "split_metrics",
     "split_rows",
     "split_xy",

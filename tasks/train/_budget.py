@@ -36,7 +36,7 @@ from sklearn.pipeline import Pipeline
 
 from driftgate.policies import SearchSettings
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.train._halving import FACTOR, encode_once, splitter
+from driftgate.tasks.train._halving import FACTOR, encode_once, search_splits
 from driftgate.tasks.train._pipeline import (
     Candidate,
     SearchResult,
@@ -166,10 +166,8 @@ def budgeted_search(
             estimator.set_params(early_stopping=True)  # also on the small rungs ('auto' is off below 10k rows)
         encoded[family] = (pre, Xt, estimator)
     stratify = y if spec.task == "classification" else None
-    splits = [
-        (_stratified_order(tr, stratify, cfg.seed + i), te)
-        for i, (tr, te) in enumerate(splitter(spec, len(X), cfg).split(np.zeros(len(X)), y))
-    ]
+    folds = search_splits(spec, train, cfg)  # grouped when the spec has a group key
+    splits = [(_stratified_order(tr, stratify, cfg.seed + i), te) for i, (tr, te) in enumerate(folds)]
     spaces = {f: {k.removeprefix("model__"): v for k, v in space.items()} for f, (_, space) in families.items()}
     pool = _pool(spaces, cfg.n_iter, cfg.seed, first)
     rows = _rung_rows(min(len(order) for order, _ in splits), len(pool))

@@ -36,14 +36,18 @@ from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (makes 
 from sklearn.model_selection import (
     BaseCrossValidator,
     BaseShuffleSplit,
+    GroupKFold,
+    GroupShuffleSplit,
     HalvingRandomSearchCV,
     KFold,
     ShuffleSplit,
+    StratifiedGroupKFold,
     StratifiedKFold,
     StratifiedShuffleSplit,
 )
 from sklearn.pipeline import Pipeline
 
+from driftgate.frames import group_keys
 from driftgate.policies import SearchSettings
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.train._pipeline import (
@@ -63,14 +67,64 @@ FACTOR = 3
 SPARSE_BELOW = 0.3  # density under which the linear family fits on a sparse matrix
 
 
-def splitter(
-    spec: DatasetSpec, rows: int, cfg: SearchSettings
-) -> KFold | StratifiedKFold | BaseShuffleSplit | BaseCrossValidator:
-    """One holdout split for many rows, K folds for few."""
-    if rows < cfg.holdout_rows:
+def search_groups(train: pd.DataFrame, spec: DatasetSpec) -> np.ndarray | None:
+    """Each training row's group for the search's splits (the spec's ``group_key``), None without one.
+
+    Rows whose key is missing (live feedback carries none) are each a group of their own, as
+    :func:`driftgate.frames.assign_splits` splits them by position. Fewer than two groups cannot
+    be kept apart: None, and the splits are the plain ones.
+    """
+    keys = group_keys(train, spec)
+    if keys is None:
+        return None
+    present = keys.notna().to_numpy()
+    codes = np.empty(len(keys), dtype=np.int64)
+    codes[present], _ = pd.factorize(keys[present].map(str))  # as assign_splits hashes them: 7 and "7" agree
+    codes[~present] = -1 - np.arange(int((~present).sum()))
+    if len(np.unique(codes)) < 2:
+        log.warning("group key %r has fewer than 2 groups in the training rows: folds ignore it", spec.group_key)
+        return None
+    return codes
+
+
+def kfolds(
+    spec: DatasetSpec, cfg: SearchSettings, groups: np.ndarray | None = None
+) -> KFold | StratifiedKFold | GroupKFold | StratifiedGroupKFold:
+    """Shuffled K folds (stratified for classifiers); with ``groups``, no group in two folds."""
+    if groups is None:
         return cv_folds(spec, cfg)
+    folds = min(cfg.cv_folds, len(np.unique(groups)))
+    if spec.task == "classification":
+        return StratifiedGroupKFold(folds, shuffle=True, random_state=cfg.seed)
+    return GroupKFold(folds, shuffle=True, random_state=cfg.seed)
+
+
+def splitter(
+    spec: DatasetSpec, rows: int, cfg: SearchSettings, groups: np.ndarray | None = None
+) -> KFold | StratifiedKFold | BaseShuffleSplit | BaseCrossValidator:
+    """One holdout split for many rows, K folds for few; with ``groups``, no group on both sides of a split.
+
+    Grouped, the holdout is group-shuffled: stratified holdouts do not exist for groups, and at
+    ``holdout_rows`` rows the classes balance on their own. Pass the same ``groups`` to the
+    splitter's ``split`` (or to the search's ``fit``).
+    """
+    if rows < cfg.holdout_rows:
+        return kfolds(spec, cfg, groups)
+    if groups is not None:
+        return GroupShuffleSplit(n_splits=1, test_size=HOLDOUT_SHARE, random_state=cfg.seed)
     cls = StratifiedShuffleSplit if spec.task == "classification" else ShuffleSplit
     return cls(n_splits=1, test_size=HOLDOUT_SHARE, random_state=cfg.seed)
+
+
+def search_splits(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (training, validation) row positions the budgeted search scores candidates on.
+
+    The same :func:`splitter` and :func:`search_groups` the other searches give their CV, so a
+    patient's repeat visits never sit on both sides of a fold.
+    """
+    X, y = split_xy(train, spec)
+    groups = search_groups(train, spec)
+    return list(splitter(spec, len(X), cfg, groups).split(np.zeros(len(X)), y.to_numpy(), groups))
 
 
 def encode_once(pipe: Pipeline, X: pd.DataFrame, y: pd.Series, family: str) -> tuple[Pipeline, Any]:
@@ -108,7 +162,8 @@ def family_halving_search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSet
         The search's result; ``model`` is the spec's pipeline (``pre`` + ``model``) fitted on all rows.
     """
     X, y = split_xy(train, spec)
-    split = splitter(spec, len(X), cfg)
+    groups = search_groups(train, spec)
+    split = splitter(spec, len(X), cfg, groups)
     candidates: list[Candidate] = []
     best: tuple[float, str, dict[str, Any], Pipeline, BaseEstimator, Any] | None = None
     for family, (pipe, space) in search_spaces(spec, cfg.seed, cfg.encoding).items():
@@ -131,7 +186,7 @@ def family_halving_search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSet
             random_state=cfg.seed,
             n_jobs=cfg.n_jobs,
         )
-        hs.fit(Xt, y)
+        hs.fit(Xt, y, groups=groups)
         found = _family_candidates(family, hs.cv_results_)
         candidates += found
         top = found[0]

@@ -13,12 +13,11 @@ from sklearn.model_selection import RandomizedSearchCV
 from driftgate.policies import SearchSettings
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.train._budget import budgeted_search
-from driftgate.tasks.train._halving import family_halving_search
+from driftgate.tasks.train._halving import family_halving_search, kfolds, search_groups
 from driftgate.tasks.train._pipeline import (
     STRATEGIES,
     Candidate,
     SearchResult,
-    cv_folds,
     plain,
     scorer,
     search_spaces,
@@ -73,7 +72,8 @@ def search(
 def random_search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) -> SearchResult:
     """The original search: randomised search under CV for every family, each refitted; the best CV score wins."""
     X, y = split_xy(train, spec)
-    folds = cv_folds(spec, cfg)
+    groups = search_groups(train, spec)
+    folds = kfolds(spec, cfg, groups)
     candidates: list[Candidate] = []
     best: tuple[float, str, RandomizedSearchCV] | None = None
     with _parallel(cfg.dask_address):
@@ -89,7 +89,7 @@ def random_search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) -
                 refit=True,
                 error_score="raise",
             )
-            rs.fit(X, y)
+            rs.fit(X, y, groups=groups)
             res = rs.cv_results_
             for i, params in enumerate(res["params"]):
                 clean = {k.removeprefix("model__"): plain(v) for k, v in params.items()}
