@@ -18,7 +18,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -50,6 +50,34 @@ labels_table = sa.Table(
     sa.Column("label", sa.Text, nullable=False),  # JSON: a class label or a number
     sa.Column("ts", sa.String(40), nullable=False),
 )
+
+
+class PredictionRow(NamedTuple):
+    """One row to insert into ``predictions`` (its columns but the row id, inputs and output as JSON)."""
+
+    ts: str
+    model_name: str
+    model_version: str
+    latency_ms: float
+    inputs: str
+    output: str
+    prediction_id: str | None
+    role: str
+
+
+class ChampionRow(NamedTuple):
+    """A champion row of the log as the shadow scorer reads it."""
+
+    id: int
+    prediction_id: str
+    inputs: str  # JSON
+    model_version: str
+
+
+def _champion_row(r: sa.Row[Any]) -> ChampionRow:
+    return ChampionRow(
+        id=int(r.id), prediction_id=str(r.prediction_id), inputs=str(r.inputs), model_version=str(r.model_version)
+    )
 
 
 def connect(url: str) -> sa.Engine:
@@ -127,7 +155,7 @@ def _multi_row(single: str, rows: int) -> str:
 def insert_prediction_rows(engine: sa.Engine, params: Sequence[tuple[Any, ...]]) -> int:
     """Insert prediction rows in one transaction; the rows inserted (a repeated ``(prediction_id, role)`` is skipped).
 
-    Each row is ``(ts, model_name, model_version, latency_ms, inputs_json, output_json, prediction_id, role)``.
+    Each row is a :class:`PredictionRow` (or a plain tuple of its fields, in its order).
     Multi-row VALUES: sqlite3's executemany releases and retakes the GIL for every row, and in the
     service each retake waits for the event loop; one statement per 120 rows does not.
     """
@@ -147,8 +175,8 @@ def newest_prediction_id(engine: sa.Engine) -> int:
         return int(conn.execute(sa.select(sa.func.max(predictions_table.c.id))).scalar() or 0)
 
 
-def champion_rows_after(engine: sa.Engine, after_id: int, limit: int) -> list[tuple[int, str, str, str]]:
-    """``(id, prediction_id, inputs_json, model_version)`` of champion rows after ``after_id``, oldest first.
+def champion_rows_after(engine: sa.Engine, after_id: int, limit: int) -> list[ChampionRow]:
+    """Champion rows after ``after_id``, oldest first.
 
     Rows without a prediction id (written by older versions) are left out.
     """
@@ -160,7 +188,7 @@ def champion_rows_after(engine: sa.Engine, after_id: int, limit: int) -> list[tu
         .limit(limit)
     )
     with engine.connect() as conn:
-        return [(int(r.id), str(r.prediction_id), str(r.inputs), str(r.model_version)) for r in conn.execute(query)]
+        return [_champion_row(r) for r in conn.execute(query)]
 
 
 def champion_ids_after(engine: sa.Engine, after_id: int, limit: int) -> list[int]:
@@ -173,17 +201,17 @@ def champion_ids_after(engine: sa.Engine, after_id: int, limit: int) -> list[int
         .limit(limit)
     )
     with engine.connect() as conn:
-        return [int(r[0]) for r in conn.execute(query)]
+        return [int(i) for i in conn.execute(query).scalars()]
 
 
-def champion_rows_with_ids(engine: sa.Engine, ids: list[int]) -> list[tuple[int, str, str, str]]:
-    """``(id, prediction_id, inputs_json, model_version)`` of the champion rows with these row ids, oldest first."""
+def champion_rows_with_ids(engine: sa.Engine, ids: list[int]) -> list[ChampionRow]:
+    """The champion rows with these row ids, oldest first."""
     if not ids:
         return []
     p = predictions_table
     query = sa.select(p.c.id, p.c.prediction_id, p.c.inputs, p.c.model_version).where(p.c.id.in_(ids)).order_by(p.c.id)
     with engine.connect() as conn:
-        return [(int(r.id), str(r.prediction_id), str(r.inputs), str(r.model_version)) for r in conn.execute(query)]
+        return [_champion_row(r) for r in conn.execute(query)]
 
 
 def count_champion_rows(engine: sa.Engine, after_id: int, upto_id: int) -> int:

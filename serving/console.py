@@ -1,27 +1,28 @@
-"""The web console: home, try a prediction, timeline of batches, monitor, lake reports, static files.
+"""The web console's pages: what they show, and how (templates, a strict CSP, the service's own assets).
 
 Read-only pages from templates (:mod:`driftgate.pages`); everything a page needs comes from this
 service (no external URL), from the registry through the model store, and from the lake's
 ``reports/`` and ``state/`` areas through :class:`~driftgate.serving.lake_reader.LakeReader`.
+The routes are in :mod:`driftgate.serving.routes.console` and :mod:`driftgate.serving.routes.reports`.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import pandas as pd
-from litestar import MediaType, Request, Response, get
+from litestar import MediaType, Response
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.params import PathParameter
 
 from driftgate.charts import Panel, line_panels
 from driftgate.contract import InputContract
-from driftgate.lake import Lake
 from driftgate.pages import METRIC_NAMES, number, render, static_dir
-from driftgate.serving.lake_reader import LakeReader, content_type
+from driftgate.serving.lake_reader import LakeReader
 from driftgate.serving.versions import VersionViews
+from driftgate.spec import DatasetSpec
 
 # Console pages run only the service's own script and style; lake reports are shown sandboxed
 # (their inline style only: Data Docs' CDN links and any script stay blocked).
@@ -41,21 +42,12 @@ NAV = [
 SWAGGER_DIR = "swagger"
 
 
+@dataclass(frozen=True)
 class Console:
-    """What the console's handlers share: the lake reader and the registry views."""
+    """What the console's pages read: the lake's reports and state, and the registry's versions (both cached)."""
 
-    def __init__(self, svc: Any) -> None:
-        self.svc = svc
-        s = svc.settings
-        self.reader = LakeReader(Lake(s.resolved_lake_url(), s.storage_options()), svc.store.spec.name)
-        self.versions = VersionViews(svc.store)
-
-
-def console_of(request: Request[Any, Any, Any]) -> Console:
-    state = request.app.state
-    if "console" not in state:
-        state.console = Console(state.service)
-    return state.console  # type: ignore[no-any-return]
+    reader: LakeReader
+    versions: VersionViews
 
 
 def html_page(template: str, here: str, status: int = 200, **context: Any) -> Response[str]:
@@ -64,6 +56,15 @@ def html_page(template: str, here: str, status: int = 200, **context: Any) -> Re
     return Response(
         body, media_type=MediaType.HTML, status_code=status, headers={"content-security-policy": CONSOLE_CSP}
     )
+
+
+def not_found(what: str) -> Response[str]:
+    return html_page("console/not_found.html", "", status=404, title="Not found", what=what)
+
+
+def report_file(data: bytes | str, media_type: str) -> Response[Any]:
+    """A report as written (a lake file, a logged explanation), sandboxed: its inline style only."""
+    return Response(data, media_type=media_type, headers={"content-security-policy": REPORT_CSP})
 
 
 RECORD_FIELDS = (
@@ -93,59 +94,6 @@ def batch_row(record: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def not_found(what: str) -> Response[str]:
-    return html_page("console/not_found.html", "", status=404, title="Not found", what=what)
-
-
-@get("/console", sync_to_thread=True)
-def console_home(request: Request[Any, Any, Any]) -> Response[str]:
-    """The champion's card, the service's state, the latest batches, links to the other UIs."""
-    con = console_of(request)
-    s = con.svc.settings
-    store = con.svc.store
-    served = store.current
-    links = [(label, url) for label, url in (("Prefect UI", s.prefect_ui_url), ("MLflow UI", s.mlflow_ui_url)) if url]
-    return html_page(
-        "console/home.html",
-        "/console",
-        title=f"{store.name}: champion",
-        champion=con.versions.champion(),
-        served=served.version if served else None,
-        last_error=store.last_error,
-        recent=[batch_row(r) for r in con.reader.progress()[-5:][::-1]],
-        links=links,
-        metric=store.spec.metric.name,
-    )
-
-
-@get("/console/predict", sync_to_thread=False)
-def console_predict(request: Request[Any, Any, Any]) -> Response[str]:
-    """A form generated from the input contract, pre-filled with a typical row of the champion's training rows."""
-    con = console_of(request)
-    served = con.svc.store.current
-    contract = served.contract if served else InputContract.from_spec(con.svc.store.spec, con.svc.settings.max_records)
-    example = contract.example() | typical_row(served.input_example if served else None, contract.names)
-    fields = [
-        {
-            "name": r.name,
-            "kind": r.kind,
-            "min": r.min,
-            "max": r.max,
-            "choices": sorted(r.values),
-            "value": number(example.get(r.name)).replace(",", "") if r.kind == "numeric" else example.get(r.name),
-        }
-        for r in contract.fields
-    ]
-    return html_page(
-        "console/predict.html",
-        "/console/predict",
-        title="Try a prediction",
-        fields=fields,
-        version=served.version if served else None,
-        task=con.svc.store.spec.task,
-    )
-
-
 def typical_row(rows: pd.DataFrame | None, names: list[str]) -> dict[str, Any]:
     """The median of each numeric feature and the most common value of each other one, over the rows the
     champion keeps as its input example (real training rows, in memory already: no lake read per page)."""
@@ -163,11 +111,9 @@ def typical_row(rows: pd.DataFrame | None, names: list[str]) -> dict[str, Any]:
     return out
 
 
-@get("/console/timeline", sync_to_thread=True)
-def console_timeline(request: Request[Any, Any, Any]) -> Response[str]:
-    """One row per batch with links to its reports, and the metric and drift share over batches."""
-    con = console_of(request)
-    r = con.reader
+def timeline(console: Console, spec: DatasetSpec) -> dict[str, Any]:
+    """The timeline page's context: one row per batch with its reports, the metric and drift drawn over batches."""
+    r = console.reader
     rows = []
     for rec in map(batch_row, r.progress()):
         n = rec["batch"]
@@ -187,7 +133,7 @@ def console_timeline(request: Request[Any, Any, Any]) -> Response[str]:
         points[row["batch"]] = {"metric": row["rec"].get("metric"), "drift": row["rec"].get("drift")}
     quarantined = sorted({row["batch"] for row in rows if row["rec"].get("valid") is False})
     xs = [x for x in sorted(points) if x not in quarantined]
-    spec_metric = con.svc.store.spec.metric
+    spec_metric = spec.metric
     better = "higher is better" if spec_metric.direction == "maximize" else "lower is better"
     chart = line_panels(
         xs,
@@ -207,17 +153,14 @@ def console_timeline(request: Request[Any, Any, Any]) -> Response[str]:
         gaps=quarantined,
     )
     backtests = [p for p in r.reports("backtest") if p.endswith(".html")]
-    refused = {v["version"]: v["refused"] for v in con.versions.index() if v.get("refused")}
-    return html_page(
-        "console/timeline.html",
-        "/console/timeline",
-        title="Timeline of batches",
-        rows=rows,
-        chart=chart if xs else None,
-        dataset=r.dataset,
-        backtest=backtests[-1] if backtests else None,
-        refused=refused,
-    )
+    refused = {v["version"]: v["refused"] for v in console.versions.index() if v.get("refused")}
+    return {
+        "rows": rows,
+        "chart": chart if xs else None,
+        "dataset": r.dataset,
+        "backtest": backtests[-1] if backtests else None,
+        "refused": refused,
+    }
 
 
 def _window(rec: dict[str, Any]) -> str | None:
@@ -233,25 +176,19 @@ def _window(rec: dict[str, Any]) -> str | None:
     return ", ".join(p for p in (span, count) if p)
 
 
-@get("/console/monitor", sync_to_thread=True)
-def console_monitor(request: Request[Any, Any, Any]) -> Response[str]:
-    """Live-input drift reports and the monitor's state (realized performance when recorded)."""
-    con = console_of(request)
-    r = con.reader
-    found = sorted(r.reports("monitor"), key=_report_order, reverse=True)
+def monitor(reader: LakeReader) -> dict[str, Any]:
+    """The monitor page's context: live-input drift reports, the newest summary, the monitor's state."""
+    found = sorted(reader.reports("monitor"), key=_report_order, reverse=True)
     reports = [p for p in found if p.endswith(".html")]
     summaries = [p for p in found if p.endswith(".json")]
-    last = _json(r.read(summaries[0])) if summaries else None
+    last = _json(reader.read(summaries[0])) if summaries else None
     page = summaries[0].removesuffix(".json") + ".html" if last else None
-    return html_page(
-        "console/monitor.html",
-        "/console/monitor",
-        title="Monitor: live predictions",
-        reports=reports,
-        state=r.state("monitor.json"),
-        last=last,
-        last_page=page if page in reports else None,
-    )
+    return {
+        "reports": reports,
+        "state": reader.state("monitor.json"),
+        "last": last,
+        "last_page": page if page in reports else None,
+    }
 
 
 def _json(data: bytes | None) -> dict[str, Any] | None:
@@ -268,18 +205,8 @@ def _report_order(path: str) -> tuple[int, str]:
     return (int(digits) if digits else -1, path)
 
 
-@get("/console/lake/{path:path}", sync_to_thread=True)
-def console_lake_file(request: Request[Any, Any, Any], path: Annotated[str, PathParameter()]) -> Response[Any]:
-    """A report file of the lake (``reports/`` only; any other path, ``..`` included, is a 404)."""
-    data = console_of(request).reader.read(path)
-    if data is None:
-        return not_found("no such report in the lake")
-    return Response(data, media_type=content_type(path), headers={"content-security-policy": REPORT_CSP})
-
-
-@get("/static/{path:path}", sync_to_thread=False, include_in_schema=False)
-def static_file(path: Annotated[str, PathParameter()]) -> Response[Any]:
-    """The stylesheet, the console's script and Swagger UI's assets (served here: works offline)."""
+def static_asset(path: str) -> tuple[bytes, str] | None:
+    """The bytes and media type of a stylesheet, the console's script or a Swagger UI asset (None: no such file)."""
     name = path.strip("/")
     if name.startswith(f"{SWAGGER_DIR}/"):
         import swagger_ui  # the swagger-ui-py package: Swagger UI 5 (OpenAPI 3.1) static files
@@ -289,9 +216,9 @@ def static_file(path: Annotated[str, PathParameter()]) -> Response[Any]:
         folder = static_dir()
     data = _static(str(folder), name)
     if data is None:
-        return Response(b"not found", status_code=404, media_type=MediaType.TEXT)
+        return None
     kind = {"js": "text/javascript", "css": "text/css", "png": "image/png"}.get(name.rsplit(".", 1)[-1], "")
-    return Response(data, media_type=kind or "application/octet-stream", headers={"cache-control": "max-age=3600"})
+    return data, kind or "application/octet-stream"
 
 
 _STATIC: dict[tuple[str, str], bytes] = {}
@@ -321,8 +248,17 @@ def swagger_offline() -> SwaggerRenderPlugin:
     )
 
 
-def console_routes() -> list[Any]:
-    return [console_home, console_predict, console_timeline, console_monitor, console_lake_file, static_file]
-
-
-__all__ = ["console_routes", "html_page", "not_found", "swagger_offline"]
+def predict_form(contract: InputContract, typical: dict[str, Any]) -> list[dict[str, Any]]:
+    """The try-a-prediction form's fields, from the input contract, pre-filled with a typical row."""
+    example = contract.example() | typical
+    return [
+        {
+            "name": r.name,
+            "kind": r.kind,
+            "min": r.min,
+            "max": r.max,
+            "choices": sorted(r.values),
+            "value": number(example.get(r.name)).replace(",", "") if r.kind == "numeric" else example.get(r.name),
+        }
+        for r in contract.fields
+    ]

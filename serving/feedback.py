@@ -1,4 +1,4 @@
-"""``POST /feedback``: true labels of earlier predictions, by prediction id.
+"""Labels of earlier predictions (``POST /feedback``): checked against the target, stored once.
 
 Each label is checked against the dataset's target (a class the served model knows; a finite
 number within the spec's target range) and stored once beside its prediction. Ids no logged
@@ -9,24 +9,17 @@ the database after a write (at most every few seconds) into ``driftgate_realized
 
 from __future__ import annotations
 
-import asyncio
-import hmac
 import logging
 import math
 import time
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, post
-from litestar.status_codes import HTTP_200_OK
 
 from driftgate.predictions_db import MAX_ID_LENGTH, connect, read_labelled, store_labels
 from driftgate.serving.body import json_type
-from driftgate.serving.guards import feedback_source_problem, json_state_change
-from driftgate.serving.model_store import ModelStore
-from driftgate.serving.schemas import ErrorBody, ErrorItem
+from driftgate.serving.schemas import ErrorItem
 from driftgate.serving.telemetry import Telemetry
-from driftgate.settings import Settings
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.evaluate import realized_metrics
 
@@ -105,7 +98,7 @@ def check_items(
 class FeedbackStore:
     """The prediction database as /feedback writes it, and the realized-metric gauges."""
 
-    def __init__(self, url: str, spec: DatasetSpec, model: str, window: int, telemetry: Telemetry) -> None:
+    def __init__(self, url: str, spec: DatasetSpec, *, model: str, window: int, telemetry: Telemetry) -> None:
         self.url, self.spec, self.model, self.window, self.telemetry = url, spec, model, window, telemetry
         self._gauged_at = 0.0
 
@@ -121,7 +114,11 @@ class FeedbackStore:
         if stored and time.monotonic() - self._gauged_at > GAUGE_EVERY_S:
             self._gauged_at = time.monotonic()
             self.update_gauges()
-        return FeedbackResponse(len(stored), IdList(len(unknown), unknown), IdList(len(duplicate), duplicate))
+        return FeedbackResponse(
+            stored=len(stored),
+            unknown=IdList(count=len(unknown), ids=unknown),
+            duplicates=IdList(count=len(duplicate), ids=duplicate),
+        )
 
     def update_gauges(self) -> None:
         """Set ``driftgate_realized_metric`` per version and role from the database's newest labels."""
@@ -133,48 +130,3 @@ class FeedbackStore:
                 self.telemetry.realized_rows.labels(self.model, r.version, r.role).set(r.rows)
         except Exception:  # a gauge must never fail the feedback that was stored
             log.exception("could not update the realized-metric gauges")
-
-
-def feedback_routes(settings: Settings, store: ModelStore, telemetry: Telemetry) -> list[Any]:
-    """The ``POST /feedback`` handler of one app (it keeps its own database engine)."""
-    labels = FeedbackStore(
-        settings.resolved_predictions_db_url(), store.spec, store.name, settings.monitor_window, telemetry
-    )
-    max_bytes = settings.max_records * 256 + 1024  # ~ an id, a label and JSON punctuation per item
-
-    @post("/feedback", status_code=HTTP_200_OK, guards=[json_state_change], security=[{"apiKey": []}])
-    async def feedback(request: Request[Any, Any, Any]) -> Response[Any]:
-        """Labels of earlier predictions: ``{"labels": [{"id": ..., "label": ...}]}`` (header ``X-API-Key`` when set).
-
-        Answers how many were stored, and which ids were unknown or already labelled. With no admin
-        key set, only clients on this machine may send labels (unless ``DRIFTGATE_FEEDBACK_OPEN=true``).
-        """
-        key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
-        if key and not hmac.compare_digest(request.headers.get("x-api-key", "").encode(), key.encode()):
-            return Response(
-                ErrorBody(401, "missing or wrong X-API-Key", [ErrorItem("X-API-Key", "wrong or missing")]),
-                status_code=401,
-            )
-        client = request.client.host if request.client else None
-        refused = feedback_source_problem(client, has_key=bool(key), open_to_all=settings.feedback_open)
-        if refused:
-            return Response(ErrorBody(403, refused, [ErrorItem("request", refused)]), status_code=403)
-        body = await request.body()
-        if len(body) > max_bytes:
-            reason = f"the body holds {len(body)} bytes; /feedback takes at most {max_bytes}"
-            return Response(ErrorBody(413, reason, [ErrorItem("body", reason)]), status_code=413)
-        try:
-            items = msgspec.json.decode(body, type=FeedbackRequest).labels
-        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as exc:
-            reason = f'must be a JSON object {{"labels": [...]}}: {exc}'
-            return Response(
-                ErrorBody(400, f"invalid request body: {reason}", [ErrorItem("body", reason)]), status_code=400
-            )
-        served = store.current
-        pairs, errors = check_items(store.spec, served.classes if served else [], items, settings.max_records)
-        if errors:
-            detail = f"labels break the target's contract: {errors[0].field}: {errors[0].reason}"
-            return Response(ErrorBody(422, detail, errors), status_code=422)
-        return Response(await asyncio.to_thread(labels.store, pairs))
-
-    return [feedback]

@@ -31,6 +31,8 @@ from driftgate.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
 
+RETRY_FAILED_LOAD_S = 30.0  # a version that failed to load is tried again after this long, not on every poll
+
 
 async def poll_forever(refresh: Callable[[], object], seconds: float, what: str) -> None:
     """Call ``refresh`` off the event loop every ``seconds``, surviving any failure (cancel to stop)."""
@@ -84,7 +86,7 @@ class ServedModel:
         }
 
 
-def load_served(client: MlflowClient, spec: DatasetSpec, name: str, version: str, max_records: int) -> ServedModel:
+def load_served(client: MlflowClient, spec: DatasetSpec, *, name: str, version: str, max_records: int) -> ServedModel:
     """Load a registered version through the safe loader (which proves it predicts).
 
     Raises:
@@ -101,16 +103,16 @@ def load_served(client: MlflowClient, spec: DatasetSpec, name: str, version: str
     contract = InputContract.from_spec(spec, max_records, loaded.columns)
     classes = [str(c) for c in getattr(loaded.model, "classes_", [])] if spec.task == "classification" else []
     return ServedModel(
-        name,
-        str(version),
-        mv.run_id,
-        loaded.model,
-        contract,
-        spec.task,
-        classes,
-        metrics,
-        datetime.now(UTC).isoformat(timespec="seconds"),
-        loaded.input_example,
+        name=name,
+        version=str(version),
+        run_id=mv.run_id,
+        model=loaded.model,
+        contract=contract,
+        task=spec.task,
+        classes=classes,
+        metrics=metrics,
+        loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        input_example=loaded.input_example,
     )
 
 
@@ -148,12 +150,16 @@ class ModelStore:
                 return False
             if not force and self.current is not None and self.current.version == str(mv.version):
                 return False
-            recently_failed = self._failed_version == str(mv.version) and time.monotonic() - self._failed_at < 30
+            recently_failed = (
+                self._failed_version == str(mv.version) and time.monotonic() - self._failed_at < RETRY_FAILED_LOAD_S
+            )
             if not force and self.last_error and recently_failed:  # do not hammer a broken version
                 return False
             started = time.perf_counter()
             try:
-                served = load_served(self.client, self.spec, self.name, str(mv.version), self.max_records)
+                served = load_served(
+                    self.client, self.spec, name=self.name, version=str(mv.version), max_records=self.max_records
+                )
             except ModelLoadError as exc:  # refused or broken: never take the service down
                 self._failed(f"version {mv.version} failed to load: {exc}", str(mv.version))
                 return False

@@ -18,26 +18,58 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import sqlalchemy as sa
 
-from driftgate.predictions_db import CHAMPION_ROLE, connect, existing_ids, insert_prediction_rows, predictions_table
+from driftgate.predictions_db import (
+    CHAMPION_ROLE,
+    PredictionRow,
+    connect,
+    existing_ids,
+    insert_prediction_rows,
+    predictions_table,
+)
 from driftgate.serving.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
 
-_Entry = tuple[str, str, str, float, list[dict[str, Any]], list[Any], list[str] | None, str]
-_Row = tuple[str, str, str, float, Any, Any, str | None, str]
+class _Request(NamedTuple):
+    """One request's predictions as queued (the request path only appends these)."""
+
+    ts: str
+    model: str
+    version: str
+    latency_ms: float
+    records: list[dict[str, Any]]
+    outputs: list[Any]
+    ids: list[str] | None
+    role: str
+
+
+class _Row(NamedTuple):
+    """One record's prediction, not yet encoded."""
+
+    ts: str
+    model: str
+    version: str
+    latency_ms: float
+    record: Any
+    output: Any
+    prediction_id: str | None
+    role: str
 
 
 class PredictionLog:
+    """The writer of the prediction log: ``append`` queues (never blocks), a thread writes."""
+
     def __init__(
         self,
         url: str,
         telemetry: Telemetry,
+        *,
         flush_rows: int = 256,
         flush_seconds: float = 0.5,  # fewer, larger transactions: a commit costs ~as much as 100 rows
         capacity: int = 100_000,
@@ -47,7 +79,7 @@ class PredictionLog:
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self.capacity = capacity
-        self._queue: collections.deque[_Entry] = collections.deque()  # one entry per request
+        self._queue: collections.deque[_Request] = collections.deque()  # one entry per request
         self._appended = 0  # rows queued, ever (only append() writes it)
         self._taken = 0  # rows written or lost, ever (only the writer thread writes it)
         self._stop = threading.Event()
@@ -69,7 +101,7 @@ class PredictionLog:
             self._thread.join(timeout + self.flush_seconds + 1.0)  # + one batch already being written
         left = self._appended - self._taken
         if self.on_done is not None:
-            self.on_done(pid for entry in self._queue for pid in entry[6] or [])
+            self.on_done(pid for request in self._queue for pid in request.ids or [])
         self._queue.clear()
         if left:
             self.telemetry.predlog_lost.inc(left)
@@ -81,6 +113,7 @@ class PredictionLog:
         self,
         model: str,
         version: str,
+        *,
         latency_ms: float,
         records: list[dict[str, Any]],
         outputs: list[Any],
@@ -95,7 +128,18 @@ class PredictionLog:
                 self.on_done(ids)
             return
         self._appended += n
-        self._queue.append((datetime.now(UTC).isoformat(), model, version, latency_ms, records, outputs, ids, role))
+        self._queue.append(
+            _Request(
+                ts=datetime.now(UTC).isoformat(),
+                model=model,
+                version=version,
+                latency_ms=latency_ms,
+                records=records,
+                outputs=outputs,
+                ids=ids,
+                role=role,
+            )
+        )
 
     def _connect(self) -> sa.Engine:
         engine = self._engine
@@ -117,28 +161,51 @@ class PredictionLog:
         """Everything queued, as rows."""
         rows: list[_Row] = []
         while self._queue:
-            ts, model, version, latency_ms, records, outputs, ids, role = self._queue.popleft()
-            for i, (rec, out) in enumerate(zip(records, outputs, strict=False)):
-                rows.append((ts, model, version, latency_ms, rec, out, ids[i] if ids else None, role))
+            request = self._queue.popleft()
+            ids = request.ids
+            for i, (record, output) in enumerate(zip(request.records, request.outputs, strict=False)):
+                rows.append(
+                    _Row(
+                        ts=request.ts,
+                        model=request.model,
+                        version=request.version,
+                        latency_ms=request.latency_ms,
+                        record=record,
+                        output=output,
+                        prediction_id=ids[i] if ids else None,
+                        role=request.role,
+                    )
+                )
         return rows
 
-    def _params(self, rows: list[_Row]) -> list[tuple[Any, ...]]:
+    def _params(self, rows: list[_Row]) -> list[PredictionRow]:
         """Rows as insert parameters; a row that cannot be encoded is lost alone (and counted)."""
         encode = msgspec.json.encode
         params = []
-        for ts, model, version, latency_ms, rec, out, pid, role in rows:
+        for row in rows:
             try:
-                params.append((ts, model, version, latency_ms, encode(rec).decode(), encode(out).decode(), pid, role))
+                params.append(
+                    PredictionRow(
+                        ts=row.ts,
+                        model_name=row.model,
+                        model_version=row.version,
+                        latency_ms=row.latency_ms,
+                        inputs=encode(row.record).decode(),
+                        output=encode(row.output).decode(),
+                        prediction_id=row.prediction_id,
+                        role=row.role,
+                    )
+                )
             except Exception as exc:  # e.g. a value msgspec cannot encode: this row only
                 self.telemetry.predlog_lost.inc()
                 log.warning("prediction log lost a row it cannot encode (%s)", type(exc).__name__)
         return params
 
-    def _insert(self, params: list[tuple[Any, ...]]) -> int:
+    def _insert(self, params: list[PredictionRow]) -> int:
         """Insert rows in one transaction; the rows inserted (a repeated ``(prediction_id, role)`` is skipped)."""
         return insert_prediction_rows(self._connect(), params)
 
-    def _one_by_one(self, params: list[tuple[Any, ...]]) -> int:
+    def _one_by_one(self, params: list[PredictionRow]) -> int:
         """After a failed batch: each row alone, so one bad row loses only itself; 3 failures in a row = outage."""
         written, failures, lost = 0, 0, 0
         for i, p in enumerate(params):
@@ -185,7 +252,7 @@ class PredictionLog:
                 self.telemetry.predlog_lost.inc(len(chunk))
             self._taken += len(chunk)
             if self.on_done is not None:  # the log answers for these ids now (or they were never logged)
-                self.on_done(r[6] for r in chunk if r[6] is not None)
+                self.on_done(r.prediction_id for r in chunk if r.prediction_id is not None)
         return []
 
     def _loop(self) -> None:

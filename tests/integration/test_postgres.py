@@ -104,9 +104,9 @@ def test_the_prediction_log_writes_to_postgres_and_skips_a_repeated_id(db: str) 
     log = PredictionLog(db, telemetry(), flush_seconds=0.05)
     before = telemetry().predlog_duplicate_ids._value.get()
     log.start()
-    log.append("m", "1", 2.0, [{"x": 1.0}, {"x": 2.0}], [0.1, 0.2], ["a", "b"])
-    log.append("m", "1", 2.0, [{"x": 3.0}], [0.3], ["a"])  # the caller reused an id: logged once
-    log.append("m", "2", 2.0, [{}], [0.4], ["a"], role=SHADOW_ROLE)  # same id, other role: kept
+    log.append("m", "1", latency_ms=2.0, records=[{"x": 1.0}, {"x": 2.0}], outputs=[0.1, 0.2], ids=["a", "b"])
+    log.append("m", "1", latency_ms=2.0, records=[{"x": 3.0}], outputs=[0.3], ids=["a"])  # reused id: logged once
+    log.append("m", "2", latency_ms=2.0, records=[{}], outputs=[0.4], ids=["a"], role=SHADOW_ROLE)  # other role: kept
     log.stop()
     rows = read_predictions(db)
     assert [(r["prediction_id"], r["role"], r["inputs"]) for r in rows] == [

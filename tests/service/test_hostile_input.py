@@ -150,7 +150,8 @@ def test_the_prediction_log_survives_a_bad_row_and_counts_it(tmp_path: Path) -> 
     url = f"sqlite:///{tmp_path / 'predictions.db'}"
     log = PredictionLog(url, telemetry())
     before = _lost()
-    log.append("m", "1", 1.0, [{"x": 1.0}, {"x": "\ud800"}, {"x": 3.0}], ["a", "b", "c"])  # lone surrogate
+    # the second record holds a lone surrogate: it cannot be encoded
+    log.append("m", "1", latency_ms=1.0, records=[{"x": 1.0}, {"x": "\ud800"}, {"x": 3.0}], outputs=["a", "b", "c"])
     log.start()
     log.stop()
     assert [r["inputs"]["x"] for r in read_predictions(url)] == [1.0, 3.0]
@@ -162,7 +163,7 @@ def test_shutdown_flushes_within_its_bound_and_counts_what_it_could_not_write(tm
     log = PredictionLog(url, telemetry(), flush_rows=50)
     before = _lost()
     n = 20_000
-    log.append("m", "1", 1.0, [{"x": float(i)} for i in range(n)], list(range(n)))
+    log.append("m", "1", latency_ms=1.0, records=[{"x": float(i)} for i in range(n)], outputs=list(range(n)))
     log.start()
     log.stop(timeout=0.0)  # no time to flush: every row is either written or counted lost, none vanish
     written = len(read_predictions(url)) if (tmp_path / "predictions.db").exists() else 0

@@ -58,7 +58,9 @@ def test_no_shadow_process_runs_while_the_challenger_is_the_champion(registry: R
     set_champion(registry.client, registry.name, version)
     registry.client.set_registered_model_alias(registry.name, CHALLENGER, version)  # the gate promoted it
     champion: dict[str, str | None] = {"version": version}
-    shadow = ShadowProcess(registry.settings, registry.client, registry.name, telemetry(), lambda: champion["version"])
+    shadow = ShadowProcess(
+        registry.settings, registry.client, registry.name, telemetry(), champion=lambda: champion["version"]
+    )
     try:
         shadow.check()
         assert shadow.process is None  # nothing to compare: no process

@@ -6,43 +6,44 @@ comparison is drawn as server-side SVG, so a browser fetches nothing but this se
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import MediaType, Request, Response, get
+from litestar import MediaType, Response, Router, get
 from litestar.params import PathParameter, QueryParameter
 
 from driftgate.charts import bar_chart, paired_bar_chart
-from driftgate.serving.console import REPORT_CSP, console_of, html_page, not_found
+from driftgate.serving.console import html_page, not_found, report_file
+from driftgate.serving.service import ServiceDep
 
 
 @get("/reports", sync_to_thread=True)
-def reports_index(request: Request[Any, Any, Any]) -> Response[str]:
+def reports_index(svc: ServiceDep) -> Response[str]:
     """Every registered version with its test metric, trigger and gate; the champion marked."""
-    con = console_of(request)
-    rows = con.versions.index()
+    versions = svc.console.versions
+    rows = versions.index()
     newest = [r["version"] for r in rows if r.get("explained")][:2][::-1]  # compare needs explanations
     return html_page(
         "console/versions.html",
         "/reports",
-        title=f"{con.svc.store.name}: model versions",
+        title=f"{svc.store.name}: model versions",
         rows=rows,
-        metric=con.versions.metric,
+        metric=versions.metric,
         newest=newest,
     )
 
 
 @get("/reports/compare", sync_to_thread=True)
 def reports_compare(
-    request: Request[Any, Any, Any],
+    svc: ServiceDep,
     a: Annotated[str, QueryParameter(description="First version")],
     b: Annotated[str, QueryParameter(description="Second version")],
 ) -> Response[str]:
     """Two versions' mean |SHAP| importance side by side and the change drawn: how the reasoning moved."""
-    con = console_of(request)
-    views = {v: con.versions.version(v) for v in (a, b)}
+    name, versions = svc.store.name, svc.console.versions
+    views = {v: versions.version(v) for v in (a, b)}
     missing = [v for v, view in views.items() if view is None]
     if missing:
-        return not_found(f"model {con.svc.store.name} has no version {missing[0]}")
+        return not_found(f"model {name} has no version {missing[0]}")
     ia, ib = views[a]["importance"], views[b]["importance"]  # type: ignore[index]
     unexplained = [v for v, imp in ((a, ia), (b, ib)) if imp is None]
     if ia is None or ib is None:
@@ -62,47 +63,48 @@ def reports_compare(
     return html_page(
         "console/compare.html",
         "/reports",
-        title=f"{con.svc.store.name}: version {a} vs {b} (mean |SHAP|)",
+        title=f"{name}: version {a} vs {b} (mean |SHAP|)",
         a=a,
         b=b,
         rows=rows,
         side=side,
         change=moved,
         views=views,
-        versions=[r["version"] for r in con.versions.index()],
+        versions=[r["version"] for r in versions.index()],
     )
 
 
 @get("/reports/{version:str}", sync_to_thread=True)
-def report_version(request: Request[Any, Any, Any], version: Annotated[str, PathParameter()]) -> Response[str]:
+def report_version(svc: ServiceDep, version: Annotated[str, PathParameter()]) -> Response[str]:
     """One version: metrics, gate, trigger, SHAP plots, importance, slices, the batches that trained it."""
-    con = console_of(request)
-    view = con.versions.version(version)
+    versions = svc.console.versions
+    view = versions.version(version)
     if view is None:
-        return not_found(f"model {con.svc.store.name} has no version {version}")
-    champ = con.versions.champion()
+        return not_found(f"model {svc.store.name} has no version {version}")
+    champ = versions.champion()
     importance = view.get("importance")
     title = "mean |SHAP value| (model output units)"
     chart = bar_chart(list(importance.items()), x_title=title) if importance else None
     return html_page(
         "console/version.html",
         "/reports",
-        title=f"{con.svc.store.name} version {version}",
+        title=f"{svc.store.name} version {version}",
         v=view,
         is_champion=champ is not None and champ["version"] == view["version"],
-        metric=con.versions.metric,
+        metric=versions.metric,
         importance_chart=chart,
     )
 
 
 @get("/reports/{version:str}/explanation", sync_to_thread=True)
-def report_logged(request: Request[Any, Any, Any], version: Annotated[str, PathParameter()]) -> Response[str]:
+def report_logged(svc: ServiceDep, version: Annotated[str, PathParameter()]) -> Response[str]:
     """The explanation page exactly as logged to MLflow at training (standalone file)."""
-    text = console_of(request).versions.logged_report(version)
+    text = svc.console.versions.logged_report(version)
     if text is None:
         return not_found(f"version {version} has no logged explanation (yet)")
-    return Response(text, media_type=MediaType.HTML, headers={"content-security-policy": REPORT_CSP})
+    return report_file(text, MediaType.HTML)
 
 
-def report_routes() -> list[Any]:
-    return [reports_index, reports_compare, report_version, report_logged]
+def report_routes() -> Router:
+    """The Versions pages."""
+    return Router(path="/", route_handlers=[reports_index, reports_compare, report_version, report_logged])

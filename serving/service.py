@@ -1,0 +1,150 @@
+"""The service's state: what the route handlers share, built and torn down by the app's lifespan.
+
+:func:`service_lifespan` builds one :class:`Service` when the app starts (the model store and its
+poller, the micro-batcher, the prediction log, the console's readers, the shadow supervisor),
+puts it on ``app.state.service`` and stops everything in reverse order when the app stops.
+Handlers get it from :func:`service_of`: most through ``Provide`` (the ``svc`` dependency),
+the prediction routes by calling it directly (a dependency costs ~10 µs per request there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.di import Provide
+from litestar.params import SkipValidation
+from threadpoolctl import threadpool_limits
+
+from driftgate.lake import Lake
+from driftgate.serving.batcher import MicroBatcher
+from driftgate.serving.console import Console
+from driftgate.serving.errors import NoModelError
+from driftgate.serving.explanations import Explainers
+from driftgate.serving.feedback import FeedbackStore
+from driftgate.serving.ids import IdLedger
+from driftgate.serving.lake_reader import LakeReader
+from driftgate.serving.limits import BoundedExecutor
+from driftgate.serving.model_store import ModelStore, ServedModel
+from driftgate.serving.prediction_log import PredictionLog
+from driftgate.serving.shadow import ShadowProcess, shadow_running
+from driftgate.serving.telemetry import telemetry
+from driftgate.serving.versions import VersionViews
+from driftgate.settings import Settings
+from driftgate.spec import DatasetSpec
+from driftgate.tracking import configure_mlflow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    """What the handlers share: the settings, the model store, the request path's parts, the console's readers."""
+
+    settings: Settings
+    store: ModelStore
+    batcher: MicroBatcher
+    predlog: PredictionLog
+    explainers: BoundedExecutor  # the threads explanations run on, a few at a time
+    explaining: Explainers
+    ids: IdLedger
+    labels: FeedbackStore
+    console: Console
+    shadow: ShadowProcess | None = None
+
+    def served(self) -> ServedModel:
+        """The model answering now.
+
+        Raises:
+            NoModelError: none loaded yet (with the last load error, when there was one).
+        """
+        model = self.store.current
+        if model is None:
+            detail = f"no model to serve yet: model {self.store.name!r} has no 'champion' alias"
+            if self.store.last_error:
+                detail += f" that loads ({self.store.last_error})"
+            raise NoModelError(detail)
+        return model
+
+
+def service_of(request: Request[Any, Any, Any]) -> Service:
+    """The app's :class:`Service` (set by :func:`service_lifespan`)."""
+    svc: Service = request.app.state.service
+    return svc
+
+
+SERVICE_DEPENDENCY = {"svc": Provide(service_of, sync_to_thread=False)}
+"""The app's dependencies: ``svc``, the :class:`Service`, for any handler that names it."""
+
+ServiceDep = SkipValidation[Service]  # handed over as it is: nothing to validate
+
+
+def build_service(settings: Settings, spec: DatasetSpec) -> Service:
+    """Every part of the service for ``settings``, none started yet."""
+    client = configure_mlflow(settings)
+    tel = telemetry()
+    name = settings.model_name or spec.model_name
+    store = ModelStore(client=client, spec=spec, name=name, max_records=settings.max_records, telemetry=tel)
+    predlog = PredictionLog(settings.resolved_predictions_db_url(), tel)
+    ids = IdLedger(predlog.logged_ids)
+    predlog.on_done = ids.release  # an id written to the log is answered for by the log from then on
+    shadow = None
+    if settings.shadow and settings.prediction_log:  # the challenger scores the logged requests (serving/shadow/)
+        shadow = ShadowProcess(settings, client, name, tel, champion=store.current_version)
+    elif settings.shadow:
+        log.warning("shadow scoring needs the prediction log (DRIFTGATE_PREDICTION_LOG=false): no shadow")
+    lake = Lake(settings.resolved_lake_url(), settings.storage_options())
+    return Service(
+        settings=settings,
+        store=store,
+        batcher=MicroBatcher(tel, settings.batch_wait_ms / 1000, in_thread=settings.model_in_thread),
+        predlog=predlog,
+        explainers=BoundedExecutor(settings.explain_concurrency, "driftgate-explain"),
+        explaining=Explainers(),
+        ids=ids,
+        labels=FeedbackStore(
+            settings.resolved_predictions_db_url(),
+            spec,
+            model=name,
+            window=settings.monitor_window,
+            telemetry=tel,
+        ),
+        console=Console(reader=LakeReader(lake, spec.name), versions=VersionViews(store)),
+        shadow=shadow,
+    )
+
+
+def service_lifespan(settings: Settings, spec: DatasetSpec) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: build the :class:`Service`, run its background work, stop it in reverse order."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        svc = build_service(settings, spec)
+        threadpool_limits(limits=1)  # one-row latency doubles with OpenMP threads fighting the event loop
+        gc.freeze()  # the imported world (mlflow, pandas, sklearn) leaves the GC's scans: shorter pauses
+        gc.set_threshold(10_000, 10, 10)  # young collections 14x rarer: ~3x less GC time (bench/serve.py)
+        app.state.service = svc
+        svc.batcher.start()
+        svc.predlog.start()
+        poller = asyncio.create_task(svc.store.run(settings.poll_seconds), name="driftgate-model-poll")
+        try:
+            async with contextlib.AsyncExitStack() as shadow:
+                if svc.shadow is not None:
+                    await shadow.enter_async_context(shadow_running(svc.shadow, settings.poll_seconds))
+                yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            await svc.batcher.stop()
+            await asyncio.to_thread(svc.predlog.stop)
+            svc.explainers.close()
+
+    return lifespan
