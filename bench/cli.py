@@ -1,7 +1,8 @@
 """Command start-up benchmark: each command's wall time against ``driftgate --version``, in the same run.
 
-A throwaway home holds one dataset (synthetic-classification) with two registered versions, so
-``status``, ``promote`` and ``rollback`` do their real work (``promote 2`` then ``rollback`` moves
+A throwaway home holds one dataset (synthetic-classification) with two registered versions, each
+promoted once the way the gate promotes (checked as the service would load it, the verdict recorded),
+so ``status``, ``promote`` and ``rollback`` do their real work (``promote 2`` then ``rollback`` moves
 the champion between them). Each command runs as a subprocess of the installed entry point, the
 way a person types it, ``--repeat`` times (default 5); the table gives the median wall time, the
 ratio to ``--version`` in the same run, and the machine's load.
@@ -61,14 +62,14 @@ def prepare(home: Path, work: Path) -> dict[str, str]:
         "from driftgate.settings import get_settings\n"
         "from driftgate.tracking import configure_mlflow\n"
         "from driftgate.spec import load_spec\n"
-        "from driftgate.registry import set_champion\n"
+        "from driftgate.registry import promote\n"
         "from driftgate.sources import load_source\n"
         "from driftgate.local.quick_model import register_quick_model\n"
         "s = get_settings(); client = configure_mlflow(s); spec = load_spec(s.dataset, s.datasets_dir)\n"
         "rows = load_source(spec).head(2000)\n"
         "for seed in (1, 2):\n"
         "    v, _ = register_quick_model(spec, spec.model_name, rows, seed=seed, max_iter=10)\n"
-        "    set_champion(client, spec.model_name, v)\n"
+        "    promote(client, spec.model_name, v, spec)  # checked and its verdict recorded, as the gate does\n"
     )
     subprocess.run([sys.executable, "-c", setup], env=env, check=True, capture_output=True, cwd=work)
     return env

@@ -25,16 +25,11 @@ import yaml
 from driftgate.contract import InputContract
 from driftgate.errors import ModelLoadError
 from driftgate.predict import predict
+from driftgate.servable import SERVABLE_TAG, Verdict, fingerprint
+from driftgate.servable import TRUSTED_TYPES as TRUSTED_TYPES  # the list lives beside the verdicts it shapes
 from driftgate.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
-
-# What the pipelines of tasks/train.py need beyond skops' defaults, measured with
-# ``skops.io.get_untrusted_types`` on every family (tests/service/test_model_loading.py keeps it so).
-TRUSTED_TYPES: tuple[str, ...] = (
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "numpy.dtype",
-)
 _NUMERIC_TYPES = frozenset({"double", "float", "long", "integer"})
 
 
@@ -219,13 +214,40 @@ def check_servable(name: str, version: str | int, spec: DatasetSpec) -> LoadedMo
 
     Every path that moves ``champion`` (the gate, the live gate, a person's ``promote`` and
     ``rollback``) calls this first, so a version the service would refuse never becomes champion.
+    The verdict, loads or refused and why, is recorded on the version (:mod:`driftgate.servable`),
+    so ``status`` and a later ``promote`` or ``rollback`` can read it instead of loading again.
 
     Raises:
         ModelLoadError: the service would refuse it; the message says why.
     """
-    loaded = load_registered(name, version, spec)
+    what = f"model {name!r} version {version}"
     try:
-        InputContract.from_spec(spec, 1, loaded.columns)
-    except ValueError as exc:
-        raise _refuse(f"model {name!r} version {version}", str(exc)) from exc
+        loaded = load_registered(name, version, spec)
+        try:
+            InputContract.from_spec(spec, 1, loaded.columns)
+        except ValueError as exc:
+            raise _refuse(what, str(exc)) from exc
+    except ModelLoadError as exc:
+        reason = str(exc).partition(f"{what} refused: ")[2]
+        if reason:  # a refusal is a property of the version; a failed download is not
+            _record(name, version, Verdict(fingerprint(spec), reason))
+        raise
+    _record(name, version, Verdict(fingerprint(spec)))
     return loaded
+
+
+def refusal(name: str, version: str | int, reason: str) -> ModelLoadError:
+    """The error :func:`check_servable` raised for a version, rebuilt from its recorded reason."""
+    return _refuse(f"model {name!r} version {version}", reason)
+
+
+def _record(name: str, version: str | int, verdict: Verdict) -> None:
+    """Tag the version with the verdict (current MLflow registry URI); a registry that refuses the write costs
+    only the shortcut: the next question loads the version again."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        MlflowClient().set_model_version_tag(name, str(version), SERVABLE_TAG, verdict.to_tag())
+    except MlflowException as exc:
+        log.warning("model %r version %s: could not record its servability: %s", name, version, exc)

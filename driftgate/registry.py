@@ -13,13 +13,14 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from driftgate.errors import ChampionMovedError, ModelLoadError, ModelRegistryError
-from driftgate.model_loader import check_servable, load_registered
+from driftgate.errors import ChampionMovedError, ModelRegistryError
+from driftgate.model_loader import check_servable, load_registered, refusal
+from driftgate.registry_view import CHAMPION as CHAMPION
+from driftgate.servable import SERVABLE_TAG, recorded_verdict
 from driftgate.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
 
-CHAMPION = "champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "driftgate.champion_history"
 BATCHES_TAG = "driftgate.batches"
@@ -178,10 +179,23 @@ def set_champion(
     log.info("champion of %s is now version %s", name, version)
 
 
+def servable_on_record(mv: ModelVersion, spec: DatasetSpec) -> None:
+    """:func:`check_servable`, unless the version's recorded verdict still holds (same spec, libraries, checks).
+
+    Raises:
+        ModelLoadError: the service would refuse it (the recorded reason, or the fresh check's).
+    """
+    verdict = recorded_verdict((mv.tags or {}).get(SERVABLE_TAG), spec)
+    if verdict is None:
+        check_servable(mv.name, mv.version, spec)
+    elif verdict.refused is not None:
+        raise refusal(mv.name, mv.version, verdict.refused)
+
+
 def promote(client: MlflowClient, name: str, version: str | int, spec: DatasetSpec) -> ModelVersion:
-    """A human's promotion: the version must exist and load as the service will load it (:func:`check_servable`)."""
+    """A human's promotion: the version must exist and load as the service will load it (:func:`servable_on_record`)."""
     mv = get_version(client, name, version)
-    check_servable(name, version, spec)
+    servable_on_record(mv, spec)
     set_champion(client, name, version)
     return mv
 
@@ -202,11 +216,11 @@ def rollback(client: MlflowClient, name: str, spec: DatasetSpec | None = None) -
         previous = history[-1]
         try:
             if spec is not None:
-                check_servable(name, previous, spec)
+                servable_on_record(get_version(client, name, previous), spec)
             else:
                 load_version(name, previous)
             break
-        except ModelLoadError as exc:
+        except ModelRegistryError as exc:  # refused, or no longer registered
             refused.append(str(exc))
             history.pop()
     else:

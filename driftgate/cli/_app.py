@@ -49,13 +49,41 @@ def _environment_defaults() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
+DOMAIN_ERROR = "driftgate_domain_error"  # set on a log record that tells of a failure main() prints itself
+
+
+def _domain_error_names() -> set[str]:
+    """The class names of every DriftgateError (as Prefect's state messages name them)."""
+    found, todo = set(), [DriftgateError]
+    while todo:
+        cls = todo.pop()
+        found.add(cls.__name__)
+        todo += cls.__subclasses__()
+    return found
+
+
 class _DomainErrorsWithoutTraceback(logging.Filter):
-    """Prefect logs a failed flow's exception with its traceback; a DriftgateError is a message, not a bug."""
+    """On Prefect's run loggers: a failed run's DriftgateError is a message, not a bug.
+
+    Its record loses the traceback and is marked (:data:`DOMAIN_ERROR`), as is Prefect's
+    ``Finished in state Failed(... SomeDriftgateError: ...)`` line; the console handler then
+    shows them only with ``-v`` (:class:`_ThirdPartyToDebug`), since :func:`main` prints the
+    error once itself. Prefect's own API handler still sends them to its UI.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and isinstance(record.exc_info[1], DriftgateError):
             record.exc_info, record.exc_text = None, None
+            setattr(record, DOMAIN_ERROR, True)
+        elif record.levelno >= logging.ERROR and _names_a_domain_error(record.getMessage()):
+            setattr(record, DOMAIN_ERROR, True)
         return True
+
+
+def _names_a_domain_error(message: str) -> bool:
+    if not message.startswith(("Finished in state", "Task run failed with")):
+        return False
+    return any(f"{name}:" in message or f"{name}(" in message for name in _domain_error_names())
 
 
 OURS = ("driftgate",)
@@ -63,13 +91,17 @@ OURS = ("driftgate",)
 
 class _ThirdPartyToDebug(logging.Filter):
     """Another library's notes and warnings (MLflow's dataset-source and pip-version ones, pandas'
-    DtypeWarning through ``py.warnings``) are logged at DEBUG: shown with ``-v``, not before the answer."""
+    DtypeWarning through ``py.warnings``) are logged at DEBUG: shown with ``-v``, not before the answer.
+    So are Prefect's error lines about a failed run's DriftgateError: the user sees its one line from main()."""
 
     def __init__(self, verbose: bool) -> None:
         super().__init__()
         self.verbose = verbose
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, DOMAIN_ERROR, False):  # Prefect's account of an error main() prints once
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return self.verbose
         if record.name.split(".", 1)[0] in OURS or record.levelno >= logging.ERROR:
             return True
         record.levelno, record.levelname = logging.DEBUG, "DEBUG"

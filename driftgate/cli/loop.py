@@ -10,7 +10,8 @@ from driftgate.cli._app import DatasetOpt, app, print_table
 from driftgate.errors import DriftgateError
 
 if TYPE_CHECKING:
-    from driftgate.spec import DatasetSpec
+    from driftgate.context import Context
+    from driftgate.registry_view import RegistryView
 
 
 @app.command()
@@ -83,13 +84,25 @@ def predict_batch(
         raise DriftgateError(f"no valid row to score in {path}; see the rejected rows' field and reason")
 
 
-def champion_problem(name: str, version: str, spec: DatasetSpec) -> str | None:
-    """Why the service would refuse the champion, or None when it loads."""
+def champion_problem(ctx: Context, view: RegistryView) -> str | None:
+    """Why the service would refuse the champion, or None when it loads.
+
+    The verdict recorded when it was last checked (at promotion) answers, without loading the model;
+    only a missing or stale one (the spec was edited, a library upgraded) loads it, and records the new verdict.
+    """
+    from driftgate.servable import SERVABLE_TAG, recorded_verdict
+
+    assert view.champion is not None
+    verdict = recorded_verdict(view.champion_tags.get(SERVABLE_TAG), ctx.spec)
+    if verdict is not None:
+        return verdict.refused
     from driftgate.errors import ModelLoadError
     from driftgate.model_loader import check_servable
+    from driftgate.tracking import configure_mlflow
 
+    configure_mlflow(ctx.settings)
     try:
-        check_servable(name, version, spec)
+        check_servable(ctx.model_name, view.champion, ctx.spec)
     except ModelLoadError as exc:
         return str(exc).split(" refused: ", 1)[-1]
     return None
@@ -97,25 +110,21 @@ def champion_problem(name: str, version: str, spec: DatasetSpec) -> str | None:
 
 @app.command()
 def status(dataset: DatasetOpt = None) -> None:
-    """What the lake holds and what the registry serves."""
+    """What the lake holds and what the registry serves (reads only: no model is loaded, no server started)."""
     from driftgate.context import build_context
-    from driftgate.registry import champion_version
+    from driftgate.outcome import read_outcomes
+    from driftgate.registry_view import read_registry
     from driftgate.settings import get_settings
-    from driftgate.tracking import configure_mlflow
 
     ctx = build_context(get_settings(), dataset)
     ds = ctx.spec.name
     typer.echo(f"dataset {ds}: lake {ctx.lake.url}")
     typer.echo(f"  stored batches: {ctx.lake.stored_numbers(ds)}  cursor: {ctx.lake.cursor(ds)}")
     typer.echo(f"  quarantined: {ctx.lake.batch_numbers(ds, 'quarantine')}")
-    client = configure_mlflow(ctx.settings)
-    champ = champion_version(client, ctx.model_name)
-    versions = client.search_model_versions(f"name = '{ctx.model_name}'")
-    typer.echo(f"model {ctx.model_name}: {len(versions)} versions, champion {champ.version if champ else 'none'}")
-    if champ is not None and (broken := champion_problem(ctx.model_name, champ.version, ctx.spec)):
-        typer.echo(f"  champion {champ.version} does not load: {broken} (run trains a new one; rollback moves back)")
-    from driftgate.outcome import read_outcomes
-
+    view = read_registry(ctx.settings.resolved_tracking_uri(), ctx.model_name)
+    typer.echo(f"model {ctx.model_name}: {view.versions} versions, champion {view.champion or 'none'}")
+    if view.champion is not None and (broken := champion_problem(ctx, view)):
+        typer.echo(f"  champion {view.champion} does not load: {broken} (run trains a new one; rollback moves back)")
     progress = read_outcomes(ctx.lake, ds)
     if progress:
         print_table(progress)

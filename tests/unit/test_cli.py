@@ -10,7 +10,7 @@ from pathlib import Path
 
 from driftgate import __version__
 from driftgate.outcome import BatchOutcome, format_table, quarantined
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 COMMANDS = [
     "data-api",
@@ -83,6 +83,22 @@ def test_rollback_without_history_fails_cleanly(tmp_path: Path) -> None:
     out = driftgate("rollback", "--dataset", "synthetic-regression", env={"DRIFTGATE_HOME": str(tmp_path)})
     assert out.returncode == 1
     assert "driftgate: error:" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_a_failing_flow_command_prints_one_error_line_and_no_traceback(tmp_path: Path) -> None:
+    """Prefect's own lines about the failed run (``Encountered exception``, ``Finished in state Failed``)
+    are not repeated before driftgate's one line: the user reads the error once (``-v`` shows Prefect's)."""
+    env = {
+        "DRIFTGATE_HOME": str(tmp_path),
+        "DRIFTGATE_DATA_API_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens: a BatchFetchError
+        "DRIFTGATE_FETCH_RETRIES": "0",
+    }
+    out = driftgate("run", "--dataset", "synthetic-regression", env=env)
+    assert out.returncode == 1
+    errors = [line for line in (out.stdout + out.stderr).splitlines() if "error" in line.lower()]
+    assert len(errors) == 1, out.stderr[-3000:]
+    assert errors[0].startswith("driftgate: error: data API at http://127.0.0.1:")
     assert "Traceback" not in out.stderr
 
 

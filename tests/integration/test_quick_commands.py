@@ -1,0 +1,131 @@
+"""Commands that answer at once: ``status`` reads the registry and the verdict recorded at promotion.
+
+Real parts: MLflow on SQLite in a temp folder, real small models, the safe loader, the installed
+entry point in a subprocess. No timing is asserted (the machine is shared): what is asserted is the
+work a command does not do (no model loaded, no MLflow, scikit-learn, skops or Prefect imported).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from driftgate.errors import ModelLoadError
+from driftgate.registry import promote, set_champion
+from driftgate.registry_view import read_sqlite, read_with_client
+from driftgate.servable import SERVABLE_TAG, Verdict, fingerprint, recorded_verdict
+from driftgate.settings import get_settings
+from driftgate.spec import load_spec
+from driftgate.tracking import configure_mlflow
+from tests.conftest import ROOT
+from tests.models import break_version, training_rows
+
+DATASET = "synthetic-classification"
+SPEC = load_spec(DATASET, ROOT / "datasets")
+HEAVY = ("mlflow", "sklearn", "skops", "prefect")
+
+# status as the entry point runs it, then which heavy packages the process imported
+STATUS_THEN_MODULES = """
+import json, sys
+from driftgate.cli import main
+sys.argv = ["driftgate", "status", "--dataset", "%s"]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+print("MODULES " + json.dumps(sorted({m.split(".")[0] for m in sys.modules} & set(%r))))
+sys.exit(code)
+"""
+
+
+@pytest.fixture
+def client(driftgate_env: Path) -> MlflowClient:
+    return configure_mlflow(get_settings())
+
+
+def status_in_a_fresh_process() -> tuple[str, list[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    out = subprocess.run(
+        [sys.executable, "-c", STATUS_THEN_MODULES % (DATASET, HEAVY)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.splitlines()
+    return "\n".join(lines[:-1]), json.loads(lines[-1].removeprefix("MODULES "))
+
+
+def test_status_reads_the_recorded_verdict_and_loads_no_model(client: MlflowClient) -> None:
+    from driftgate.local.quick_model import register_quick_model
+
+    version, _ = register_quick_model(SPEC, SPEC.model_name, training_rows(SPEC, seed=1, n=600), seed=1, max_iter=5)
+    promote(client, SPEC.model_name, version, SPEC)  # checked as the service loads it: the verdict is recorded
+    tag = client.get_model_version(SPEC.model_name, version).tags[SERVABLE_TAG]
+    assert recorded_verdict(tag, SPEC) == Verdict(fingerprint(SPEC))
+
+    output, heavy = status_in_a_fresh_process()
+    assert f"model {SPEC.model_name}: 1 versions, champion {version}" in output
+    assert "does not load" not in output
+    assert heavy == []  # no model loaded, and nothing of MLflow, scikit-learn, skops or Prefect imported
+
+
+def test_a_refusal_is_recorded_and_a_stale_verdict_is_checked_again(
+    client: MlflowClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftgate.local.quick_model import register_quick_model
+
+    datasets = tmp_path / "datasets"  # the spec after a person's edit: cat_1 is a key, no longer a feature
+    datasets.mkdir()
+    raw = yaml.safe_load((ROOT / "datasets" / f"{DATASET}.yaml").read_text())
+    raw["features"] = [f for f in raw["features"] if f["name"] != "cat_1"]
+    raw["id_columns"] = ["cat_1"]
+    (datasets / f"{DATASET}.yaml").write_text(yaml.safe_dump(raw))
+    edited = load_spec(DATASET, datasets)
+
+    name = SPEC.model_name
+    v1, _ = register_quick_model(SPEC, name, training_rows(SPEC, seed=2, n=600), seed=1, max_iter=5)
+    promote(client, name, v1, SPEC)
+    with pytest.raises(ModelLoadError, match="cat_1") as first:
+        promote(client, name, v1, edited)  # its verdict under SPEC is stale under the edit: checked again
+    break_version(client, name, v1)
+    with pytest.raises(ModelLoadError) as again:
+        promote(client, name, v1, edited)  # the recorded refusal answers: the broken file is never read
+    assert str(again.value) == str(first.value)
+
+    monkeypatch.setenv("DRIFTGATE_DATASETS_DIR", str(datasets))
+    output, heavy = status_in_a_fresh_process()
+    broken = [line for line in output.splitlines() if "does not load" in line]
+    assert len(broken) == 1, output
+    assert f"champion {v1} does not load" in broken[0]
+    assert "cat_1" in broken[0]
+    assert heavy == []  # the recorded refusal, read: nothing loaded
+
+
+def test_the_sqlite_reader_agrees_with_mlflows_client(client: MlflowClient) -> None:
+    """The fast reader reads MLflow's own tables: an MLflow upgrade that moves them fails here."""
+    from driftgate.local.quick_model import register_quick_model
+
+    name = SPEC.model_name
+    uri = get_settings().resolved_tracking_uri()
+    db = Path(uri.removeprefix("sqlite:///"))
+    assert read_sqlite(db, name) == read_with_client(uri, name)  # no such model
+    rows = training_rows(SPEC, seed=3, n=600)
+    versions = [register_quick_model(SPEC, name, rows, seed=s, max_iter=5)[0] for s in (1, 2, 3)]
+    assert read_sqlite(db, name) == read_with_client(uri, name)  # versions, no champion
+    set_champion(client, name, versions[1])
+    client.set_model_version_tag(name, versions[1], "note", "kept")
+    client.delete_model_version(name, versions[2])
+    fast, slow = read_sqlite(db, name), read_with_client(uri, name)
+    assert fast == slow
+    assert (fast.versions, fast.champion, fast.champion_tags.get("note")) == (2, versions[1], "kept")
+    assert read_sqlite(db.with_name("missing.db"), name).versions == 0
