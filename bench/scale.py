@@ -8,11 +8,13 @@ in its own process, so nothing of it stays in this one). Then, per size and path
 - ``local``: the window read into pandas (``load_window``), the trainer's encoders fitted on all
   training rows, ``LGBMClassifier`` (2 threads) fitted in the process, accuracy on the test rows;
 - ``dask``: the window read lazily (``read_window``), encoders fitted on a 50,000-row sample,
-  ``DaskLGBMClassifier`` on a ``LocalCluster(n_workers=2, threads_per_worker=1)`` (started by this
-  script, restarted before each run so the workers' peaks are their own), accuracy computed per
+  ``DaskLGBMClassifier`` on a ``LocalCluster(n_workers=2, threads_per_worker=1)`` (a fresh one per
+  run, started by this script, so the workers' peaks are their own), accuracy computed per
   partition on the workers.
 
-Same booster parameters on both paths (200 trees, 31 leaves, learning rate 0.1). ``flow_peak_mb``
+Each window is ``--partitions`` batches (10: one Parquet part each). Same booster parameters on
+both paths (``--trees`` trees, 50 by default so that 1,000,000 rows finish in minutes on 2 cores;
+31 leaves, learning rate 0.1). ``flow_peak_mb``
 is the peak RSS of the process that ran the step (``ru_maxrss``); ``worker_peak_mb`` the largest
 worker's peak. The machine's 1-minute load is printed with every line.
 
@@ -54,9 +56,10 @@ def _write_batch(url: str, number: int, rows: int) -> None:
     Lake(url).write_batch_once(spec.name, number, frame)
 
 
-def build_lake(url: str, rows: int, batch_rows: int) -> list[int]:
+def build_lake(url: str, rows: int, partitions: int) -> list[int]:
     """Write ``rows`` rows of the wide table as batches 1..n, each batch in a process of its own."""
     ctx = multiprocessing.get_context("spawn")
+    batch_rows = -(-rows // partitions)
     numbers = list(range(1, -(-rows // batch_rows) + 1))
     with ctx.Pool(1, maxtasksperchild=1) as pool:
         sizes = [min(batch_rows, rows - (n - 1) * batch_rows) for n in numbers]
@@ -64,13 +67,13 @@ def build_lake(url: str, rows: int, batch_rows: int) -> list[int]:
     return numbers
 
 
-def _params() -> dict[str, Any]:
+def _settings(trees: int) -> Any:
     from driftgate.tasks.train import DistributedSettings
 
-    return DistributedSettings().params()
+    return DistributedSettings(n_estimators=trees)
 
 
-def local_step(url: str, numbers: list[int]) -> dict[str, Any]:
+def local_step(url: str, numbers: list[int], trees: int) -> dict[str, Any]:
     from lightgbm import LGBMClassifier
 
     from driftgate.tasks.train import build_pipeline, load_window, split_xy
@@ -78,25 +81,24 @@ def local_step(url: str, numbers: list[int]) -> dict[str, Any]:
     spec, _ = wide_table(10, seed=0)
     started = time.perf_counter()
     data = load_window(Lake(url), spec, numbers)
-    model = build_pipeline(
-        spec, LGBMClassifier(n_jobs=THREADS, random_state=42, verbose=-1, **_params()), scale=False, seed=42
-    )
+    booster = LGBMClassifier(n_jobs=THREADS, random_state=42, verbose=-1, **_settings(trees).params())
+    model = build_pipeline(spec, booster, scale=False, seed=42)
     model.fit(*split_xy(data.train, spec))
     X, y = split_xy(data.test, spec)
     metric = float(np.mean(model.predict(X) == y.to_numpy()))
     return {"seconds": time.perf_counter() - started, "metric": metric, "flow_peak_mb": _peak_mb()}
 
 
-def dask_step(url: str, numbers: list[int], address: str) -> dict[str, Any]:
+def dask_step(url: str, numbers: list[int], address: str, trees: int) -> dict[str, Any]:
     from distributed import Client
 
-    from driftgate.tasks.train import DistributedSettings, fit_on_cluster, read_window, split_metrics
+    from driftgate.tasks.train import fit_on_cluster, read_window, split_metrics
 
     spec, _ = wide_table(10, seed=0)
     with Client(address) as client:
         started = time.perf_counter()
         window = read_window(Lake(url), spec, numbers)
-        fitted = fit_on_cluster(client, spec, window, DistributedSettings())
+        fitted = fit_on_cluster(client, spec, window, _settings(trees))
         metrics = split_metrics(client, spec, window, fitted.model, splits=("test",))
         seconds = time.perf_counter() - started
         peaks = client.run(_peak_mb)
@@ -108,19 +110,24 @@ def dask_step(url: str, numbers: list[int], address: str) -> dict[str, Any]:
     }
 
 
-def _child(conn: Any, path: str, url: str, numbers: list[int], address: str | None) -> None:
+def _child(conn: Any, path: str, url: str, numbers: list[int], address: str | None, trees: int) -> None:
     try:
-        conn.send(local_step(url, numbers) if path == "local" else dask_step(url, numbers, str(address)))
+        out = local_step(url, numbers, trees) if path == "local" else dask_step(url, numbers, str(address), trees)
+        conn.send(out)
     except BaseException as exc:
         conn.send({"error": repr(exc)})
         raise
 
 
-def isolated(path: str, url: str, numbers: list[int], address: str | None) -> dict[str, Any]:
+def isolated(path: str, url: str, numbers: list[int], address: str | None, trees: int) -> dict[str, Any]:
+    """Run one path in a spawned process; its result, or an error when it fails or dies."""
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_child, args=(child, path, url, numbers, address))
+    proc = ctx.Process(target=_child, args=(child, path, url, numbers, address, trees))
     proc.start()
+    while not parent.poll(5):
+        if not proc.is_alive():
+            return {"error": f"the {path} process died (exit code {proc.exitcode})"}
     out: dict[str, Any] = parent.recv()
     proc.join()
     return out
@@ -130,28 +137,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", default="100000,1000000", help="window sizes, comma-separated")
     ap.add_argument("--big", action="store_true", help=f"also {BIG:,} rows (long on 2 cores)")
-    ap.add_argument("--batch-rows", type=int, default=100_000, help="rows per batch (one Parquet part each)")
+    ap.add_argument("--partitions", type=int, default=10, help="batches per window (one Parquet part each)")
+    ap.add_argument("--trees", type=int, default=50, help="boosting rounds on both paths")
     ap.add_argument("--paths", default="local,dask")
     args = ap.parse_args()
     sizes = [int(s) for s in args.rows.split(",")] + ([BIG] if args.big else [])
     paths = args.paths.split(",")
-    from distributed import Client, LocalCluster
+    from distributed import LocalCluster
 
-    with (
-        tempfile.TemporaryDirectory(prefix="driftgate-scale-") as tmp,
-        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
-        Client(cluster) as client,
-    ):
-        print(f"# cluster: 2 workers x 1 thread, {cluster.scheduler_address}; load {os.getloadavg()[0]:.2f}")
+    print(f"# {args.trees} trees; cluster: 2 workers x 1 thread; load {os.getloadavg()[0]:.2f}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="driftgate-scale-") as tmp:
         for rows in sizes:
             url = f"file://{tmp}/lake-{rows}"
             started = time.perf_counter()
-            numbers = build_lake(url, rows, args.batch_rows)
-            print(f"# {rows:,} rows: {len(numbers)} batches written in {time.perf_counter() - started:.0f}s")
+            numbers = build_lake(url, rows, args.partitions)
+            took = time.perf_counter() - started
+            print(f"# {rows:,} rows: {len(numbers)} batches written in {took:.0f}s", flush=True)
             for path in paths:
-                if path == "dask":
-                    client.restart()
-                r = isolated(path, url, numbers, cluster.scheduler_address)
+                if path == "dask":  # a fresh cluster: the workers' peaks are this run's
+                    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+                        r = isolated(path, url, numbers, cluster.scheduler_address, args.trees)
+                else:
+                    r = isolated(path, url, numbers, None, args.trees)
                 if "error" in r:
                     print(f"path={path} rows={rows} error={r['error']}", flush=True)
                     continue
