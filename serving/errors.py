@@ -54,7 +54,7 @@ class WrongApiKeyError(ServiceError):
     status_code = 401
 
     def __init__(self) -> None:
-        super().__init__("missing or wrong X-API-Key", [ErrorItem("X-API-Key", "wrong or missing")])
+        super().__init__("missing or wrong X-API-Key", [ErrorItem(field="X-API-Key", reason="wrong or missing")])
 
 
 class SourceRefusedError(ServiceError):
@@ -87,7 +87,7 @@ class TooBusyError(ServiceError):
     status_code = 429
 
     def __init__(self, reason: str, retry_after: int) -> None:
-        super().__init__(reason, [ErrorItem("request", reason)], headers={"retry-after": str(retry_after)})
+        super().__init__(reason, [ErrorItem(field="request", reason=reason)], headers={"retry-after": str(retry_after)})
 
 
 class NoModelError(ServiceError):

@@ -37,17 +37,17 @@ async def feedback(request: Request[Any, Any, Any], svc: ServiceDep) -> Response
     client = request.client.host if request.client else None
     refused = feedback_source_problem(client, has_key=bool(key), open_to_all=settings.feedback_open)
     if refused:
-        raise SourceRefusedError(refused, [ErrorItem("request", refused)])
+        raise SourceRefusedError(refused, [ErrorItem(field="request", reason=refused)])
     body = await request.body()
     max_bytes = settings.max_records * 256 + 1024  # ~ an id, a label and JSON punctuation per item
     if len(body) > max_bytes:
         reason = f"the body holds {len(body)} bytes; /feedback takes at most {max_bytes}"
-        raise BodyTooLargeError(reason, [ErrorItem("body", reason)])
+        raise BodyTooLargeError(reason, [ErrorItem(field="body", reason=reason)])
     try:
         items = msgspec.json.decode(body, type=FeedbackRequest).labels
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as exc:
         reason = f'must be a JSON object {{"labels": [...]}}: {exc}'
-        raise InvalidBodyError(f"invalid request body: {reason}", [ErrorItem("body", reason)]) from exc
+        raise InvalidBodyError(f"invalid request body: {reason}", [ErrorItem(field="body", reason=reason)]) from exc
     served = svc.store.current
     pairs, errors = check_items(svc.store.spec, served.classes if served else [], items, settings.max_records)
     if errors:

@@ -84,7 +84,9 @@ async def read_records(
         header = request.headers.get(svc.settings.id_header)
         ids, callers = take_ids_marked(records, id_columns, header, svc.settings.id_header)
     if limit is not None and isinstance(records, list) and len(records) > limit:
-        raise ContractError([Problem("records", f"holds {len(records)} records; {route} takes at most {limit}")])
+        raise ContractError(
+            [Problem(field="records", reason=f"holds {len(records)} records; {route} takes at most {limit}")]
+        )
     columns = served.contract.decode(records)
     if not svc.settings.prediction_ids:
         ids, callers = [], []
@@ -112,7 +114,9 @@ async def claim_ids(svc: Service, callers: list[str]) -> None:
             f"another (send a new {svc.settings.id_header}, or none for generated ids)"
         )
         more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
-        raise IdTakenError(reason + more, [ErrorItem("id", f"{pid!r} is already taken") for pid in taken[:20]])
+        raise IdTakenError(
+            reason + more, [ErrorItem(field="id", reason=f"{pid!r} is already taken") for pid in taken[:20]]
+        )
 
 
 @post("/predict", status_code=HTTP_200_OK, operation_class=RecordsOperation, guards=[json_state_change])
