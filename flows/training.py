@@ -17,6 +17,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from driftgate.context import Context, build_context
+from driftgate.flows._cluster import train_and_gate_on_cluster, uses_cluster
 from driftgate.flows.ingest import ingest_batches
 from driftgate.lease import dataset_lease
 from driftgate.policies import GatePolicy, Question
@@ -134,6 +135,15 @@ def retrain_batch(
     trigger = Trigger(outcome.trigger) if outcome.trigger else Trigger.FORCED
     history = history_window(rows, outcome.batch, window, limit) if trigger is Trigger.DRIFT else None
     policy = s.gate_policy().for_candidates(2 if history else 1)
+    if uses_cluster(s, window.rows):  # past one machine: the window stays on the Dask cluster (flows/_cluster.py)
+        question = gate_question(trigger, window.batches, trained)
+        new, result = train_and_gate_on_cluster(
+            ctx, client, experiment, outcome, window=window, trigger=trigger, question=question, policy=s.gate_policy()
+        )
+        outcome.add_retrain(new.version, new.run_id, result)
+        outcome.window, outcome.window_rows = window.batches, window.rows
+        outcome.train_seconds = round(time.perf_counter() - started, 2)
+        return
     data = load_window(ctx.lake, spec, window.batches)
     question = gate_question(trigger, window.batches, trained)
     challenger = partial(
