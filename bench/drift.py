@@ -52,7 +52,7 @@ def main() -> None:
     build = time.perf_counter() - t
     policy = DriftPolicy()
     t = time.perf_counter()
-    report = compute_drift(ref, cur, spec, policy, None, batch=1)
+    report = compute_drift(ref, cur, spec, policy, batch=1)
     seconds = time.perf_counter() - t
     decision = decide(report, policy, spec, has_champion=True)
     print(f"{args.rows:,} rows x 20 features + target vs a reference of the same size (data built in {build:.1f} s)")

@@ -77,7 +77,7 @@ def main() -> None:
             wall = cpu = float("inf")
             for _ in range(args.repeat):
                 start, start_cpu = time.perf_counter(), time.process_time()
-                result = evaluate_challenger(s, frame, challenger, champion, policy)
+                result = evaluate_challenger(s, frame, challenger, champion, policy=policy)
                 wall, cpu = min(wall, time.perf_counter() - start), min(cpu, time.process_time() - start_cpu)
             line = f"{task:<15} {rows:>8} {result.test:<17} {len(result.slices):>6} {wall:>8.3f} {cpu:>8.3f}"
             print(f"{line} {result.outcome:<12}")

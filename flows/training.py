@@ -73,7 +73,7 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
     champ = load_champion_task(client, lake, spec, ctx.model_name)
     report, score, growth, trained = None, None, None, []
     if champ is not None:
-        report = drift_task(lake, spec, number, champ.reference, policy, champ.importance)
+        report = drift_task(lake, spec, number, champ.reference, policy=policy, importance=champ.importance)
         score = champ.score(spec, split_rows(lake.read_batch(spec.name, number), "test"))
         trained = [b.number for b in lineage(client, champ.version)]
         growth = growth_since(batch_rows(lake, spec.name, lake.accepted_numbers(spec.name)), trained, number)
@@ -82,9 +82,9 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
         experiment,
         number,
         report,
-        policy,
-        spec,
-        score,
+        policy=policy,
+        spec=spec,
+        champion_score=score,
         retrain=ctx.settings.retraining_policy(),
         growth=growth,
     )

@@ -94,6 +94,7 @@ def compute_drift(
     current: pd.DataFrame,
     spec: DatasetSpec,
     policy: DriftPolicy,
+    *,
     importance: dict[str, float] | None = None,
     batch: int = 0,
 ) -> DriftReport:
@@ -135,11 +136,12 @@ def drift_task(
     spec: DatasetSpec,
     batch: int,
     reference: pd.DataFrame,
+    *,
     policy: DriftPolicy,
     importance: dict[str, float] | None,
 ) -> DriftReport:
     current = lake.read_batch(spec.name, batch).drop(columns=[SPLIT_COLUMN], errors="ignore")
-    return compute_drift(reference, current, spec, policy, importance, batch)
+    return compute_drift(reference, current, spec, policy, importance=importance, batch=batch)
 
 
 def log_drift_run(experiment_id: str, report: DriftReport, decision: RetrainDecision) -> str:
@@ -190,6 +192,7 @@ def decide_task(
     experiment_id: str,
     batch: int,
     report: DriftReport | None,
+    *,
     policy: DriftPolicy,
     spec: DatasetSpec,
     champion_score: float | None,

@@ -157,6 +157,7 @@ def evaluate_challenger(
     rows: pd.DataFrame,
     challenger: Predictions,
     champion: Predictions | None,
+    *,
     policy: GatePolicy,
     batches: list[int] | None = None,
     question: Question = Question.SUPERIORITY,
@@ -291,7 +292,9 @@ def gate(
     current = champion_version(client, name)
     champion_model = usable_champion(spec, name, current)
     champ = predict(champion_model, spec.task, X) if champion_model is not None else None
-    result = evaluate_challenger(spec, rows, predict(model, spec.task, X), champ, policy, batches, question)
+    result = evaluate_challenger(
+        spec, rows, predict(model, spec.task, X), champ, policy=policy, batches=batches, question=question
+    )
     result = replace(result, challenger=str(challenger_version), champion=str(current.version) if current else None)
     if result.promoted:  # the service must be able to load it; then compare-and-set against the one compared
         refuse_unservable(client, spec, name, challenger_version, run_id)

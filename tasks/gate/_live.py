@@ -78,6 +78,7 @@ def gate_on_live(
     rows: list[dict[str, Any]],
     champion: str,
     challenger: str,
+    *,
     policy: GatePolicy,
     after_row: int = 0,
     look: int = 1,
@@ -108,7 +109,7 @@ def gate_on_live(
             frame[col] = None
     frame[spec.target] = ours.y
     spent = replace(policy, confidence=spent_confidence(policy.confidence, look))
-    result = evaluate_challenger(spec, frame, as_predictions(theirs), as_predictions(ours), spent)
+    result = evaluate_challenger(spec, frame, as_predictions(theirs), as_predictions(ours), policy=spent)
     last_row = max(int(c["id"]) for c, _ in pairs)
     return LiveLook(replace(result, challenger=challenger, champion=champion), look, last_row)
 

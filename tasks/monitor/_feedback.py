@@ -85,7 +85,7 @@ def _write(
 
 
 def store_feedback_batch(
-    lake: Lake, spec: DatasetSpec, db_url: str, model_name: str, suite_file: Path, min_rows: int, seed: int
+    lake: Lake, spec: DatasetSpec, db_url: str, model_name: str, *, suite_file: Path, min_rows: int, seed: int
 ) -> FeedbackBatch | None:
     """Turn the labelled champion predictions no batch holds yet into the next feedback batch.
 

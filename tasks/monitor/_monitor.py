@@ -90,7 +90,9 @@ def check_live_drift(
         return out
     reference = reference_rows(ctx.lake, ctx.spec, lineage(client, mv))
     live = normalize(live_inputs(rows, ctx.spec.feature_names), ctx.spec)
-    out.report = compute_drift(reference[ctx.spec.feature_names], live, ctx.spec, policy, importance(client, mv))
+    out.report = compute_drift(
+        reference[ctx.spec.feature_names], live, ctx.spec, policy, importance=importance(client, mv)
+    )
     out.decision = decide(out.report, policy, ctx.spec, has_champion=True)
     out.checked, out.last_id = True, int(logged[-1]["id"])
     ctx.lake.write_json(state_path, {"last_id": out.last_id, "champion": str(mv.version)})
@@ -175,7 +177,7 @@ def measure_performance(
     if challenger is not None and challenger != str(mv.version):
         looks, last_row = earlier_looks(client, ctx.model_name, challenger)
         perf.live_gate = gate_on_live(
-            spec, labelled, str(mv.version), challenger, gate_policy, after_row=last_row, look=looks + 1
+            spec, labelled, str(mv.version), challenger, policy=gate_policy, after_row=last_row, look=looks + 1
         )
     return perf
 
@@ -231,9 +233,9 @@ def feedback_batch_task(ctx: Context, *, policy: MonitorPolicy) -> FeedbackBatch
         ctx.spec,
         ctx.settings.resolved_predictions_db_url(),
         ctx.model_name,
-        ctx.suite_file,
-        policy.min_labels,
-        policy.seed,
+        suite_file=ctx.suite_file,
+        min_rows=policy.min_labels,
+        seed=policy.seed,
     )
 
 

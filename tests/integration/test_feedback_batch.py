@@ -48,24 +48,24 @@ def test_a_feedback_batch_interrupted_after_its_record_is_finished_with_the_same
     # the one injected fault: a process dying between two writes cannot be caused for real here
     monkeypatch.setattr(Lake, "write_batch_once", crash)
     with pytest.raises(RuntimeError, match="crashed"):
-        store_feedback_batch(lake, SPEC, db, SPEC.model_name, SUITE, min_rows=100, seed=0)
+        store_feedback_batch(lake, SPEC, db, SPEC.model_name, suite_file=SUITE, min_rows=100, seed=0)
     monkeypatch.undo()
     assert list(feedback_records(lake, SPEC.name)) == [FEEDBACK_FIRST]
     assert lake.manifest(SPEC.name, FEEDBACK_FIRST) is None
 
     _serve_and_label(db, SPEC, 300, 150)  # more labels arrive before the rerun: not in the unfinished batch
-    finished = store_feedback_batch(lake, SPEC, db, SPEC.model_name, SUITE, min_rows=100, seed=0)
+    finished = store_feedback_batch(lake, SPEC, db, SPEC.model_name, suite_file=SUITE, min_rows=100, seed=0)
     assert finished is not None
     assert (finished.number, finished.rows, finished.accepted) == (FEEDBACK_FIRST, 300, True)
     first = lake.read_batch(SPEC.name, FEEDBACK_FIRST)
     expected = make_frame("classification", 300, seed=0)
     assert first["num_0"].tolist() == pytest.approx(expected["num_0"].tolist(), abs=1e-12)  # the logged rows, in order
 
-    second = store_feedback_batch(lake, SPEC, db, SPEC.model_name, SUITE, min_rows=100, seed=0)
+    second = store_feedback_batch(lake, SPEC, db, SPEC.model_name, suite_file=SUITE, min_rows=100, seed=0)
     assert second is not None
     assert (second.number, second.rows) == (FEEDBACK_FIRST + 1, 150)
     records = feedback_records(lake, SPEC.name)
     assert records[FEEDBACK_FIRST]["ids"] == [f"p{i}" for i in range(300)]
     assert records[FEEDBACK_FIRST + 1]["ids"] == [f"p{i}" for i in range(300, 450)]
-    assert store_feedback_batch(lake, SPEC, db, SPEC.model_name, SUITE, min_rows=100, seed=0) is None
+    assert store_feedback_batch(lake, SPEC, db, SPEC.model_name, suite_file=SUITE, min_rows=100, seed=0) is None
     assert len(lake.read_batch(SPEC.name, FEEDBACK_FIRST)) == 300  # finished once, never rewritten

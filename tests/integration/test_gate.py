@@ -135,5 +135,5 @@ def test_a_5_percent_margin_holds_back_a_different_model_of_equal_quality(client
     # conclusively "not better by 5 %", not merely undecided (which is what it is without the margin)
     assert same.outcome is Outcome.NOT_BETTER, same.reason
     champ, chall = predict(m1, SPEC.task, X), predict(m2, SPEC.task, X)
-    assert evaluate_challenger(SPEC, held_out, chall, champ, POLICY).outcome is Outcome.INCONCLUSIVE
+    assert evaluate_challenger(SPEC, held_out, chall, champ, policy=POLICY).outcome is Outcome.INCONCLUSIVE
     assert str(champion_version(client, name).version) == v1

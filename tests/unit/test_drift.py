@@ -30,7 +30,7 @@ def _alarm_rate(shift: Shift | None, pairs: int) -> float:
     for i in range(pairs):
         ref = make_frame("classification", N, seed=10_000 + i)
         cur = make_frame("classification", N, seed=20_000 + i, shift=shift)
-        report = compute_drift(ref, cur, SPEC, POLICY, true_importance(), batch=i)
+        report = compute_drift(ref, cur, SPEC, POLICY, importance=true_importance(), batch=i)
         alarms += decide(report, POLICY, SPEC, has_champion=True).retrain
     return alarms / pairs
 
@@ -61,7 +61,7 @@ def test_decision_without_champion_retrains_and_says_why() -> None:
 def test_unimportant_feature_drift_does_not_retrain() -> None:
     ref = make_frame("classification", N, seed=1)
     cur = make_frame("classification", N, seed=2, shift=Shift(mean={"num_2": 0.5}))
-    report = compute_drift(ref, cur, SPEC, POLICY, true_importance())
+    report = compute_drift(ref, cur, SPEC, POLICY, importance=true_importance())
     assert report.drifted == ["num_2"]
     decision = decide(report, POLICY, SPEC, has_champion=True)
     assert not decision.retrain

@@ -184,24 +184,26 @@ def _live_rows(model: Pipeline, n: int, challenger_guesses: bool) -> list[dict[s
 def test_the_gate_on_live_rows_promotes_a_challenger_that_is_better_there(model: Pipeline) -> None:
     policy = GatePolicy(margin=0.0, confidence=0.95, slice_min_rows=200, resamples=200, seed=0)
     rows = _live_rows(model, 1000, challenger_guesses=False)
-    better = gate_on_live(SPEC, rows, "1", "2", policy)
+    better = gate_on_live(SPEC, rows, "1", "2", policy=policy)
     assert better is not None
     result = better.result
     assert (result.outcome, result.challenger, result.champion, result.rows) == (Outcome.PROMOTED, "2", "1", 1000)
     assert (better.look, better.last_row) == (1, 1999)  # the newest champion row it used
     assert result.slices, "the categorical levels of the logged inputs are the gate's slices"
-    worse = gate_on_live(SPEC, _live_rows(model, 1000, challenger_guesses=True), "1", "2", policy)
+    worse = gate_on_live(SPEC, _live_rows(model, 1000, challenger_guesses=True), "1", "2", policy=policy)
     assert worse is not None
     assert worse.result.outcome == Outcome.NOT_BETTER
-    assert gate_on_live(SPEC, _live_rows(model, 150, challenger_guesses=False), "1", "2", policy) is None  # < 200
-    assert gate_on_live(SPEC, rows, "1", "3", policy) is None  # not the version the shadow scored with
-    assert gate_on_live(SPEC, rows, "2", "2", policy) is None  # the challenger is the champion
+    assert (
+        gate_on_live(SPEC, _live_rows(model, 150, challenger_guesses=False), "1", "2", policy=policy) is None
+    )  # < 200
+    assert gate_on_live(SPEC, rows, "1", "3", policy=policy) is None  # not the version the shadow scored with
+    assert gate_on_live(SPEC, rows, "2", "2", policy=policy) is None  # the challenger is the champion
     # a later look uses only rows no earlier look used, at a stricter confidence
-    later = gate_on_live(SPEC, rows, "1", "2", policy, after_row=1399, look=3)
+    later = gate_on_live(SPEC, rows, "1", "2", policy=policy, after_row=1399, look=3)
     assert later is not None
     assert later.result.rows == 300
     assert later.result.confidence == pytest.approx(1 - 0.05 / 12)
-    assert gate_on_live(SPEC, rows, "1", "2", policy, after_row=1601) is None  # 199 fresh rows: 200 needed
+    assert gate_on_live(SPEC, rows, "1", "2", policy=policy, after_row=1601) is None  # 199 fresh rows: 200 needed
 
 
 def test_the_looks_of_the_live_gate_spend_no_more_than_the_gates_error_rate() -> None:

@@ -89,7 +89,7 @@ def promotion_rate(task: str, trials: int, better: float, rule: str = "gate") ->
             spec, (rows, champ, chall) = CLS, classifier_trial(1000 + i, BASE_AUC, BASE_AUC + better)
         else:
             spec, (rows, champ, chall) = REG, regressor_trial(1000 + i, 1.0, 1.0 * (1 - better))
-        result = evaluate_challenger(spec, rows, chall, champ, POLICY)
+        result = evaluate_challenger(spec, rows, chall, champ, policy=POLICY)
         if rule == "point":
             promoted += spec.better(result.challenger_score, result.champion_score)  # type: ignore[arg-type]
         else:
@@ -120,7 +120,7 @@ def test_a_challenger_better_overall_but_worse_on_one_slice_is_blocked_naming_it
     blocked = 0
     for i in range(20):
         rows, champ, chall = classifier_trial(500 + i, BASE_AUC, 0.93, challenger_auc_on_a=0.75)
-        result = evaluate_challenger(CLS, rows, chall, champ, POLICY)
+        result = evaluate_challenger(CLS, rows, chall, champ, policy=POLICY)
         assert result.ci_low is not None
         assert result.ci_low > 0, "the challenger is better overall"
         assert result.outcome is Outcome.NOT_BETTER
@@ -152,7 +152,7 @@ def noninferiority_rate(task: str, trials: int, relative: float, question: Quest
             spec, (rows, champ, chall) = CLS, classifier_trial(2000 + i, BASE_AUC, BASE_AUC * (1 + relative))
         else:
             spec, (rows, champ, chall) = REG, regressor_trial(2000 + i, 1.0, 1.0 * (1 - relative))
-        promoted += evaluate_challenger(spec, rows, chall, champ, policy, question=question).promoted
+        promoted += evaluate_challenger(spec, rows, chall, champ, policy=policy, question=question).promoted
     return promoted / trials
 
 
@@ -176,10 +176,10 @@ def test_noninferiority_promotes_an_equal_challenger_more_often_than_superiority
 
 def test_the_question_asked_is_recorded_with_the_verdict() -> None:
     rows, champ, chall = classifier_trial(7, BASE_AUC, BASE_AUC + 0.02)
-    result = evaluate_challenger(CLS, rows, chall, champ, POLICY, question=Question.NONINFERIORITY)
+    result = evaluate_challenger(CLS, rows, chall, champ, policy=POLICY, question=Question.NONINFERIORITY)
     assert result.question is Question.NONINFERIORITY
     assert result.mlflow_tags()["driftgate.gate.question"] == "non-inferiority"
     assert "- question: non-inferiority" in result.to_markdown()
     assert result.rows == ROWS  # how many test rows it judged on
-    first = evaluate_challenger(CLS, rows, chall, None, POLICY, question=Question.NONINFERIORITY)
+    first = evaluate_challenger(CLS, rows, chall, None, policy=POLICY, question=Question.NONINFERIORITY)
     assert first.question is Question.SUPERIORITY  # a first model is compared with the baseline
