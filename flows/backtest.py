@@ -154,6 +154,8 @@ def replay_policy(
             X, y = split_xy(ctx.lake.read_batch(spec.name, number), spec)
             score = primary_score(model, spec, X, y)
         gate = f"{outcome.gate} ({outcome.question})" if outcome.gate else None
+        if gate and outcome.history_version:  # the whole-history challenger beside a small drift window
+            gate += f"; history {outcome.history_window_rows} rows: {outcome.history_gate}"
         result.batches.append(
             BatchResult(
                 batch=number,
@@ -179,7 +181,8 @@ def replay_policy(
             time.perf_counter() - started,
         )
         if outcome.promoted:
-            result.final_rows = outcome.window_rows
+            history_won = outcome.history_version is not None and outcome.champion == outcome.history_version
+            result.final_rows = outcome.history_window_rows if history_won else outcome.window_rows
     return result
 
 
@@ -200,15 +203,14 @@ def format_report(report: BacktestReport) -> str:
         lines += [
             "",
             f"policy {p.policy}",
-            "batch  rows    prequential  retrained  trigger   window rows  gate"
-            "                          train s  cpu s",
+            "batch  rows    prequential  retrained  trigger   window rows  train s  cpu s   gate",
         ]
         for b in p.batches:
             gate = b.gate or "-"
             lines.append(
                 f"{b.batch:<6} {b.rows:<7} {_num(b.prequential):<12} {'yes' if b.retrained else 'no':<10} "
-                f"{b.trigger or '-':<9} {_num(b.window_rows):<12} {gate:<29} {_num(b.train_seconds):<8} "
-                f"{b.cpu_seconds:.1f}"
+                f"{b.trigger or '-':<9} {_num(b.window_rows):<12} {_num(b.train_seconds):<8} "
+                f"{b.cpu_seconds:<7.1f} {gate}"
             )
     pct = f"{report.confidence:.0%}"
     lines += ["", f"policy        mean prequential  {pct} interval        retrains  train s  cpu s  final rows"]
