@@ -23,7 +23,8 @@ from distributed import Client
 from driftgate.errors import DriftgateError
 from driftgate.frames import SPLIT_COLUMN, SPLITS
 from driftgate.lake import Lake
-from driftgate.predict import Predictions, predict
+from driftgate.partitions import score_part
+from driftgate.predict import Predictions
 from driftgate.registry import BatchRef
 from driftgate.spec import DatasetSpec
 
@@ -96,16 +97,6 @@ def sample_rows(frame: dd.DataFrame, rows: int, *, of: int, seed: int) -> pd.Dat
     return sample.head(rows).reset_index(drop=True)
 
 
-def _score_part(part: pd.DataFrame, spec: DatasetSpec, models: Mapping[str, Any], keep: list[str]) -> dict[str, Any]:
-    """One partition's labels, kept columns (categories: small) and each model's predictions."""
-    X = part[spec.feature_names]
-    kept = part[[spec.target, *keep]].reset_index(drop=True)
-    for col in keep:  # the spec's levels: every partition's categories agree, so they concatenate as categories
-        levels = spec.feature(col).values
-        kept[col] = pd.Categorical(kept[col], categories=levels) if levels else kept[col].astype("category")
-    return {"rows": kept, **{name: predict(m, spec.task, X) for name, m in models.items()}}
-
-
 def _concat(parts: list[Predictions]) -> Predictions:
     probas = [p.proba for p in parts if p.proba is not None]
     return Predictions(
@@ -137,7 +128,7 @@ def partition_predictions(
     """
     keep = list(keep or [])
     shared = delayed(dict(models), pure=True)
-    tasks = [delayed(_score_part)(part, spec, shared, keep) for part in frame.to_delayed()]  # type: ignore[no-untyped-call]
+    tasks = [delayed(score_part)(part, spec, shared, keep) for part in frame.to_delayed()]  # type: ignore[no-untyped-call]
     parts: list[dict[str, Any]] = client.compute(tasks, sync=True)  # type: ignore[no-untyped-call]
     rows = pd.concat([p["rows"] for p in parts], ignore_index=True) if parts else pd.DataFrame(columns=[spec.target])
     return rows, {name: _concat([p[name] for p in parts]) for name in models}

@@ -35,6 +35,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
 from driftgate.errors import DriftgateError
+from driftgate.partitions import encode_part, label_part
 from driftgate.predict import Predictions
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.evaluate import Scored, score
@@ -101,16 +102,6 @@ def fit_encoder(spec: DatasetSpec, rows: pd.DataFrame, cfg: DistributedSettings)
     return pre  # type: ignore[no-any-return]
 
 
-def _encode(part: pd.DataFrame, pre: ColumnTransformer, features: list[str]) -> np.ndarray:
-    # float32 halves what each worker holds; LightGBM bins the values anyway
-    return np.asarray(pre.transform(part[features]), dtype=np.float32)
-
-
-def _labels(part: pd.DataFrame, target: str, task: str) -> np.ndarray:
-    y = part[target]
-    return y.astype(str).to_numpy(dtype=object) if task == "classification" else y.to_numpy(dtype=np.float64)
-
-
 def encoded_arrays(
     client: Client, train: Any, spec: DatasetSpec, pre: ColumnTransformer
 ) -> tuple[da.Array, da.Array, list[Any]]:
@@ -131,10 +122,10 @@ def encoded_arrays(
     for part, n in zip(train.to_delayed(), lengths, strict=True):
         if n == 0:
             continue
-        x = delayed(_encode)(part, shared, spec.feature_names)
+        x = delayed(encode_part)(part, shared, spec.feature_names)
         xs.append(da.from_delayed(x, (n, width), np.float32))  # type: ignore[no-untyped-call]
         dtype = object if spec.task == "classification" else np.float64
-        ys.append(da.from_delayed(delayed(_labels)(part, spec.target, spec.task), (n,), dtype))  # type: ignore[no-untyped-call]
+        ys.append(da.from_delayed(delayed(label_part)(part, spec.target, spec.task), (n,), dtype))  # type: ignore[no-untyped-call]
     if not xs:
         raise DriftgateError(f"the training window of {spec.name!r} has no training rows")
     return da.concatenate(xs), da.concatenate(ys), distinct  # type: ignore[no-untyped-call]
