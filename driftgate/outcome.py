@@ -144,10 +144,13 @@ class BatchOutcome:
         return cls(**{k: v for k, v in record.items() if k in names})
 
     def cells(self) -> list[str]:
-        """The table's cells for this batch, ``why`` last; the gate's cell names its question."""
+        """The table's cells for this batch, ``why`` last; the gate's cell names its question, and a
+        whole-history challenger adds its version and verdict."""
+        gate = f"{self.gate} ({self.question})" if self.gate and self.question else self.gate
         shown = {
             "window": f"{self.window[0]}-{self.window[-1]} ({self.window_rows} rows)" if self.window else None,
-            "gate": f"{self.gate} ({self.question})" if self.gate and self.question else self.gate,
+            "gate": f"{gate}; history: {self.history_gate}" if self.history_version else gate,
+            "version": f"{self.version}, {self.history_version}" if self.history_version else self.version,
         }
         return [_cell(shown[c] if c in shown else getattr(self, c)) for c in self.TABLE] + ["; ".join(self.reasons)]
 
