@@ -293,11 +293,13 @@ def test_lake_route_refuses_paths_outside_reports_sent_raw(loop: Loop, path: str
     target = path.format(ds=DATASET)
     assert ".." in target or "%2e" in target or "/reports/" not in target
     conn = http.client.HTTPConnection(urlsplit(loop.url).netloc, timeout=10)
-    conn.putrequest("GET", target, skip_accept_encoding=True)  # sent as written: no client normalises the dots
-    conn.endheaders()
-    r = conn.getresponse()
-    body = r.read().decode(errors="replace")
-    conn.close()
+    try:
+        conn.putrequest("GET", target, skip_accept_encoding=True)  # sent as written: no client normalises the dots
+        conn.endheaders()
+        r = conn.getresponse()
+        body = r.read().decode(errors="replace")
+    finally:
+        conn.close()
     assert r.status == 404, (target, r.status)
     assert "sha256" not in body
     assert "last_batch" not in body
@@ -305,9 +307,12 @@ def test_lake_route_refuses_paths_outside_reports_sent_raw(loop: Loop, path: str
 
 def test_lake_route_serves_reports_with_a_sandbox_policy(loop: Loop) -> None:
     conn = http.client.HTTPConnection(urlsplit(loop.url).netloc, timeout=10)
-    conn.request("GET", f"/console/lake/reports/validation/{DATASET}/batch=4.html")
-    r = conn.getresponse()
-    body = r.read().decode()
+    try:
+        conn.request("GET", f"/console/lake/reports/validation/{DATASET}/batch=4.html")
+        r = conn.getresponse()
+        body = r.read().decode()
+    finally:
+        conn.close()
     assert r.status == 200
     assert "sandbox" in (r.getheader("content-security-policy") or "")
     assert re.search(r"failed: quarantined", body)
