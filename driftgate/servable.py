@@ -23,14 +23,22 @@ from driftgate.spec import DatasetSpec
 SERVABLE_TAG = "driftgate.servable"
 # What the safe loader trusts beyond skops' defaults, measured with ``skops.io.get_untrusted_types``
 # on every family (tests/service/test_model_loading.py keeps it so). Part of the fingerprint.
+# LightGBM's types: what a version trained on a Dask cluster (tasks/train/_distributed.py) holds.
+LIGHTGBM_TRUSTED_TYPES: tuple[str, ...] = (
+    "collections.OrderedDict",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+)
 TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "numpy.dtype",
+    *LIGHTGBM_TRUSTED_TYPES,
 )
 # Bump when driftgate.model_loader's checks change: every recorded verdict is then stale.
 CHECK_REVISION = 1
 # The libraries whose upgrade can change whether a stored model loads and answers.
-LIBRARIES = ("scikit-learn", "skops", "numpy", "scipy", "pandas", "mlflow", "driftgate")
+LIBRARIES = ("scikit-learn", "skops", "numpy", "scipy", "pandas", "mlflow", "lightgbm", "driftgate")
 
 
 def _installed(package: str) -> str:

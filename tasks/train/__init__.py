@@ -8,7 +8,6 @@ from driftgate.tasks.train._cluster_run import (
 )
 from driftgate.tasks.train._dask_window import DaskWindow, partition_predictions, read_window, sample_rows
 from driftgate.tasks.train._distributed import (
-    LIGHTGBM_TRUSTED_TYPES,
     ClusterFit,
     DistributedSettings,
     fit_on_cluster,
@@ -36,7 +35,6 @@ from driftgate.tasks.train._run import (
 from driftgate.tasks.train._search import search
 
 __all__ = [
-    "LIGHTGBM_TRUSTED_TYPES",
     "STRATEGIES",
     "ClusterFit",
     "ClusterTraining",

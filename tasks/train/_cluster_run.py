@@ -25,7 +25,6 @@ from driftgate.spec import DatasetSpec
 from driftgate.tasks.train._dask_window import DaskWindow, sample_rows
 from driftgate.tasks.train._distributed import (
     FAMILY,
-    LIGHTGBM_TRUSTED_TYPES,
     DistributedSettings,
     fit_on_cluster,
     split_metrics,
@@ -58,7 +57,7 @@ def register_local_model(model: Pipeline, spec: DatasetSpec, model_name: str, ex
         input_example=example,
         pip_requirements=[*PIP_REQUIREMENTS, "lightgbm"],
         registered_model_name=model_name,
-        skops_trusted_types=[*SKOPS_TRUSTED, *LIGHTGBM_TRUSTED_TYPES],
+        skops_trusted_types=SKOPS_TRUSTED,  # driftgate.servable.TRUSTED_TYPES, LightGBM's included
         pyfunc_predict_fn="predict_proba" if spec.task == "classification" else "predict",
     )
     return str(info.registered_model_version)

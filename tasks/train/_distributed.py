@@ -45,13 +45,6 @@ from driftgate.tasks.train._pipeline import build_pipeline, split_xy
 log = logging.getLogger(__name__)
 
 FAMILY = "lightgbm-dask"
-LIGHTGBM_TRUSTED_TYPES: tuple[str, ...] = (
-    "collections.OrderedDict",
-    "lightgbm.basic.Booster",
-    "lightgbm.sklearn.LGBMClassifier",
-    "lightgbm.sklearn.LGBMRegressor",
-)
-"""What a distributed version needs trusted beyond the loader's list (``skops.io.get_untrusted_types``)."""
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,13 @@ import pandas as pd
 import psutil
 import pytest
 
-from driftgate.errors import ModelLoadError
 from driftgate.frames import SPLIT_COLUMN, assign_splits, normalize
 from driftgate.lake import Lake
 from driftgate.model_loader import TRUSTED_TYPES, load_registered
+from driftgate.servable import LIGHTGBM_TRUSTED_TYPES
 from driftgate.settings import Settings
 from driftgate.spec import DatasetSpec, Feature, Metric
 from driftgate.tasks.train import (
-    LIGHTGBM_TRUSTED_TYPES,
     ClusterTraining,
     DistributedSettings,
     read_window,
@@ -173,24 +172,16 @@ def test_the_registered_model_is_a_local_pipeline_that_predicts(trained: Trained
 
     local = Path(mlflow.artifacts.download_artifacts(f"models:/{SPEC.model_name}/1", dst_path=str(tmp_path)))
     [path] = local.glob("*.skops")
-    needed = set(skops.io.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
-    assert needed == set(LIGHTGBM_TRUSTED_TYPES) - {"lightgbm.sklearn.LGBMRegressor"}
-    model: Any = skops.io.load(path, trusted=[*TRUSTED_TYPES, *LIGHTGBM_TRUSTED_TYPES])
+    untrusted = set(skops.io.get_untrusted_types(file=path))
+    assert untrusted <= set(TRUSTED_TYPES)  # the safe loader's list names every type a distributed version holds
+    assert untrusted & set(LIGHTGBM_TRUSTED_TYPES)  # ... LightGBM's among them
+    model: Any = skops.io.load(path, trusted=list(TRUSTED_TYPES))
     rows = trained.result.samples.test.head(50)
     proba = model.predict_proba(rows[SPEC.feature_names])
     assert proba.shape == (50, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
-NOT_TRUSTED_YET = pytest.mark.xfail(
-    raises=ModelLoadError,
-    strict=True,
-    reason="driftgate/model_loader.py's TRUSTED_TYPES does not name LightGBM's types yet "
-    "(tasks.train.LIGHTGBM_TRUSTED_TYPES lists them); until it does the service refuses a distributed version",
-)
-
-
-@NOT_TRUSTED_YET
 def test_the_safe_loader_loads_the_distributed_version(trained: Trained) -> None:
     loaded = load_registered(SPEC.model_name, trained.result.trained.version, SPEC)
     assert len(loaded.model.predict(trained.result.samples.test[SPEC.feature_names])) == len(
@@ -214,7 +205,6 @@ def classification_api(driftgate_env: Path, monkeypatch: pytest.MonkeyPatch) -> 
         yield server.url
 
 
-@NOT_TRUSTED_YET
 def test_continuous_training_trains_a_window_past_dask_min_rows_on_the_cluster(
     prefect_harness: None, classification_api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
