@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,3 +86,9 @@ def wait_ready(url: str, seconds: float = 180) -> httpx.Response:
         if answer.status_code == 200 or time.monotonic() > deadline:
             return answer
         time.sleep(0.5)
+
+
+def popen_logged(args: list[str], log: Path, **kwargs: Any) -> subprocess.Popen[bytes]:
+    """A child process writing stdout and stderr to ``log``; the parent's handle closes at once."""
+    with log.open("wb") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, **kwargs)

@@ -24,7 +24,7 @@ import yaml
 
 from driftgate.errors import DriftgateError
 from driftgate.local.stack import wait_http as wait_healthy
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, popen_logged
 
 BIN = Path(sys.executable).parent
 COLUMNS = {
@@ -107,7 +107,7 @@ def test_readme_own_data_block_from_a_dirty_csv_to_a_served_champion(
         args = shlex.split(line.removesuffix("&").strip())
         if line.endswith("&"):
             log = tmp_path / f"{args[1]}.log"
-            proc = subprocess.Popen(args, cwd=work, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+            proc = popen_logged(args, log, cwd=work, env=env)
             background.append(proc)
             port = api_port if args[1] == "data-api" else serve_port
             wait_http(f"http://127.0.0.1:{port}/{'health' if args[1] == 'data-api' else 'ready'}", proc, log)

@@ -19,7 +19,7 @@ from driftgate.local.servers import ServerThread, free_port
 from driftgate.local.stack import wait_http
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
-from tests.conftest import ROOT
+from tests.conftest import ROOT, popen_logged
 
 BIN = Path(sys.executable).parent
 DATASET = "synthetic-regression"
@@ -76,7 +76,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     logs = tmp / "logs"
     logs.mkdir()
     procs = [
-        subprocess.Popen(
+        popen_logged(
             [
                 str(BIN / "mlflow"),
                 "server",
@@ -91,15 +91,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
                 "--artifacts-destination",
                 "s3://mlflow/artifacts",
             ],
+            logs / "mlflow.log",
             env=env,
-            stdout=open(logs / "mlflow.log", "wb"),
-            stderr=subprocess.STDOUT,
         ),
-        subprocess.Popen(
+        popen_logged(
             [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(prefect_port)],
+            logs / "prefect.log",
             env=env,
-            stdout=open(logs / "prefect.log", "wb"),
-            stderr=subprocess.STDOUT,
         ),
     ]
     try:
@@ -137,12 +135,11 @@ def test_deploy_from_prefect_yaml_and_run_continuous_training_through_a_worker(s
     listed = prefect(env, "deployment", "ls")
     for name in ("continuous-training", "monitor-predictions", "ingest-batches", "batch-predict"):
         assert name in listed.stdout
-    worker = subprocess.Popen(
+    worker = popen_logged(
         [str(BIN / "prefect"), "worker", "start", "--pool", "driftgate-process"],
+        Path(env["_LOGS"]) / "worker.log",
         env=env,
         cwd=ROOT,
-        stdout=open(Path(env["_LOGS"]) / "worker.log", "wb"),
-        stderr=subprocess.STDOUT,
     )
     try:
         run = prefect(
