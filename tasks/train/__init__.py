@@ -2,7 +2,6 @@
 
 from driftgate.tasks.train._cluster_run import (
     ClusterTraining,
-    register_local_model,
     train_and_register_on_cluster,
     train_on_cluster_task,
 )
@@ -52,7 +51,6 @@ __all__ = [
     "partition_predictions",
     "read_window",
     "reference_rows",
-    "register_local_model",
     "sample_rows",
     "search",
     "search_spaces",

@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass
 
 import mlflow
-import pandas as pd
 from distributed import Client
 from mlflow.tracking import MlflowClient
 from prefect import task
@@ -29,7 +28,7 @@ from driftgate.tasks.train._distributed import (
     fit_on_cluster,
     split_metrics,
 )
-from driftgate.tasks.train._run import PIP_REQUIREMENTS, SKOPS_TRUSTED, TrainedVersion, TrainingData, spec_signature
+from driftgate.tasks.train._run import TrainedVersion, TrainingData, log_and_register
 
 log = logging.getLogger(__name__)
 
@@ -45,22 +44,6 @@ class ClusterTraining:
     trained: TrainedVersion
     model: Pipeline
     samples: TrainingData
-
-
-def register_local_model(model: Pipeline, spec: DatasetSpec, model_name: str, example: pd.DataFrame) -> str:
-    """Log the cluster's local pipeline in the active run (skops, spec signature) and register it; the version."""
-    output = model.predict_proba(example) if spec.task == "classification" else model.predict(example)
-    info = mlflow.sklearn.log_model(
-        model,
-        name="model",
-        signature=spec_signature(spec, output),
-        input_example=example,
-        pip_requirements=[*PIP_REQUIREMENTS, "lightgbm"],
-        registered_model_name=model_name,
-        skops_trusted_types=SKOPS_TRUSTED,  # driftgate.servable.TRUSTED_TYPES, LightGBM's included
-        pyfunc_predict_fn="predict_proba" if spec.task == "classification" else "predict",
-    )
-    return str(info.registered_model_version)
 
 
 def train_and_register_on_cluster(
@@ -111,7 +94,9 @@ def train_and_register_on_cluster(
             name=f"{spec.name}-batches-{'-'.join(map(str, numbers))}-encoder-sample",
         )
         mlflow.log_input(sample_ds, context="training")
-        version = register_local_model(fitted.model, spec, model_name, fitted.sample[spec.feature_names].head(5))
+        version = log_and_register(
+            fitted.model, spec, model_name, fitted.sample[spec.feature_names].head(5), requirements=("lightgbm",)
+        )
     client.update_model_version(
         model_name,
         version,

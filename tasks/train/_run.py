@@ -125,15 +125,21 @@ def spec_signature(spec: DatasetSpec, output: Any) -> ModelSignature:
     return ModelSignature(inputs=inputs, outputs=infer_signature(model_output=output).outputs)
 
 
-def log_and_register(model: Any, spec: DatasetSpec, model_name: str, example: pd.DataFrame) -> str:
-    """Log a fitted pipeline in the active run (signature, input example, skops) and register it; the version."""
+def log_and_register(
+    model: Any, spec: DatasetSpec, model_name: str, example: pd.DataFrame, *, requirements: tuple[str, ...] = ()
+) -> str:
+    """Log a fitted pipeline in the active run (signature, input example, skops) and register it; the version.
+
+    ``requirements``: packages the model needs beyond :data:`PIP_REQUIREMENTS` (LightGBM's for a
+    version trained on the cluster).
+    """
     output = model.predict_proba(example) if spec.task == "classification" else model.predict(example)
     info = mlflow.sklearn.log_model(
         model,
         name="model",
         signature=spec_signature(spec, output),
         input_example=example,
-        pip_requirements=PIP_REQUIREMENTS,
+        pip_requirements=[*PIP_REQUIREMENTS, *requirements],
         registered_model_name=model_name,
         skops_trusted_types=SKOPS_TRUSTED,
         pyfunc_predict_fn="predict_proba" if spec.task == "classification" else "predict",
