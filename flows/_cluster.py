@@ -12,27 +12,22 @@ explains a seeded sample of ``DRIFTGATE_EXPLAIN_ROWS`` test rows.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
 
-import mlflow
 from distributed import Client
 from mlflow.tracking import MlflowClient
 from prefect import task
-from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from driftgate.context import Context
-from driftgate.errors import ModelLoadError
-from driftgate.model_loader import check_servable
-from driftgate.names import artifact_key
 from driftgate.policies import GatePolicy, Question
-from driftgate.registry import CHALLENGER, champion_version, load_version, set_champion
+from driftgate.registry import CHALLENGER, champion_version
 from driftgate.settings import Settings
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.drift import Trigger
 from driftgate.tasks.explain import explain_task
-from driftgate.tasks.gate import GateResult, describe_gate, evaluate_challenger, run_links
+from driftgate.tasks.gate import GateResult, evaluate_challenger, publish_gate, run_links, settle, usable_champion
 from driftgate.tasks.loop import BatchOutcome, Window
 from driftgate.tasks.train import (
     ClusterTraining,
@@ -72,34 +67,15 @@ def gate_on_cluster_task(
     name, version, run_id = done.trained.name, done.trained.version, done.trained.run_id
     client.set_registered_model_alias(name, CHALLENGER, version)
     current = champion_version(client, name)
-    champion = None
-    if current is not None:
-        try:
-            champion = load_version(name, current.version, spec)
-        except ModelLoadError as exc:  # as the gate: a champion that no longer loads is replaced by any servable one
-            log.warning("champion of %s (version %s) no longer loads: %s", name, current.version, exc)
+    champion = usable_champion(spec, name, current)
     models = {"challenger": done.model, **({"champion": champion} if champion is not None else {})}
     rows, preds = partition_predictions(dask_client, test, spec, models, keep=list(spec.categorical))
     result = evaluate_challenger(
         spec, rows, preds["challenger"], preds.get("champion"), policy=policy, batches=batches, question=question
     )
     result = replace(result, challenger=str(version), champion=str(current.version) if current else None)
-    if result.promoted:  # the service must be able to load it; then compare-and-set against the one compared
-        try:
-            check_servable(name, version, spec)
-        except ModelLoadError as exc:
-            client.set_tag(run_id, "driftgate.refused", str(exc)[:4000])
-            client.set_terminated(run_id, status="FAILED")
-            log.error("not promoting %s version %s: %s", name, version, exc)
-            raise
-        set_champion(client, name, version, expected=str(current.version) if current else None)
-    with mlflow.start_run(run_id=run_id):
-        mlflow.log_metrics(result.mlflow_metrics())
-        mlflow.set_tags(result.mlflow_tags())
-        mlflow.log_dict(asdict(result), "gate.json")
-    describe_gate(client, name, version, result)
-    listed = "\n".join(f"- {label}: {url}" for label, url in links.items())
-    create_markdown_artifact(f"{result.to_markdown()}\n\n{listed}\n", key=artifact_key("gate", spec.name, "v", version))
+    settle(client, spec, name, version, run_id=run_id, result=result, current=current)
+    publish_gate(client, spec, name, result, links)
     log.info("gate for %s v%s on %s test rows (per partition): %s", name, version, len(rows), result.outcome)
     return result
 

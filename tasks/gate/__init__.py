@@ -1,6 +1,15 @@
 """Stage ``gate``: a challenger becomes champion only when it wins on the same rows (or on live rows)."""
 
-from driftgate.tasks.gate._gate import describe_gate, evaluate_challenger, gate, gate_task, run_links
+from driftgate.tasks.gate._gate import (
+    describe_gate,
+    evaluate_challenger,
+    gate,
+    gate_task,
+    publish_gate,
+    run_links,
+    settle,
+    usable_champion,
+)
 from driftgate.tasks.gate._live import (
     LiveLook,
     challenger_alias,
@@ -22,6 +31,9 @@ __all__ = [
     "gate_on_live",
     "gate_task",
     "promote_on_live",
+    "publish_gate",
     "run_links",
+    "settle",
     "spent_confidence",
+    "usable_champion",
 ]

@@ -296,15 +296,39 @@ def gate(
         spec, rows, predict(model, spec.task, X), champ, policy=policy, batches=batches, question=question
     )
     result = replace(result, challenger=str(challenger_version), champion=str(current.version) if current else None)
-    if result.promoted:  # the service must be able to load it; then compare-and-set against the one compared
-        refuse_unservable(client, spec, name, challenger_version, run_id)
-        set_champion(client, name, challenger_version, expected=str(current.version) if current else None)
+    settle(client, spec, name, challenger_version, run_id=run_id, result=result, current=current)
+    log.info("gate for %s v%s: %s: %s", name, challenger_version, result.outcome, result.reason)
+    return result
+
+
+def settle(
+    client: MlflowClient,
+    spec: DatasetSpec,
+    name: str,
+    version: str,
+    *,
+    run_id: str,
+    result: GateResult,
+    current: ModelVersion | None,
+) -> None:
+    """Act on a verdict: a promoted challenger must be servable, then ``champion`` moves by
+    compare-and-set against ``current`` (the champion it was compared with); the verdict is logged
+    on the challenger's run either way."""
+    if result.promoted:
+        refuse_unservable(client, spec, name, version, run_id)
+        set_champion(client, name, version, expected=str(current.version) if current else None)
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics(result.mlflow_metrics())
         mlflow.set_tags(result.mlflow_tags())
         mlflow.log_dict(asdict(result), "gate.json")
-    log.info("gate for %s v%s: %s: %s", name, challenger_version, result.outcome, result.reason)
-    return result
+
+
+def publish_gate(client: MlflowClient, spec: DatasetSpec, name: str, result: GateResult, links: dict[str, str]) -> None:
+    """The verdict where people look: the version's registry description and a Prefect artifact with links."""
+    version = str(result.challenger)
+    describe_gate(client, name, version, result)
+    listed = "\n".join(f"- {label}: {url}" for label, url in links.items())
+    create_markdown_artifact(f"{result.to_markdown()}\n\n{listed}\n", key=artifact_key("gate", spec.name, "v", version))
 
 
 def describe_gate(client: MlflowClient, name: str, version: str, result: GateResult) -> None:
@@ -357,7 +381,5 @@ def gate_task(
         batches=batches,
         question=question,
     )
-    describe_gate(client, model_name, version, result)
-    listed = "\n".join(f"- {label}: {url}" for label, url in links.items())
-    create_markdown_artifact(f"{result.to_markdown()}\n\n{listed}\n", key=artifact_key("gate", spec.name, "v", version))
+    publish_gate(client, spec, model_name, result, links)
     return result
