@@ -25,7 +25,7 @@ import yaml
 from driftgate.contract import InputContract
 from driftgate.errors import ModelLoadError
 from driftgate.predict import predict
-from driftgate.servable import SERVABLE_TAG, Verdict, fingerprint
+from driftgate.servable import REFUSED, SERVABLE_TAG, Verdict, fingerprint
 from driftgate.servable import TRUSTED_TYPES as TRUSTED_TYPES  # the list lives beside the verdicts it shapes
 from driftgate.spec import DatasetSpec
 
@@ -43,7 +43,7 @@ class LoadedModel:
 
 
 def _refuse(what: str, reason: str) -> ModelLoadError:
-    return ModelLoadError(f"{what} refused: {reason}")
+    return ModelLoadError(f"{what} {REFUSED} {reason}")
 
 
 def read_mlmodel(local: Path, what: str) -> dict[str, Any]:
@@ -234,11 +234,6 @@ def check_servable(name: str, version: str | int, spec: DatasetSpec) -> LoadedMo
         raise
     _record(name, version, Verdict(fingerprint(spec)))
     return loaded
-
-
-def refusal(name: str, version: str | int, reason: str) -> ModelLoadError:
-    """The error :func:`check_servable` raised for a version, rebuilt from its recorded reason."""
-    return _refuse(f"model {name!r} version {version}", reason)
 
 
 def _record(name: str, version: str | int, verdict: Verdict) -> None:

@@ -14,15 +14,15 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from driftgate.errors import ChampionMovedError, ModelRegistryError
-from driftgate.model_loader import check_servable, load_registered, refusal
+from driftgate.model_loader import check_servable, load_registered
 from driftgate.registry_view import CHAMPION as CHAMPION
-from driftgate.servable import SERVABLE_TAG, recorded_verdict
+from driftgate.registry_view import HISTORY_TAG as HISTORY_TAG
+from driftgate.servable import SERVABLE_TAG, recorded_verdict, refusal
 from driftgate.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
 
 CHALLENGER = "challenger"
-HISTORY_TAG = "driftgate.champion_history"
 BATCHES_TAG = "driftgate.batches"
 
 

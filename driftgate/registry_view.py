@@ -22,7 +22,8 @@ from urllib.parse import quote
 log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
-_DELETED = "Deleted_Internal"  # MLflow's stage for a deleted version (its searches leave those out)
+HISTORY_TAG = "driftgate.champion_history"  # the registered model's tag: the versions that were champion, in order
+DELETED = "Deleted_Internal"  # MLflow's stage for a deleted version (its searches leave those out)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def read_sqlite(path: Path, name: str) -> RegistryView:
         return RegistryView(versions=0)
     with closing(sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=5)) as db:
         (count,) = db.execute(
-            "SELECT COUNT(*) FROM model_versions WHERE name = ? AND current_stage IS NOT ?", (name, _DELETED)
+            "SELECT COUNT(*) FROM model_versions WHERE name = ? AND current_stage IS NOT ?", (name, DELETED)
         ).fetchone()
         aliased = db.execute(
             "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?", (name, CHAMPION)

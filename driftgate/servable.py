@@ -18,9 +18,11 @@ import json
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
+from driftgate.errors import ModelLoadError
 from driftgate.spec import DatasetSpec
 
 SERVABLE_TAG = "driftgate.servable"
+REFUSED = "refused:"  # between what was refused and why, in every refusal's message
 # What the safe loader trusts beyond skops' defaults, measured with ``skops.io.get_untrusted_types``
 # on every family (tests/service/test_model_loading.py keeps it so). Part of the fingerprint.
 # LightGBM's types: what a version trained on a Dask cluster (tasks/train/_distributed.py) holds.
@@ -90,3 +92,8 @@ def recorded_verdict(raw: str | None, spec: DatasetSpec) -> Verdict | None:
     """The verdict in a version's :data:`SERVABLE_TAG`, if it still holds for ``spec`` and today's libraries."""
     verdict = Verdict.from_tag(raw)
     return verdict if verdict is not None and verdict.fingerprint == fingerprint(spec) else None
+
+
+def refusal(name: str, version: str | int, reason: str) -> ModelLoadError:
+    """The error ``check_servable`` raised for a version, rebuilt from its recorded reason."""
+    return ModelLoadError(f"model {name!r} version {version} {REFUSED} {reason}")

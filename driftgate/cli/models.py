@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import logging
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from driftgate.cli._app import DatasetOpt, app
+
+if TYPE_CHECKING:
+    from driftgate.settings import Settings
+    from driftgate.spec import DatasetSpec
+
+log = logging.getLogger(__name__)
 
 
 @app.command()
@@ -14,24 +21,51 @@ def promote(
     version: Annotated[str, typer.Argument(help="Model version to make champion.")], dataset: DatasetOpt = None
 ) -> None:
     """Point the champion alias at a version (it must exist and load as the service will load it)."""
-    from driftgate.context import build_context
+    from driftgate.champion_sqlite import ClientNeededError, promote_sqlite, sqlite_file
+
+    settings, spec, name = _model(dataset)
+    if (path := sqlite_file(settings.resolved_tracking_uri())) is not None:
+        try:
+            promote_sqlite(path, name, version, spec)
+            return _promoted(name, version)
+        except ClientNeededError as exc:
+            log.debug("promoting through MLflow's client: %s", exc)
     from driftgate.registry import promote as do_promote
-    from driftgate.settings import get_settings
     from driftgate.tracking import configure_mlflow
 
-    ctx = build_context(get_settings(), dataset)
-    mv = do_promote(configure_mlflow(ctx.settings), ctx.model_name, version, ctx.spec)
-    typer.echo(f"champion of {ctx.model_name} is now version {mv.version} (by hand: the gate was not asked)")
+    _promoted(name, str(do_promote(configure_mlflow(settings), name, version, spec).version))
 
 
 @app.command()
 def rollback(dataset: DatasetOpt = None) -> None:
     """Move the champion alias back to the newest earlier champion that still loads."""
-    from driftgate.context import build_context
+    from driftgate.champion_sqlite import ClientNeededError, rollback_sqlite, sqlite_file
+
+    settings, spec, name = _model(dataset)
+    if (path := sqlite_file(settings.resolved_tracking_uri())) is not None:
+        try:
+            return _rolled_back(name, rollback_sqlite(path, name, spec).previous)
+        except ClientNeededError as exc:
+            log.debug("rolling back through MLflow's client: %s", exc)
     from driftgate.registry import rollback as do_rollback
-    from driftgate.settings import get_settings
     from driftgate.tracking import configure_mlflow
 
-    ctx = build_context(get_settings(), dataset)
-    previous = do_rollback(configure_mlflow(ctx.settings), ctx.model_name, ctx.spec)
-    typer.echo(f"champion of {ctx.model_name} rolled back to version {previous} (by hand: the gate was not asked)")
+    _rolled_back(name, do_rollback(configure_mlflow(settings), name, spec))
+
+
+def _model(dataset: str | None) -> tuple[Settings, DatasetSpec, str]:
+    """The settings, the dataset's spec and its registered model's name (no lake: these commands do not read it)."""
+    from driftgate.settings import get_settings
+    from driftgate.spec import load_spec
+
+    settings = get_settings()
+    spec = load_spec(dataset or settings.dataset, settings.datasets_dir)
+    return settings, spec, settings.model_name or spec.model_name
+
+
+def _promoted(name: str, version: str) -> None:
+    typer.echo(f"champion of {name} is now version {version} (by hand: the gate was not asked)")
+
+
+def _rolled_back(name: str, version: str) -> None:
+    typer.echo(f"champion of {name} rolled back to version {version} (by hand: the gate was not asked)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +18,9 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from driftgate.errors import ModelLoadError
-from driftgate.registry import promote, set_champion
+from driftgate.champion_sqlite import KNOWN_SCHEMAS, ClientNeededError, promote_sqlite, rollback_sqlite
+from driftgate.errors import ModelLoadError, ModelRegistryError
+from driftgate.registry import HISTORY_TAG, promote, rollback, set_champion
 from driftgate.registry_view import read_sqlite, read_with_client
 from driftgate.servable import SERVABLE_TAG, Verdict, fingerprint, recorded_verdict
 from driftgate.settings import get_settings
@@ -31,11 +33,11 @@ DATASET = "synthetic-classification"
 SPEC = load_spec(DATASET, ROOT / "datasets")
 HEAVY = ("mlflow", "sklearn", "skops", "prefect")
 
-# status as the entry point runs it, then which heavy packages the process imported
-STATUS_THEN_MODULES = """
+# a command as the entry point runs it, then which heavy packages the process imported
+COMMAND_THEN_MODULES = """
 import json, sys
 from driftgate.cli import main
-sys.argv = ["driftgate", "status", "--dataset", "%s"]
+sys.argv = ["driftgate", *%r, "--dataset", "%s"]
 try:
     main()
 except SystemExit as exc:
@@ -51,9 +53,14 @@ def client(driftgate_env: Path) -> MlflowClient:
 
 
 def status_in_a_fresh_process() -> tuple[str, list[str]]:
+    return in_a_fresh_process("status")
+
+
+def in_a_fresh_process(*command: str) -> tuple[str, list[str]]:
+    """The command's output and the heavy packages it imported."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     out = subprocess.run(
-        [sys.executable, "-c", STATUS_THEN_MODULES % (DATASET, HEAVY)],
+        [sys.executable, "-c", COMMAND_THEN_MODULES % (list(command), DATASET, HEAVY)],
         capture_output=True,
         text=True,
         env=env,
@@ -129,3 +136,107 @@ def test_the_sqlite_reader_agrees_with_mlflows_client(client: MlflowClient) -> N
     assert fast == slow
     assert (fast.versions, fast.champion, fast.champion_tags.get("note")) == (2, versions[1], "kept")
     assert read_sqlite(db.with_name("missing.db"), name).versions == 0
+
+
+def registry_file() -> Path:
+    return Path(get_settings().resolved_tracking_uri().removeprefix("sqlite:///"))
+
+
+def champion_and_history(client: MlflowClient, name: str) -> tuple[str, list[str]]:
+    """What MLflow's own client reads back."""
+    champion = str(client.get_model_version_by_alias(name, "champion").version)
+    return champion, json.loads(client.get_registered_model(name).tags[HISTORY_TAG])
+
+
+def test_the_sqlite_writer_moves_the_champion_as_mlflows_client_does(client: MlflowClient) -> None:
+    """promote and rollback without MLflow: MLflow's client reads the same alias and history as its own writes give."""
+    from driftgate.local.quick_model import register_quick_model
+
+    name, db = SPEC.model_name, registry_file()
+    rows = training_rows(SPEC, seed=4, n=600)
+    v1, v2, v3 = (register_quick_model(SPEC, name, rows, seed=s, max_iter=5)[0] for s in (1, 2, 3))
+    with sqlite3.connect(db) as raw:  # the schema this MLflow creates is one the writer was tested on
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchone()[0] in KNOWN_SCHEMAS
+
+    with pytest.raises(
+        ClientNeededError, match="verdict"
+    ):  # never checked: it must be loaded, which MLflow's path does
+        promote_sqlite(db, name, v1, SPEC)
+    assert read_sqlite(db, name).champion is None  # nothing was written
+    for v in (v1, v2, v3):
+        promote(client, name, v, SPEC)  # the gate's way: checked, verdict recorded
+    assert champion_and_history(client, name) == (v3, [v1, v2, v3])
+
+    promote_sqlite(db, name, f"0{v1}", SPEC)
+    assert champion_and_history(client, name) == (v1, [v1, v2, v3, v1])
+    promote_sqlite(db, name, v1, SPEC)  # promoting the champion again adds nothing
+    assert champion_and_history(client, name) == (v1, [v1, v2, v3, v1])
+    done = rollback_sqlite(db, name, SPEC)
+    assert (done.current, done.previous, done.skipped) == (v1, v3, 0)
+    assert champion_and_history(client, name) == (v3, [v1, v2, v3])
+
+    with pytest.raises(ModelRegistryError, match="has no version 9"):
+        promote_sqlite(db, name, "9", SPEC)
+    with pytest.raises(ModelRegistryError, match="has no version x"):
+        promote_sqlite(db, name, "x", SPEC)
+    rollback(client, name, SPEC)  # MLflow's path reads what the SQLite path wrote, and the reverse
+    assert champion_and_history(client, name) == (v2, [v1, v2])
+    assert rollback_sqlite(db, name, SPEC).previous == v1
+    with pytest.raises(ModelRegistryError, match="no previous champion"):
+        rollback_sqlite(db, name, SPEC)
+
+
+def test_the_sqlite_writer_refuses_as_the_client_does_and_leaves_unknown_schemas_alone(
+    client: MlflowClient, tmp_path: Path
+) -> None:
+    from driftgate.local.quick_model import register_quick_model
+
+    name, db = SPEC.model_name, registry_file()
+    v1, v2 = (
+        register_quick_model(SPEC, name, training_rows(SPEC, seed=5, n=600), seed=s, max_iter=5)[0] for s in (1, 2)
+    )
+    promote(client, name, v1, SPEC)
+    promote(client, name, v2, SPEC)
+    client.set_model_version_tag(
+        name, v1, SERVABLE_TAG, Verdict(fingerprint(SPEC), "it was broken on purpose").to_tag()
+    )
+    with pytest.raises(ModelLoadError) as slow:
+        promote(client, name, v1, SPEC)
+    with pytest.raises(ModelLoadError) as fast:
+        promote_sqlite(db, name, v1, SPEC)
+    assert str(fast.value) == str(slow.value)
+    with pytest.raises(ModelRegistryError, match=r"no earlier champion .* loads: .*broken on purpose"):
+        rollback_sqlite(db, name, SPEC)
+    assert champion_and_history(client, name) == (v2, [v1, v2])  # a refusal writes nothing
+
+    with sqlite3.connect(db) as raw:  # a schema from another MLflow: the writer must not touch it
+        raw.execute("UPDATE alembic_version SET version_num = 'f00dfeed0000'")
+    client.set_model_version_tag(name, v1, SERVABLE_TAG, Verdict(fingerprint(SPEC)).to_tag())
+    with pytest.raises(ClientNeededError, match="f00dfeed0000"):
+        promote_sqlite(db, name, v1, SPEC)
+    assert champion_and_history(client, name) == (v2, [v1, v2])
+
+
+def test_promote_and_rollback_commands_import_no_mlflow(client: MlflowClient) -> None:
+    from driftgate.local.quick_model import register_quick_model
+
+    name = SPEC.model_name
+    v1, v2 = (
+        register_quick_model(SPEC, name, training_rows(SPEC, seed=6, n=600), seed=s, max_iter=5)[0] for s in (1, 2)
+    )
+    promote(client, name, v1, SPEC)
+    promote(client, name, v2, SPEC)
+    output, heavy = in_a_fresh_process("promote", v1)
+    assert output == f"champion of {name} is now version {v1} (by hand: the gate was not asked)"
+    assert heavy == []
+    output, heavy = in_a_fresh_process("rollback")
+    assert output == f"champion of {name} rolled back to version {v2} (by hand: the gate was not asked)"
+    assert heavy == []
+    assert champion_and_history(client, name) == (v2, [v1, v2])
+
+    v3 = register_quick_model(SPEC, name, training_rows(SPEC, seed=7, n=600), seed=3, max_iter=5)[0]
+    output, heavy = in_a_fresh_process("promote", v3)  # never checked: MLflow's path loads it as the service would
+    assert output == f"champion of {name} is now version {v3} (by hand: the gate was not asked)"
+    assert "mlflow" in heavy
+    assert "skops" in heavy
+    assert champion_and_history(client, name) == (v3, [v1, v2, v3])
