@@ -11,9 +11,11 @@ import pandas as pd
 
 from driftgate.errors import SuiteError
 from driftgate.spec import DatasetSpec
-from driftgate.tasks.validate._validation import NUMERIC_TYPES, TEXT_TYPES
 
 GENERATED_KEY = "driftgate_generated_sha256"
+# the dtypes a column may have in a batch, as Great Expectations names them
+NUMERIC_TYPES = ["float64", "float32", "int64", "int32", "Float64", "Int64"]
+TEXT_TYPES = ["str", "object", "string", "StringDtype", "category"]
 
 
 def _exp(kind: str, severity: str = "critical", **kwargs: Any) -> dict[str, Any]:

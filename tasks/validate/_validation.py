@@ -29,9 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NUMERIC_TYPES = ["float64", "float32", "int64", "int32", "Float64", "Int64"]
-TEXT_TYPES = ["str", "object", "string", "StringDtype", "category"]
-
 
 @dataclass(frozen=True)
 class Failure:

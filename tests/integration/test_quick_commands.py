@@ -37,7 +37,7 @@ HEAVY = ("mlflow", "sklearn", "skops", "prefect")
 COMMAND_THEN_MODULES = """
 import json, sys
 from driftgate.cli import main
-sys.argv = ["driftgate", *%r, "--dataset", "%s"]
+sys.argv = ["driftgate", *%r]
 try:
     main()
 except SystemExit as exc:
@@ -53,14 +53,14 @@ def client(driftgate_env: Path) -> MlflowClient:
 
 
 def status_in_a_fresh_process() -> tuple[str, list[str]]:
-    return in_a_fresh_process("status")
+    return in_a_fresh_process("status", "--dataset", DATASET)
 
 
 def in_a_fresh_process(*command: str) -> tuple[str, list[str]]:
     """The command's output and the heavy packages it imported."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     out = subprocess.run(
-        [sys.executable, "-c", COMMAND_THEN_MODULES % (list(command), DATASET, HEAVY)],
+        [sys.executable, "-c", COMMAND_THEN_MODULES % (list(command), HEAVY)],
         capture_output=True,
         text=True,
         env=env,
@@ -226,17 +226,39 @@ def test_promote_and_rollback_commands_import_no_mlflow(client: MlflowClient) ->
     )
     promote(client, name, v1, SPEC)
     promote(client, name, v2, SPEC)
-    output, heavy = in_a_fresh_process("promote", v1)
+    output, heavy = in_a_fresh_process("promote", v1, "--dataset", DATASET)
     assert output == f"champion of {name} is now version {v1} (by hand: the gate was not asked)"
     assert heavy == []
-    output, heavy = in_a_fresh_process("rollback")
+    output, heavy = in_a_fresh_process("rollback", "--dataset", DATASET)
     assert output == f"champion of {name} rolled back to version {v2} (by hand: the gate was not asked)"
     assert heavy == []
     assert champion_and_history(client, name) == (v2, [v1, v2])
 
     v3 = register_quick_model(SPEC, name, training_rows(SPEC, seed=7, n=600), seed=3, max_iter=5)[0]
-    output, heavy = in_a_fresh_process("promote", v3)  # never checked: MLflow's path loads it as the service would
+    output, heavy = in_a_fresh_process(
+        "promote", v3, "--dataset", DATASET
+    )  # never checked: MLflow's path loads it as the service would
     assert output == f"champion of {name} is now version {v3} (by hand: the gate was not asked)"
     assert "mlflow" in heavy
     assert "skops" in heavy
     assert champion_and_history(client, name) == (v3, [v1, v2, v3])
+
+
+def test_init_and_expectations_init_import_no_prefect_or_mlflow(
+    driftgate_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing a spec and a suite needs pandas, not the validation stage's Prefect and Great Expectations."""
+    monkeypatch.setenv("DRIFTGATE_DATASETS_DIR", str(tmp_path / "datasets"))
+    monkeypatch.setenv("DRIFTGATE_EXPECTATIONS_DIR", str(tmp_path / "expectations"))
+    table = tmp_path / "shop.csv"
+    table.write_text(
+        "size,colour,label\n" + "".join(f"{i % 17},{'rb'[i % 2]},{'yn'[i % 3 == 0]}\n" for i in range(300))
+    )
+    output, heavy = in_a_fresh_process("init", str(table), "--target", "label")
+    assert (tmp_path / "datasets" / "shop.yaml").is_file(), output
+    assert (tmp_path / "expectations" / "shop.json").is_file(), output
+    assert heavy == []
+    (tmp_path / "expectations" / "shop.json").unlink()
+    output, heavy = in_a_fresh_process("expectations", "init", "--dataset", "shop", "--reference", str(table))
+    assert (tmp_path / "expectations" / "shop.json").is_file(), output
+    assert heavy == []
