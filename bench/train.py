@@ -214,16 +214,35 @@ def training_step(spec: DatasetSpec, train: pd.DataFrame, test: pd.DataFrame, cf
     return out
 
 
-def _child(conn: Any, spec: DatasetSpec, train: pd.DataFrame, test: pd.DataFrame, cfg: SearchSettings) -> None:
-    conn.send(training_step(spec, train, test, cfg))
+def plain_fit(spec: DatasetSpec, train: pd.DataFrame, test: pd.DataFrame, cfg: SearchSettings) -> dict[str, Any]:
+    """One plain fit of today's pipeline (one-hot, levels under 1 % grouped, gradient boosting at its defaults)."""
+    from driftgate.tasks.evaluate import evaluate
+    from driftgate.tasks.train import search_spaces
+
+    pipe = search_spaces(spec, cfg.seed, "one-hot")["gradient_boosting"][0]
+    X, y = split_xy(train, spec)
+    t = time.perf_counter()
+    pipe.fit(X, y)
+    out: dict[str, Any] = {"fit": time.perf_counter() - t, "load": os.getloadavg()[0]}
+    out["score"] = evaluate(pipe, spec, *split_xy(test, spec))[spec.metric.name]
+    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def _child(
+    conn: Any, spec: DatasetSpec, train: pd.DataFrame, test: pd.DataFrame, cfg: SearchSettings, plain: bool
+) -> None:
+    conn.send((plain_fit if plain else training_step)(spec, train, test, cfg))
     conn.close()
 
 
-def isolated_step(spec: DatasetSpec, train: pd.DataFrame, test: pd.DataFrame, cfg: SearchSettings) -> dict[str, Any]:
-    """:func:`training_step` in a forked process, so the peak RSS is the step's alone."""
+def isolated_step(
+    spec: DatasetSpec, train: pd.DataFrame, test: pd.DataFrame, cfg: SearchSettings, *, plain: bool = False
+) -> dict[str, Any]:
+    """:func:`training_step` (or with ``plain``, :func:`plain_fit`) in a forked process: its peak RSS is its own."""
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, spec, train, test, cfg))
+    proc = ctx.Process(target=_child, args=(child, spec, train, test, cfg, plain))
     proc.start()
     result: dict[str, Any] = parent.recv()
     proc.join()
@@ -254,6 +273,7 @@ def compare(
     train, test = rows.iloc[:n_train], rows.iloc[n_train : n_train + HELD_OUT]
     print(f"{name}: {len(spec.features)} columns, {n_train} training rows, {len(test)} held-out rows", flush=True)
     runs: dict[str, dict[str, Any]] = {}
+    keep_all = [*spec.feature_names, spec.target]
     for strategy in strategies:
         used = without_many_levels(spec) if strategy == "dropped" else spec
         keep = [*used.feature_names, used.target]
@@ -261,6 +281,14 @@ def compare(
         if strategy == "dropped":
             print(f"  (dropped: {len(spec.features) - len(used.features)} columns of more than {DROPPED_ABOVE} levels)")
         line(strategy, runs[strategy], spec.metric.name)
+    if "new" in runs:
+        one = isolated_step(spec, train[keep_all], test[keep_all], settings_of("today", budget), plain=True)
+        print(
+            f"  plain fit of today's pipeline (one-hot, gradient boosting at its defaults): {one['fit']:.1f}s, "
+            f"{spec.metric.name} {one['score']:.4f}, load {one['load']:.1f} => the new step costs "
+            f"{runs['new']['total'] / one['fit']:.1f} plain fits",
+            flush=True,
+        )
     if "today" in runs and "new" in runs:
         old, new = runs["today"], runs["new"]
         sign = 1 if spec.metric.direction == "maximize" else -1
