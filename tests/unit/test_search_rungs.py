@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from driftgate.tasks.train._budget import _survivors, _Trial
+from driftgate.tasks.train._budget import _pool, _survivors, _Trial
 
 
 def rung(*scores: tuple[str, float]) -> list[_Trial]:
@@ -29,3 +29,16 @@ def test_the_best_third_goes_on_whatever_the_family() -> None:
     kept = _survivors(done)
     assert [t.scores[0] for t in kept[:3]] == [-100.0, -101.0, -102.0]  # a third of 7, rounded up: 3
     assert [t.family for t in kept[3:]] == ["linear"]
+
+
+def test_each_family_starts_from_its_estimators_defaults_after_the_warm_start() -> None:
+    from scipy.stats import loguniform
+
+    spaces = {"gbm": {"learning_rate": loguniform(0.03, 0.3)}, "linear": {"C": loguniform(0.01, 100)}}
+    defaults = {"gbm": {"learning_rate": 0.1}, "linear": {"C": 1.0}}
+    pool = [(t.family, t.params) for t in _pool(spaces, 3, 0, None, defaults)]
+    assert pool[:2] == [("gbm", {"learning_rate": 0.1}), ("linear", {"C": 1.0})]
+    assert len(pool) == 6  # the defaults take one of each family's three places
+    warm = [(t.family, t.params) for t in _pool(spaces, 3, 0, ("linear", {"C": 0.37}), defaults)]
+    assert warm[:4] == [("linear", {"C": 0.37}), ("gbm", {"learning_rate": 0.1}), ("linear", {"C": 1.0}), warm[3]]
+    assert len(warm) == 6
