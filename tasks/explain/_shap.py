@@ -86,16 +86,23 @@ def fold_map(model: Pipeline, spec: DatasetSpec) -> np.ndarray:
 def _explainer(est: Any, background: np.ndarray) -> tuple[Any, str]:
     import shap
 
-    if isinstance(est, HistGradientBoostingRegressor | HistGradientBoostingClassifier):
-        return shap.TreeExplainer(est), "tree"
+    if isinstance(est, HistGradientBoostingRegressor | HistGradientBoostingClassifier) or _is_lightgbm(est):
+        return shap.TreeExplainer(est), "tree"  # exact TreeSHAP of the raw output (log-odds for classifiers)
     if isinstance(est, LogisticRegression | Ridge):
         return shap.LinearExplainer(est, background), "linear"
     fn = est.decision_function if hasattr(est, "decision_function") else est.predict
     return shap.PermutationExplainer(fn, background), "permutation"
 
 
+def _is_lightgbm(est: Any) -> bool:
+    """A LightGBM estimator (a version trained on a Dask cluster), without importing LightGBM."""
+    return type(est).__module__.startswith("lightgbm.")
+
+
 def raw_output(est: Any, Xt: np.ndarray) -> np.ndarray:
     """What SHAP explains: decision function (log-odds) of classifiers, predictions of regressors."""
+    if _is_lightgbm(est):
+        return np.asarray(est.predict(Xt, raw_score=True))  # LightGBM's log-odds (it has no decision_function)
     return est.decision_function(Xt) if hasattr(est, "decision_function") else est.predict(Xt)
 
 

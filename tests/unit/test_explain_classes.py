@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from lightgbm import LGBMClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
@@ -41,13 +42,18 @@ def wine() -> tuple[DatasetSpec, pd.DataFrame]:
 
 @pytest.mark.parametrize(
     ("estimator", "scale"),
-    [(HistGradientBoostingClassifier(max_iter=30, random_state=0), False), (LogisticRegression(max_iter=500), True)],
+    [
+        (HistGradientBoostingClassifier(max_iter=30, random_state=0), False),
+        (LogisticRegression(max_iter=500), True),
+        (LGBMClassifier(n_estimators=30, random_state=0, n_jobs=1, verbose=-1), False),  # a cluster-trained version
+    ],
 )
 def test_multi_class_rows_are_explained_for_their_predicted_class(estimator: object, scale: bool) -> None:
     spec, frame = wine()
     model = build_pipeline(spec, estimator, scale=scale).fit(frame[spec.feature_names], frame[spec.target])  # type: ignore[arg-type]
     rows = frame.iloc[::5]  # the table is sorted by cultivar: take rows of every class
     ex = PipelineExplainer(model, spec, frame).explain(rows)
+    assert ex.explainer == ("linear" if scale else "tree")  # exact: no permutation fallback
     predicted = [str(p) for p in model.predict(rows[spec.feature_names])]
     assert ex.explained_class == predicted
     assert len(set(predicted)) > 1  # the rows really are explained for different classes
@@ -57,12 +63,17 @@ def test_multi_class_rows_are_explained_for_their_predicted_class(estimator: obj
     assert all(set(imp) == set(spec.feature_names) for imp in ex.class_importance.values())
 
 
-def test_binary_explanations_name_the_class_of_the_log_odds() -> None:
+@pytest.mark.parametrize(
+    "estimator",
+    [HistGradientBoostingClassifier(max_iter=30), LGBMClassifier(n_estimators=30, n_jobs=1, verbose=-1)],
+)
+def test_binary_explanations_name_the_class_of_the_log_odds(estimator: object) -> None:
     spec, frame = wine()
     frame = frame[frame["cultivar"] != "barbera"].reset_index(drop=True)
-    model = build_pipeline(spec, HistGradientBoostingClassifier(max_iter=30), scale=False)
+    model = build_pipeline(spec, estimator, scale=False)  # type: ignore[arg-type]
     model.fit(frame[spec.feature_names], frame[spec.target])
     ex = PipelineExplainer(model, spec, frame).explain(frame.head(10))
+    assert ex.explainer == "tree"  # exact TreeSHAP, not the permutation fallback
     assert ex.explained_class == ["grignolino"] * 10  # classes_ sorted: log-odds of the second
     assert ex.class_importance is None
     np.testing.assert_allclose(ex.base_values + ex.values.sum(axis=1), ex.raw_output, atol=1e-6)
