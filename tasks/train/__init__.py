@@ -14,6 +14,7 @@ from driftgate.tasks.train._distributed import (
 )
 from driftgate.tasks.train._halving import search_splits
 from driftgate.tasks.train._pipeline import (
+    FAMILIES,
     STRATEGIES,
     build_pipeline,
     encoded_columns,
@@ -34,6 +35,7 @@ from driftgate.tasks.train._run import (
 from driftgate.tasks.train._search import search
 
 __all__ = [
+    "FAMILIES",
     "STRATEGIES",
     "ClusterFit",
     "ClusterTraining",

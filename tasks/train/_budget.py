@@ -38,6 +38,7 @@ from driftgate.policies import SearchSettings
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.train._halving import FACTOR, encode_once, search_splits
 from driftgate.tasks.train._pipeline import (
+    FAMILIES,
     Candidate,
     SearchResult,
     plain,
@@ -172,7 +173,7 @@ def budgeted_search(
     X, y_frame = split_xy(train, spec)
     y = y_frame.to_numpy()
     score = scorer(spec, y_frame)
-    families = search_spaces(spec, cfg.seed, cfg.encoding)
+    families = search_spaces(spec, cfg.seed, cfg.encoding, FAMILIES)
     encoded: dict[str, tuple[Pipeline, Any, BaseEstimator]] = {}
     for family, (pipe, _) in families.items():
         pre, Xt = encode_once(pipe, X, y_frame, family)

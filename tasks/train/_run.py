@@ -23,7 +23,7 @@ from driftgate.policies import SearchSettings
 from driftgate.registry import BATCHES_TAG, BatchRef, champion_version
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.evaluate import evaluate, slice_metrics
-from driftgate.tasks.train._pipeline import parse_params, search_spaces, split_rows, split_xy
+from driftgate.tasks.train._pipeline import FAMILIES, parse_params, search_spaces, split_rows, split_xy
 from driftgate.tasks.train._search import search
 
 log = logging.getLogger(__name__)
@@ -130,9 +130,11 @@ def log_and_register(
 ) -> str:
     """Log a fitted pipeline in the active run (signature, input example, skops) and register it; the version.
 
-    ``requirements``: packages the model needs beyond :data:`PIP_REQUIREMENTS` (LightGBM's for a
-    version trained on the cluster).
+    ``requirements``: packages the model needs beyond :data:`PIP_REQUIREMENTS` (LightGBM's is added
+    for a LightGBM model).
     """
+    if type(model.named_steps["model"]).__module__.startswith("lightgbm.") and "lightgbm" not in requirements:
+        requirements = (*requirements, "lightgbm")
     output = model.predict_proba(example) if spec.task == "classification" else model.predict(example)
     info = mlflow.sklearn.log_model(
         model,
@@ -159,7 +161,7 @@ def champion_start(
     if mv is None or not mv.run_id:
         return None
     logged = client.get_run(mv.run_id).data.params
-    spaces = search_spaces(spec, cfg.seed, cfg.encoding)
+    spaces = search_spaces(spec, cfg.seed, cfg.encoding, FAMILIES)
     family = logged.get("family")
     if family not in spaces:
         log.info("champion version %s: family %r is not searched; no warm start", mv.version, family)

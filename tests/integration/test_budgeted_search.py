@@ -11,7 +11,7 @@ from mlflow.models import infer_signature
 from driftgate.model_loader import load_local
 from driftgate.policies import SearchSettings
 from driftgate.settings import get_settings
-from driftgate.tasks.train import TrainingData, champion_start, search, split_xy, train_task
+from driftgate.tasks.train import FAMILIES, TrainingData, champion_start, search, split_xy, train_task
 from driftgate.tracking import configure_mlflow, experiment_id
 from tests.unit.test_encoding_by_cardinality import coded_table
 
@@ -30,7 +30,7 @@ def test_with_no_budget_left_the_champions_parameters_are_the_one_candidate_and_
 def test_without_a_budget_every_candidate_is_tried_once_and_the_warm_start_among_them() -> None:
     spec, rows = coded_table(1200, seed=3)
     result = search(spec, rows, SearchSettings(n_iter=3, cv_folds=2, n_jobs=1), first=WARM)
-    assert len(result.candidates) == 2 * 3
+    assert len(result.candidates) == len(FAMILIES) * 3
     assert (WARM[0], WARM[1]) in [(c.family, c.params) for c in result.candidates]
     assert result.best_cv_score == max(c.cv_score for c in result.candidates if c.rank == 1)
 

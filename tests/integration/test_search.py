@@ -16,7 +16,7 @@ from driftgate.spec import DatasetSpec, Metric, load_spec
 from driftgate.synthetic import make_frame
 from driftgate.tasks.evaluate import evaluate
 from driftgate.tasks.explain import explain_sample
-from driftgate.tasks.train import search, split_xy
+from driftgate.tasks.train import FAMILIES, search, split_xy
 from tests.conftest import ROOT
 from tests.models import training_rows
 
@@ -47,7 +47,7 @@ def test_search_on_a_local_dask_cluster_picks_the_same_winner_as_joblib(driftgat
     assert remote.best_params == local.best_params
     assert remote.best_cv_score == pytest.approx(local.best_cv_score, rel=1e-9)
     assert [c.cv_score for c in remote.candidates] == pytest.approx([c.cv_score for c in local.candidates], rel=1e-9)
-    assert len(local.candidates) == 2 * 3  # every candidate of both families is reported once
+    assert len(local.candidates) == len(FAMILIES) * 3  # every candidate of every family is reported once
 
 
 def test_halving_search_on_three_classes_scores_explains_and_warns_about_nothing() -> None:

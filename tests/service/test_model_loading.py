@@ -25,7 +25,7 @@ from driftgate.model_loader import TRUSTED_TYPES, load_local
 from driftgate.registry import load_version, set_champion
 from driftgate.serving.app import create_app
 from driftgate.spec import load_spec
-from driftgate.tasks.train import log_and_register, search_spaces, split_xy
+from driftgate.tasks.train import FAMILIES, log_and_register, search_spaces, split_xy
 from tests.conftest import ROOT
 from tests.models import register_version, training_rows
 from tests.service.conftest import Registry, record
@@ -213,10 +213,11 @@ def test_every_model_family_training_produces_loads_with_the_trusted_list(regist
     spec = load_spec(dataset, ROOT / "datasets")
     X, y = split_xy(training_rows(spec, seed=3, n=300), spec)
     experiment = experiment_id(f"families-{dataset}")
-    for family, (pipeline, _) in search_spaces(spec, seed=0).items():
+    for family, (pipeline, _) in search_spaces(spec, seed=0, families=FAMILIES).items():
         model = pipeline.fit(X, y)
         with mlflow.start_run(experiment_id=experiment):
             version = log_and_register(model, spec, f"families-{dataset}", X.head(5))
         loaded = load_version(f"families-{dataset}", version, spec)
         assert type(loaded).__name__ == "Pipeline", family
         assert list(loaded.predict(X.head(3))) == list(model.predict(X.head(3))), family
+    assert family == "linear"  # the last of FAMILIES: every family was registered and loaded
