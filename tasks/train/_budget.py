@@ -1,7 +1,8 @@
 """The default search: successive halving of every family's candidates together, within a time budget.
 
-- each family's preprocessing is fitted **once** on the training rows (``encode_once``) and the
-  candidates are scored on the encoded matrix;
+- each family's preprocessing is fitted **once** on the training rows (``encode_once``; once for
+  both gradient-boosting families, whose preprocessing is the same) and the candidates are scored
+  on the encoded matrix;
 - **one pool** of candidates across families: every candidate first sees a ninth (or so) of
   the rows, only the best third of the pool goes on to the next rung (factor 3), plus each
   family's best unless it is more than ``FAMILY_MARGIN`` (100 %) behind the rung's best (families
@@ -27,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
@@ -175,8 +177,12 @@ def budgeted_search(
     score = scorer(spec, y_frame)
     families = search_spaces(spec, cfg.seed, cfg.encoding, FAMILIES)
     encoded: dict[str, tuple[Pipeline, Any, BaseEstimator]] = {}
+    shared: dict[tuple[str, str], tuple[Pipeline, Any]] = {}  # families with the same preprocessing share its rows
     for family, (pipe, _) in families.items():
-        pre, Xt = encode_once(pipe, X, y_frame, family)
+        key = (joblib.hash(pipe.named_steps["pre"]), "linear" if family == "linear" else "dense")
+        if key not in shared:
+            shared[key] = encode_once(pipe, X, y_frame, family)
+        pre, Xt = shared[key]
         estimator = clone(pipe.named_steps["model"])
         if family == "gradient_boosting":
             estimator.set_params(early_stopping=True)  # also on the small rungs ('auto' is off below 10k rows)
