@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 CHALLENGER = "challenger"
 BATCHES_TAG = "driftgate.batches"
+# MLflow truncates a longer tag value (mlflow.utils.validation.MAX_TAG_VAL_LENGTH, with a warning only):
+# the lineage of a window of many batches (about 40 at ~200 characters a batch) is continued in more tags
+TAG_VALUE_MAX = 8000
 
 
 @dataclass(frozen=True)
@@ -95,17 +98,30 @@ def _json_tag(raw: str, what: str) -> Any:
         raise ModelRegistryError(f"{what} is unreadable: not JSON ({str(exc)[:80]})") from None
 
 
+def batches_tags(refs: list[BatchRef]) -> dict[str, str]:
+    """A run's lineage tags: the JSON list of ``refs`` in ``driftgate.batches``, continued in
+    ``driftgate.batches.1``, ``.2``, ... past :data:`TAG_VALUE_MAX` characters (read back by :func:`lineage`)."""
+    text = json.dumps([r.__dict__ for r in refs])
+    chunks = [text[i : i + TAG_VALUE_MAX] for i in range(0, len(text), TAG_VALUE_MAX)]
+    return {BATCHES_TAG if i == 0 else f"{BATCHES_TAG}.{i}": chunk for i, chunk in enumerate(chunks)}
+
+
 def lineage(client: MlflowClient, mv: ModelVersion) -> list[BatchRef]:
-    """The batches whose rows trained a version (from its run's tags).
+    """The batches whose rows trained a version (from its run's tags, see :func:`batches_tags`).
 
     Raises:
         ModelRegistryError: the tag is not a JSON list of batches.
     """
     if not mv.run_id:
         return []
-    raw = client.get_run(mv.run_id).data.tags.get(BATCHES_TAG)
+    tags = client.get_run(mv.run_id).data.tags
+    raw = tags.get(BATCHES_TAG)
     if not raw:
         return []
+    more = 1
+    while f"{BATCHES_TAG}.{more}" in tags:  # a long lineage's continuation tags, in order
+        raw += tags[f"{BATCHES_TAG}.{more}"]
+        more += 1
     what = f"tag {BATCHES_TAG} of version {mv.version}'s run"
     found = _json_tag(raw, what)
     try:

@@ -46,6 +46,13 @@ def uses_cluster(settings: Settings, window_rows: int) -> bool:
     return bool(settings.dask_address) and window_rows > settings.dask_min_rows
 
 
+def reference_cap(settings: Settings) -> int | None:
+    """Most of a champion's training rows drift's reference holds in the flow's process: with a cluster
+    configured, ``DRIFTGATE_DASK_MIN_ROWS`` (a champion trained on more was trained on the cluster, its
+    lineage is a window this process never holds whole); without one, no cap (as before)."""
+    return settings.dask_min_rows if settings.dask_address else None
+
+
 @task(
     name="champion-gate-on-cluster",
     task_run_name="gate-{spec.name}-v{done.trained.version}-dask",

@@ -17,7 +17,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from driftgate.context import Context, build_context
-from driftgate.flows._cluster import train_and_gate_on_cluster, uses_cluster
+from driftgate.flows._cluster import reference_cap, train_and_gate_on_cluster, uses_cluster
 from driftgate.flows.ingest import ingest_batches
 from driftgate.lease import dataset_lease
 from driftgate.policies import GatePolicy, Question
@@ -70,7 +70,9 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
         return record_outcome_task(lake, spec.name, out)
 
     policy = ctx.settings.drift_policy()
-    champ = load_champion_task(client, lake, spec, ctx.model_name)
+    # past one machine the champion's lineage is a window the flow's process must not hold: drift's
+    # reference is then a sample of at most DRIFTGATE_DASK_MIN_ROWS of its rows (flows/_cluster.py)
+    champ = load_champion_task(client, lake, spec, ctx.model_name, reference_max_rows=reference_cap(ctx.settings))
     report, score, growth, trained = None, None, None, []
     if champ is not None:
         report = drift_task(lake, spec, number, champ.reference, policy=policy, importance=champ.importance)

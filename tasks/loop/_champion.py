@@ -48,8 +48,13 @@ class Champion:
         return primary_score(self.model, spec, X, y)
 
 
-def load_champion(client: MlflowClient, lake: Lake, spec: DatasetSpec, model_name: str) -> Champion | None:
+def load_champion(
+    client: MlflowClient, lake: Lake, spec: DatasetSpec, model_name: str, *, reference_max_rows: int | None = None
+) -> Champion | None:
     """The champion with its model and reference rows; None when there is none yet or it no longer loads.
+
+    ``reference_max_rows``: a seeded sample of about that many of its training rows when it trained on
+    more (see :func:`driftgate.tasks.train.reference_rows`).
 
     A champion the safe loader now refuses (a spec edit, a library upgrade) is no usable champion:
     the loop trains one (trigger ``first``) and the gate replaces it.
@@ -65,7 +70,7 @@ def load_champion(client: MlflowClient, lake: Lake, spec: DatasetSpec, model_nam
     return Champion(
         version=mv,
         model=model,
-        reference=reference_rows(lake, spec, lineage(client, mv)),
+        reference=reference_rows(lake, spec, lineage(client, mv), max_rows=reference_max_rows),
         importance=importance(client, mv),
     )
 
@@ -74,7 +79,9 @@ def load_champion(client: MlflowClient, lake: Lake, spec: DatasetSpec, model_nam
 
 
 @task(name="load-champion", cache_policy=NO_CACHE)
-def load_champion_task(client: MlflowClient, lake: Lake, spec: DatasetSpec, model_name: str) -> Champion | None:
-    champion = load_champion(client, lake, spec, model_name)
+def load_champion_task(
+    client: MlflowClient, lake: Lake, spec: DatasetSpec, model_name: str, *, reference_max_rows: int | None = None
+) -> Champion | None:
+    champion = load_champion(client, lake, spec, model_name, reference_max_rows=reference_max_rows)
     log.info("champion of %s: %s", model_name, champion.number if champion else "none yet")
     return champion

@@ -8,7 +8,6 @@ sample (the window's rows never come to this process).
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sklearn.pipeline import Pipeline
 
-from driftgate.registry import BATCHES_TAG
+from driftgate.registry import batches_tags
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.train._dask_window import DaskWindow, sample_rows
 from driftgate.tasks.train._distributed import (
@@ -81,7 +80,7 @@ def train_and_register_on_cluster(
         mlflow.log_metrics({"refit_seconds": fitted.fit_seconds, **{k: v for k, v in metrics.items() if v == v}})
         mlflow.set_tags(
             {
-                BATCHES_TAG: json.dumps([b.__dict__ for b in window.batches]),
+                **batches_tags(window.batches),  # a window of many batches outgrows one tag
                 "driftgate.dataset": spec.name,
                 "driftgate.trigger": "; ".join(trigger),
                 "driftgate.trained_on": "dask",

@@ -20,7 +20,7 @@ from driftgate.errors import DriftgateError
 from driftgate.lake import Lake
 from driftgate.model_loader import TRUSTED_TYPES
 from driftgate.policies import SearchSettings
-from driftgate.registry import BATCHES_TAG, BatchRef, champion_version
+from driftgate.registry import BatchRef, batches_tags, champion_version
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.evaluate import evaluate, slice_metrics
 from driftgate.tasks.train._pipeline import FAMILIES, parse_params, search_spaces, split_rows, split_xy
@@ -94,9 +94,26 @@ def check_enough_rows(spec: DatasetSpec, data: TrainingData) -> None:
         raise DriftgateError(f"too few rows to test: {where} has no test rows (15 % of a batch tests)")
 
 
-def reference_rows(lake: Lake, spec: DatasetSpec, refs: list[BatchRef]) -> pd.DataFrame:
-    """The training rows of the batches in a model's lineage: drift's reference."""
-    frames = [lake.read_batch(spec.name, r.number) for r in refs if lake.manifest(spec.name, r.number)]
+def reference_rows(
+    lake: Lake, spec: DatasetSpec, refs: list[BatchRef], *, max_rows: int | None = None, seed: int = 0
+) -> pd.DataFrame:
+    """The training rows of the batches in a model's lineage: drift's reference.
+
+    Args:
+        max_rows: past this many training rows (the manifests say), a seeded sample of about that
+            many, read batch by batch: the lineage of a version trained on the Dask cluster is a
+            window this process must never hold whole.
+    """
+    manifests = [m for m in (lake.manifest(spec.name, r.number) for r in refs) if m is not None]
+    total = sum(int(m.splits.get("train", 0)) for m in manifests)
+    if max_rows is not None and total > max_rows:
+        share = max_rows / total
+        parts = [
+            split_rows(lake.read_batch(spec.name, m.number), "train").sample(frac=share, random_state=seed + m.number)
+            for m in manifests
+        ]
+        return pd.concat(parts, ignore_index=True)
+    frames = [lake.read_batch(spec.name, m.number) for m in manifests]
     if not frames:
         return pd.DataFrame(columns=spec.columns)
     return split_rows(pd.concat(frames, ignore_index=True), "train")
@@ -212,7 +229,7 @@ def train_and_register(
         mlflow.log_table(pd.DataFrame(slice_metrics(model, spec, X_test, y_test)), "slices/test_slices.json")
         mlflow.set_tags(
             {
-                BATCHES_TAG: json.dumps([b.__dict__ for b in data.batches]),
+                **batches_tags(data.batches),  # a window of many batches outgrows one tag
                 "driftgate.dataset": spec.name,
                 "driftgate.trigger": "; ".join(trigger),
             }

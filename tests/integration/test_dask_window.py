@@ -38,33 +38,46 @@ from driftgate.tracking import configure_mlflow, experiment_id
 NUMERIC = 100  # float columns: ~0.8 kB a row in pandas
 BATCHES, BATCH_ROWS = 40, 30_000  # 1.2M rows, about 1 GB in pandas; small parts: a worker reads one at a time
 WORKERS = 4  # each holds a quarter of the encoded training rows, twice while LightGBM builds its dataset
-SPEC = DatasetSpec(
-    name="wide-numeric",
-    task="classification",
-    target="label",
-    model_name="wide-numeric-dask",
-    source="synthetic:test",
-    positive_class="1",
-    metric=Metric(name="roc_auc", direction="maximize"),
-    features=[
-        *(Feature(name=f"x{i}", type="numeric") for i in range(NUMERIC)),
-        Feature(name="colour", type="categorical", values=["red", "green", "blue", "grey"]),
-        Feature(name="size", type="categorical", values=["s", "m", "l"]),
-    ],
-)
+
+
+def wide_spec(numeric: int, name: str = "wide-numeric", model_name: str = "wide-numeric-dask") -> DatasetSpec:
+    """A classification spec of ``numeric`` float columns (at least 5: they carry the signal) and two categoricals."""
+    return DatasetSpec(
+        name=name,
+        task="classification",
+        target="label",
+        model_name=model_name,
+        source="synthetic:test",
+        positive_class="1",
+        metric=Metric(name="roc_auc", direction="maximize"),
+        features=[
+            *(Feature(name=f"x{i}", type="numeric") for i in range(numeric)),
+            Feature(name="colour", type="categorical", values=["red", "green", "blue", "grey"]),
+            Feature(name="size", type="categorical", values=["s", "m", "l"]),
+        ],
+    )
+
+
+SPEC = wide_spec(NUMERIC)
+
+
+def batch_frame(spec: DatasetSpec, number: int, rows: int) -> pd.DataFrame:
+    """Batch ``number`` of a :func:`wide_spec` dataset: seeded rows (no split column) in the spec's dtypes."""
+    rng = np.random.default_rng(number)
+    numeric = spec.numeric
+    X = rng.normal(size=(rows, len(numeric)))
+    colour = rng.choice(["red", "green", "blue", "grey"], rows)
+    size = rng.choice(["s", "m", "l"], rows)
+    logit = X[:, :5] @ np.array([1.0, -0.8, 0.6, 0.4, -0.3]) + (colour == "red") * 0.7
+    label = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
+    frame = pd.DataFrame(X, columns=numeric)
+    frame["colour"], frame["size"], frame["label"] = colour, size, label
+    return normalize(frame, spec)
 
 
 def write_batch(url: str, number: int) -> int:
     """Store one seeded batch (in a process of its own); its rows' in-memory size in bytes as pandas holds them."""
-    rng = np.random.default_rng(number)
-    X = rng.normal(size=(BATCH_ROWS, NUMERIC))
-    colour = rng.choice(["red", "green", "blue", "grey"], BATCH_ROWS)
-    size = rng.choice(["s", "m", "l"], BATCH_ROWS)
-    logit = X[:, :5] @ np.array([1.0, -0.8, 0.6, 0.4, -0.3]) + (colour == "red") * 0.7
-    label = (rng.random(BATCH_ROWS) < 1 / (1 + np.exp(-logit))).astype(int)
-    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(NUMERIC)])
-    frame["colour"], frame["size"], frame["label"] = colour, size, label
-    frame = normalize(frame, SPEC)
+    frame = batch_frame(SPEC, number, BATCH_ROWS)
     frame[SPLIT_COLUMN] = assign_splits(len(frame), number, 0, keys=None)
     Lake(url).write_batch_once(SPEC.name, number, frame)
     return int(Lake(url).read_batch(SPEC.name, number).memory_usage(deep=True).sum())
