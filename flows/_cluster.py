@@ -49,8 +49,9 @@ def uses_cluster(settings: Settings, window_rows: int) -> bool:
 def reference_cap(settings: Settings) -> int | None:
     """Most of a champion's training rows drift's reference holds in the flow's process: with a cluster
     configured, ``DRIFTGATE_DASK_MIN_ROWS`` (a champion trained on more was trained on the cluster, its
-    lineage is a window this process never holds whole); without one, no cap (as before)."""
-    return settings.dask_min_rows if settings.dask_address else None
+    lineage is a window this process never holds whole), and never fewer than the encoders' sample
+    (``DRIFTGATE_DASK_MIN_ROWS=0`` sends every window to the cluster); without one, no cap (as before)."""
+    return max(settings.dask_min_rows, DistributedSettings().sample_rows) if settings.dask_address else None
 
 
 @task(

@@ -71,7 +71,7 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
 
     policy = ctx.settings.drift_policy()
     # past one machine the champion's lineage is a window the flow's process must not hold: drift's
-    # reference is then a sample of at most DRIFTGATE_DASK_MIN_ROWS of its rows (flows/_cluster.py)
+    # reference is then a bounded sample of its rows (flows/_cluster.py: reference_cap)
     champ = load_champion_task(client, lake, spec, ctx.model_name, reference_max_rows=reference_cap(ctx.settings))
     report, score, growth, trained = None, None, None, []
     if champ is not None:

@@ -28,7 +28,7 @@ threshold (``DRIFTGATE_RETRAIN_GROWTH`` = 39: 39 batches of new rows per batch t
 fires exactly at batch 40, whose window is every batch: trained on the cluster, gated
 (non-inferiority against the one-batch champion), explained and registered. A third run ingests
 batch 41 and drift-checks it against that champion (its lineage of 40 batches, its reference a
-sample of at most ``DRIFTGATE_DASK_MIN_ROWS`` rows). The service then serves the champion.
+sample of 50,000 of its rows, read batch by batch). The service then serves the champion.
 """
 
 from __future__ import annotations
