@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import time
@@ -153,16 +155,21 @@ def log_and_register(
     if type(model.named_steps["model"]).__module__.startswith("lightgbm.") and "lightgbm" not in requirements:
         requirements = (*requirements, "lightgbm")
     output = model.predict_proba(example) if spec.task == "classification" else model.predict(example)
-    info = mlflow.sklearn.log_model(
-        model,
-        name="model",
-        signature=spec_signature(spec, output),
-        input_example=example,
-        pip_requirements=[*PIP_REQUIREMENTS, *requirements],
-        registered_model_name=model_name,
-        skops_trusted_types=SKOPS_TRUSTED,
-        pyfunc_predict_fn="predict_proba" if spec.task == "classification" else "predict",
-    )
+    # MLflow prints "Successfully registered model" / "Created version" to sys.stderr itself (eprint),
+    # whatever the logging setup: they go to driftgate's log at INFO instead (shown with -v)
+    with contextlib.redirect_stderr(io.StringIO()) as printed:
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=spec_signature(spec, output),
+            input_example=example,
+            pip_requirements=[*PIP_REQUIREMENTS, *requirements],
+            registered_model_name=model_name,
+            skops_trusted_types=SKOPS_TRUSTED,
+            pyfunc_predict_fn="predict_proba" if spec.task == "classification" else "predict",
+        )
+    for line in printed.getvalue().splitlines():
+        log.info("mlflow: %s", line)
     return str(info.registered_model_version)
 
 

@@ -116,6 +116,7 @@ def test_readme_own_data_block_from_a_dirty_csv_to_a_served_champion(
         assert "Traceback" not in out.stdout + out.stderr, f"{line}\n{out.stderr[-3000:]}"
         assert out.returncode == 0, f"{line}\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
         outputs[args[0] if args[0] == "curl" else args[1]] = out.stdout
+        assert "Created version" not in out.stderr, f"{line}: MLflow's own prints reached the user"
 
     assert "'?'" in outputs["init"]  # the missing marker was found and written down
     spec_text = (work / "datasets" / "patients.yaml").read_text()
