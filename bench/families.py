@@ -23,11 +23,11 @@ import pandas as pd
 from lightgbm import LGBMClassifier, LGBMRegressor
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from train import HELD_OUT, diamonds, readmission_table, wide_table  # bench/train.py: the same tables
 
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.evaluate import evaluate
 from driftgate.tasks.train import build_pipeline, split_xy
-from train import HELD_OUT, diamonds, readmission_table, wide_table  # bench/train.py: the same tables
 
 # (label, HistGradientBoosting params, LightGBM params): the same trees asked of both
 SETTINGS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
@@ -84,7 +84,8 @@ def compare(name: str, spec: DatasetSpec, rows: pd.DataFrame, n_train: int) -> N
     top = max(sign * r[3] for r in results)
     close = [r for r in results if (top - sign * r[3]) * scale <= 0.3]
     fastest = min(close, key=lambda r: r[2])
-    print(f"  fastest within 0.3 {'points' if scale == 100 else spec.metric.name} of the best: {fastest[0]}, {fastest[1]}")
+    unit = "points" if scale == 100 else spec.metric.name
+    print(f"  fastest within 0.3 {unit} of the best: {fastest[0]}, {fastest[1]}")
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from prefect import flow
 
 from driftgate.context import build_context
+from driftgate.flows._cluster import reference_cap
 from driftgate.flows.training import continuous_training
 from driftgate.registry import champion_version
 from driftgate.settings import get_settings
@@ -43,7 +44,7 @@ def monitor_predictions(
     client = configure_mlflow(ctx.settings)
     mv = champion_version(client, ctx.model_name)
     s, policy = ctx.settings, ctx.settings.monitor_policy()
-    drift = live_drift_task(ctx, client, mv, min_rows, policy=s.drift_policy())
+    drift = live_drift_task(ctx, client, mv, min_rows, policy=s.drift_policy(), reference_max_rows=reference_cap(s))
     perf = performance_task(ctx, client, mv, drift.rows, policy=policy, gate_policy=s.gate_policy())
     promoted = live_gate_task(ctx, client, perf, move=policy.promote_shadow)
     batch = feedback_batch_task(ctx, policy=policy)

@@ -73,9 +73,19 @@ class LiveDrift:
 
 
 def check_live_drift(
-    ctx: Context, client: MlflowClient, mv: ModelVersion | None, min_rows: int, *, policy: DriftPolicy
+    ctx: Context,
+    client: MlflowClient,
+    mv: ModelVersion | None,
+    min_rows: int,
+    *,
+    policy: DriftPolicy,
+    reference_max_rows: int | None = None,
 ) -> LiveDrift:
-    """Compare the champion's live inputs since the checkpoint with its training rows; move the checkpoint."""
+    """Compare the champion's live inputs since the checkpoint with its training rows; move the checkpoint.
+
+    ``reference_max_rows``: past this many training rows, a seeded sample of them (a champion trained
+    on a Dask cluster has a window this process must not hold whole).
+    """
     ds = ctx.spec.name
     state_path = ctx.lake.path("state", ds, "monitor.json")
     state = ctx.lake.read_json(state_path) or {"last_id": 0}
@@ -88,7 +98,7 @@ def check_live_drift(
     if mv is None:
         out.decision = RetrainDecision(False, ["no champion to compare live inputs with"])
         return out
-    reference = reference_rows(ctx.lake, ctx.spec, lineage(client, mv))
+    reference = reference_rows(ctx.lake, ctx.spec, lineage(client, mv), max_rows=reference_max_rows)
     live = normalize(live_inputs(rows, ctx.spec.feature_names), ctx.spec)
     out.report = compute_drift(
         reference[ctx.spec.feature_names], live, ctx.spec, policy, importance=importance(client, mv)
@@ -203,9 +213,15 @@ def promote_on_live_rows(ctx: Context, client: MlflowClient, perf: Performance, 
 
 @task(name="live-drift", task_run_name="live-drift-{ctx.spec.name}", cache_policy=NO_CACHE)
 def live_drift_task(
-    ctx: Context, client: MlflowClient, mv: ModelVersion | None, min_rows: int, *, policy: DriftPolicy
+    ctx: Context,
+    client: MlflowClient,
+    mv: ModelVersion | None,
+    min_rows: int,
+    *,
+    policy: DriftPolicy,
+    reference_max_rows: int | None = None,
 ) -> LiveDrift:
-    return check_live_drift(ctx, client, mv, min_rows, policy=policy)
+    return check_live_drift(ctx, client, mv, min_rows, policy=policy, reference_max_rows=reference_max_rows)
 
 
 @task(name="live-performance", task_run_name="live-performance-{ctx.spec.name}", cache_policy=NO_CACHE)
