@@ -92,3 +92,13 @@ def popen_logged(args: list[str], log: Path, **kwargs: Any) -> subprocess.Popen[
     """A child process writing stdout and stderr to ``log``; the parent's handle closes at once."""
     with log.open("wb") as out:
         return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, **kwargs)
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 20) -> None:
+    """Terminate ``process``, kill it if it outlives ``grace`` seconds, and reap it either way."""
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -19,8 +19,10 @@ Why LightGBM and not ``xgboost.dask``: its Dask estimators are scikit-learn esti
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import warnings
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +30,9 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 from dask.delayed import delayed
-from distributed import Client
+from distributed import Client, Future, KilledWorker
 from lightgbm import DaskLGBMClassifier, DaskLGBMRegressor, LGBMClassifier, LGBMRegressor
+from lightgbm.basic import LightGBMError
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
@@ -54,6 +57,9 @@ class DistributedSettings:
     ``sample_rows``: training rows the encoders are fitted on, in the flow's process. The booster's
     parameters mirror the search's gradient-boosting space (``learning_rate``, ``max_leaf_nodes`` ->
     ``num_leaves``, ``min_samples_leaf`` -> ``min_child_samples``, ``l2_regularization`` -> ``reg_lambda``).
+    ``network_timeout_min``: LightGBM's ``time_out`` between the workers (its default is 120 minutes):
+    a worker that leaves during the fit (killed at its memory limit, say) never joins LightGBM's
+    network, and the others would wait that long for it; with this bound the fit fails instead.
     """
 
     sample_rows: int = 50_000
@@ -64,6 +70,7 @@ class DistributedSettings:
     reg_lambda: float = 0.0
     seed: int = 42
     encoding: str = "cardinality"
+    network_timeout_min: int = 10
 
     def params(self) -> dict[str, Any]:
         return {
@@ -124,6 +131,69 @@ def encoded_arrays(
     return da.concatenate(xs), da.concatenate(ys), distinct  # type: ignore[no-untyped-call]
 
 
+LOST_WORKER_HINT = (
+    "a worker that leaves the cluster during the fit (killed at its memory limit, say) fails it: "
+    "give the workers more memory, or add workers"
+)
+
+
+def fit_watched(client: Client, booster: Any, X: da.Array, y: da.Array, name: str, every_s: float = 1.0) -> None:
+    """``booster.fit(X, y)`` on the cluster, failing with a clear error when a training worker is lost.
+
+    LightGBM's ranks cannot survive a lost peer: the others wait for it in its network code (a
+    closed socket reads as zero bytes, forever), and the Dask task of the lost one is pinned to an
+    address that is gone, so the fit would never return (a CI run hung 30 minutes on this). The fit
+    runs in a thread while this one watches the workers that run ``_train_part`` tasks; when one of
+    them leaves, the others are restarted (their threads are stuck in C code: nothing else frees
+    them), the training tasks are cancelled, and :class:`DriftgateError` says what happened. A worker
+    lost before it was seen training (within ``every_s`` of the start) never joins LightGBM's
+    network: the others give up after ``time_out`` minutes (``DistributedSettings.network_timeout_min``).
+
+    Raises:
+        DriftgateError: LightGBM or Dask failed the fit, or a training worker left during it.
+    """
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        with warnings.catch_warnings():  # LightGBM's Dask fit always names n_jobs (workers' threads decide)
+            warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored", category=UserWarning)
+            try:
+                booster.fit(X, y)
+            except BaseException as exc:  # handed to the watching thread, raised there
+                failure.append(exc)
+
+    fitting = threading.Thread(target=run, name=f"lightgbm-dask-fit-{name}", daemon=True)
+    fitting.start()
+    training: set[str] = set()
+    seen: set[Any] = set()  # the training tasks' keys (a lost worker's task leaves ``processing``)
+    while fitting.is_alive():
+        fitting.join(every_s)
+        if not fitting.is_alive():
+            break
+        processing = client.processing()  # every worker of the cluster, with the tasks it runs
+        seen |= {k for running in processing.values() for k in running if "_train_part" in str(k)}
+        training |= {w for w, running in processing.items() if any("_train_part" in str(k) for k in running)}
+        lost = training - set(processing)
+        if lost:
+            stuck = sorted(training & set(processing))
+            log.error("%s: training worker(s) %s left during the distributed fit; restarting %s", name, lost, stuck)
+            if stuck:
+                client.restart_workers(stuck, raise_for_error=False)
+            client.cancel([Future(k, client) for k in seen], force=True)
+            fitting.join(60)
+            gone = ", ".join(sorted(lost))
+            raise DriftgateError(
+                f"the distributed fit of {name!r} failed: it lost worker(s) {gone}; {LOST_WORKER_HINT}"
+            )
+    if failure:
+        exc = failure[0]
+        if isinstance(exc, LightGBMError | KilledWorker | OSError | CancelledError):  # CommClosedError is an OSError
+            raise DriftgateError(
+                f"the distributed fit of {name!r} failed ({type(exc).__name__}: {exc}); {LOST_WORKER_HINT}"
+            ) from exc
+        raise exc
+
+
 def fit_on_cluster(client: Client, spec: DatasetSpec, window: DaskWindow, cfg: DistributedSettings) -> ClusterFit:
     """Fit the encoders on a sample, the booster on the cluster; a local ``Pipeline(pre, model)``.
 
@@ -136,10 +206,8 @@ def fit_on_cluster(client: Client, spec: DatasetSpec, window: DaskWindow, cfg: D
     pre = fit_encoder(spec, sample, cfg)
     X, y, classes = encoded_arrays(client, train, spec, pre)
     kind = DaskLGBMClassifier if spec.task == "classification" else DaskLGBMRegressor
-    booster = kind(client=client, random_state=cfg.seed, verbose=-1, **cfg.params())
-    with warnings.catch_warnings():  # LightGBM's Dask fit always names n_jobs (workers' threads decide)
-        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored", category=UserWarning)
-        booster.fit(X, y)
+    booster = kind(client=client, random_state=cfg.seed, verbose=-1, time_out=cfg.network_timeout_min, **cfg.params())
+    fit_watched(client, booster, X, y, spec.name)
     local = booster.to_local()
     if spec.task == "classification" and [str(c) for c in local.classes_] != classes:
         raise DriftgateError(

@@ -245,3 +245,52 @@ def test_continuous_training_trains_a_window_past_dask_min_rows_on_the_cluster(
     current = champion_version(MlflowClient(), "synthetic-classifier")
     assert current is not None
     assert str(current.version) == outcome.version
+
+
+@pytest.mark.timeout(600)  # the hang this guards against lasted LightGBM's 120 minutes
+def test_a_worker_killed_during_the_distributed_fit_fails_it_with_a_clear_error_not_a_hang(tmp_path: Path) -> None:
+    """The fault behind a CI run that hung for 30 minutes: a worker killed mid-fit (at its memory limit there).
+
+    LightGBM's other ranks wait for a lost peer for ``time_out`` minutes (120 by default); the fit
+    bounds that with ``network_timeout_min`` and says what happened. The fault is real: the worker's
+    process is killed with SIGKILL, as the nanny does at 95 % of its memory limit, while it trains. By
+    timing, LightGBM raises (a reset socket) or hangs (a closed one): either way the fit fails clearly.
+    """
+    import os
+    import signal
+
+    from distributed import Client, LocalCluster
+
+    from driftgate.errors import DriftgateError
+    from driftgate.tasks.train import fit_on_cluster
+
+    url = (tmp_path / "lake").as_uri()
+    for n in (1, 2, 3, 4):
+        write_batch(url, n)
+    window = read_window(Lake(url), SPEC, [1, 2, 3, 4])
+    # enough trees that training is still running when the kill lands; a one-minute network bound
+    cfg = DistributedSettings(n_estimators=20_000, sample_rows=5_000, seed=0, network_timeout_min=1)
+    killed: list[int] = []
+
+    def kill_a_training_worker(client: Client) -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            training = [w for w, keys in client.processing().items() if any("_train_part" in str(k) for k in keys)]
+            if len(training) == 2:
+                time.sleep(2)  # inside LightGBM's network by now
+                pid = client.run(os.getpid, workers=[training[-1]])[training[-1]]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.2)
+
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as dask_client,
+    ):
+        killer = threading.Thread(target=kill_a_training_worker, args=(dask_client,), daemon=True)
+        killer.start()
+        with pytest.raises(DriftgateError, match=r"distributed fit of .wide-numeric. failed.*memory limit"):
+            fit_on_cluster(dask_client, SPEC, window, cfg)
+        killer.join()
+    assert killed, "no worker was seen training"

@@ -24,7 +24,7 @@ import yaml
 
 from driftgate.errors import DriftgateError
 from driftgate.local.stack import wait_http as wait_healthy
-from tests.conftest import ROOT, free_port, popen_logged
+from tests.conftest import ROOT, free_port, popen_logged, stop
 
 BIN = Path(sys.executable).parent
 COLUMNS = {
@@ -74,11 +74,7 @@ def background() -> Iterator[list[subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
     yield procs
     for p in procs:
-        p.terminate()
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
+        stop(p)
 
 
 def test_readme_own_data_block_from_a_dirty_csv_to_a_served_champion(

@@ -144,3 +144,4 @@ def test_the_shadow_process_ends_when_the_service_is_killed(registry: Registry, 
     finally:
         if service.poll() is None:
             service.kill()
+            service.wait()

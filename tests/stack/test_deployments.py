@@ -19,7 +19,7 @@ from driftgate.local.servers import ServerThread, free_port
 from driftgate.local.stack import wait_http
 from driftgate.sources import load_source
 from driftgate.spec import load_spec
-from tests.conftest import ROOT, popen_logged
+from tests.conftest import ROOT, popen_logged, stop
 
 BIN = Path(sys.executable).parent
 DATASET = "synthetic-regression"
@@ -108,10 +108,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         for p in procs:
             p.terminate()
         for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            stop(p)
         api.__exit__(None, None, None)
         s3.stop()
 
@@ -160,11 +157,7 @@ def test_deploy_from_prefect_yaml_and_run_continuous_training_through_a_worker(s
         scheduled = prefect(env, "flow-run", "ls", "--state", "Scheduled")
         assert "continuous-training" in scheduled.stdout, scheduled.stdout
     finally:
-        worker.terminate()
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop(worker)
     client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"], registry_uri=env["MLFLOW_TRACKING_URI"])
     champ = client.get_model_version_by_alias("synthetic-regressor", "champion")
     assert champ is not None
