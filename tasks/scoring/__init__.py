@@ -2,12 +2,14 @@
 
 from driftgate.tasks.scoring._batch import (
     ScoredFile,
+    ScoringModel,
     check_rows,
     check_rows_task,
     load_scoring_model_task,
     score_rows_task,
     write_outputs_task,
 )
+from driftgate.tasks.scoring._cluster import score_file, score_files_on_cluster_task
 from driftgate.tasks.scoring._inputs import (
     input_location,
     inputs_under,
@@ -18,6 +20,7 @@ from driftgate.tasks.scoring._inputs import (
 
 __all__ = [
     "ScoredFile",
+    "ScoringModel",
     "check_rows",
     "check_rows_task",
     "input_location",
@@ -26,6 +29,8 @@ __all__ = [
     "load_scoring_model_task",
     "read_input",
     "read_input_task",
+    "score_file",
+    "score_files_on_cluster_task",
     "score_rows_task",
     "write_outputs_task",
 ]

@@ -60,6 +60,10 @@ class DistributedSettings:
     ``network_timeout_min``: LightGBM's ``time_out`` between the workers (its default is 120 minutes):
     a worker that leaves during the fit (killed at its memory limit, say) never joins LightGBM's
     network, and the others would wait that long for it; with this bound the fit fails instead.
+    ``bin_sample_rows``: rows each worker samples to place LightGBM's bin edges
+    (``bin_construct_sample_cnt``, 200,000 by default). Building the dataset holds that sample as
+    float64 values and row indices for every column: on 140,000 rows of 110 encoded columns the
+    default peaks 227 MB above the data, 50,000 peaks 91 MB, and 255 bins need no more rows.
     """
 
     sample_rows: int = 50_000
@@ -71,6 +75,7 @@ class DistributedSettings:
     seed: int = 42
     encoding: str = "cardinality"
     network_timeout_min: int = 10
+    bin_sample_rows: int = 50_000
 
     def params(self) -> dict[str, Any]:
         return {
@@ -170,7 +175,7 @@ def fit_watched(client: Client, booster: Any, X: da.Array, y: da.Array, name: st
         fitting.join(every_s)
         if not fitting.is_alive():
             break
-        processing = client.processing()  # every worker of the cluster, with the tasks it runs
+        processing = client.processing()  # type: ignore[no-untyped-call]  # every worker of the cluster, with the tasks it runs
         seen |= {k for running in processing.values() for k in running if "_train_part" in str(k)}
         training |= {w for w, running in processing.items() if any("_train_part" in str(k) for k in running)}
         lost = training - set(processing)
@@ -179,7 +184,7 @@ def fit_watched(client: Client, booster: Any, X: da.Array, y: da.Array, name: st
             log.error("%s: training worker(s) %s left during the distributed fit; restarting %s", name, lost, stuck)
             if stuck:
                 client.restart_workers(stuck, raise_for_error=False)
-            client.cancel([Future(k, client) for k in seen], force=True)
+            client.cancel([Future(k, client) for k in seen], force=True)  # type: ignore[no-untyped-call]
             fitting.join(60)
             gone = ", ".join(sorted(lost))
             raise DriftgateError(
@@ -206,7 +211,14 @@ def fit_on_cluster(client: Client, spec: DatasetSpec, window: DaskWindow, cfg: D
     pre = fit_encoder(spec, sample, cfg)
     X, y, classes = encoded_arrays(client, train, spec, pre)
     kind = DaskLGBMClassifier if spec.task == "classification" else DaskLGBMRegressor
-    booster = kind(client=client, random_state=cfg.seed, verbose=-1, time_out=cfg.network_timeout_min, **cfg.params())
+    booster = kind(
+        client=client,
+        random_state=cfg.seed,
+        verbose=-1,
+        time_out=cfg.network_timeout_min,
+        bin_construct_sample_cnt=cfg.bin_sample_rows,
+        **cfg.params(),
+    )
     fit_watched(client, booster, X, y, spec.name)
     local = booster.to_local()
     if spec.task == "classification" and [str(c) for c in local.classes_] != classes:

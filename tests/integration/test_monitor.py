@@ -112,6 +112,47 @@ def test_batch_predict_scores_a_file_and_a_lake_prefix_with_the_champion(trained
     assert len(batch_predict(path=f"raw/{DATASET}")) == 2  # outputs are never scored again
 
 
+def test_batch_predict_scores_each_file_on_a_dask_worker_with_the_same_outputs(  # type: ignore[no-untyped-def]
+    trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past one machine (#26): with DRIFTGATE_DASK_ADDRESS set, files are scored on the workers, not here."""
+    from distributed import Client, LocalCluster, get_task_stream
+
+    from driftgate.flows.batch_predict import batch_predict
+
+    ctx = trained
+    frame = ctx.lake.read_batch(DATASET, 2)[ctx.spec.feature_names].head(60).reset_index(drop=True)
+    numeric = next(f.name for f in ctx.spec.features if f.type == "numeric")
+    here, there = tmp_path / "here", tmp_path / "there"
+    for folder in (here, there):
+        folder.mkdir()
+        frame.head(30).to_csv(folder / "a.csv", index=False)
+        bad = frame.tail(30).astype(object)
+        bad.loc[bad.index[0], numeric] = "not a number"  # one row the contract rejects
+        bad.to_csv(folder / "b.csv", index=False)
+    local = {Path(r.input).name: r for r in batch_predict(path=str(here))}
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+        get_task_stream(client) as stream,
+    ):
+        monkeypatch.setenv("DRIFTGATE_DASK_ADDRESS", cluster.scheduler_address)
+        get_settings.cache_clear()
+        remote = {Path(r.input).name: r for r in batch_predict(path=str(there))}
+    ran = [t["key"] for t in stream.data if "score_file" in str(t["key"])]
+    assert len(ran) == 2  # one task per file, on the workers
+    assert sorted(remote) == sorted(local) == ["a.csv", "b.csv"]
+    for name in ("a.csv", "b.csv"):
+        assert (remote[name].scored, remote[name].rejected) == (local[name].scored, local[name].rejected)
+        assert remote[name].output == str(there / name.replace(".csv", ".predictions.parquet"))
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(remote[name].output), pd.read_parquet(local[name].output), check_exact=False
+        )
+    assert (remote["b.csv"].scored, remote["b.csv"].rejected) == (29, 1)
+    rejected = pd.read_parquet(there / "b.rejected.parquet")
+    assert list(rejected["field"]) == [numeric]
+
+
 def test_a_shadow_challenger_better_on_labelled_live_rows_is_promoted_by_the_monitor(trained) -> None:  # type: ignore[no-untyped-def]
     """Service, shadow process, /feedback, monitor and the gate on live rows, end to end on real parts."""
     from driftgate.flows.monitor import monitor_predictions
