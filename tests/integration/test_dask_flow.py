@@ -16,7 +16,8 @@ suite keeps the table's checks and the column checks of the label, the categoric
 informative columns. 40 batches of 30,000 rows (1.2M rows): a batch is 1/40 of the window. The
 flow's process holds one batch at a time while it ingests, validates and drift-checks, but several
 copies of it at once (bytes, Arrow, pandas, Parquet out: about 7 times its size), so its peak
-follows the batch, not the window; its RSS is sampled every 20 ms from the second run on. LightGBM's
+follows the batch, not the window; its RSS is sampled every 20 ms from the second run on, and its
+growth must stay under half the window. LightGBM's
 200 trees (the flow's default) take about 2 minutes; the whole test about 8 minutes on the shared
 2-core machine.
 
@@ -176,7 +177,10 @@ def test_the_flow_trains_a_window_past_one_workers_memory_on_the_cluster_and_the
 
     # the window is larger than a worker's limit, and the flow's process never held it
     assert landed.window_bytes > worker_limit
-    assert rss.growth < landed.window_bytes / 4, (
+    # holding the window would grow it by the window at least; what it holds is about 7 copies of one
+    # batch (1/40 of the window) while ingesting, and the 50,000-row samples (the encoders', drift's
+    # reference): 200-245 MB measured, a quarter of the window
+    assert rss.growth < landed.window_bytes / 2, (
         f"flow RSS grew by {rss.growth / 2**20:.0f} MB while training on a {landed.window_bytes / 2**20:.0f} MB window"
     )
 
