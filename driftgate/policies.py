@@ -76,7 +76,10 @@ class SearchSettings:
     budget) or ``"random"`` (a full randomised search). ``holdout_rows``: from this many training
     rows on, the halving searches score candidates on one 20 % holdout instead of CV folds.
     ``encoding`` is ``"cardinality"`` (:func:`driftgate.encoding.encoding_of` per column) or
-    ``"one-hot"`` (every categorical one-hot). ``budget_s`` None: no budget.
+    ``"one-hot"`` (every categorical one-hot). ``budget_s`` None: no budget. ``search_growth``: a
+    retrain on more rows of the champion's regime (the gate's non-inferiority question) refits the
+    champion's configuration without a search while its window holds fewer than ``search_growth``
+    times the training rows that configuration was searched on; 1: always search.
     """
 
     n_iter: int = 4
@@ -88,6 +91,7 @@ class SearchSettings:
     holdout_rows: int = 10_000
     budget_s: float | None = None
     encoding: CategoricalEncoding = "cardinality"
+    search_growth: float = 2.0
 
 
 class Question(StrEnum):

@@ -143,6 +143,13 @@ class Settings(BaseSettings):
         description="Wall-time budget of the search in seconds: once spent, no more candidates or rungs are "
         "tried and the best candidate so far is refitted on all training rows (the refit is not bounded).",
     )
+    search_growth: float = Field(
+        _SEARCH.search_growth,
+        ge=1,
+        description="A growth retrain (more rows of the champion's regime, gated for non-inferiority) refits the "
+        "champion's family and hyperparameters on the window, without a search, until the window holds this many "
+        "times the training rows that configuration was searched on; then it searches again. 1: always search.",
+    )
     categorical_encoding: CategoricalEncoding = Field(
         _SEARCH.encoding,
         description="cardinality: one-hot up to driftgate.encoding.ONE_HOT_MAX_LEVELS levels, target encoding "
@@ -275,6 +282,7 @@ class Settings(BaseSettings):
             holdout_rows=self.search_holdout_rows,
             budget_s=self.train_budget_s,
             encoding=self.categorical_encoding,
+            search_growth=self.search_growth,
         )
 
     def gate_policy(self) -> GatePolicy:

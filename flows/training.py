@@ -178,7 +178,15 @@ def train_and_gate(
     rows of the batches ``judged_on``), explained."""
     s, spec = ctx.settings, ctx.spec
     new, model = train_task(
-        client, experiment, spec, ctx.model_name, data, s.search_settings(), outcome.reasons, outcome.batch
+        client,
+        experiment,
+        spec,
+        ctx.model_name,
+        data,
+        s.search_settings(),
+        outcome.reasons,
+        outcome.batch,
+        same_regime=question is Question.NONINFERIORITY,  # more rows of the champion's regime: maybe a refit
     )
     tags = {
         "driftgate.trigger": str(trigger),

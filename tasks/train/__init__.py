@@ -1,5 +1,6 @@
 """Stage ``train``: pipelines from the spec, the search, and the MLflow run that registers a version."""
 
+from driftgate.tasks.train._budget import refit_configuration
 from driftgate.tasks.train._cluster_run import (
     ClusterTraining,
     train_and_register_on_cluster,
@@ -24,11 +25,14 @@ from driftgate.tasks.train._pipeline import (
     split_xy,
 )
 from driftgate.tasks.train._run import (
+    SEARCHED_ROWS_TAG,
+    SearchPlan,
     TrainedVersion,
     TrainingData,
     champion_start,
     load_window,
     log_and_register,
+    plan_search,
     reference_rows,
     train_task,
 )
@@ -36,11 +40,13 @@ from driftgate.tasks.train._search import search
 
 __all__ = [
     "FAMILIES",
+    "SEARCHED_ROWS_TAG",
     "STRATEGIES",
     "ClusterFit",
     "ClusterTraining",
     "DaskWindow",
     "DistributedSettings",
+    "SearchPlan",
     "TrainedVersion",
     "TrainingData",
     "build_pipeline",
@@ -51,8 +57,10 @@ __all__ = [
     "log_and_register",
     "parse_params",
     "partition_predictions",
+    "plan_search",
     "read_window",
     "reference_rows",
+    "refit_configuration",
     "sample_rows",
     "search",
     "search_spaces",

@@ -233,3 +233,33 @@ def budgeted_search(
     return SearchResult(
         best.family, best.params, best.scores[-1], Pipeline([("pre", pre), ("model", final)]), _ranked(tried), refit
     )
+
+
+def refit_configuration(
+    spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings, start: tuple[str, dict[str, Any]]
+) -> SearchResult:
+    """Fit one configuration (the champion's family and parameters) on all of ``train``, without a search.
+
+    The pipeline is built as :func:`budgeted_search` builds its winner's (the family's preprocessing
+    fitted once, gradient boosting with early stopping), so a refit and a searched model of the same
+    configuration are the same model. No candidate is scored: the result's ``best_cv_score`` is NaN
+    and ``candidates`` is empty (the run then logs no cross-validated score).
+
+    Raises:
+        ValueError: the family is not one the search knows.
+    """
+    family, params = start
+    families = search_spaces(spec, cfg.seed, cfg.encoding, FAMILIES)
+    if family not in families:
+        raise ValueError(f"cannot refit family {family!r}: the search knows {', '.join(families)}")
+    X, y_frame = split_xy(train, spec)
+    pipe = families[family][0]
+    started = time.perf_counter()
+    pre, Xt = encode_once(pipe, X, y_frame, family)
+    estimator = clone(pipe.named_steps["model"])
+    if family == "gradient_boosting":
+        estimator.set_params(early_stopping=True)
+    final = estimator.set_params(**params).fit(Xt, y_frame.to_numpy())
+    refit = time.perf_counter() - started
+    log.info("refitted %s %s on %s rows in %.1fs (no search)", family, params, len(X), refit)
+    return SearchResult(family, dict(params), math.nan, Pipeline([("pre", pre), ("model", final)]), [], refit)

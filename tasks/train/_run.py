@@ -25,6 +25,7 @@ from driftgate.policies import SearchSettings
 from driftgate.registry import BatchRef, batches_tags, champion_version
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.evaluate import evaluate, slice_metrics
+from driftgate.tasks.train._budget import refit_configuration
 from driftgate.tasks.train._pipeline import FAMILIES, parse_params, search_spaces, split_rows, split_xy
 from driftgate.tasks.train._search import search
 
@@ -173,6 +174,43 @@ def log_and_register(
     return str(info.registered_model_version)
 
 
+SEARCHED_ROWS_TAG = "driftgate.searched_rows"
+"""Run tag: the training rows the version's family and hyperparameters were searched on (carried by refits)."""
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """How a retrain chooses its model: the warm start, and whether it refits it without a search.
+
+    ``searched_rows``: the training rows the resulting configuration was searched on (this window's
+    when it searches); ``reason`` says why it searches or refits, in one line (the run's
+    ``driftgate.search`` tag).
+    """
+
+    first: tuple[str, dict[str, Any]] | None
+    refit: bool
+    searched_rows: int
+    reason: str
+
+
+def _champion_config(
+    client: MlflowClient, spec: DatasetSpec, model_name: str, cfg: SearchSettings
+) -> tuple[str, tuple[str, dict[str, Any]], dict[str, str]] | None:
+    """The champion's version, its family and hyperparameters, and its run's tags; None without one."""
+    mv = champion_version(client, model_name)
+    if mv is None or not mv.run_id:
+        return None
+    run = client.get_run(mv.run_id)
+    logged = run.data.params
+    spaces = search_spaces(spec, cfg.seed, cfg.encoding, FAMILIES)
+    family = logged.get("family")
+    if family is None or family not in spaces:
+        log.info("champion version %s: family %r is not searched; no warm start", mv.version, family)
+        return None
+    tags = {**run.data.tags, "train_rows": logged.get("train_rows", "")}
+    return str(mv.version), (family, parse_params(spaces[family][1], logged)), tags
+
+
 def champion_start(
     client: MlflowClient, spec: DatasetSpec, model_name: str, cfg: SearchSettings
 ) -> tuple[str, dict[str, Any]] | None:
@@ -181,18 +219,58 @@ def champion_start(
     None when there is no champion or its run logged no family the search knows (a retrain then
     starts from sampled candidates only).
     """
-    mv = champion_version(client, model_name)
-    if mv is None or not mv.run_id:
+    found = _champion_config(client, spec, model_name, cfg)
+    if found is None:
         return None
-    logged = client.get_run(mv.run_id).data.params
-    spaces = search_spaces(spec, cfg.seed, cfg.encoding, FAMILIES)
-    family = logged.get("family")
-    if family not in spaces:
-        log.info("champion version %s: family %r is not searched; no warm start", mv.version, family)
-        return None
-    params = parse_params(spaces[family][1], logged)
-    log.info("warm start from champion version %s: %s %s", mv.version, family, params)
-    return family, params
+    version, start, _ = found
+    log.info("warm start from champion version %s: %s %s", version, *start)
+    return start
+
+
+def plan_search(
+    client: MlflowClient,
+    spec: DatasetSpec,
+    model_name: str,
+    cfg: SearchSettings,
+    train_rows: int,
+    *,
+    same_regime: bool,
+) -> SearchPlan:
+    """Search (from the champion's configuration), or refit that configuration on a same-regime retrain.
+
+    A retrain on more rows of the champion's regime (``same_regime``: its window holds every batch
+    the champion trained on, and the gate asks non-inferiority) refits the champion's family and
+    hyperparameters while ``train_rows`` is below ``cfg.search_growth`` times the rows they were
+    searched on (the champion run's :data:`SEARCHED_ROWS_TAG`, else its ``train_rows``); past that,
+    and on every other retrain, the search runs, with the champion's configuration as its first
+    candidate.
+    """
+    found = _champion_config(client, spec, model_name, cfg)
+    if found is None:
+        return SearchPlan(None, False, train_rows, "search: no champion configuration to start from")
+    version, start, tags = found
+    log.info("warm start from champion version %s: %s %s", version, *start)
+    searched = tags.get(SEARCHED_ROWS_TAG) or tags.get("train_rows") or ""
+    if not same_regime:
+        return SearchPlan(start, False, train_rows, f"search from champion version {version}'s configuration")
+    if not searched.isdigit():
+        return SearchPlan(start, False, train_rows, f"search: champion version {version} records no searched rows")
+    limit = cfg.search_growth * int(searched)
+    if train_rows >= limit:
+        return SearchPlan(
+            start,
+            False,
+            train_rows,
+            f"search: {train_rows} training rows reach {cfg.search_growth:g} x the {searched} rows champion "
+            f"version {version}'s configuration was searched on",
+        )
+    return SearchPlan(
+        start,
+        True,
+        int(searched),
+        f"refit of champion version {version}'s configuration: {train_rows} training rows of its regime, below "
+        f"{cfg.search_growth:g} x the {searched} rows it was searched on (DRIFTGATE_SEARCH_GROWTH)",
+    )
 
 
 def train_and_register(
@@ -204,12 +282,27 @@ def train_and_register(
     cfg: SearchSettings,
     trigger: list[str],
     batch_label: int,
+    *,
+    same_regime: bool = False,
 ) -> tuple[TrainedVersion, Any]:
-    """Search, evaluate, log and register a model. Returns the version and the fitted model."""
+    """Search (or refit the champion's configuration), evaluate, log and register a model.
+
+    Args:
+        same_regime: the window holds every batch the champion trained on and more of the same
+            regime (a growth retrain, gated for non-inferiority): see :func:`plan_search`.
+
+    Returns:
+        The version and the fitted model.
+    """
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{spec.name}-batch-{batch_label}") as run:
-        first = champion_start(client, spec, model_name, cfg)
+        plan = plan_search(client, spec, model_name, cfg, len(data.train), same_regime=same_regime)
+        first = plan.first
+        log.info("%s", plan.reason)
         started = time.perf_counter()
-        result = search(spec, data.train, cfg, first=first)
+        if plan.refit and first is not None:
+            result = refit_configuration(spec, data.train, cfg, first)
+        else:
+            result = search(spec, data.train, cfg, first=first)
         search_seconds = time.perf_counter() - started
         for i, cand in enumerate(result.candidates):
             with mlflow.start_run(experiment_id=experiment_id, run_name=f"{cand.family}-{i}", nested=True):
@@ -217,9 +310,17 @@ def train_and_register(
                 mlflow.log_metric(f"cv_{spec.metric.name}_score", cand.cv_score)
                 mlflow.set_tag("rank_in_family", str(cand.rank))
         model = result.model
-        metrics: dict[str, float] = {f"cv_{spec.metric.name}_score": result.best_cv_score}
+        metrics: dict[str, float] = {}
+        if result.candidates:  # a refit scores no candidate: no cross-validated score to log
+            metrics[f"cv_{spec.metric.name}_score"] = result.best_cv_score
         mlflow.log_metrics({"search_seconds": search_seconds, "refit_seconds": result.refit_seconds})
-        mlflow.set_tag("driftgate.warm_start", json.dumps(first) if first else "none")
+        mlflow.set_tags(
+            {
+                "driftgate.warm_start": json.dumps(first) if first else "none",
+                "driftgate.search": plan.reason,
+                SEARCHED_ROWS_TAG: str(plan.searched_rows),
+            }
+        )
         for split, frame in (("validation", data.validation), ("test", data.test)):
             X, y = split_xy(frame, spec)
             metrics.update({f"{split}_{k}": v for k, v in evaluate(model, spec, X, y).items()})
