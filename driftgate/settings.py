@@ -128,7 +128,8 @@ class Settings(BaseSettings):
         ge=0,
         description="A training window of more rows than this, with DRIFTGATE_DASK_ADDRESS set, trains on that Dask "
         "cluster: its Parquet parts read lazily by the workers, LightGBM fitted there on encoders fitted on a sample, "
-        "the gate's predictions made per partition, SHAP on a sample. At or below it (or with no address) everything "
+        "the gate's predictions made per partition, SHAP on a sample; a batch of more rows is validated per partition "
+        "there. At or below it (or with no address) everything "
         "runs in the flow's process, as before.",
     )
     search_strategy: SearchStrategy = Field(

@@ -37,6 +37,7 @@ from driftgate.tasks.train import (
     read_window,
     train_on_cluster_task,
 )
+from driftgate.tasks.validate import ClusterValidation
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,14 @@ def reference_cap(settings: Settings) -> int | None:
     lineage is a window this process never holds whole), and never fewer than the encoders' sample
     (``DRIFTGATE_DASK_MIN_ROWS=0`` sends every window to the cluster); without one, no cap (as before)."""
     return max(settings.dask_min_rows, DistributedSettings().sample_rows) if settings.dask_address else None
+
+
+def validation_cluster(settings: Settings) -> ClusterValidation | None:
+    """Where a batch of more than ``DRIFTGATE_DASK_MIN_ROWS`` rows is validated: per partition on the
+    configured Dask cluster (``tasks/validate/_partitions.py``); None without one."""
+    if not settings.dask_address:
+        return None
+    return ClusterValidation(settings.dask_address, settings.dask_min_rows, storage_options=settings.storage_options())
 
 
 @task(

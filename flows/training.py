@@ -17,7 +17,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from driftgate.context import Context, build_context
-from driftgate.flows._cluster import reference_cap, train_and_gate_on_cluster, uses_cluster
+from driftgate.flows._cluster import reference_cap, train_and_gate_on_cluster, uses_cluster, validation_cluster
 from driftgate.flows.ingest import ingest_batches
 from driftgate.lease import dataset_lease
 from driftgate.policies import GatePolicy, Question
@@ -63,7 +63,7 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
     rows = manifest.rows if manifest else None
     previous = last_outcome(ctx, number)
     regime = previous.regime_start if previous else None
-    if not validate_batch_task(lake, spec, number, ctx.suite_file).success:
+    if not validate_batch_task(lake, spec, number, ctx.suite_file, validation_cluster(ctx.settings)).success:
         current = champion_version(client, ctx.model_name)
         out = quarantined(number, rows, str(current.version) if current else None)
         out.regime_start = regime

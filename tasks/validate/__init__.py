@@ -10,8 +10,10 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from driftgate.tasks.validate._partitions import validate_on_cluster
     from driftgate.tasks.validate._suites import suite_from_reference, write_suite
     from driftgate.tasks.validate._validation import (
+        ClusterValidation,
         load_suite,
         validate_batch_task,
         validate_frame,
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     )
 
 _WHERE = {
+    "ClusterValidation": "_validation",
+    "validate_on_cluster": "_partitions",
     "suite_from_reference": "_suites",
     "write_suite": "_suites",
     "load_suite": "_validation",
@@ -27,10 +31,12 @@ _WHERE = {
     "validate_stored_batch": "_validation",
 }
 __all__ = [
+    "ClusterValidation",
     "load_suite",
     "suite_from_reference",
     "validate_batch_task",
     "validate_frame",
+    "validate_on_cluster",
     "validate_stored_batch",
     "write_suite",
 ]

@@ -41,10 +41,13 @@ class Failure:
     unexpected_percent: float | None
     examples: list[Any]
     message: str
+    partition: str = ""  # validated per partition (a batch past one machine): the partitions that failed it
 
     def describe(self) -> str:
         where = f"column {self.column!r}" if self.column else "table"
         text = f"{self.expectation} on {where}"
+        if self.partition:
+            text += f" in partition {self.partition}"
         if self.message:
             return f"{text}: {self.message}"
         parts = []
@@ -72,6 +75,7 @@ class Check:
     unexpected_count: int | None = None
     element_count: int | None = None
     examples: list[Any] = field(default_factory=list)
+    partition: str = ""  # validated per partition: the partitions where it failed
 
     @property
     def verdict(self) -> str:
@@ -112,6 +116,18 @@ class ValidationResult:
         return render_standalone(
             "report_validation.html", title=f"{self.dataset} batch {self.batch}: {verdict}", result=self
         )
+
+
+@dataclass(frozen=True)
+class ClusterValidation:
+    """Where a batch past one machine is validated: the Dask scheduler, the batch size from which it
+    goes there (``DRIFTGATE_DASK_MIN_ROWS``), rows per partition, and the lake's fsspec options for
+    the workers."""
+
+    address: str
+    min_rows: int
+    partition_rows: int = 250_000
+    storage_options: dict[str, Any] = field(default_factory=dict)
 
 
 DOCS_SITE = "lake"
@@ -276,6 +292,11 @@ def validate_stored_batch(lake: Lake, spec: DatasetSpec, number: int, suite: Exp
     result = validate_frame(lake.read_batch(spec.name, number), suite, spec.name, number, data_docs=True)
     for rel, data in data_docs_files(since=started).items():  # GX Data Docs beside our own report
         lake.write_bytes(lake.path("reports", "datadocs", spec.name, rel), data)
+    return record_verdict(lake, spec, number, result)
+
+
+def record_verdict(lake: Lake, spec: DatasetSpec, number: int, result: ValidationResult) -> ValidationResult:
+    """Accept the stored batch in place or move it to quarantine; write its report either way."""
     if result.success:
         lake.mark_accepted(spec.name, number, result.to_dict())
     else:
@@ -294,11 +315,23 @@ def stored_verdict(lake: Lake, dataset: str, number: int) -> ValidationResult | 
 
 
 @task(name="validate-batch", task_run_name="validate-batch-{number}", cache_policy=NO_CACHE)
-def validate_batch_task(lake: Lake, spec: DatasetSpec, number: int, suite_file: Path) -> ValidationResult:
-    """Validate a stored batch once: a batch already accepted or quarantined keeps its verdict."""
+def validate_batch_task(
+    lake: Lake, spec: DatasetSpec, number: int, suite_file: Path, cluster: ClusterValidation | None = None
+) -> ValidationResult:
+    """Validate a stored batch once: a batch already accepted or quarantined keeps its verdict.
+
+    ``cluster``: a batch of more than ``cluster.min_rows`` rows is validated partition by partition
+    on that Dask cluster (:func:`validate_on_cluster`) instead of in this process.
+    """
     known = stored_verdict(lake, spec.name, number)
     if known is not None:
         return known
-    result = validate_stored_batch(lake, spec, number, load_suite(suite_file))
+    manifest = lake.manifest(spec.name, number)
+    if cluster is not None and manifest is not None and manifest.rows > cluster.min_rows:
+        from driftgate.tasks.validate._partitions import validate_on_cluster
+
+        result = validate_on_cluster(cluster, lake, spec, number, suite_file)
+    else:
+        result = validate_stored_batch(lake, spec, number, load_suite(suite_file))
     create_markdown_artifact(result.to_markdown(), key=artifact_key("validation", spec.name, number))
     return result
