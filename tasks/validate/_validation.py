@@ -320,14 +320,16 @@ def validate_batch_task(
 ) -> ValidationResult:
     """Validate a stored batch once: a batch already accepted or quarantined keeps its verdict.
 
-    ``cluster``: a batch of more than ``cluster.min_rows`` rows is validated partition by partition
-    on that Dask cluster (:func:`validate_on_cluster`) instead of in this process.
+    ``cluster``: a batch of more than ``cluster.min_rows`` rows and more than one partition
+    (``cluster.partition_rows``) is validated partition by partition on that Dask cluster
+    (:func:`validate_on_cluster`) instead of in this process; a batch of one partition gains
+    nothing there (the flow held it whole to store it).
     """
     known = stored_verdict(lake, spec.name, number)
     if known is not None:
         return known
     manifest = lake.manifest(spec.name, number)
-    if cluster is not None and manifest is not None and manifest.rows > cluster.min_rows:
+    if cluster is not None and manifest is not None and manifest.rows > max(cluster.min_rows, cluster.partition_rows):
         from driftgate.tasks.validate._partitions import validate_on_cluster
 
         result = validate_on_cluster(cluster, lake, spec, number, suite_file)

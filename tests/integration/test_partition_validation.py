@@ -89,6 +89,13 @@ def test_a_clean_batch_passes_with_the_same_counts_as_the_whole_batch(
         if c.element_count is not None:  # per-row expectations: counts add up over the partitions
             assert (mine.element_count, mine.unexpected_count) == (c.element_count, c.unexpected_count)
     assert ours[("expect_table_row_count_to_be_between", None)].observed == ROWS  # judged once, on the batch
+    assert not lake.fs.exists(lake.path("reports", "datadocs", SPEC.name))  # no GX Data Docs: not run here
+
+    # a batch of one partition is validated in this process, Data Docs and all: nothing to split
+    _stored(lake, 3, batch_frame(SPEC, 3, PART))
+    one = validate_batch_task(lake, SPEC, 3, suite, ClusterValidation(cluster, min_rows=0, partition_rows=PART))
+    assert one.success
+    assert lake.fs.exists(lake.path("reports", "datadocs", SPEC.name))
 
 
 def test_a_bad_partition_quarantines_the_batch_and_is_named(
