@@ -95,6 +95,12 @@ def _key(check: Check) -> str:
     return json.dumps([check.expectation, check.column, check.kwargs], sort_keys=True, default=str)
 
 
+def _total(counts: list[int | None]) -> int | None:
+    """The sum of the partitions' counts; None when a partition has none (an expectation without counts)."""
+    known = [c for c in counts if c is not None]
+    return sum(known) if len(known) == len(counts) else None
+
+
 def merge_checks(parts: list[list[Check]], names: list[str]) -> list[Check]:
     """One check per expectation over every partition (see the module's docstring for how)."""
     merged: dict[str, list[tuple[str, Check]]] = {}
@@ -105,9 +111,8 @@ def merge_checks(parts: list[list[Check]], names: list[str]) -> list[Check]:
     for group in merged.values():
         failed = [(name, c) for name, c in group if not c.success]
         shown = failed[0][1] if failed else group[0][1]
-        counts = [(c.unexpected_count, c.element_count) for _, c in group]
-        unexpected = sum(u for u, _ in counts) if all(u is not None for u, _ in counts) else None
-        elements = sum(e for _, e in counts) if all(e is not None for _, e in counts) else None
+        unexpected = _total([c.unexpected_count for _, c in group])
+        elements = _total([c.element_count for _, c in group])
         percent = 100 * unexpected / elements if unexpected is not None and elements else shown.unexpected_percent
         examples = [x for _, c in failed for x in c.examples][:5] if failed else shown.examples
         out.append(
