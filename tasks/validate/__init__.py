@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from driftgate.tasks.validate._partitions import validate_on_cluster
     from driftgate.tasks.validate._suites import suite_from_reference, write_suite
+    from driftgate.tasks.validate._task import validate_batch_task
     from driftgate.tasks.validate._validation import (
         ClusterValidation,
         load_suite,
-        validate_batch_task,
         validate_frame,
         validate_stored_batch,
     )
@@ -26,7 +26,7 @@ _WHERE = {
     "suite_from_reference": "_suites",
     "write_suite": "_suites",
     "load_suite": "_validation",
-    "validate_batch_task": "_validation",
+    "validate_batch_task": "_task",
     "validate_frame": "_validation",
     "validate_stored_batch": "_validation",
 }

@@ -13,14 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from prefect import task
-from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 
 from driftgate.errors import SuiteError
 from driftgate.frames import SPLIT_COLUMN
 from driftgate.lake import Lake
-from driftgate.names import artifact_key
 from driftgate.pages import number, render_standalone
 from driftgate.spec import DatasetSpec
 
@@ -312,28 +308,3 @@ def stored_verdict(lake: Lake, dataset: str, number: int) -> ValidationResult | 
     if number in lake.accepted_numbers(dataset):
         return ValidationResult(dataset, number, success=True, evaluated=0)
     return None
-
-
-@task(name="validate-batch", task_run_name="validate-batch-{number}", cache_policy=NO_CACHE)
-def validate_batch_task(
-    lake: Lake, spec: DatasetSpec, number: int, suite_file: Path, cluster: ClusterValidation | None = None
-) -> ValidationResult:
-    """Validate a stored batch once: a batch already accepted or quarantined keeps its verdict.
-
-    ``cluster``: a batch of more than ``cluster.min_rows`` rows and more than one partition
-    (``cluster.partition_rows``) is validated partition by partition on that Dask cluster
-    (:func:`validate_on_cluster`) instead of in this process; a batch of one partition gains
-    nothing there (the flow held it whole to store it).
-    """
-    known = stored_verdict(lake, spec.name, number)
-    if known is not None:
-        return known
-    manifest = lake.manifest(spec.name, number)
-    if cluster is not None and manifest is not None and manifest.rows > max(cluster.min_rows, cluster.partition_rows):
-        from driftgate.tasks.validate._partitions import validate_on_cluster
-
-        result = validate_on_cluster(cluster, lake, spec, number, suite_file)
-    else:
-        result = validate_stored_batch(lake, spec, number, load_suite(suite_file))
-    create_markdown_artifact(result.to_markdown(), key=artifact_key("validation", spec.name, number))
-    return result
