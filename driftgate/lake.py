@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 _DATASET_AT = {"raw": 1, "quarantine": 1, "state": 1, "reports": 2}  # where a dataset sits in a path
 TEMP_MARK = ".tmp-"
+ROW_GROUP_ROWS = 250_000  # a batch's Parquet row groups: what one worker reads to validate one partition
 TEMP_MAX_AGE_S = 3600.0  # a temp file older than this belongs to a writer that died
 
 
@@ -222,7 +223,7 @@ class Lake:
         )
         directory = self.batch_dir(dataset, number)
         buf = io.BytesIO()
-        frame.to_parquet(buf, index=False)
+        frame.to_parquet(buf, index=False, row_group_size=ROW_GROUP_ROWS)
         self.write_bytes(f"{directory}/{manifest.file}", buf.getvalue())
         # the manifest is the commit: a crash before it leaves an unnamed data file, removed later
         if not self.create_exclusive(f"{directory}/_manifest.json", manifest.to_json().encode()):

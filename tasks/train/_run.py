@@ -242,8 +242,9 @@ def plan_search(
     the champion trained on, and the gate asks non-inferiority) refits the champion's family and
     hyperparameters while ``train_rows`` is below ``cfg.search_growth`` times the rows they were
     searched on (the champion run's :data:`SEARCHED_ROWS_TAG`, else its ``train_rows``); past that,
-    and on every other retrain, the search runs, with the champion's configuration as its first
-    candidate.
+    on every other retrain, and with a search strategy other than ``halving`` (which searches other
+    families and builds its winner otherwise), the search runs, with the champion's configuration
+    as its first candidate.
     """
     found = _champion_config(client, spec, model_name, cfg)
     if found is None:
@@ -251,7 +252,7 @@ def plan_search(
     version, start, tags = found
     log.info("warm start from champion version %s: %s %s", version, *start)
     searched = tags.get(SEARCHED_ROWS_TAG) or tags.get("train_rows") or ""
-    if not same_regime:
+    if not same_regime or cfg.strategy != "halving":  # only the halving search's winner is built as a refit is
         return SearchPlan(start, False, train_rows, f"search from champion version {version}'s configuration")
     if not searched.isdigit():
         return SearchPlan(start, False, train_rows, f"search: champion version {version} records no searched rows")

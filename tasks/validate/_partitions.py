@@ -13,18 +13,29 @@ results come back. They are merged per expectation:
 - the table's row count is checked once, on the manifest's count, not per partition;
 - uniqueness across rows is checked within each partition only: a duplicate pair split across two
   partitions is not seen;
-- GX Data Docs are not rendered (the batch's own report page is).
+- GX Data Docs are not rendered (the batch's own report page is);
+- only expectations that split this way are run so (:data:`PER_PARTITION`, what ``driftgate
+  expectations init`` writes); a suite with any other kind (a column's sum, its distinct values,
+  an exact row count) is run on the whole batch in the flow's process, as below the threshold;
+- the batch's content hash is re-checked: each worker hashes its rows as
+  :func:`driftgate.frames.content_hash` does, and the flow chains them in order and compares the
+  result with the manifest's sha256 before any verdict is recorded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from concurrent.futures import CancelledError
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from driftgate.errors import BatchIntegrityError, DriftgateError
+from driftgate.frames import SPLIT_COLUMN
 from driftgate.lake import Lake
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.validate._validation import (
@@ -35,11 +46,38 @@ from driftgate.tasks.validate._validation import (
     load_suite,
     record_verdict,
     validate_frame,
+    validate_stored_batch,
 )
 
 log = logging.getLogger(__name__)
 
 WHOLE_BATCH = "expect_table_row_count_to_be_between"  # checked on the manifest's row count, once
+PER_PARTITION = frozenset(
+    {
+        "expect_table_columns_to_match_set",
+        "expect_compound_columns_to_be_unique",  # within each partition
+        "expect_column_values_to_not_be_null",
+        "expect_column_values_to_be_in_type_list",
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_be_in_set",
+        "expect_column_mean_to_be_between",  # a warning in generated suites: judged per partition
+    }
+)
+"""Expectation kinds judged per partition; with the row count, what a batch past one machine may be checked with."""
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """What a worker sends back: the partition's checks, and its rows' content hash pieces."""
+
+    checks: list[Check]
+    dtypes: str  # the hash's header: the columns and their dtypes, as content_hash writes them
+    row_hashes: bytes  # pandas' 8-byte hash of each row, in order
+
+
+def splits_cleanly(suite: dict[str, Any]) -> bool:
+    """Every expectation of the suite can be judged per partition (or, the row count, once)."""
+    return all(e.get("type") in PER_PARTITION or e.get("type") == WHOLE_BATCH for e in suite["expectations"])
 
 
 def row_ranges(rows: int, partition_rows: int) -> list[tuple[int, int]]:
@@ -74,13 +112,17 @@ def read_rows(url: str, storage_options: dict[str, Any], start: int, stop: int) 
 
 def validate_part(
     url: str, storage_options: dict[str, Any], start: int, stop: int, suite: dict[str, Any], dataset: str, batch: int
-) -> list[Check]:
-    """On a worker: the suite's checks (all but the row count) on rows ``[start, stop)`` of the batch."""
+) -> PartResult:
+    """On a worker: the suite's checks (all but the row count) on rows ``[start, stop)``, and the rows' hashes."""
     from great_expectations.core import ExpectationSuite
 
     rows = read_rows(url, storage_options, start, stop)
+    data = rows.drop(columns=[SPLIT_COLUMN], errors="ignore")
+    header = json.dumps([[c, str(t)] for c, t in data.dtypes.items()])
+    hashes = pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes() if len(data) else b""
     partial = {**suite, "expectations": [e for e in suite["expectations"] if e.get("type") != WHOLE_BATCH]}
-    return validate_frame(rows, ExpectationSuite(**partial), dataset, batch).checks
+    checks = validate_frame(rows, ExpectationSuite(**partial), dataset, batch).checks
+    return PartResult(checks, header, hashes)
 
 
 def row_count_check(expectation: dict[str, Any], rows: int) -> Check:
@@ -113,7 +155,11 @@ def merge_checks(parts: list[list[Check]], names: list[str]) -> list[Check]:
         shown = failed[0][1] if failed else group[0][1]
         unexpected = _total([c.unexpected_count for _, c in group])
         elements = _total([c.element_count for _, c in group])
-        percent = 100 * unexpected / elements if unexpected is not None and elements else shown.unexpected_percent
+        missing = _total([c.missing_count for _, c in group])
+        judged = None if elements is None else elements - (missing or 0)  # GX's share is of the non-null rows
+        percent = 100 * unexpected / judged if unexpected is not None and judged else shown.unexpected_percent
+        # one partition's observed value (a mean, say) is not the batch's: shown only where it failed
+        observed = shown.observed if failed or len(group) == 1 else None
         examples = [x for _, c in failed for x in c.examples][:5] if failed else shown.examples
         out.append(
             Check(
@@ -121,7 +167,7 @@ def merge_checks(parts: list[list[Check]], names: list[str]) -> list[Check]:
                 shown.column,
                 shown.severity,
                 shown.kwargs,
-                shown.observed,
+                observed,
                 percent,
                 not failed,
                 shown.message,
@@ -129,6 +175,7 @@ def merge_checks(parts: list[list[Check]], names: list[str]) -> list[Check]:
                 elements,
                 examples,
                 partition=", ".join(name for name, _ in failed) if len(group) > 1 else "",
+                missing_count=missing,
             )
         )
     return out
@@ -153,29 +200,40 @@ def validate_on_cluster(
 ) -> ValidationResult:
     """Validate stored batch ``number`` partition by partition on the cluster; accept or quarantine it.
 
+    A suite with an expectation that does not split by partition is run on the whole batch here
+    instead (:func:`validate_stored_batch`).
+
     Raises:
         FileNotFoundError: the batch is not stored.
         SuiteError: the suite file is missing or not a valid GX suite.
+        BatchIntegrityError: the stored rows do not hash to the manifest's sha256.
+        DriftgateError: the cluster could not validate it (unreachable, a worker lost, the lake not
+            readable from the workers).
     """
-    from distributed import Client
-
     manifest = lake.manifest(spec.name, number)
     if manifest is None:
         raise FileNotFoundError(f"batch {number} of {spec.name!r} is not stored")
-    load_suite(suite_file)  # a missing or invalid suite fails here, in one line, not on every worker
+    gx_suite = load_suite(suite_file)  # a missing or invalid suite fails here, in one line, not on every worker
     suite = json.loads(suite_file.read_text())
+    if not splits_cleanly(suite):
+        kinds = sorted({e.get("type") for e in suite["expectations"]} - PER_PARTITION - {WHOLE_BATCH})
+        log.warning(
+            "batch %s of %s: the suite's %s do not split by partition; validating it here", number, spec.name, kinds
+        )
+        return validate_stored_batch(lake, spec, number, gx_suite)
     url = lake.fs.unstrip_protocol(lake.data_path(spec.name, number))
     ranges = row_ranges(manifest.rows, cluster.partition_rows)
     names = [partition_name(i, len(ranges), a, b) for i, (a, b) in enumerate(ranges)]
-    with Client(cluster.address) as client:  # type: ignore[no-untyped-call]
-        futures = [
-            client.submit(  # type: ignore[no-untyped-call]
-                validate_part, url, cluster.storage_options, a, b, suite, spec.name, number, pure=False
-            )
-            for a, b in ranges
-        ]
-        parts: list[list[Check]] = client.gather(futures)  # type: ignore[no-untyped-call]
-    checks = merge_checks(parts, names)
+    parts = _run_parts(cluster, url, ranges, suite, spec.name, number)
+    found = hashlib.sha256(parts[0].dtypes.encode())
+    for part in parts:
+        found.update(part.row_hashes)
+    if found.hexdigest() != manifest.sha256:
+        raise BatchIntegrityError(
+            f"batch {number} of {spec.name!r} hashes to {found.hexdigest()[:12]}… on the cluster, its manifest "
+            f"says {manifest.sha256[:12]}…: refusing to validate it"
+        )
+    checks = merge_checks([p.checks for p in parts], names)
     whole = [row_count_check(e, manifest.rows) for e in suite["expectations"] if e.get("type") == WHOLE_BATCH]
     result = result_of(spec.name, number, [*whole, *checks])
     log.info(
@@ -186,3 +244,26 @@ def validate_on_cluster(
         "passed" if result.success else f"failed ({len(result.failures)} expectations)",
     )
     return record_verdict(lake, spec, number, result)
+
+
+def _run_parts(
+    cluster: ClusterValidation, url: str, ranges: list[tuple[int, int]], suite: dict[str, Any], dataset: str, batch: int
+) -> list[PartResult]:
+    """Each range validated on a worker; a cluster that cannot do it is one clear error, not a traceback."""
+    from distributed import Client, KilledWorker
+
+    try:
+        with Client(cluster.address, timeout=30) as client:  # type: ignore[no-untyped-call]
+            futures = [
+                client.submit(  # type: ignore[no-untyped-call]
+                    validate_part, url, cluster.storage_options, a, b, suite, dataset, batch, pure=False
+                )
+                for a, b in ranges
+            ]
+            parts: list[PartResult] = client.gather(futures)  # type: ignore[no-untyped-call]
+            return parts
+    except (OSError, TimeoutError, KilledWorker, CancelledError) as exc:
+        raise DriftgateError(
+            f"validating batch {batch} of {dataset!r} on the Dask cluster at {cluster.address} failed "
+            f"({type(exc).__name__}: {exc}); check that the scheduler runs and that its workers can read the lake"
+        ) from exc

@@ -16,7 +16,7 @@ import pandas as pd
 
 from driftgate.errors import SuiteError
 from driftgate.frames import SPLIT_COLUMN
-from driftgate.lake import Lake
+from driftgate.lake import ROW_GROUP_ROWS, Lake
 from driftgate.pages import number, render_standalone
 from driftgate.spec import DatasetSpec
 
@@ -71,6 +71,7 @@ class Check:
     unexpected_count: int | None = None
     element_count: int | None = None
     examples: list[Any] = field(default_factory=list)
+    missing_count: int | None = None
     partition: str = ""  # validated per partition: the partitions where it failed
 
     @property
@@ -122,7 +123,7 @@ class ClusterValidation:
 
     address: str
     min_rows: int
-    partition_rows: int = 250_000
+    partition_rows: int = ROW_GROUP_ROWS
     storage_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -249,6 +250,7 @@ def _check(er: Any) -> Check:
         message=str((exc.get("exception_message") if exc.get("raised_exception") else "") or ""),
         unexpected_count=_plain(res.get("unexpected_count")),
         element_count=_plain(res.get("element_count")),
+        missing_count=_plain(res.get("missing_count")),
         examples=[e for e in _plain((res.get("partial_unexpected_list") or [])[:5]) if e is not None and e == e],
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import mlflow
@@ -16,6 +17,7 @@ from driftgate.tasks.train import (
     SEARCHED_ROWS_TAG,
     TrainingData,
     champion_start,
+    plan_search,
     refit_configuration,
     search,
     split_xy,
@@ -130,6 +132,11 @@ def test_a_same_regime_retrain_refits_the_champions_configuration_until_the_wind
     assert run.data.tags["driftgate.search"].startswith("search: 1200 training rows reach 2 x the 600 rows")
     assert run.data.tags[SEARCHED_ROWS_TAG] == "1200"
     assert client.search_runs([experiment], f"tags.mlflow.parentRunId = '{again.run_id}'")  # candidates logged
+
+    # another search strategy builds its winner otherwise (and searches other families): it searches
+    other = replace(cfg, strategy="family-halving")
+    assert not plan_search(client, spec, spec.model_name, other, 1000, same_regime=True).refit
+    assert plan_search(client, spec, spec.model_name, cfg, 1000, same_regime=True).refit
 
     # not the same regime (a drift retrain): always a search, from the champion's configuration
     drift, _ = train_task.fn(client, experiment, spec, spec.model_name, window(700), cfg, ["drift"], 4)

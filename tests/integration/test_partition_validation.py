@@ -7,6 +7,8 @@ mocked; the same suite run on the whole batch in this process is the reference.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from driftgate.errors import BatchIntegrityError, DriftgateError
 from driftgate.frames import SPLIT_COLUMN, assign_splits
 from driftgate.lake import Lake
 from driftgate.tasks.validate import (
@@ -28,7 +31,15 @@ from driftgate.tasks.validate import (
 from driftgate.tasks.validate._partitions import read_rows, row_ranges
 from tests.integration.test_dask_window import batch_frame, wide_spec
 
-SPEC = wide_spec(5, name="parts", model_name="parts-model")
+_WIDE = wide_spec(5, name="parts", model_name="parts-model")
+# bounded like the bundled specs: a range drawn from one seeded batch would fail later batches on a single row
+SPEC = _WIDE.model_copy(
+    update={
+        "features": [
+            f.model_copy(update={"min": -10.0, "max": 10.0}) if f.type == "numeric" else f for f in _WIDE.features
+        ]
+    }
+)
 ROWS, PART = 3_000, 1_000
 
 
@@ -118,3 +129,46 @@ def test_a_bad_partition_quarantines_the_batch_and_is_named(
     assert (check.unexpected_count, check.element_count) == (10, ROWS)
     page = lake.fs.cat_file(lake.path("reports", "validation", SPEC.name, "batch=2.html")).decode()
     assert "failed in partition 2 of 3 (rows 1,000-1,999)" in page
+
+
+def test_a_batch_whose_file_was_replaced_is_refused_not_validated(
+    prefect_harness: None, cluster: str, lake_and_suite: tuple[Lake, Path]
+) -> None:
+    lake, suite = lake_and_suite
+    _stored(lake, 4, batch_frame(SPEC, 4, ROWS))
+    other = batch_frame(SPEC, 5, ROWS)  # same shape, other rows, written over the stored part
+    other[SPLIT_COLUMN] = assign_splits(ROWS, 4, 0, keys=None)
+    with lake.fs.open(lake.data_path(SPEC.name, 4), "wb") as f:
+        other.to_parquet(f, index=False)
+    with pytest.raises(BatchIntegrityError, match=r"batch 4 of 'parts' hashes to .* on the cluster, its manifest says"):
+        validate_batch_task(lake, SPEC, 4, suite, ClusterValidation(cluster, min_rows=0, partition_rows=PART))
+    assert not lake.is_quarantined(SPEC.name, 4)
+    assert 4 not in lake.accepted_numbers(SPEC.name)  # no verdict recorded on rows that are not the batch's
+
+
+def test_a_suite_that_does_not_split_by_partition_runs_on_the_whole_batch(
+    prefect_harness: None, cluster: str, tmp_path: Path, lake_and_suite: tuple[Lake, Path]
+) -> None:
+    lake, suite = lake_and_suite
+    edited = json.loads(suite.read_text())
+    edited["expectations"].append(  # a column's sum: no partition can judge it alone
+        {"type": "expect_column_sum_to_be_between", "kwargs": {"column": "x0", "min_value": -1e9, "max_value": 1e9}}
+    )
+    custom = tmp_path / "custom.json"
+    custom.write_text(json.dumps(edited))
+    _stored(lake, 6, batch_frame(SPEC, 6, ROWS))
+    result = validate_batch_task(lake, SPEC, 6, custom, ClusterValidation(cluster, min_rows=0, partition_rows=PART))
+    assert result.success
+    assert result.evaluated == len(edited["expectations"])  # every one, the sum included, on all rows at once
+    assert all(not c.partition for c in result.checks)
+    assert lake.fs.exists(lake.path("reports", "datadocs", SPEC.name))  # validated here, Data Docs and all
+
+
+def test_an_unreachable_cluster_is_one_clear_error(prefect_harness: None, lake_and_suite: tuple[Lake, Path]) -> None:
+    lake, suite = lake_and_suite
+    _stored(lake, 7, batch_frame(SPEC, 7, ROWS))
+    with pytest.raises(DriftgateError, match=re.escape("on the Dask cluster at tcp://127.0.0.1:9 failed")):
+        validate_batch_task(
+            lake, SPEC, 7, suite, ClusterValidation("tcp://127.0.0.1:9", min_rows=0, partition_rows=PART)
+        )
+    assert 7 not in lake.accepted_numbers(SPEC.name)
