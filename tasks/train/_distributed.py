@@ -183,7 +183,14 @@ def fit_watched(client: Client, booster: Any, X: da.Array, y: da.Array, name: st
             stuck = sorted(training & set(processing))
             log.error("%s: training worker(s) %s left during the distributed fit; restarting %s", name, lost, stuck)
             if stuck:
-                client.restart_workers(stuck, raise_for_error=False)
+                try:
+                    client.restart_workers(stuck, raise_for_error=False)
+                except (
+                    KeyError,
+                    OSError,
+                    TimeoutError,
+                ) as exc:  # a worker left meanwhile (KeyError: distributed's map)
+                    log.warning("%s: restarting %s: %s: %r", name, stuck, type(exc).__name__, exc)
             client.cancel([Future(k, client) for k in seen], force=True)  # type: ignore[no-untyped-call]
             fitting.join(60)
             gone = ", ".join(sorted(lost))
