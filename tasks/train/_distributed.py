@@ -189,8 +189,8 @@ def fit_watched(client: Client, booster: Any, X: da.Array, y: da.Array, name: st
                     KeyError,
                     OSError,
                     TimeoutError,
-                ) as exc:  # a worker left meanwhile (KeyError: distributed's map)
-                    log.warning("%s: restarting %s: %s: %r", name, stuck, type(exc).__name__, exc)
+                ) as err:  # a worker left meanwhile (KeyError: distributed's map)
+                    log.warning("%s: restarting %s: %s: %r", name, stuck, type(err).__name__, err)
             client.cancel([Future(k, client) for k in seen], force=True)  # type: ignore[no-untyped-call]
             fitting.join(60)
             gone = ", ".join(sorted(lost))
