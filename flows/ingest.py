@@ -11,9 +11,11 @@ import logging
 
 import httpx
 from prefect import flow
+from prefect.context import FlowRunContext
 
 from driftgate.batch_sources import LandingBatches, SqlBatches
 from driftgate.context import Context, build_context
+from driftgate.events import batch_ingested
 from driftgate.lake import BatchManifest
 from driftgate.settings import get_settings
 from driftgate.tasks.ingest import (
@@ -42,7 +44,7 @@ def ingest_from_api(ctx: Context, max_batches: int | None) -> list[BatchManifest
     stop = available if max_batches is None else min(available, start + max_batches - 1)
     stored: list[BatchManifest] = []
     for number in range(start, stop + 1):
-        frame = fetch_batch_task(s.data_api_url, number, policy, s.fetch_format, ctx.spec, s.seed)
+        frame = fetch_batch_task(s.data_api_url, number, policy, s.fetch_format, ctx.spec, s.split_policy())
         stored.append(store_batch_task(ctx.lake, ctx.spec, number, frame))
     return stored
 
@@ -52,7 +54,7 @@ def ingest_from_landing(ctx: Context, source: LandingBatches, max_batches: int |
     options = ctx.settings.storage_options(source.path)
     stored: list[BatchManifest] = []
     for item in plan_landing_task(ctx.lake, ctx.spec, source, options, max_batches):
-        frame = read_landed_task(source, options, item, ctx.spec, ctx.settings.seed)
+        frame = read_landed_task(source, options, item, ctx.spec, ctx.settings.split_policy())
         stored.append(store_batch_task(ctx.lake, ctx.spec, item.number, frame))
         mark_landed_task(ctx.lake, ctx.spec, item)
     return stored
@@ -64,10 +66,19 @@ def ingest_from_sql(ctx: Context, source: SqlBatches) -> list[BatchManifest]:
     rng = plan_sql_task(ctx.lake, ctx.spec, source, url)
     if rng is None:
         return []
-    frame = read_sql_task(source, url, rng, ctx.spec, ctx.settings.seed)
+    frame = read_sql_task(source, url, rng, ctx.spec, ctx.settings.split_policy())
     manifest = store_batch_task(ctx.lake, ctx.spec, rng.number, frame)
     commit_sql_task(ctx.lake, ctx.spec, rng)
     return [manifest]
+
+
+def announce_batches(stored: list[BatchManifest], source: str) -> None:
+    """One ``driftgate.batch.ingested`` event per stored batch, labelled with whether another flow ran this
+    one (``continuous-training`` trains in the same run: the train-on-arrival automation skips those)."""
+    run = FlowRunContext.get()
+    subflow = run is not None and run.flow_run is not None and run.flow_run.parent_task_run_id is not None
+    for m in stored:
+        batch_ingested(m.dataset, m.number, rows=m.rows, content_hash=m.sha256, source=source, subflow=subflow)
 
 
 @flow(name="ingest-batches")
@@ -89,6 +100,7 @@ def ingest_batches(dataset: str | None = None, max_batches: int | None = None) -
         stored = ingest_from_api(ctx, max_batches)
     if stored:
         publish_ingest_table(ctx.spec.name, stored)
+        announce_batches(stored, source.kind)
     log.info(
         "ingested %s new batches of %s from %s (cursor now %s)",
         len(stored),

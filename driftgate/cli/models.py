@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -27,13 +28,13 @@ def promote(
     if (path := sqlite_file(settings.resolved_tracking_uri())) is not None:
         try:
             promote_sqlite(path, name, version, spec)
-            return _promoted(name, version)
+            return _promoted(name, version, spec.name)
         except ClientNeededError as exc:
             log.debug("promoting through MLflow's client: %s", exc)
     from driftgate.registry import promote as do_promote
     from driftgate.tracking import configure_mlflow
 
-    _promoted(name, str(do_promote(configure_mlflow(settings), name, version, spec).version))
+    _promoted(name, str(do_promote(configure_mlflow(settings), name, version, spec).version), spec.name)
 
 
 @app.command()
@@ -44,13 +45,17 @@ def rollback(dataset: DatasetOpt = None) -> None:
     settings, spec, name = _model(dataset)
     if (path := sqlite_file(settings.resolved_tracking_uri())) is not None:
         try:
-            return _rolled_back(name, rollback_sqlite(path, name, spec).previous)
+            done = rollback_sqlite(path, name, spec)
+            return _rolled_back(name, done.previous, done.current, spec.name)
         except ClientNeededError as exc:
             log.debug("rolling back through MLflow's client: %s", exc)
+    from driftgate.registry import champion_version
     from driftgate.registry import rollback as do_rollback
     from driftgate.tracking import configure_mlflow
 
-    _rolled_back(name, do_rollback(configure_mlflow(settings), name, spec))
+    client = configure_mlflow(settings)
+    before = champion_version(client, name)
+    _rolled_back(name, do_rollback(client, name, spec), str(before.version) if before else None, spec.name)
 
 
 def _model(dataset: str | None) -> tuple[Settings, DatasetSpec, str]:
@@ -63,9 +68,24 @@ def _model(dataset: str | None) -> tuple[Settings, DatasetSpec, str]:
     return settings, spec, settings.model_name or spec.model_name
 
 
-def _promoted(name: str, version: str) -> None:
+def _promoted(name: str, version: str, dataset: str) -> None:
     typer.echo(f"champion of {name} is now version {version} (by hand: the gate was not asked)")
+    if _prefect_server():
+        from driftgate.events import model_promoted
+
+        model_promoted(name, version, dataset=dataset, previous=None, reason="by hand: driftgate promote")
 
 
-def _rolled_back(name: str, version: str) -> None:
+def _rolled_back(name: str, version: str, previous: str | None, dataset: str) -> None:
     typer.echo(f"champion of {name} rolled back to version {version} (by hand: the gate was not asked)")
+    if _prefect_server():
+        from driftgate.events import model_rolled_back
+
+        reason = "by hand: driftgate rollback"
+        model_rolled_back(name, dataset=dataset, to_version=version, from_version=previous, reason=reason)
+
+
+def _prefect_server() -> bool:
+    """A manual move is an event only on a running Prefect server (``PREFECT_API_URL``): without one,
+    sending it would start a temporary server for this command alone, and its feed would die with it."""
+    return bool(os.environ.get("PREFECT_API_URL"))

@@ -41,6 +41,7 @@ from driftgate.tasks.evaluate import (
     realized_metrics,
 )
 from driftgate.tasks.gate import LiveLook, challenger_alias, earlier_looks, gate_on_live, promote_on_live
+from driftgate.tasks.monitor._announce import announce_degraded, announce_live_drift, announce_live_promotion
 from driftgate.tasks.monitor._estimate import Calibration, estimate_outputs, fit_calibration, fit_multiclass_calibration
 from driftgate.tasks.monitor._feedback import FeedbackBatch, store_feedback_batch
 from driftgate.tasks.monitor._report import (
@@ -205,7 +206,10 @@ def promote_on_live_rows(ctx: Context, client: MlflowClient, perf: Performance, 
     except MlflowException as exc:  # recording failed: the rest of the monitor run goes on
         log.warning("live gate: could not record the verdict on version %s: %s", live.result.challenger, exc)
         return None
-    return live.result.challenger if moved else None
+    if not moved:
+        return None
+    announce_live_promotion(ctx, live)
+    return live.result.challenger
 
 
 # --- Prefect wrappers ------------------------------------------------------------------
@@ -221,7 +225,9 @@ def live_drift_task(
     policy: DriftPolicy,
     reference_max_rows: int | None = None,
 ) -> LiveDrift:
-    return check_live_drift(ctx, client, mv, min_rows, policy=policy, reference_max_rows=reference_max_rows)
+    drift = check_live_drift(ctx, client, mv, min_rows, policy=policy, reference_max_rows=reference_max_rows)
+    announce_live_drift(ctx, drift, str(mv.version) if mv else None)
+    return drift
 
 
 @task(name="live-performance", task_run_name="live-performance-{ctx.spec.name}", cache_policy=NO_CACHE)
@@ -234,7 +240,9 @@ def performance_task(
     policy: MonitorPolicy,
     gate_policy: GatePolicy,
 ) -> Performance:
-    return measure_performance(ctx, client, mv, live, policy=policy, gate_policy=gate_policy)
+    perf = measure_performance(ctx, client, mv, live, policy=policy, gate_policy=gate_policy)
+    announce_degraded(ctx, perf, policy.min_labels)
+    return perf
 
 
 @task(name="live-gate", task_run_name="live-gate-{ctx.spec.name}", cache_policy=NO_CACHE)

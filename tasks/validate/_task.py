@@ -8,6 +8,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from driftgate.events import batch_quarantined
 from driftgate.lake import Lake
 from driftgate.names import artifact_key
 from driftgate.spec import DatasetSpec
@@ -41,4 +42,13 @@ def validate_batch_task(
     else:
         result = validate_stored_batch(lake, spec, number, load_suite(suite_file))
     create_markdown_artifact(result.to_markdown(), key=artifact_key("validation", spec.name, number))
+    if not result.success:  # a verdict recorded by an earlier run was announced by that run
+        batch_quarantined(
+            spec.name,
+            number,
+            rows=manifest.rows if manifest else None,
+            failures=[f.describe() for f in result.failures],
+            evaluated=result.evaluated,
+            report=lake.uri("quarantine", spec.name, f"batch={number}"),
+        )
     return result
