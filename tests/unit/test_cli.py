@@ -26,6 +26,7 @@ COMMANDS = [
     "expectations",
     "up",
     "init",
+    "automations",
 ]
 
 
