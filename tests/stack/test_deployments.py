@@ -119,6 +119,23 @@ def prefect(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess
     )
 
 
+def pause_scheduled_ingest(api_url: str) -> None:
+    """ingest-batches polls every 15 minutes once deployed (and its batches start training): here the
+    test alone decides what is ingested, so its schedule is paused and any run it made is removed."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("ingest-batches/ingest-batches")
+        for schedule in deployment.schedules:
+            client.update_deployment_schedule(deployment.id, schedule.id, active=False)
+        for run in client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+        ):
+            client.delete_flow_run(run.id)
+
+
 def test_deploy_from_prefect_yaml_and_run_continuous_training_through_a_worker(stack: dict[str, str]) -> None:
     from mlflow.tracking import MlflowClient
 
@@ -132,6 +149,10 @@ def test_deploy_from_prefect_yaml_and_run_continuous_training_through_a_worker(s
     listed = prefect(env, "deployment", "ls")
     for name in ("continuous-training", "monitor-predictions", "ingest-batches", "batch-predict"):
         assert name in listed.stdout
+    automations = prefect(env, "automation", "ls")  # prefect.yaml's triggers: the event-triggered runs
+    for name in ("driftgate-train-on-arrival", "driftgate-score-on-promotion"):
+        assert name in automations.stdout, automations.stdout
+    pause_scheduled_ingest(env["PREFECT_API_URL"])
     worker = popen_logged(
         [str(BIN / "prefect"), "worker", "start", "--pool", "driftgate-process"],
         Path(env["_LOGS"]) / "worker.log",
@@ -153,9 +174,9 @@ def test_deploy_from_prefect_yaml_and_run_continuous_training_through_a_worker(s
         )
         assert run.returncode == 0, run.stdout[-3000:] + (Path(env["_LOGS"]) / "worker.log").read_text()[-4000:]
         assert "Completed" in run.stdout
-        # the schedules work too (sqlalchemy 2.1 would silently break this): the hourly run is scheduled
+        # the schedules work too (sqlalchemy 2.1 would silently break this): the 15-minute monitor is scheduled
         scheduled = prefect(env, "flow-run", "ls", "--state", "Scheduled")
-        assert "continuous-training" in scheduled.stdout, scheduled.stdout
+        assert "monitor-predictions" in scheduled.stdout, scheduled.stdout
     finally:
         stop(worker)
     client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"], registry_uri=env["MLFLOW_TRACKING_URI"])
