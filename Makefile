@@ -7,7 +7,7 @@ export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 
-.PHONY: postgres env demo up test lint browser audit
+.PHONY: postgres env demo up test lint browser audit promtool
 
 $(UV):
 	python3 -m pip install --user --quiet uv
@@ -21,13 +21,19 @@ demo: env
 up: env
 	$(UV) run --frozen driftgate up
 
-test: env browser postgres
+test: env browser postgres promtool
 	$(UV) run --frozen pytest
 
 # Debian's Chromium for the browser tests (tests/browser): from the distribution's packages, never a download by Playwright
 browser:
 	@test -x /usr/bin/chromium || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+# Debian's Prometheus package for promtool (tests/unit/test_alert_rules.py: promtool check rules / test rules)
+promtool:
+	@command -v promtool >/dev/null || { \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus; }
 
 # Debian's PostgreSQL server for tests/integration/test_postgres.py (a throwaway cluster on 127.0.0.1)
 postgres:
