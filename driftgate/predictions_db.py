@@ -72,11 +72,16 @@ class ChampionRow(NamedTuple):
     prediction_id: str
     inputs: str  # JSON
     model_version: str
+    output: str = "null"  # JSON: the champion's answer (the shadow compares its own with it)
 
 
 def _champion_row(r: sa.Row[Any]) -> ChampionRow:
     return ChampionRow(
-        id=int(r.id), prediction_id=str(r.prediction_id), inputs=str(r.inputs), model_version=str(r.model_version)
+        id=int(r.id),
+        prediction_id=str(r.prediction_id),
+        inputs=str(r.inputs),
+        model_version=str(r.model_version),
+        output=str(r.output),
     )
 
 
@@ -182,7 +187,7 @@ def champion_rows_after(engine: sa.Engine, after_id: int, limit: int) -> list[Ch
     """
     p = predictions_table
     query = (
-        sa.select(p.c.id, p.c.prediction_id, p.c.inputs, p.c.model_version)
+        sa.select(p.c.id, p.c.prediction_id, p.c.inputs, p.c.model_version, p.c.output)
         .where(p.c.id > after_id, p.c.role == CHAMPION_ROLE, p.c.prediction_id.is_not(None))
         .order_by(p.c.id)
         .limit(limit)
@@ -209,7 +214,11 @@ def champion_rows_with_ids(engine: sa.Engine, ids: list[int]) -> list[ChampionRo
     if not ids:
         return []
     p = predictions_table
-    query = sa.select(p.c.id, p.c.prediction_id, p.c.inputs, p.c.model_version).where(p.c.id.in_(ids)).order_by(p.c.id)
+    query = (
+        sa.select(p.c.id, p.c.prediction_id, p.c.inputs, p.c.model_version, p.c.output)
+        .where(p.c.id.in_(ids))
+        .order_by(p.c.id)
+    )
     with engine.connect() as conn:
         return [_champion_row(r) for r in conn.execute(query)]
 

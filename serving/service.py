@@ -32,6 +32,7 @@ from driftgate.serving.feedback import FeedbackStore
 from driftgate.serving.ids import IdLedger
 from driftgate.serving.lake_reader import LakeReader
 from driftgate.serving.limits import BoundedExecutor
+from driftgate.serving.live_drift import publish_live_drift
 from driftgate.serving.model_store import ModelStore, ServedModel
 from driftgate.serving.prediction_log import PredictionLog
 from driftgate.serving.shadow import ShadowProcess, shadow_running
@@ -134,15 +135,20 @@ def service_lifespan(settings: Settings, spec: DatasetSpec) -> Callable[[Litesta
         svc.batcher.start()
         svc.predlog.start()
         poller = asyncio.create_task(svc.store.run(settings.poll_seconds), name="driftgate-model-poll")
+        drift = asyncio.create_task(
+            publish_live_drift(svc.console.reader, telemetry().live_drift_share, svc.store.name),
+            name="driftgate-live-drift",
+        )
         try:
             async with contextlib.AsyncExitStack() as shadow:
                 if svc.shadow is not None:
                     await shadow.enter_async_context(shadow_running(svc.shadow, settings.poll_seconds))
                 yield
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            for task in (poller, drift):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await svc.batcher.stop()
             await asyncio.to_thread(svc.predlog.stop)
             svc.explainers.close()

@@ -41,6 +41,20 @@ class Telemetry:
             f"{PREFIX}_shadow_predictions", "Records scored by the challenger off the request path", ["version"]
         )
         self.shadow_dropped = Counter(f"{PREFIX}_shadow_dropped", "Records the shadow scorer had no room or time for")
+        self.shadow_compared = Counter(
+            f"{PREFIX}_shadow_compared", "Records whose shadow answer was compared with the champion's", ["version"]
+        )
+        self.shadow_disagreements = Counter(
+            f"{PREFIX}_shadow_disagreements",
+            "Compared records where the shadow challenger disagreed with the champion "
+            "(another most likely class, or a number more than 10 % apart)",
+            ["version"],
+        )
+        self.live_drift_share = Gauge(
+            f"{PREFIX}_live_drift_share",
+            "Importance-weighted share of drifted features in monitor-predictions' newest check of live inputs",
+            ["model"],
+        )
         self.feedback_labels = Counter(f"{PREFIX}_feedback_labels", "Labels sent to /feedback, by outcome", ["outcome"])
         self.realized_metric = Gauge(
             f"{PREFIX}_realized_metric",

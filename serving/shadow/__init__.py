@@ -16,20 +16,24 @@ The service starts the process only while a ``challenger`` alias names a version
 one it serves (one registry call per poll; the same challenger seen on two polls in a row, as the
 gate sets the alias just before it decides; 30 s after a crash); the process follows the alias
 itself, exits when it is gone or when the service is, and reports its version, last error and
-counts through shared memory, which the service publishes as ``driftgate_shadow_predictions_total``
-and ``driftgate_shadow_dropped_total``. Rows logged before the challenger was loaded are not
+counts through shared memory, which the service publishes as ``driftgate_shadow_predictions_total``,
+``driftgate_shadow_dropped_total``, and ``driftgate_shadow_compared_total`` with
+``driftgate_shadow_disagreements_total`` (rows where the challenger's answer differs from the
+champion's: ``_agreement``). Rows logged before the challenger was loaded are not
 scored; if the process falls more than ``capacity_rows`` behind the log, it skips ahead and counts
 the rows it skipped as dropped.
 
 Modules, one per side of the process boundary:
 
 - ``_status``: :class:`ShadowStatus`, the shared memory between the two (written by the child only).
+- ``_agreement``: :func:`disagrees`, when two answers to one row disagree.
 - ``_worker``: :class:`ShadowWorker` and :func:`shadow_main`, the child process.
 - ``_supervisor``: :class:`ShadowProcess` and :func:`shadow_running`, the service's side.
 """
 
+from driftgate.serving.shadow._agreement import disagrees
 from driftgate.serving.shadow._status import ShadowStatus
 from driftgate.serving.shadow._supervisor import ShadowProcess, shadow_running
 from driftgate.serving.shadow._worker import ShadowWorker, shadow_main
 
-__all__ = ["ShadowProcess", "ShadowStatus", "ShadowWorker", "shadow_main", "shadow_running"]
+__all__ = ["ShadowProcess", "ShadowStatus", "ShadowWorker", "disagrees", "shadow_main", "shadow_running"]

@@ -1,4 +1,4 @@
-"""What the shadow process tells the service: four fields of shared memory, written by the child only."""
+"""What the shadow process tells the service: six fields of shared memory, written by the child only."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ class ShadowStatus:
     error: ctypes.Array[ctypes.c_char]  # the last load error, "" when none
     scored: ctypes.c_longlong  # rows scored and logged, ever
     dropped: ctypes.c_longlong  # rows skipped (too far behind, or the challenger failed on them)
+    compared: ctypes.c_longlong  # scored rows whose answer could be compared with the champion's, ever
+    disagreed: ctypes.c_longlong  # of those, rows where the two disagreed (serving/shadow/_agreement.py)
 
     @classmethod
     def create(cls, ctx: BaseContext) -> ShadowStatus:
@@ -30,6 +32,8 @@ class ShadowStatus:
             error=ctx.RawArray(ctypes.c_char, TEXT_BYTES),
             scored=ctx.RawValue(ctypes.c_longlong, 0),
             dropped=ctx.RawValue(ctypes.c_longlong, 0),
+            compared=ctx.RawValue(ctypes.c_longlong, 0),
+            disagreed=ctx.RawValue(ctypes.c_longlong, 0),
         )
 
     def set_version(self, version: str) -> None:
@@ -47,6 +51,10 @@ class ShadowStatus:
     def counts(self) -> tuple[int, int]:
         """Rows scored and rows dropped, ever."""
         return int(self.scored.value), int(self.dropped.value)
+
+    def agreement(self) -> tuple[int, int]:
+        """Rows compared with the champion's answers and rows that disagreed, ever."""
+        return int(self.compared.value), int(self.disagreed.value)
 
 
 def _write(array: ctypes.Array[ctypes.c_char], text: str) -> None:

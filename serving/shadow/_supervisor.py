@@ -52,6 +52,7 @@ class ShadowProcess:
         self.status = ShadowStatus.create(self._ctx)
         self.process: multiprocessing.process.BaseProcess | None = None
         self._published = (0, 0)
+        self._compared = (0, 0)  # rows compared with the champion, and disagreements, already published
         self._last_version = ""  # the version counts are published under once the process is gone
         self._lock = threading.Lock()  # check() (a worker thread) and stop() never interleave
         self._stopping = False
@@ -126,6 +127,13 @@ class ShadowProcess:
         if dropped > before_dropped:
             self.telemetry.shadow_dropped.inc(dropped - before_dropped)
         self._published = (scored, dropped)
+        compared, disagreed = self.status.agreement()
+        before_compared, before_disagreed = self._compared
+        if compared > before_compared:
+            self.telemetry.shadow_compared.labels(self._last_version).inc(compared - before_compared)
+        if disagreed > before_disagreed:
+            self.telemetry.shadow_disagreements.labels(self._last_version).inc(disagreed - before_disagreed)
+        self._compared = (compared, disagreed)
 
     def _stop_process(self, timeout: float = 5.0) -> None:
         if self.process is None or not self.process.is_alive():

@@ -30,6 +30,7 @@ from driftgate.predictions_db import (
 )
 from driftgate.registry import challenger_version
 from driftgate.serving.model_store import RETRY_FAILED_LOAD_S, ServedModel, load_served
+from driftgate.serving.shadow._agreement import disagrees
 from driftgate.serving.shadow._status import ShadowStatus
 from driftgate.settings import Settings
 
@@ -198,7 +199,22 @@ class ShadowWorker:
             self.status.dropped.value += len(rows)
         else:
             self.status.scored.value += len(rows)
+            self._compare(rows, shadow_rows)
         self._insert_failures = 0
+
+    def _compare(self, rows: list[ChampionRow], shadow_rows: list[PredictionRow]) -> None:
+        """Count the rows whose answers could be compared with the champion's, and those that disagreed."""
+        compared = disagreed = 0
+        for row, mine in zip(rows, shadow_rows, strict=True):
+            try:
+                verdict = disagrees(msgspec.json.decode(row.output), msgspec.json.decode(mine.output))
+            except msgspec.DecodeError:
+                continue
+            if verdict is not None:
+                compared += 1
+                disagreed += verdict
+        self.status.compared.value += compared
+        self.status.disagreed.value += disagreed
 
     def run(self, poll_seconds: float) -> None:
         """Until the service or the alias is gone: poll the alias, score what the log gained."""

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import httpx
+from prometheus_client import REGISTRY
 
 from driftgate.local.servers import free_port
 from driftgate.predictions_db import CHAMPION_ROLE, connect, insert_prediction_rows, read_predictions
@@ -22,9 +23,9 @@ from tests.service.conftest import Registry, record
 from tests.service.test_service import wait_for
 
 
-def _log_champion_rows(url: str, start: int, n: int, version: str = "9") -> None:
+def _log_champion_rows(url: str, start: int, n: int, version: str = "9", output: str = "0.5") -> None:
     rec = '{"num_0": 0.1, "num_1": -0.3, "num_2": 1.2, "num_3": null, "cat_0": "a", "cat_1": "b"}'
-    rows = [("t", "m", version, 1.0, rec, "0.5", f"p{i}", CHAMPION_ROLE) for i in range(start, start + n)]
+    rows = [("t", "m", version, 1.0, rec, output, f"p{i}", CHAMPION_ROLE) for i in range(start, start + n)]
     insert_prediction_rows(connect(url), rows)
 
 
@@ -87,6 +88,29 @@ def test_no_shadow_process_runs_while_the_challenger_is_the_champion(registry: R
     champion["version"] = "0"
     shadow.check()  # after stop(): never started again
     assert not shadow.process.is_alive()
+
+
+def test_the_worker_counts_the_rows_where_the_challenger_disagrees_with_the_champion(registry: Registry) -> None:
+    url = registry.settings.resolved_predictions_db_url()
+    challenger, _ = register_version(registry.spec, registry.name, seed=2)
+    registry.client.set_registered_model_alias(registry.name, CHALLENGER, challenger)
+    worker, status = _worker(registry, batch_rows=10)
+    assert worker.refresh()
+    _log_champion_rows(url, 0, 3, output='{"0": 0.9, "1": 0.1}')  # the champion said class 0
+    _log_champion_rows(url, 3, 2, output='{"0": 0.2, "1": 0.8}')  # and class 1
+    _log_champion_rows(url, 5, 1, output="0.5")  # an answer of another shape: not compared
+    assert worker.step() == 6
+    said = {r["prediction_id"]: r["output"] for r in read_predictions(url) if r["role"] == "shadow"}
+    mine = ["0" if said[f"p{i}"]["0"] >= said[f"p{i}"]["1"] else "1" for i in range(5)]
+    assert status.compared.value == 5
+    assert status.disagreed.value == sum(m != c for m, c in zip(mine, ["0", "0", "0", "1", "1"], strict=True))
+    shadow = ShadowProcess(registry.settings, registry.client, registry.name, telemetry(), champion=lambda: "9")
+    shadow.status = status
+    labels = {"version": challenger}
+    before = REGISTRY.get_sample_value("driftgate_shadow_compared_total", labels) or 0.0
+    shadow._last_version = challenger
+    shadow.publish()  # the service adds the process's new counts to its Prometheus counters
+    assert REGISTRY.get_sample_value("driftgate_shadow_compared_total", labels) - before == 5
 
 
 def test_a_worker_far_behind_the_log_skips_ahead_and_counts_what_it_dropped(registry: Registry) -> None:
