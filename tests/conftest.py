@@ -20,6 +20,42 @@ os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")  # t
 ROOT = Path(__file__).resolve().parents[1]
 __all__ = ["ROOT", "ServerThread", "free_port", "s3_bucket"]
 
+# Tiers (docs/development.md#test-tiers): a test is `slow` by what it starts. A test using one of these
+# fixtures gets its marker: the Prefect test server, PostgreSQL, a whole stack, a loop in Chromium, a Dask cluster.
+FIXTURE_MARKERS = {
+    "prefect_harness": "slow",
+    "postgres_url": "postgres",
+    "stack": "stack",
+    "loop": "browser",
+    "cluster": "dask",
+}
+# Folders whose every test starts one kind of expensive thing.
+FOLDER_MARKERS = {"browser": "browser", "stack": "stack"}
+# Markers that say what a test starts; each implies `slow`.
+SLOW_KINDS = frozenset({"browser", "stack", "dask", "postgres"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by what it starts; keep tests that share a module-scoped server on one xdist worker."""
+    tests = ROOT / "tests"
+    for item in items:
+        folder = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
+        fixtures = getattr(item, "fixturenames", ())
+        wanted = {FIXTURE_MARKERS[f] for f in fixtures if f in FIXTURE_MARKERS}
+        if folder in FOLDER_MARKERS:
+            wanted.add(FOLDER_MARKERS[folder])
+        if (wanted | {m.name for m in item.iter_markers()}) & SLOW_KINDS:
+            wanted.add("slow")
+        for name in sorted(wanted - {m.name for m in item.iter_markers()}):
+            item.add_marker(name)
+        defs = getattr(item, "_fixtureinfo", None)
+        shared = defs is not None and any(
+            d.scope in ("module", "class") for ds in defs.name2fixturedefs.values() for d in ds
+        )
+        if shared and item.get_closest_marker("xdist_group") is None:
+            # one module-scoped fixture (a cluster, a loop, a server) built once, on one worker
+            item.add_marker(pytest.mark.xdist_group(item.path.relative_to(ROOT).as_posix()))
+
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:

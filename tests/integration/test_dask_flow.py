@@ -127,6 +127,7 @@ def served_row() -> dict[str, Any]:
     return {k: (v.item() if hasattr(v, "item") else str(v)) for k, v in row.items()}
 
 
+@pytest.mark.dask
 @pytest.mark.timeout(1800)  # about 7 minutes on a quiet 2-core machine; the shared one is not
 def test_the_flow_trains_a_window_past_one_workers_memory_on_the_cluster_and_the_service_serves_it(
     prefect_harness: None, landed: Landed, monkeypatch: pytest.MonkeyPatch

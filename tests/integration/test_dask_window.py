@@ -35,6 +35,8 @@ from driftgate.tasks.train import (
 )
 from driftgate.tracking import configure_mlflow, experiment_id
 
+pytestmark = pytest.mark.dask  # every test here starts a LocalCluster or reads what one trained
+
 NUMERIC = 100  # float columns: ~0.8 kB a row in pandas
 BATCHES, BATCH_ROWS = 40, 30_000  # 1.2M rows, about 1 GB in pandas; small parts: a worker reads one at a time
 WORKERS = 4  # each holds a quarter of the encoded training rows, twice while LightGBM builds its dataset

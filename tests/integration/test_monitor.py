@@ -112,6 +112,7 @@ def test_batch_predict_scores_a_file_and_a_lake_prefix_with_the_champion(trained
     assert len(batch_predict(path=f"raw/{DATASET}")) == 2  # outputs are never scored again
 
 
+@pytest.mark.dask
 def test_batch_predict_scores_each_file_on_a_dask_worker_with_the_same_outputs(  # type: ignore[no-untyped-def]
     trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

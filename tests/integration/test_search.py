@@ -34,6 +34,7 @@ def three_class_rows(n: int, seed: int) -> tuple[DatasetSpec, pd.DataFrame]:
     return spec, normalize(frame[spec.columns], spec)
 
 
+@pytest.mark.dask
 def test_search_on_a_local_dask_cluster_picks_the_same_winner_as_joblib(driftgate_env: Path) -> None:
     from distributed import LocalCluster
 
