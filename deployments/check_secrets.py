@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 
 MIN_LENGTH = 12
-SECRET_MARKERS = ("PASSWORD", "SECRET", "AUTH_STRING", "API_KEY")
+SECRET_MARKERS = ("PASSWORD", "SECRET", "AUTH_STRING", "API_KEY", "WEBHOOK")  # a webhook URL carries its token
 PLACEHOLDER = "change-me"
 KNOWN_DEFAULTS = {"password", "password1234", "minioadmin", "admin", "postgres", "secret", "changeme"}
 

@@ -253,3 +253,14 @@ def test_mounted_files_exist_and_the_dashboard_uses_real_metrics() -> None:
     for panel in dashboard["panels"]:
         for metric in re.findall(r"driftgate_(\w+?)(?:_total|_bucket|_sum|_count)?\b", panel["targets"][0]["expr"]):
             assert f'_{metric}"' in telemetry, metric
+
+
+def test_alertmanager_is_not_published_and_its_webhook_url_comes_from_env() -> None:
+    am = SERVICES["alertmanager"]
+    assert "ports" not in am
+    assert set(am["profiles"]) == set(SERVICES["prometheus"]["profiles"]) == {"monitoring"}
+    assert secret_var(env_of("alertmanager")["ALERT_WEBHOOK_URL"]) == "ALERT_WEBHOOK_URL"
+    assert "/alertmanager/webhook-url" in am["command"]  # the file alertmanager.yml's url_file names
+    assert "alertmanager" in deps_of("prometheus")
+    volumes = " ".join(SERVICES["prometheus"]["volumes"])
+    assert "alerts.yml:/etc/prometheus/alerts.yml" in volumes
