@@ -15,6 +15,8 @@ from driftgate.spec import DatasetSpec
 SPLIT_COLUMN = "_split"
 SPLITS = ("train", "validation", "test")
 SPLIT_SHARES = (0.7, 0.15, 0.15)
+GAP = "gap"
+"""The split label of rows left out between training and the rows that judge it (time-ordered batches)."""
 
 
 def _as_text(value: Any) -> str | None:
@@ -61,7 +63,16 @@ def content_hash(df: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def assign_splits(n_rows: int, batch_number: int, seed: int = 0, *, keys: pd.Series | None) -> np.ndarray:
+def assign_splits(
+    n_rows: int,
+    batch_number: int,
+    seed: int = 0,
+    *,
+    keys: pd.Series | None,
+    shares: tuple[float, float, float] = SPLIT_SHARES,
+    ordered: bool = False,
+    gap_rows: int = 0,
+) -> np.ndarray:
     """Deterministic train/validation/test labels for the rows of batch ``batch_number``.
 
     Args:
@@ -72,7 +83,12 @@ def assign_splits(n_rows: int, batch_number: int, seed: int = 0, *, keys: pd.Ser
             dataset has none. A key's side comes from a hash of its value, not of the batch, so
             every row of one patient or customer lands on the same side in every batch; every
             caller passes them (None explicitly) so none can forget.
+        shares: train, validation and test shares.
+        ordered: the rows are in time order (oldest first): see :func:`ordered_splits`.
+        gap_rows: with ``ordered``, rows left out (label ``gap``) between training and validation.
     """
+    if ordered:
+        return ordered_splits(n_rows, shares=shares, gap_rows=gap_rows, keys=keys)
     rng = np.random.default_rng([seed, batch_number])
     u = rng.random(n_rows)
     if keys is not None:
@@ -82,8 +98,57 @@ def assign_splits(n_rows: int, batch_number: int, seed: int = 0, *, keys: pd.Ser
         text = keys[present].map(str).astype(object).add(f"|{seed}")
         hashed = pd.util.hash_pandas_object(text, index=False).to_numpy()
         u[present] = (hashed >> np.uint64(11)).astype(np.float64) / float(2**53)
-    cuts = np.cumsum(SPLIT_SHARES)[:-1]
+    cuts = np.cumsum(shares)[:-1]
     return np.asarray(SPLITS, dtype=object)[np.searchsorted(cuts, u, side="right")]
+
+
+def ordered_splits(
+    n_rows: int, *, shares: tuple[float, float, float], gap_rows: int, keys: pd.Series | None
+) -> np.ndarray:
+    """Out-of-time labels of a batch whose rows are in time order: train, gap, validation, test.
+
+    The test rows are the latest ``shares[2]`` of rows, validation the ``shares[1]`` just before
+    them, and up to ``gap_rows`` rows before validation (never more than half the training rows)
+    are labelled ``gap`` and used by no side. With group ``keys``, every row of a key takes the side
+    of the key's first row, so a key never sits on two sides (a key first seen late is tested).
+    """
+    n_test = round(n_rows * shares[2])
+    n_val = round(n_rows * shares[1])
+    n_train = max(n_rows - n_test - n_val, 0)
+    gap = min(gap_rows, n_train // 2)
+    bounds = np.array([n_train - gap, n_train, n_train + n_val])
+    labels = np.asarray(("train", GAP, "validation", "test"), dtype=object)
+    position = np.arange(n_rows)
+    if keys is not None:
+        if len(keys) != n_rows:
+            raise ValueError(f"{len(keys)} group keys for {n_rows} rows")
+        text = keys.map(str).where(keys.notna(), None).to_numpy(dtype=object)
+        present = keys.notna().to_numpy()
+        first = pd.Series(position[present]).groupby(text[present]).transform("min").to_numpy()
+        position[present] = first
+    return labels[np.searchsorted(bounds, position, side="right")]
+
+
+def time_order(frame: pd.DataFrame, column: str | None) -> np.ndarray:
+    """The row positions of ``frame`` sorted by time (stable: ties and arrival order kept).
+
+    ``column`` None: arrival order. A column that parses as datetimes is ordered as times, a numeric
+    one as numbers, anything else as text; rows without a value come last.
+    """
+    if column is None or column not in frame.columns:
+        return np.arange(len(frame))
+    values = frame[column]
+    if not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_datetime64_any_dtype(values):
+        parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+        if parsed.notna().sum() >= values.notna().sum():
+            values = parsed
+    return np.argsort(values.to_numpy(), kind="stable") if values.notna().all() else _nulls_last(values)
+
+
+def _nulls_last(values: pd.Series) -> np.ndarray:
+    present = np.flatnonzero(values.notna().to_numpy())
+    order = present[np.argsort(values.iloc[present].to_numpy(), kind="stable")]
+    return np.concatenate([order, np.flatnonzero(values.isna().to_numpy())])
 
 
 def group_keys(frame: pd.DataFrame, spec: DatasetSpec) -> pd.Series | None:

@@ -241,6 +241,56 @@ def _feature(col: str, s: pd.Series, asked: str | None) -> tuple[dict[str, Any] 
     return _categorical(col, s, f"text with {present.nunique()} levels", missing)
 
 
+TIME_PARSED_SHARE = 0.95
+"""Share of a text column's values that must parse as datetimes for ``init`` to propose it as the time column."""
+
+
+def looks_like_time(s: pd.Series) -> bool:
+    """A column of datetimes, or of text that (almost all) parses as datetimes; numbers never do."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return True
+    present = s.dropna()
+    if present.empty or pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return False
+    text = present.astype(str)
+    if text.str.fullmatch(r"[+-]?\d+(\.\d*)?").mean() > 0.5:  # codes and numbers written as text
+        return False
+    sample = text.head(2000)
+    parsed = pd.to_datetime(sample, errors="coerce", utc=True, format="mixed")
+    return bool(parsed.notna().mean() >= TIME_PARSED_SHARE)
+
+
+def _time_order(
+    frame: pd.DataFrame, taken: set[Any], *, time_column: str | None, ordered: bool, no_time: bool
+) -> tuple[dict[str, Any] | None, Decision | None]:
+    """The spec's ``time`` section and the time column's decision (None: no such column), from the options."""
+    if time_column is not None:
+        return {"column": time_column}, Decision(
+            time_column,
+            "time",
+            "-",
+            "",
+            "asked (--time): rows ordered by it; the latest rows of each batch test; never a feature",
+        )
+    if ordered:
+        return {"ordered": True}, None
+    if no_time:
+        return None, None
+    found = [c for c in frame.columns if c not in taken and looks_like_time(frame[c])]
+    if not found:
+        return None, None
+    col = str(found[0])
+    present = frame[col].dropna()
+    return {"column": col}, Decision(
+        col,
+        "time",
+        "-",
+        f"{present.nunique()} times",
+        "parses as datetimes: rows ordered by it, each batch tested on its latest rows, never a feature "
+        "(--no-time to decline, --time to choose another)",
+    )
+
+
 def infer_spec(
     frame: pd.DataFrame,
     target: str,
@@ -256,6 +306,9 @@ def infer_spec(
     group: str | None = None,
     categorical: Sequence[str] = (),
     numeric: Sequence[str] = (),
+    time_column: str | None = None,
+    ordered: bool = False,
+    no_time: bool = False,
 ) -> Inference:
     """The spec a table implies, with a decision per column.
 
@@ -274,6 +327,10 @@ def infer_spec(
             column that looks like one (whole numbers named like a key, many values, some repeated).
         categorical: columns typed categorical whatever they hold.
         numeric: columns typed numeric whatever they look like (codes).
+        time_column: the column rows are ordered by in time (default: a column that parses as
+            datetimes, unless ``no_time``); never a feature.
+        ordered: the rows arrive in time order (file order) and no column says when.
+        no_time: propose no time column (the rows then have no time order unless ``ordered``).
 
     Raises:
         SpecError: the table cannot make a dataset (unknown or constant target, too few rows, ...).
@@ -289,6 +346,7 @@ def infer_spec(
         "--group": [group] if group else [],
         "--categorical": list(categorical),
         "--numeric": list(numeric),
+        "--time": [time_column] if time_column else [],
     }
     for option, cols in named.items():
         unknown = [c for c in cols if c not in frame.columns]
@@ -296,8 +354,10 @@ def infer_spec(
             more = f" ... ({len(frame.columns)} in all)" if len(frame.columns) > 12 else ""
             shown = ", ".join(map(str, frame.columns[:12])) + more
             raise SpecError(f"{option} column {unknown[0]!r} is not in {source} (columns: {shown})")
-    if target in {*id_columns, *exclude, group}:
-        raise SpecError(f"target {target!r} cannot also be an id, group or excluded column")
+    if target in {*id_columns, *exclude, group, time_column}:
+        raise SpecError(f"target {target!r} cannot also be an id, group, time or excluded column")
+    if time_column is not None and time_column in {*id_columns, *exclude, group, *keep, *categorical, *numeric}:
+        raise SpecError(f"--time column {time_column!r} is never a feature, an id, the group key or excluded")
     both = sorted(set(categorical) & set(numeric))
     if both:
         raise SpecError(f"column {both[0]!r} is both --categorical and --numeric")
@@ -331,6 +391,9 @@ def infer_spec(
     asked_by = {**dict.fromkeys(keep, "keep"), **dict.fromkeys(categorical, "categorical")}
     asked_by.update(dict.fromkeys(numeric, "numeric"))
     taken = {target, *id_columns, *exclude, *asked_by}
+    time, time_decision = _time_order(frame, {*taken, group}, time_column=time_column, ordered=ordered, no_time=no_time)
+    if time_decision is not None:
+        taken.add(time_decision.column)
     if group is None:
         found = [c for c in frame.columns if c not in taken and looks_like_group_key(str(c), frame[c])]
         group = max(found, key=lambda c: frame[c].nunique()) if found else None
@@ -348,6 +411,8 @@ def infer_spec(
             decisions.append(Decision(str(col), "id", "-", "", "asked (--id): carried through, never a feature"))
         elif col in exclude:
             decisions.append(Decision(str(col), "left out", "-", "", "asked (--exclude)"))
+        elif time_decision is not None and col == time_decision.column:
+            decisions.append(time_decision)
         elif col == group:
             present = frame[col].dropna()
             detail = f"{present.nunique()} values in {len(present)} rows"
@@ -366,6 +431,8 @@ def infer_spec(
         spec["id_columns"] = ids
     if group is not None:
         spec["group_key"] = str(group)
+    if time is not None:
+        spec["time"] = time
     if read is not None:
         spec["read"] = read.model_dump()
     return Inference(DatasetSpec.model_validate(spec), decisions)
@@ -392,6 +459,7 @@ def spec_yaml(spec: DatasetSpec, comment: str = "") -> str:
         "target_max",
         "id_columns",
         "group_key",
+        "time",
         "read",
         "scenario",
     ]

@@ -34,6 +34,8 @@ class GateVerdict(Protocol):
     def challenger_score(self) -> float | None: ...
     @property
     def champion_score(self) -> float | None: ...
+    @property
+    def difference(self) -> float | None: ...
 
 
 QUARANTINED = "quarantined: failed validation"
@@ -65,6 +67,10 @@ class BatchOutcome:
         history_version: after a drift retrain on a small window, the second challenger trained on
             the whole history (same gate rows); ``history_gate`` its verdict, ``history_window_rows``
             its rows.
+        gate_diff: the gate's estimate of the challenger's gain: its score minus the champion's on the
+            gate's rows (None without a champion to compare with).
+        next_batch: the primary metric on all of this batch's rows, before anything trained on it, of
+            the champion that served it and of the versions trained on the previous batch (by version).
     """
 
     batch: int
@@ -81,6 +87,7 @@ class BatchOutcome:
     promoted: bool = False
     gate_reason: str | None = None
     gate_interval: list[float] | None = None
+    gate_diff: float | None = None
     drift_report: str | None = None
     drift_run_id: str | None = None
     run_id: str | None = None
@@ -94,6 +101,7 @@ class BatchOutcome:
     history_version: str | None = None
     history_gate: str | None = None
     history_window_rows: int | None = None
+    next_batch: dict[str, float] = field(default_factory=dict)
 
     TABLE = (
         "batch",
@@ -120,6 +128,7 @@ class BatchOutcome:
         self.gate_rows = result.rows
         if result.ci_low is not None and result.ci_high is not None:
             self.gate_interval = [result.ci_low, result.ci_high]
+        self.gate_diff = result.difference
         self.gate_reason = result.reason
         self.reasons = [*self.reasons, f"gate: {result.reason}"]  # the table's "why" shows the interval
         self.metric = result.challenger_score if result.promoted else result.champion_score

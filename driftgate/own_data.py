@@ -35,6 +35,9 @@ class InitOptions:
     group: str | None = None
     categorical: list[str] = field(default_factory=list)
     numeric: list[str] = field(default_factory=list)
+    time_column: str | None = None
+    ordered: bool = False
+    no_time: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ def plan_dataset(settings: Settings, path: str, opts: InitOptions, *, force: boo
         group=opts.group,
         categorical=opts.categorical,
         numeric=opts.numeric,
+        time_column=opts.time_column,
+        ordered=opts.ordered,
+        no_time=opts.no_time,
     )
     rows = load_source(inferred.spec, storage_options=options)
     try:

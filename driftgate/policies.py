@@ -47,6 +47,37 @@ class DriftPolicy:
 
 
 @dataclass(frozen=True)
+class SplitPolicy:
+    """How a batch's rows are split into train, validation and test (fixed at ingest, by batch number).
+
+    Without a time order the sides are drawn at random (seeded by the batch); with one, the test rows
+    are the batch's latest ``test_share`` of rows, validation the ``validation_share`` just before
+    them, and ``gap_rows`` rows between training and validation are left out of every side, so rows
+    that share a moment's state never sit on both sides.
+    """
+
+    seed: int = SEED
+    test_share: float = 0.15
+    validation_share: float = 0.15
+    gap_rows: int = 0
+
+    def __post_init__(self) -> None:
+        if not (0 < self.test_share < 1 and 0 < self.validation_share < 1):
+            raise ValueError("test and validation shares are between 0 and 1")
+        if self.test_share + self.validation_share >= 1:
+            raise ValueError(
+                f"test share {self.test_share} + validation share {self.validation_share} leave no training rows"
+            )
+        if self.gap_rows < 0:
+            raise ValueError(f"gap rows {self.gap_rows} < 0")
+
+    @property
+    def shares(self) -> tuple[float, float, float]:
+        """Train, validation and test shares."""
+        return (1 - self.validation_share - self.test_share, self.validation_share, self.test_share)
+
+
+@dataclass(frozen=True)
 class RetrainPolicy:
     """Which triggers retrain: the policy's name and the growth threshold."""
 
@@ -79,7 +110,11 @@ class SearchSettings:
     ``"one-hot"`` (every categorical one-hot). ``budget_s`` None: no budget. ``search_growth``: a
     retrain on more rows of the champion's regime (the gate's non-inferiority question) refits the
     champion's configuration without a search while its window holds fewer than ``search_growth``
-    times the training rows that configuration was searched on; 1: always search.
+    times the training rows that configuration was searched on; 1: always search. ``gap_rows``: on a
+    dataset with a time order, the rows left out between a forward-chaining fold's training and
+    validation rows. ``refit_on_all``: on a dataset with a time order, the trained model is refitted
+    (same configuration) on every labelled row of its window, the latest included, before it is
+    registered to serve; its held-out metrics and the gate belong to the fit on the training rows.
     """
 
     n_iter: int = 4
@@ -92,6 +127,8 @@ class SearchSettings:
     budget_s: float | None = None
     encoding: CategoricalEncoding = "cardinality"
     search_growth: float = 2.0
+    gap_rows: int = 0
+    refit_on_all: bool = True
 
 
 class Question(StrEnum):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from driftgate.frames import time_order
 from driftgate.spec import DatasetSpec
 
 
@@ -29,8 +30,15 @@ def _tilt(frame: pd.DataFrame, spec: DatasetSpec) -> np.ndarray:
 
 
 def plan_batches(frame: pd.DataFrame, spec: DatasetSpec) -> list[np.ndarray]:
-    """Row indices of every batch (index 0 is batch 1)."""
+    """Row indices of every batch (index 0 is batch 1).
+
+    A spec with a time order replays its rows in that order, ``batch_size`` consecutive rows a batch
+    (at most ``batches`` of them); the drift it injects still applies to batches past ``base_batches``.
+    """
     sc = spec.scenario
+    if spec.time_ordered:  # a time-ordered source replays in time order: consecutive slices, no resampling
+        order = time_order(frame, spec.time_column)
+        return [order[i : i + sc.batch_size] for i in range(0, len(frame), sc.batch_size)][: sc.batches]
     rng = np.random.default_rng(sc.seed)
     order = rng.permutation(len(frame))
     need = sc.batch_size * sc.base_batches

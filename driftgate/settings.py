@@ -23,12 +23,14 @@ from driftgate.policies import (
     RetryPolicy,
     SearchSettings,
     SearchStrategy,
+    SplitPolicy,
     WindowPolicy,
 )
 
 # the policies' own defaults are the settings' defaults: each lives once, in driftgate/policies.py
 _RETRY, _DRIFT, _RETRAIN, _WINDOW = RetryPolicy(), DriftPolicy(), RetrainPolicy(), WindowPolicy()
 _SEARCH, _GATE, _EXPLAIN, _MONITOR = SearchSettings(), GatePolicy(), ExplainSettings(), MonitorPolicy()
+_SPLIT = SplitPolicy()
 
 
 class Settings(BaseSettings):
@@ -180,6 +182,29 @@ class Settings(BaseSettings):
         "bound of its improvement is above minus this share of the champion's score (non-inferiority).",
     )
     seed: int = Field(SEED, description="Seed of splits and searches.")
+    test_share: float = Field(
+        _SPLIT.test_share,
+        gt=0,
+        lt=0.5,
+        description="Share of each batch's rows that test (with a time order in the spec: its latest rows).",
+    )
+    validation_share: float = Field(
+        _SPLIT.validation_share,
+        gt=0,
+        lt=0.5,
+        description="Share of each batch's rows that validate (with a time order: the rows just before the test rows).",
+    )
+    split_gap_rows: int = Field(
+        _SPLIT.gap_rows,
+        ge=0,
+        description="With a time order: rows of each batch left out between training and validation rows, and "
+        "between the search's forward-chaining folds (rows that share a moment's state never sit on both sides).",
+    )
+    refit_on_all: bool = Field(
+        _SEARCH.refit_on_all,
+        description="With a time order: refit the gate's winner on every labelled row of its window (the latest "
+        "included) before it serves; its held-out metrics belong to the fit on the training rows (tag driftgate.fit).",
+    )
     lease_seconds: float = Field(
         3600.0, gt=0, description="Expiry of a training run's dataset lease (set it above the longest run)."
     )
@@ -284,6 +309,16 @@ class Settings(BaseSettings):
             budget_s=self.train_budget_s,
             encoding=self.categorical_encoding,
             search_growth=self.search_growth,
+            gap_rows=self.split_gap_rows,
+            refit_on_all=self.refit_on_all,
+        )
+
+    def split_policy(self) -> SplitPolicy:
+        return SplitPolicy(
+            seed=self.seed,
+            test_share=self.test_share,
+            validation_share=self.validation_share,
+            gap_rows=self.split_gap_rows,
         )
 
     def gate_policy(self) -> GatePolicy:

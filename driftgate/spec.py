@@ -101,6 +101,34 @@ class ReadOptions(BaseModel):
         }
 
 
+class TimeOrder(BaseModel):
+    """How a dataset's rows are ordered in time (absent: no order, splits are random).
+
+    With a time order, each batch's test rows are its latest rows, the search's folds chain
+    forward, and the gate judges on the newest rows: no number about a model is measured on rows
+    that lie between its training rows in time.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: str | None = Field(
+        None, description="A timestamp (or any orderable) column: rows are ordered by it; never a feature."
+    )
+    ordered: bool = Field(
+        False, description="Rows arrive in time order (file order, the data API's order, the landing folder's)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> TimeOrder:
+        if self.column is None and not self.ordered:
+            raise ValueError("time: give a 'column' or 'ordered: true' (or leave the section out)")
+        return self
+
+    def describe(self) -> str:
+        """One line: which rule orders the rows."""
+        return f"ordered by column {self.column!r}" if self.column else "rows in arrival order"
+
+
 class DatasetSpec(BaseModel):
     """A dataset: its columns, target, task and primary metric."""
 
@@ -123,6 +151,11 @@ class DatasetSpec(BaseModel):
         description="A key whose rows belong together (a patient, a customer): never a feature; every split "
         "(train, validation, test, the gate's rows) keeps all rows of one key value on one side.",
     )
+    time: TimeOrder | None = Field(
+        None,
+        description="Time order of the rows (a column, or arrival order): out-of-time splits, forward-chaining "
+        "folds, a gate on the newest rows. Absent: rows have no time order and splits are random.",
+    )
     read: ReadOptions = Field(default_factory=ReadOptions, description="How the dataset's CSV files are parsed.")
     batches: BatchSource = Field(
         default_factory=ApiBatches, description="Where ingest-batches takes batches from: api, landing or sql."
@@ -140,6 +173,9 @@ class DatasetSpec(BaseModel):
             raise ValueError(f"id columns are never features or the target: {overlap}")
         if self.group_key is not None and self.group_key in {*names, self.target, *self.id_columns}:
             raise ValueError(f"group key {self.group_key!r} is never a feature, the target or an id column")
+        column = self.time.column if self.time else None
+        if column is not None and column in {*names, self.target, *self.id_columns, self.group_key}:
+            raise ValueError(f"time column {column!r} is never a feature, the target, an id or the group key")
         return self
 
     @property
@@ -159,9 +195,20 @@ class DatasetSpec(BaseModel):
         return [*self.feature_names, self.target]
 
     @property
+    def time_column(self) -> str | None:
+        """The column rows are ordered by, None without one."""
+        return self.time.column if self.time else None
+
+    @property
+    def time_ordered(self) -> bool:
+        """Rows have a time order (a time column or arrival order): splits and folds respect it."""
+        return self.time is not None
+
+    @property
     def key_columns(self) -> list[str]:
-        """Columns a batch carries besides features and target: the id columns and the group key."""
-        return [*self.id_columns, *([self.group_key] if self.group_key else [])]
+        """Columns a batch carries besides features and target: the id columns, the group key, the time column."""
+        extra = [c for c in (self.group_key, self.time_column) if c]
+        return [*self.id_columns, *extra]
 
     def feature(self, name: str) -> Feature:
         for f in self.features:

@@ -161,3 +161,39 @@ def make_readmission(n: int = 3000, seed: int = 0) -> pd.DataFrame:
     p_any = 1.0 / (1.0 + np.exp(-risk))
     frame["readmitted"] = np.where(u < p_any * 0.3, "<30", np.where(u < p_any, ">30", "NO"))
     return frame
+
+
+def make_time_ordered_frame(n: int, seed: int, *, mean_run: int = 150) -> pd.DataFrame:
+    """``n`` half-hourly rows in time order whose neighbours share a hidden state, seeded.
+
+    The hidden state is a run of rows (about ``mean_run`` long) with its own level of two observed
+    features (``level_0``, ``level_1``: they tell runs apart) and its own offset of the label, which
+    those features do not predict across runs. A model learns a run's offset from its other rows:
+    rows drawn at random from a batch sit beside their run's training rows and score well above what
+    the model delivers on the next batch, whose runs are new. ``signal_0``/``signal_1`` carry the
+    lasting relation, which turns slowly over time, so a newer model is really better.
+
+    Columns: ``ts`` (the time), ``level_0``, ``level_1``, ``signal_0``, ``signal_1``, ``noise_0``
+    and the binary ``direction`` (``up``/``down``).
+    """
+    rng = np.random.default_rng(seed)
+    runs = np.cumsum(rng.geometric(1.0 / mean_run, size=n // 2 + 10))
+    run = np.searchsorted(runs, np.arange(n), side="right")
+    k = int(run.max()) + 1
+    level = rng.normal(0.0, 1.0, (k, 2))[run] + rng.normal(0.0, 0.25, (n, 2))
+    offset = rng.normal(0.0, 1.4, k)[run]
+    signal = rng.normal(0.0, 1.0, (n, 2))
+    angle = np.linspace(0.0, np.pi / 2, n)  # the lasting relation turns a quarter turn over the table
+    logit = 1.6 * (np.cos(angle) * signal[:, 0] + np.sin(angle) * signal[:, 1]) + offset
+    up = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
+    return pd.DataFrame(
+        {
+            "ts": pd.date_range("2024-01-01", periods=n, freq="30min").strftime("%Y-%m-%d %H:%M"),
+            "level_0": level[:, 0].round(4),
+            "level_1": level[:, 1].round(4),
+            "signal_0": signal[:, 0].round(4),
+            "signal_1": signal[:, 1].round(4),
+            "noise_0": rng.normal(0.0, 1.0, n).round(4),
+            "direction": np.where(up, "up", "down"),
+        }
+    )

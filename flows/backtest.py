@@ -12,6 +12,7 @@ are shut down after each batch so that their CPU counts).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import resource
 import tempfile
@@ -23,11 +24,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from mlflow.tracking import MlflowClient
 from prefect import flow
 
 from driftgate.context import Context
 from driftgate.errors import DriftgateError
 from driftgate.flows.training import process_batch
+from driftgate.frames import time_order
 from driftgate.lake import Lake
 from driftgate.pages import png_data_uri, render_standalone
 from driftgate.registry import champion_version, load_version
@@ -51,11 +54,15 @@ class BatchResult:
     batch: int
     rows: int
     prequential: float | None
+    heldout: float | None
     champion_before: str | None
     retrained: bool
     trigger: str | None
     window_rows: int | None
     gate: str | None
+    gate_gain: float | None  # the gate's estimate: challenger minus champion on its rows
+    version: str | None  # the version trained on this batch (the first challenger)
+    next_batch: dict[str, float]  # what the versions serving before it delivered on all its rows
     champion_after: str | None
     train_seconds: float | None
     cpu_seconds: float
@@ -75,6 +82,9 @@ class PolicyResult:
     train_seconds: float = 0.0
     cpu_seconds: float = 0.0
     final_rows: int | None = None  # rows of the window the final champion trained on
+    optimism: float | None = None  # mean of held-out minus prequential over batches that have both
+    gate_gain: float | None = None  # mean of the gate's estimated gains ...
+    realized_gain: float | None = None  # ... and of the same challengers' gains over their champions on the next batch
 
 
 @dataclass
@@ -96,6 +106,8 @@ def replay_frames(spec: DatasetSpec, file: str | None = None, batch_size: int | 
         if not batch_size:
             raise DriftgateError("a file is replayed in batches: give --batch-size")
         rows = load_source(spec, source=file)
+        if spec.time_column:
+            rows = rows.iloc[time_order(rows, spec.time_column)]
         return [rows.iloc[i : i + batch_size].reset_index(drop=True) for i in range(0, len(rows), batch_size)]
     rows = load_source(spec)
     plan = plan_batches(rows, spec)
@@ -143,9 +155,10 @@ def replay_policy(
     experiment = experiment_id(s, spec.name)
     result = PolicyResult(policy)
     for number, frame in enumerate(frames, start=1):
-        store_batch(ctx.lake, spec, number, prepare_batch(frame, spec, number, s.seed))
+        store_batch(ctx.lake, spec, number, prepare_batch(frame, spec, number, split=s.split_policy()))
         before = champion_version(client, ctx.model_name)
         model = load_version(ctx.model_name, before.version, spec) if before is not None else None
+        heldout = recorded_heldout(client, before.run_id, spec) if before is not None else None
         cpu, started = cpu_seconds(), time.perf_counter()
         outcome = process_batch(ctx, client, experiment, number)
         cpu = cpu_seconds() - cpu
@@ -161,11 +174,15 @@ def replay_policy(
                 batch=number,
                 rows=len(frame),
                 prequential=score,
+                heldout=heldout if score is not None else None,
                 champion_before=str(before.version) if before else None,
                 retrained=outcome.retrained,
                 trigger=outcome.trigger,
                 window_rows=outcome.window_rows,
                 gate=gate,
+                gate_gain=outcome.gate_diff,
+                version=outcome.version,
+                next_batch=dict(outcome.next_batch),
                 champion_after=outcome.champion,
                 train_seconds=outcome.train_seconds if outcome.retrained else None,
                 cpu_seconds=round(cpu, 2),
@@ -186,10 +203,37 @@ def replay_policy(
     return result
 
 
+def recorded_heldout(client: MlflowClient, run_id: str | None, spec: DatasetSpec) -> float | None:
+    """The held-out primary metric a version's training run recorded (``test_<metric>``), None without one."""
+    if not run_id:
+        return None
+    value = client.get_run(run_id).data.metrics.get(f"test_{spec.metric.name}")
+    return float(value) if value is not None else None
+
+
+def gate_gains(batches: list[BatchResult]) -> list[tuple[float, float]]:
+    """``(estimated, realized)`` gain of each gated challenger: the gate's difference on its rows, and the
+    challenger's score minus its champion's on all of the next batch (both scored before anything trained
+    on it). Batches whose next batch did not score both are left out."""
+    pairs = []
+    for b, after in itertools.pairwise(batches):
+        if b.gate_gain is None or b.version is None or b.champion_before is None:
+            continue
+        new, old = after.next_batch.get(b.version), after.next_batch.get(b.champion_before)
+        if new is not None and old is not None:
+            pairs.append((b.gate_gain, new - old))
+    return pairs
+
+
 def summarize(result: PolicyResult, confidence: float, seed: int) -> PolicyResult:
     scores = [b.prequential for b in result.batches if b.prequential is not None]
     if scores:
         result.mean, result.ci_low, result.ci_high = mean_interval(scores, confidence, seed)
+    gaps = [b.heldout - b.prequential for b in result.batches if b.heldout is not None and b.prequential is not None]
+    result.optimism = float(np.mean(gaps)) if gaps else None
+    pairs = gate_gains(result.batches)
+    if pairs:
+        result.gate_gain, result.realized_gain = (float(x) for x in np.mean(pairs, axis=0))
     result.retrains = sum(b.retrained for b in result.batches)
     result.train_seconds = round(sum(b.train_seconds or 0.0 for b in result.batches), 2)
     result.cpu_seconds = round(sum(b.cpu_seconds for b in result.batches if b.retrained), 2)
@@ -203,23 +247,39 @@ def format_report(report: BacktestReport) -> str:
         lines += [
             "",
             f"policy {p.policy}",
-            "batch  rows    prequential  retrained  trigger   window rows  train s  cpu s   gate",
+            "batch  rows    prequential  held-out  retrained  trigger   window rows  train s  cpu s   gate",
         ]
         for b in p.batches:
             gate = b.gate or "-"
             lines.append(
-                f"{b.batch:<6} {b.rows:<7} {_num(b.prequential):<12} {'yes' if b.retrained else 'no':<10} "
+                f"{b.batch:<6} {b.rows:<7} {_num(b.prequential):<12} {_num(b.heldout):<9} "
+                f"{'yes' if b.retrained else 'no':<10} "
                 f"{b.trigger or '-':<9} {_num(b.window_rows):<12} {_num(b.train_seconds):<8} "
                 f"{b.cpu_seconds:<7.1f} {gate}"
             )
     pct = f"{report.confidence:.0%}"
-    lines += ["", f"policy        mean prequential  {pct} interval        retrains  train s  cpu s  final rows"]
+    lines += [
+        "",
+        f"policy        mean prequential  {pct} interval        optimism  retrains  train s  cpu s  final rows",
+    ]
+    gains: list[str] = []
     for p in report.policies:
         interval = f"[{_num(p.ci_low)}, {_num(p.ci_high)}]"
+        optimism = f"{p.optimism:+.4f}" if p.optimism is not None else "-"
+        if p.gate_gain is not None and p.realized_gain is not None:
+            gains.append(
+                f"{p.policy}: the gate estimated {p.gate_gain:+.4f} on average; the same challengers "
+                f"delivered {p.realized_gain:+.4f} over their champions on the next batch"
+            )
         lines.append(
-            f"{p.policy:<13} {_num(p.mean):<17} {interval:<20} {p.retrains:<9} {p.train_seconds:<8.1f} "
-            f"{p.cpu_seconds:<6.1f} {_num(p.final_rows)}"
+            f"{p.policy:<13} {_num(p.mean):<17} {interval:<20} {optimism:<9} {p.retrains:<9} "
+            f"{p.train_seconds:<8.1f} {p.cpu_seconds:<6.1f} {_num(p.final_rows)}"
         )
+    lines.append(
+        "optimism: mean of (held-out - prequential): the champion's recorded held-out score minus what it "
+        "delivered on the next batch"
+    )
+    lines += gains
     return "\n".join(lines)
 
 

@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 from driftgate.context import Context, build_context
 from driftgate.flows._cluster import reference_cap, train_and_gate_on_cluster, uses_cluster, validation_cluster
 from driftgate.flows.ingest import ingest_batches
+from driftgate.frames import SPLIT_COLUMN
 from driftgate.lease import dataset_lease
 from driftgate.policies import GatePolicy, Question
 from driftgate.registry import champion_version, lineage
@@ -36,11 +37,13 @@ from driftgate.tasks.loop import (
     growth_since,
     history_window,
     load_champion_task,
+    next_batch_task,
     next_regime_start,
     publish_outcomes,
     quarantined,
     read_outcomes,
     record_outcome_task,
+    versions_to_score,
 )
 from driftgate.tasks.train import TrainedVersion, TrainingData, load_window, split_rows, train_task
 from driftgate.tasks.validate import validate_batch_task
@@ -74,9 +77,21 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
     # reference is then a bounded sample of its rows (flows/_cluster.py: reference_cap)
     champ = load_champion_task(client, lake, spec, ctx.model_name, reference_max_rows=reference_cap(ctx.settings))
     report, score, growth, trained = None, None, None, []
+    next_batch: dict[str, float] = {}
     if champ is not None:
         report = drift_task(lake, spec, number, champ.reference, policy=policy, importance=champ.importance)
-        score = champ.score(spec, split_rows(lake.read_batch(spec.name, number), "test"))
+        batch = lake.read_batch(spec.name, number)
+        score = champ.score(spec, split_rows(batch, "test"))
+        # what the serving versions deliver on this batch, before anything trains on it
+        next_batch = next_batch_task(
+            client,
+            spec,
+            ctx.model_name,
+            number,
+            batch.drop(columns=[SPLIT_COLUMN]),
+            models={champ.number: champ.model},
+            versions=versions_to_score(champ.number, previous),
+        )
         trained = [b.number for b in lineage(client, champ.version)]
         growth = growth_since(batch_rows(lake, spec.name, lake.accepted_numbers(spec.name)), trained, number)
     published = decide_task(
@@ -98,6 +113,7 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
         drift=round(report.drifted_share, 3) if report else None,
         drifted=report.drifted if report else [],
         metric=score,
+        next_batch=next_batch,
         champion=champ.number if champ else None,
         reasons=decision.reasons,
         drift_report=published.report_uri,
@@ -155,7 +171,8 @@ def retrain_batch(
     outcome.add_retrain(new.version, new.run_id, result)
     outcome.window, outcome.window_rows = window.batches, window.rows
     if history is not None:
-        whole = replace(load_window(ctx.lake, spec, history.batches), test=data.test)  # judged on the same rows
+        # judged on the same rows
+        whole = replace(load_window(ctx.lake, spec, history.batches), test=data.test, newest_test=data.newest_test)
         other, verdict = challenger(data=whole, window=history, judged_on=window.batches)
         outcome.add_history(other.version, verdict, history.rows)
     outcome.train_seconds = round(time.perf_counter() - started, 2)
@@ -177,7 +194,7 @@ def train_and_gate(
     """One challenger: trained on ``data``, tagged with its window, gated on ``data.test`` (the test
     rows of the batches ``judged_on``), explained."""
     s, spec = ctx.settings, ctx.spec
-    new, model = train_task(
+    new, model, served = train_task(
         client,
         experiment,
         spec,
@@ -198,7 +215,8 @@ def train_and_gate(
     for key, value in tags.items():  # after the run: train_task tags the reasons as its trigger
         client.set_tag(new.run_id, key, value)
     links = run_links(s.resolved_tracking_uri(), s.service_url(), experiment, new.run_id, new.version)
-    # the gate judges only test rows (fixed per batch at ingest): no version ever trained on them
+    # the gate judges only test rows (fixed per batch at ingest) with the fit that never trained on them;
+    # with a time order, only the newest batch's (its latest rows: later than every training row)
     result = gate_task(
         client,
         spec,
@@ -206,7 +224,7 @@ def train_and_gate(
         new.version,
         model=model,
         run_id=new.run_id,
-        rows=data.test,
+        rows=data.gate_rows(spec),
         policy=policy,
         links=links,
         batches=judged_on,
@@ -215,7 +233,7 @@ def train_and_gate(
     explain_task(
         spec,
         new,
-        model,
+        served,
         data=data,
         trigger=outcome.reasons,
         gate_reason=result.reason,

@@ -84,6 +84,7 @@ RECORD_FIELDS = (
     "window",
     "window_rows",
     "question",
+    "next_batch",
 )
 
 
@@ -114,6 +115,8 @@ def typical_row(rows: pd.DataFrame | None, names: list[str]) -> dict[str, Any]:
 def timeline(console: Console, spec: DatasetSpec) -> dict[str, Any]:
     """The timeline page's context: one row per batch with its reports, the metric and drift drawn over batches."""
     r = console.reader
+    index = console.versions.index()
+    heldout = {v["version"]: v["metric"] for v in index}
     rows = []
     for rec in map(batch_row, r.progress()):
         n = rec["batch"]
@@ -126,6 +129,8 @@ def timeline(console: Console, spec: DatasetSpec) -> dict[str, Any]:
                 "reasons": rec.get("reasons") or [],
                 "trigger": rec.get("trigger"),
                 "window": _window(rec),
+                # what the versions serving before this batch delivered on it, beside what they promised
+                "served": [(v, score, heldout.get(v)) for v, score in (rec.get("next_batch") or {}).items()],
             }
         )
     points: dict[int, dict[str, float | None]] = {}
@@ -153,7 +158,7 @@ def timeline(console: Console, spec: DatasetSpec) -> dict[str, Any]:
         gaps=quarantined,
     )
     backtests = [p for p in r.reports("backtest") if p.endswith(".html")]
-    refused = {v["version"]: v["refused"] for v in console.versions.index() if v.get("refused")}
+    refused = {v["version"]: v["refused"] for v in index if v.get("refused")}
     return {
         "rows": rows,
         "chart": chart if xs else None,

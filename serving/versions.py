@@ -26,6 +26,7 @@ from driftgate.serving.ttl_cache import TtlCache
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 GATE_METRICS = ("gate_diff", "gate_ci_low", "gate_ci_high", "gate_rows")
+FIT_TAG = "driftgate.fit"  # set when the served model is a refit on more rows than its metrics' fit (tasks/train)
 REFUSED_TAG = "driftgate.refused"  # set on the run of a version the safe loader refused (tasks/gate)
 
 
@@ -46,6 +47,20 @@ class VersionViews:
     @property
     def metric(self) -> str:
         return f"test_{self.store.spec.metric.name}"
+
+    @property
+    def next_batch_metric(self) -> str:
+        return f"next_batch_{self.store.spec.metric.name}"
+
+    def next_batches(self, run_id: str | None) -> list[tuple[int, float]]:
+        """``(batch, score)`` of each batch the version was scored on before anything trained on it."""
+        if not run_id:
+            return []
+        try:
+            history = self.store.client.get_metric_history(run_id, self.next_batch_metric)
+        except MlflowException:
+            return []
+        return sorted((int(m.step), float(m.value)) for m in history)
 
     def champion(self) -> dict[str, Any] | None:
         """The champion's summary (None before the first promotion)."""
@@ -87,6 +102,8 @@ class VersionViews:
             "created": time.strftime("%Y-%m-%d %H:%M", time.gmtime((mv.creation_timestamp or 0) / 1000)),
             "trigger": tags.get("driftgate.trigger", ""),
             "metric": metrics.get(self.metric),
+            "next_batch": metrics.get(self.next_batch_metric),  # the newest batch it served
+            "fit": tags.get(FIT_TAG, ""),
             "test_metrics": {k: v for k, v in sorted(metrics.items()) if k.startswith("test_")},
             "gate": gate,
             "family": params.get("family"),
@@ -123,8 +140,9 @@ class VersionViews:
         if not version.isdigit():
             return None
         with self._lock:
-            if version in self._settled:
-                return self._settled[version]
+            settled = self._settled.get(version)
+        if settled is not None:  # settled but for the batches it is scored on since
+            return settled | {"next_batches": self.next_batches(settled["run_id"])}
         try:
             mv = self.store.client.get_model_version(self.store.name, version)
         except MlflowException:
@@ -132,6 +150,7 @@ class VersionViews:
         view = self.summary(mv)
         view["importance"], view["images"] = self._explanation(mv.run_id)
         view["slices"] = self._slices(mv.run_id)
+        view["next_batches"] = self.next_batches(mv.run_id)
         try:
             view["lineage"], view["lineage_error"] = [b.__dict__ for b in lineage(self.store.client, mv)], None
         except ModelRegistryError as exc:  # a tag is input too: shown as unreadable, never a 500

@@ -25,6 +25,15 @@ def init(
     ] = None,
     categorical: Annotated[list[str] | None, typer.Option(help="Type a column categorical (repeat).")] = None,
     numeric: Annotated[list[str] | None, typer.Option(help="Type a column numeric, not codes (repeat).")] = None,
+    time: Annotated[
+        str | None, typer.Option("--time", help="Time column: rows ordered by it, tested on the latest rows.")
+    ] = None,
+    ordered: Annotated[
+        bool, typer.Option("--ordered", help="Rows are in time order (file order): test on the latest rows.")
+    ] = False,
+    no_time: Annotated[
+        bool, typer.Option("--no-time", help="Do not propose a datetime column as the time column.")
+    ] = False,
     force: Annotated[bool, typer.Option(help="Replace an existing spec and suite.")] = False,
 ) -> None:
     """Infer a dataset spec and a GX suite from a file: datasets/<name>.yaml, expectations/<name>.json."""
@@ -43,6 +52,9 @@ def init(
         group=group,
         categorical=categorical or [],
         numeric=numeric or [],
+        time_column=time,
+        ordered=ordered,
+        no_time=no_time,
     )
     plan = plan_dataset(get_settings(), path, opts, force=force)
     write_suite(plan.suite_file, suite_from_reference(plan.spec, plan.reference), force=force)
@@ -52,6 +64,8 @@ def init(
     rows, columns = plan.shape
     typer.echo(f"{rows} rows, {columns} columns; {len(plan.spec.features)} features\n")
     typer.echo(plan.inferred.table())
+    if plan.spec.time is not None and plan.spec.time.column is None:
+        typer.echo("time order: rows in file order (--ordered): each batch is tested on its latest rows")
     typer.echo(f"\nwrote {plan.spec_file} and {plan.suite_file}; review them and commit them")
 
 

@@ -18,10 +18,10 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from driftgate.errors import BatchFetchError
-from driftgate.frames import SPLIT_COLUMN, assign_splits, group_keys, normalize
+from driftgate.frames import SPLIT_COLUMN, assign_splits, group_keys, normalize, time_order
 from driftgate.lake import BatchManifest, Lake
 from driftgate.names import artifact_key
-from driftgate.policies import RetryPolicy
+from driftgate.policies import RetryPolicy, SplitPolicy
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.policy import IO_RETRIES
 
@@ -155,10 +155,31 @@ def batch_count(client: httpx.Client, policy: RetryPolicy, *, sleep: Callable[[f
     )
 
 
-def prepare_batch(frame: pd.DataFrame, spec: DatasetSpec, number: int, seed: int = 0) -> pd.DataFrame:
-    """Canonical dtypes plus the deterministic split column."""
+def prepare_batch(
+    frame: pd.DataFrame, spec: DatasetSpec, number: int, seed: int = 0, *, split: SplitPolicy | None = None
+) -> pd.DataFrame:
+    """Canonical dtypes plus the deterministic split column.
+
+    With a time order in the spec, the rows are stored sorted by time (by the time column; arrival
+    order kept for ties and for ``ordered: true``) and split out of time: the latest rows test.
+
+    Args:
+        seed: the split seed when no ``split`` is given.
+        split: the split's seed, shares and gap (the settings' ``split_policy()``).
+    """
+    split = split or SplitPolicy(seed=seed)
     out = normalize(frame, spec)
-    out[SPLIT_COLUMN] = assign_splits(len(out), number, seed, keys=group_keys(out, spec))
+    if spec.time_ordered:
+        out = out.iloc[time_order(out, spec.time_column)].reset_index(drop=True)
+    out[SPLIT_COLUMN] = assign_splits(
+        len(out),
+        number,
+        split.seed,
+        keys=group_keys(out, spec),
+        shares=split.shares,
+        ordered=spec.time_ordered,
+        gap_rows=split.gap_rows,
+    )
     return out
 
 
@@ -192,11 +213,11 @@ def store_batch(lake: Lake, spec: DatasetSpec, number: int, frame: pd.DataFrame)
 
 @task(name="fetch-batch", task_run_name="fetch-batch-{number}", cache_policy=NO_CACHE)
 def fetch_batch_task(
-    base_url: str, number: int, policy: RetryPolicy, fmt: str, spec: DatasetSpec, seed: int
+    base_url: str, number: int, policy: RetryPolicy, fmt: str, spec: DatasetSpec, split: SplitPolicy
 ) -> pd.DataFrame:
     # The retry loop lives in fetch_batch: Prefect's task retries cannot honour Retry-After.
     with httpx.Client(base_url=base_url) as client:
-        return prepare_batch(fetch_batch(client, number, policy, fmt=fmt), spec, number, seed)
+        return prepare_batch(fetch_batch(client, number, policy, fmt=fmt), spec, number, split=split)
 
 
 @task(

@@ -24,6 +24,7 @@ from prefect.cache_policies import NO_CACHE
 from driftgate.batch_sources import LandingBatches
 from driftgate.errors import BatchFetchError
 from driftgate.lake import Lake
+from driftgate.policies import SplitPolicy
 from driftgate.sources import read_table
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.ingest._api import next_batch_number, prepare_batch, source_columns
@@ -118,7 +119,7 @@ def plan_landing(
     return sorted(pending, key=lambda item: item.number)
 
 
-def read_landed(fs: Any, item: LandingItem, spec: DatasetSpec, seed: int) -> pd.DataFrame:
+def read_landed(fs: Any, item: LandingItem, spec: DatasetSpec, split: SplitPolicy) -> pd.DataFrame:
     """The planned file as a batch frame, after checking it still holds the planned bytes.
 
     Raises:
@@ -131,7 +132,7 @@ def read_landed(fs: Any, item: LandingItem, spec: DatasetSpec, seed: int) -> pd.
         local = Path(tmp) / Path(item.path).name
         local.write_bytes(data)
         frame = read_table(local, spec=spec)
-    return prepare_batch(source_columns(frame, spec), spec, item.number, seed)
+    return prepare_batch(source_columns(frame, spec), spec, item.number, split=split)
 
 
 def mark_landed(lake: Lake, dataset: str, item: LandingItem) -> None:
@@ -162,10 +163,10 @@ def plan_landing_task(
 
 @task(name="read-landed-file", task_run_name="read-landed-{item.number}", cache_policy=NO_CACHE, **IO_RETRIES)
 def read_landed_task(
-    source: LandingBatches, storage_options: dict[str, Any], item: LandingItem, spec: DatasetSpec, seed: int
+    source: LandingBatches, storage_options: dict[str, Any], item: LandingItem, spec: DatasetSpec, split: SplitPolicy
 ) -> pd.DataFrame:
     fs, _ = landing_fs(source, storage_options)
-    return read_landed(fs, item, spec, seed)
+    return read_landed(fs, item, spec, split)
 
 
 @task(name="mark-landed", task_run_name="mark-landed-{item.number}", cache_policy=NO_CACHE, **IO_RETRIES)

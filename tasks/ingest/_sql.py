@@ -22,6 +22,7 @@ from prefect.cache_policies import NO_CACHE
 from driftgate.batch_sources import SqlBatches
 from driftgate.errors import SpecError
 from driftgate.lake import Lake
+from driftgate.policies import SplitPolicy
 from driftgate.spec import DatasetSpec
 from driftgate.tasks.ingest._api import next_batch_number, prepare_batch, source_columns
 from driftgate.tasks.policy import IO_RETRIES
@@ -142,10 +143,12 @@ def plan_sql_task(lake: Lake, spec: DatasetSpec, source: SqlBatches, url: str | 
 
 
 @task(name="read-sql-batch", task_run_name="read-sql-batch-{rng.number}", **_POLICY)
-def read_sql_task(source: SqlBatches, url: str | None, rng: SqlRange, spec: DatasetSpec, seed: int) -> pd.DataFrame:
+def read_sql_task(
+    source: SqlBatches, url: str | None, rng: SqlRange, spec: DatasetSpec, split: SplitPolicy
+) -> pd.DataFrame:
     engine = sql_engine(source, url)
     try:
-        return prepare_batch(source_columns(read_sql_batch(engine, source, rng), spec), spec, rng.number, seed)
+        return prepare_batch(source_columns(read_sql_batch(engine, source, rng), spec), spec, rng.number, split=split)
     finally:
         engine.dispose()
 

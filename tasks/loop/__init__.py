@@ -2,6 +2,7 @@
 
 from driftgate.outcome import BatchOutcome, format_table, quarantined, read_outcomes
 from driftgate.tasks.loop._champion import load_champion_task
+from driftgate.tasks.loop._next_batch import next_batch_metric, next_batch_task, versions_to_score
 from driftgate.tasks.loop._outcome import forced_retrain, publish_outcomes, record_outcome_task
 from driftgate.tasks.loop._window import (
     Window,
@@ -24,9 +25,12 @@ __all__ = [
     "growth_since",
     "history_window",
     "load_champion_task",
+    "next_batch_metric",
+    "next_batch_task",
     "next_regime_start",
     "publish_outcomes",
     "quarantined",
     "read_outcomes",
     "record_outcome_task",
+    "versions_to_score",
 ]

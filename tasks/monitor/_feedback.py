@@ -62,6 +62,8 @@ def feedback_frame(spec: DatasetSpec, rows: list[dict[str, Any]]) -> pd.DataFram
         data[col] = [r["prediction_id"] for r in rows] if i == 0 else None
     if spec.group_key:  # live requests carry no group key: those rows are split by position
         data[spec.group_key] = None
+    if spec.time_column:  # nor a time column: they are in the order they were logged
+        data[spec.time_column] = None
     data[spec.target] = [r["label"] for r in rows]
     return normalize(data, spec)
 
@@ -72,7 +74,9 @@ def _write(
     from driftgate.tasks.validate import load_suite, validate_stored_batch  # GX imports in ~5 s: only when needed
 
     frame = feedback_frame(spec, rows)
-    frame[SPLIT_COLUMN] = assign_splits(len(frame), number, seed, keys=group_keys(frame, spec))
+    frame[SPLIT_COLUMN] = assign_splits(
+        len(frame), number, seed, keys=group_keys(frame, spec), ordered=spec.time_ordered
+    )
     lake.write_batch_once(spec.name, number, frame)
     if lake.is_quarantined(spec.name, number):
         accepted = False

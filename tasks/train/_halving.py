@@ -50,6 +50,7 @@ from sklearn.pipeline import Pipeline
 from driftgate.frames import group_keys
 from driftgate.policies import SearchSettings
 from driftgate.spec import DatasetSpec
+from driftgate.tasks.train._folds import ForwardChain
 from driftgate.tasks.train._pipeline import (
     Candidate,
     SearchResult,
@@ -90,7 +91,12 @@ def search_groups(train: pd.DataFrame, spec: DatasetSpec) -> np.ndarray | None:
 def kfolds(
     spec: DatasetSpec, cfg: SearchSettings, groups: np.ndarray | None = None
 ) -> KFold | StratifiedKFold | GroupKFold | StratifiedGroupKFold:
-    """Shuffled K folds (stratified for classifiers); with ``groups``, no group in two folds."""
+    """Shuffled K folds (stratified for classifiers); with ``groups``, no group in two folds.
+
+    A dataset with a time order gets forward-chaining folds instead (:class:`ForwardChain`).
+    """
+    if spec.time_ordered:
+        return ForwardChain(cfg.cv_folds, gap=cfg.gap_rows)  # type: ignore[return-value]
     if groups is None:
         return cv_folds(spec, cfg)
     folds = min(cfg.cv_folds, len(np.unique(groups)))
@@ -110,6 +116,8 @@ def splitter(
     """
     if rows < cfg.holdout_rows:
         return kfolds(spec, cfg, groups)
+    if spec.time_ordered:  # the latest rows score, as the gate's do
+        return ForwardChain(gap=cfg.gap_rows, holdout=HOLDOUT_SHARE)  # type: ignore[return-value]
     if groups is not None:
         return GroupShuffleSplit(n_splits=1, test_size=HOLDOUT_SHARE, random_state=cfg.seed)
     cls = StratifiedShuffleSplit if spec.task == "classification" else ShuffleSplit

@@ -19,6 +19,7 @@ from prefect.cache_policies import NO_CACHE
 
 from driftgate.contract import InputContract
 from driftgate.errors import DriftgateError
+from driftgate.frames import SPLIT_COLUMN
 from driftgate.lake import Lake
 from driftgate.model_loader import TRUSTED_TYPES
 from driftgate.policies import SearchSettings
@@ -46,6 +47,16 @@ class TrainingData:
     test: pd.DataFrame
     newest_test: pd.DataFrame
     batches: list[BatchRef] = field(default_factory=list)
+    labelled: pd.DataFrame | None = None
+    """Every labelled row of the window (all sides, in batch order): what a refit before serving learns from."""
+
+    def gate_rows(self, spec: DatasetSpec) -> pd.DataFrame:
+        """The rows the gate judges: the window's test rows; with a time order, the newest batch's (latest) ones.
+
+        Without a time order every batch's test rows are random and none trained a version; with one,
+        an older batch's test rows lie before newer training rows, and only the newest are out of time.
+        """
+        return self.newest_test if spec.time_ordered else self.test
 
 
 def load_window(lake: Lake, spec: DatasetSpec, numbers: list[int]) -> TrainingData:
@@ -63,6 +74,7 @@ def load_window(lake: Lake, spec: DatasetSpec, numbers: list[int]) -> TrainingDa
         test=split_rows(rows, "test"),
         newest_test=split_rows(frames[-1], "test"),
         batches=refs,
+        labelled=rows.drop(columns=[SPLIT_COLUMN]),
     )
     check_enough_rows(spec, data)
     return data
@@ -130,6 +142,12 @@ class TrainedVersion:
     family: str
     params: dict[str, Any]
     metrics: dict[str, float]
+    fit: str = ""
+    """Which fit the metrics belong to, when the served model is a refit on more rows (else empty)."""
+
+
+FIT_TAG = "driftgate.fit"
+"""Run tag: the served model is a refit on every labelled row of its window; which fit the metrics describe."""
 
 
 def spec_signature(spec: DatasetSpec, output: Any) -> ModelSignature:
@@ -285,7 +303,7 @@ def train_and_register(
     batch_label: int,
     *,
     same_regime: bool = False,
-) -> tuple[TrainedVersion, Any]:
+) -> tuple[TrainedVersion, Any, Any]:
     """Search (or refit the champion's configuration), evaluate, log and register a model.
 
     Args:
@@ -293,7 +311,9 @@ def train_and_register(
             regime (a growth retrain, gated for non-inferiority): see :func:`plan_search`.
 
     Returns:
-        The version and the fitted model.
+        The version, the fitted model its metrics and the gate judge, and the model registered to
+        serve: the same model, or (a dataset with a time order and ``cfg.refit_on_all``) a refit of
+        its configuration on every labelled row of the window, the latest included.
     """
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{spec.name}-batch-{batch_label}") as run:
         plan = plan_search(client, spec, model_name, cfg, len(data.train), same_regime=same_regime)
@@ -343,22 +363,49 @@ def train_and_register(
                 "driftgate.trigger": "; ".join(trigger),
             }
         )
+        served, fit = serving_fit(spec, data, cfg, result)
         train_ds = mlflow.data.from_pandas(  # type: ignore[attr-defined]
-            data.train,
+            data.labelled if fit and data.labelled is not None else data.train,
             source=data.batches[-1].uri if data.batches else None,
             targets=spec.target,
             name=f"{spec.name}-batches-{'-'.join(str(b.number) for b in data.batches)}",
         )
         mlflow.log_input(train_ds, context="training")
         X_train, _ = split_xy(data.train, spec)
-        version = log_and_register(model, spec, model_name, X_train.head(5))
+        version = log_and_register(served, spec, model_name, X_train.head(5))
     client.update_model_version(
         model_name,
         version,
         description=f"{result.best_family} trained on batches "
-        f"{', '.join(str(b.number) for b in data.batches)}; triggered by: {'; '.join(trigger)}",
+        f"{', '.join(str(b.number) for b in data.batches)}; triggered by: {'; '.join(trigger)}"
+        + (f"; {fit}" if fit else ""),
     )
-    return TrainedVersion(model_name, version, run.info.run_id, result.best_family, result.best_params, metrics), model
+    trained = TrainedVersion(
+        model_name, version, run.info.run_id, result.best_family, result.best_params, metrics, fit=fit
+    )
+    return trained, model, served
+
+
+def serving_fit(spec: DatasetSpec, data: TrainingData, cfg: SearchSettings, result: Any) -> tuple[Any, str]:
+    """The model to register, and which fit the run's metrics belong to (empty: the same model).
+
+    On a dataset with a time order the held-out rows are a batch's latest, the ones closest to what
+    the model will serve; with ``cfg.refit_on_all`` the winner's configuration is refitted on every
+    labelled row of the window before it serves. Its metrics, the gate and the slices stay those of
+    the fit on the training rows (measured on rows it never saw), and the run says so (:data:`FIT_TAG`).
+    """
+    if not (spec.time_ordered and cfg.refit_on_all) or data.labelled is None:
+        return result.model, ""
+    refit = refit_configuration(spec, data.labelled, cfg, (result.best_family, result.best_params))
+    fit = (
+        f"serves a refit of this configuration on all {len(data.labelled)} labelled rows of the window (the latest "
+        f"included); its validation_*/test_* metrics and the gate belong to the fit on the {len(data.train)} "
+        f"training rows, scored on later rows it never saw"
+    )
+    mlflow.set_tag(FIT_TAG, fit)
+    mlflow.log_params({"served_rows": len(data.labelled)})
+    mlflow.log_metric("served_refit_seconds", refit.refit_seconds)
+    return refit.model, fit
 
 
 # --- Prefect wrappers ------------------------------------------------------------------

@@ -1,0 +1,105 @@
+"""Numbers that hold when the model serves, on a seeded time-ordered table the project generates.
+
+Neighbouring rows of the table share a hidden state that lasts about 150 rows (a run with its own
+label offset, told apart by two level features). Replayed in time order, batch by batch, with the
+flow's own stages: without a time order in the spec, each batch's test rows sit between its training
+rows, so a version's held-out score and the gate's estimated gain promise far more than the version
+then delivers on the next batch; with ``time: {column: ts}`` both hold.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from driftgate.flows.backtest import replay_frames, replay_policy, summarize
+from driftgate.own_data import InitOptions, plan_dataset, write_spec
+from driftgate.settings import get_settings
+from driftgate.synthetic import make_time_ordered_frame
+from driftgate.tasks.validate import suite_from_reference, write_suite
+from driftgate.tracking import configure_mlflow
+
+SMALL_SEARCH = {
+    "DRIFTGATE_SEARCH_ITER": "2",
+    "DRIFTGATE_CV_FOLDS": "2",
+    "DRIFTGATE_N_JOBS": "1",
+    "DRIFTGATE_EXPLAIN_ROWS": "100",
+    "DRIFTGATE_EXPLAIN_SECONDS": "5",
+}
+
+
+@pytest.fixture
+def market(driftgate_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A 12,000-row time-ordered table as a user's CSV, with two specs: ``market`` (time order found by
+    init) and ``market-random`` (``--no-time``: today's random splits)."""
+    for key, value in {
+        **SMALL_SEARCH,
+        "DRIFTGATE_DATASETS_DIR": str(tmp_path / "datasets"),
+        "DRIFTGATE_EXPECTATIONS_DIR": str(tmp_path / "expectations"),
+    }.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    path = tmp_path / "market.csv"
+    make_time_ordered_frame(12_000, seed=3).to_csv(path, index=False)
+    for name, no_time in (("market", False), ("market-random", True)):
+        opts = InitOptions(target="direction", name=name, metric="accuracy", no_time=no_time)
+        plan = plan_dataset(get_settings(), str(path), opts)
+        write_suite(plan.suite_file, suite_from_reference(plan.spec, plan.reference))
+        write_spec(plan, "test")
+    return path
+
+
+def replay(name: str, file: Path, home: Path):  # type: ignore[no-untyped-def]
+    from driftgate.spec import load_spec
+
+    settings = get_settings()
+    spec = load_spec(name, settings.datasets_dir)
+    frames = replay_frames(spec, str(file), 2000)
+    return spec, summarize(replay_policy(settings, spec, frames, "drift+growth", home), 0.95, 0)
+
+
+@pytest.mark.timeout(3000)  # two replays of six batches, a retrain on each
+def test_with_time_order_held_out_scores_and_gate_gains_hold_on_the_next_batch(
+    prefect_harness: None, market: Path, tmp_path: Path
+) -> None:
+    spec, honest = replay("market", market, tmp_path / "ordered")
+    assert spec.time_column == "ts"
+    _, leaky = replay("market-random", market, tmp_path / "random")
+    for result in (honest, leaky):
+        assert all(b.prequential is not None and b.heldout is not None for b in result.batches[1:])
+
+    # what a version promised (its held-out score) minus what it delivered on the batches it served
+    assert honest.optimism is not None
+    assert leaky.optimism is not None
+    assert abs(honest.optimism) <= 0.04, honest.optimism
+    assert leaky.optimism >= 0.06, leaky.optimism  # today's random split: neighbours of the test rows trained
+
+    # the gate's estimated gain against what the same challengers gained on the next batch
+    assert honest.gate_gain is not None
+    assert honest.realized_gain is not None
+    assert leaky.gate_gain is not None
+    assert leaky.realized_gain is not None
+    assert abs(honest.gate_gain - honest.realized_gain) <= 0.03, (honest.gate_gain, honest.realized_gain)
+    assert leaky.gate_gain - leaky.realized_gain >= 0.04, (leaky.gate_gain, leaky.realized_gain)
+
+    # honest numbers cost nothing of what the model delivers
+    assert honest.mean is not None
+    assert leaky.mean is not None
+    assert honest.mean >= leaky.mean - 0.01, (honest.mean, leaky.mean)
+
+    # each version's next-batch score is recorded beside its held-out one
+    scored = [b for b in honest.batches if b.next_batch]
+    assert scored
+    assert all(b.champion_before in b.next_batch for b in scored)
+    assert all(abs(b.next_batch[b.champion_before] - b.prequential) < 1e-9 for b in scored)  # type: ignore[operator]
+    ours = get_settings().model_copy(
+        update={"home": tmp_path / "ordered", "lake_url": None, "mlflow_tracking_uri": None}
+    )
+    client = configure_mlflow(ours)
+    first = client.get_model_version(spec.model_name, "1")
+    history = client.get_metric_history(first.run_id, "next_batch_accuracy")
+    assert {int(m.step) for m in history} >= {2}  # version 1 served batch 2: its score there, step = batch
+    assert next(m.value for m in history if m.step == 2) == pytest.approx(honest.batches[1].prequential)
+    run = client.get_run(first.run_id)
+    assert "refit of this configuration on all 2000 labelled rows" in run.data.tags["driftgate.fit"]
