@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from driftgate.settings import Settings, get_settings
 from driftgate.spec import DatasetSpec, load_spec
 from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT
+from tests.homes import copy_state
 from tests.models import explain_version, register_version
 
 DATASET = "synthetic-classification"
@@ -28,31 +29,94 @@ class Registry:
     settings: Settings
 
 
-@pytest.fixture
-def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
-    monkeypatch.setenv("DRIFTGATE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DRIFTGATE_DATASETS_DIR", str(ROOT / "datasets"))
-    monkeypatch.setenv("DRIFTGATE_DATASET", DATASET)
-    monkeypatch.setenv("DRIFTGATE_POLL_SECONDS", "0.3")
-    monkeypatch.setenv("DRIFTGATE_MAX_RECORDS", "50")
-    monkeypatch.setenv("DRIFTGATE_ADMIN_API_KEY", API_KEY)
-    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+def _use_home(mp: pytest.MonkeyPatch, home: Path) -> Registry:
+    """Settings for a service over the registry in ``home``, and a client for it."""
+    mp.setenv("DRIFTGATE_HOME", str(home))
+    mp.setenv("DRIFTGATE_DATASETS_DIR", str(ROOT / "datasets"))
+    mp.setenv("DRIFTGATE_DATASET", DATASET)
+    mp.setenv("DRIFTGATE_POLL_SECONDS", "0.3")
+    mp.setenv("DRIFTGATE_MAX_RECORDS", "50")
+    mp.setenv("DRIFTGATE_ADMIN_API_KEY", API_KEY)
+    mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
     get_settings.cache_clear()
     settings = get_settings()
     spec = load_spec(DATASET, settings.datasets_dir)
-    yield Registry(configure_mlflow(settings), spec, spec.model_name, settings)
+    return Registry(configure_mlflow(settings), spec, spec.model_name, settings)
+
+
+def _template(factory: pytest.TempPathFactory, name: str, build: Callable[[Registry], None]) -> Path:
+    """A registry folder built once (``home/`` and, from MLflow's default artifact root, ``mlruns/``)."""
+    folder = factory.mktemp(f"template-{name}")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)  # experiments without an artifact location keep their artifacts in ./mlruns: here
+        build(_use_home(mp, folder / "home"))
+    get_settings.cache_clear()
+    return folder
+
+
+def _store_only(reg: Registry) -> None:
+    reg.client.search_registered_models()  # creates the store's tables: the migrations run here, once
+
+
+def _with_champion_v1(reg: Registry) -> None:
+    version, _ = register_version(reg.spec, reg.name, seed=1)
+    set_champion(reg.client, reg.name, version)
+
+
+def _with_two_explained(reg: Registry) -> None:
+    for seed in (1, 2):
+        version, model = register_version(reg.spec, reg.name, seed=seed)
+        explain_version(reg.client, reg.spec, reg.name, version, model, seed)
+    set_champion(reg.client, reg.name, "2")
+
+
+@pytest.fixture(scope="session")
+def empty_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _template(tmp_path_factory, "empty", _store_only)
+
+
+@pytest.fixture(scope="session")
+def champion_v1_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _template(tmp_path_factory, "champion-v1", _with_champion_v1)
+
+
+@pytest.fixture(scope="session")
+def explained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _template(tmp_path_factory, "explained", _with_two_explained)
+
+
+def _registry_from(
+    template: Path, factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Registry]:
+    """This test's own copy of a template registry (outside its tmp_path, as MLflow's ./mlruns was)."""
+    state = copy_state(template, factory.mktemp("registry"))
+    yield _use_home(monkeypatch, state / "home")
     get_settings.cache_clear()
 
 
 @pytest.fixture
-def explained(registry: Registry) -> Registry:
-    """Two explained versions of the registry's model, version 2 the champion."""
-    for seed in (1, 2):
-        version, model = register_version(registry.spec, registry.name, seed=seed)
-        explain_version(registry.client, registry.spec, registry.name, version, model, seed)
-    set_champion(registry.client, registry.name, "2")
-    return registry
+def registry(
+    empty_template: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Registry]:
+    """A registry of its own with no model yet (the store created once, copied per test)."""
+    yield from _registry_from(empty_template, tmp_path_factory, monkeypatch)
+
+
+@pytest.fixture
+def champion_v1(
+    champion_v1_template: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Registry]:
+    """A registry of its own whose version 1 (seed 1) is the champion."""
+    yield from _registry_from(champion_v1_template, tmp_path_factory, monkeypatch)
+
+
+@pytest.fixture
+def explained(
+    explained_template: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Registry]:
+    """A registry of its own with two explained versions, version 2 the champion."""
+    yield from _registry_from(explained_template, tmp_path_factory, monkeypatch)
 
 
 def record(**overrides: object) -> dict[str, object]:

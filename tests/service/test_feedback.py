@@ -10,20 +10,13 @@ import pytest
 
 from driftgate.local.servers import ServerThread
 from driftgate.predictions_db import connect, read_labelled, read_predictions
-from driftgate.registry import CHALLENGER, set_champion
+from driftgate.registry import CHALLENGER
 from driftgate.serving.app import create_app
 from tests.models import register_version
 from tests.service.conftest import API_KEY, Registry, record
 from tests.service.test_service import served_version, wait_for
 
 KEY = {"X-API-Key": API_KEY}
-
-
-@pytest.fixture
-def champion_v1(registry: Registry) -> Registry:
-    version, _ = register_version(registry.spec, registry.name, seed=1)
-    set_champion(registry.client, registry.name, version)
-    return registry
 
 
 def _logged(url: str, n: int) -> list[dict[str, object]]:
@@ -119,6 +112,7 @@ def _shadow_count(url: str, version: str) -> float:
     return float(found[0].split()[-1]) if found else 0.0
 
 
+@pytest.mark.slow  # the shadow process is spawned and imports its world
 def test_the_challenger_scores_live_requests_in_the_shadow_with_the_same_ids(champion_v1: Registry) -> None:
     db = champion_v1.settings.resolved_predictions_db_url()
     challenger, _ = register_version(champion_v1.spec, champion_v1.name, seed=2)

@@ -16,24 +16,20 @@ from prometheus_client import REGISTRY
 
 from driftgate.local.servers import ServerThread
 from driftgate.predictions_db import read_predictions
-from driftgate.registry import set_champion
 from driftgate.serving.app import create_app
 from driftgate.serving.prediction_log import PredictionLog
 from driftgate.serving.telemetry import telemetry
 from driftgate.settings import Settings
-from tests.models import register_version
 from tests.service.conftest import API_KEY, Registry, record
 from tests.service.test_service import served_version, wait_for
 
 
 @pytest.fixture
-def service(registry: Registry) -> Iterator[tuple[str, Registry, object]]:
-    version, _ = register_version(registry.spec, registry.name, seed=1)
-    set_champion(registry.client, registry.name, version)
-    app = create_app(registry.settings)
+def service(champion_v1: Registry) -> Iterator[tuple[str, Registry, object]]:
+    app = create_app(champion_v1.settings)
     with ServerThread(app) as srv:
         assert wait_for(lambda: served_version(srv.url) == "1")
-        yield srv.url, registry, app
+        yield srv.url, champion_v1, app
 
 
 def _post(url: str, body: bytes) -> httpx.Response:

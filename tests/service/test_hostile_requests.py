@@ -17,12 +17,10 @@ import httpx
 import pytest
 
 from driftgate.local.servers import ServerThread
-from driftgate.registry import set_champion
 from driftgate.serving.app import create_app
 from driftgate.serving.guards import cross_site_problem, is_loopback, media_type_problem
 from driftgate.serving.server import server_options
 from driftgate.settings import Settings
-from tests.models import register_version
 from tests.service.conftest import API_KEY, Registry, record
 from tests.service.test_service import served_version, wait_for
 
@@ -83,12 +81,10 @@ HOSTILE = {
 
 
 @pytest.fixture
-def service(registry: Registry) -> Iterator[tuple[str, Registry]]:
-    version, _ = register_version(registry.spec, registry.name, seed=1)
-    set_champion(registry.client, registry.name, version)
-    with ServerThread(create_app(registry.settings), **server_options(registry.settings)) as srv:
+def service(champion_v1: Registry) -> Iterator[tuple[str, Registry]]:
+    with ServerThread(create_app(champion_v1.settings), **server_options(champion_v1.settings)) as srv:
         assert wait_for(lambda: served_version(srv.url) == "1")
-        yield srv.url, registry
+        yield srv.url, champion_v1
 
 
 def _send(url: str, h: Hostile) -> httpx.Response:
@@ -166,11 +162,9 @@ def test_openapi_declares_the_api_key_scheme_on_key_guarded_routes(service: tupl
 
 
 @pytest.fixture
-def keyless(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> Registry:
+def keyless(champion_v1: Registry, monkeypatch: pytest.MonkeyPatch) -> Registry:
     monkeypatch.delenv("DRIFTGATE_ADMIN_API_KEY")
-    version, _ = register_version(registry.spec, registry.name, seed=1)
-    set_champion(registry.client, registry.name, version)
-    return registry
+    return champion_v1
 
 
 @pytest.mark.parametrize("open_to_all", [False, True])

@@ -23,22 +23,14 @@ import pytest
 
 from driftgate.local.servers import ServerThread
 from driftgate.predictions_db import read_labelled, read_predictions
-from driftgate.registry import BATCHES_TAG, HISTORY_TAG, set_champion
+from driftgate.registry import BATCHES_TAG, HISTORY_TAG
 from driftgate.serving.app import create_app
 from driftgate.serving.server import server_options
 from driftgate.settings import Settings
-from tests.models import register_version
 from tests.service.conftest import API_KEY, Registry, record
 from tests.service.test_service import served_version, wait_for
 
 KEY = {"X-API-Key": API_KEY}
-
-
-@pytest.fixture
-def champion_v1(registry: Registry) -> Registry:
-    version, _ = register_version(registry.spec, registry.name, seed=1)
-    set_champion(registry.client, registry.name, version)
-    return registry
 
 
 def _serve(settings: Settings) -> ServerThread:

@@ -6,20 +6,19 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from driftgate.local.servers import ServerThread
-from driftgate.registry import set_champion
 from driftgate.serving.app import create_app
 from tests.conftest import ROOT
-from tests.models import register_version
 from tests.service.conftest import Registry
 from tests.service.test_service import served_version, wait_for
 
 
-def test_locustfile_runs_headless_with_zero_failures(registry: Registry) -> None:
-    version, _ = register_version(registry.spec, registry.name, seed=1)
-    set_champion(registry.client, registry.name, version)
-    with ServerThread(create_app(registry.settings)) as srv:
-        assert wait_for(lambda: served_version(srv.url) == version)
+@pytest.mark.slow  # locust in a process of its own, for seconds of load
+def test_locustfile_runs_headless_with_zero_failures(champion_v1: Registry) -> None:
+    with ServerThread(create_app(champion_v1.settings)) as srv:
+        assert wait_for(lambda: served_version(srv.url) == "1")
         out = subprocess.run(
             [
                 sys.executable,

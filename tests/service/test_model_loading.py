@@ -27,7 +27,7 @@ from driftgate.serving.app import create_app
 from driftgate.spec import load_spec
 from driftgate.tasks.train import FAMILIES, log_and_register, search_spaces, split_xy
 from tests.conftest import ROOT
-from tests.models import register_version, training_rows
+from tests.models import training_rows
 from tests.service.conftest import Registry, record
 from tests.service.test_service import _metric, served_version, wait_for
 
@@ -122,12 +122,8 @@ HOSTILE = {
 
 
 @pytest.fixture
-def good_folder(registry: Registry, tmp_path: Path) -> Path:
-    version, _ = register_version(registry.spec, registry.name, seed=1)
-    set_champion(registry.client, registry.name, version)
-    return Path(
-        mlflow.artifacts.download_artifacts(f"models:/{registry.name}/{version}", dst_path=str(tmp_path / "v1"))
-    )
+def good_folder(champion_v1: Registry, tmp_path: Path) -> Path:
+    return Path(mlflow.artifacts.download_artifacts(f"models:/{champion_v1.name}/1", dst_path=str(tmp_path / "v1")))
 
 
 def register_folder(reg: Registry, folder: Path) -> str:
@@ -153,31 +149,31 @@ def test_the_hostile_artifacts_really_run_code_under_mlflows_own_loader(
 
 @pytest.mark.parametrize("case", list(HOSTILE))
 def test_the_loader_refuses_a_hostile_artifact_without_running_it(
-    registry: Registry, good_folder: Path, tmp_path: Path, case: str
+    champion_v1: Registry, good_folder: Path, tmp_path: Path, case: str
 ) -> None:
     make, reason = HOSTILE[case]
     marker = tmp_path / "marker"
     folder = craft(good_folder, tmp_path / "hostile", make(marker))
     with pytest.raises(ModelLoadError, match="refused") as err:
-        load_local(folder, registry.spec, "model 'x' version 9")
+        load_local(folder, champion_v1.spec, "model 'x' version 9")
     assert reason in str(err.value)
     assert str(tmp_path) not in str(err.value)
     assert not marker.exists()
 
 
 def test_the_service_refuses_hostile_champions_and_keeps_serving_the_old_one(
-    registry: Registry, good_folder: Path, tmp_path: Path
+    champion_v1: Registry, good_folder: Path, tmp_path: Path
 ) -> None:
     markers = {case: tmp_path / f"marker-{i}" for i, case in enumerate(HOSTILE)}
     versions = {
-        case: register_folder(registry, craft(good_folder, tmp_path / f"hostile-{i}", make(markers[case])))
+        case: register_folder(champion_v1, craft(good_folder, tmp_path / f"hostile-{i}", make(markers[case])))
         for i, (case, (make, _)) in enumerate(HOSTILE.items())
     }
-    with ServerThread(create_app(registry.settings)) as srv:
+    with ServerThread(create_app(champion_v1.settings)) as srv:
         assert wait_for(lambda: served_version(srv.url) == "1")
         for case, version in versions.items():
             before = _metric(httpx.get(f"{srv.url}/metrics").text, "driftgate_model_reload_failures_total")
-            set_champion(registry.client, registry.name, version)
+            set_champion(champion_v1.client, champion_v1.name, version)
             error = f"version {version} failed to load"
             assert wait_for(lambda v=error: v in (httpx.get(f"{srv.url}/ready").json()["last_reload_error"] or ""))
             ready = httpx.get(f"{srv.url}/ready")
@@ -189,7 +185,7 @@ def test_the_service_refuses_hostile_champions_and_keeps_serving_the_old_one(
             assert HOSTILE[case][1] in model["last_reload_error"]
             for text in (ready.text, httpx.get(f"{srv.url}/model").text):
                 assert str(tmp_path) not in text
-                assert str(registry.settings.home) not in text
+                assert str(champion_v1.settings.home) not in text
             r = httpx.post(f"{srv.url}/predict", json={"records": [record()]})
             assert r.status_code == 200
             assert r.json()["model"]["version"] == "1"
@@ -198,13 +194,13 @@ def test_the_service_refuses_hostile_champions_and_keeps_serving_the_old_one(
     assert not [c for c, m in markers.items() if m.exists()]
 
 
-def test_the_flows_loader_refuses_a_pickled_version(registry: Registry, good_folder: Path, tmp_path: Path) -> None:
+def test_the_flows_loader_refuses_a_pickled_version(champion_v1: Registry, good_folder: Path, tmp_path: Path) -> None:
     marker = tmp_path / "marker"
-    version = register_folder(registry, craft(good_folder, tmp_path / "bad", cloudpickled(marker)))
+    version = register_folder(champion_v1, craft(good_folder, tmp_path / "bad", cloudpickled(marker)))
     with pytest.raises(ModelLoadError, match="not skops"):
-        load_version(registry.name, version, registry.spec)
+        load_version(champion_v1.name, version, champion_v1.spec)
     with pytest.raises(ModelLoadError, match="not skops"):
-        load_version(registry.name, version)  # callers without a spec get the same refusal
+        load_version(champion_v1.name, version)  # callers without a spec get the same refusal
     assert not marker.exists()
 
 

@@ -33,13 +33,6 @@ def served_version(url: str) -> str | None:
     return httpx.get(f"{url}/ready").json().get("version")
 
 
-@pytest.fixture
-def champion_v1(registry: Registry) -> Registry:
-    version, _ = register_version(registry.spec, registry.name, seed=1)
-    set_champion(registry.client, registry.name, version)
-    return registry
-
-
 def test_predict_answers_with_the_champion_and_its_version(champion_v1: Registry) -> None:
     with ServerThread(create_app(champion_v1.settings)) as srv:
         assert wait_for(lambda: served_version(srv.url) == "1")
@@ -260,6 +253,7 @@ def test_admin_reload_needs_the_key_and_is_off_without_one(champion_v1: Registry
         assert httpx.post(f"{srv.url}/admin/reload", headers={"X-API-Key": API_KEY}).status_code == 404
 
 
+@pytest.mark.slow  # schemathesis sends hundreds of generated requests
 def test_fuzzing_the_openapi_schema_finds_no_server_error(champion_v1: Registry, tmp_path: Path) -> None:
     with ServerThread(create_app(champion_v1.settings)) as srv:
         assert wait_for(lambda: served_version(srv.url) == "1")

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client import REGISTRY
 
 from driftgate.local.servers import free_port
@@ -126,9 +127,9 @@ def test_a_worker_far_behind_the_log_skips_ahead_and_counts_what_it_dropped(regi
     assert status.scored.value == 20
 
 
-def test_the_shadow_process_ends_when_the_service_is_killed(registry: Registry, tmp_path: Path) -> None:
-    version, _ = register_version(registry.spec, registry.name, seed=1)
-    set_champion(registry.client, registry.name, version)
+@pytest.mark.slow  # the service and its shadow process, each a process of its own
+def test_the_shadow_process_ends_when_the_service_is_killed(champion_v1: Registry, tmp_path: Path) -> None:
+    registry = champion_v1
     challenger, _ = register_version(registry.spec, registry.name, seed=2)
     registry.client.set_registered_model_alias(registry.name, CHALLENGER, challenger)
     port = free_port()
