@@ -227,6 +227,9 @@ def applied(prefect_harness: None, receiver: Receiver) -> Iterator[list[str]]:
         first = apply_automations(client, webhook=receiver.url)
         second = apply_automations(client, webhook=receiver.url)
         lines = [a.line() for a in first + second]
+        # the server loads a changed automation into its triggers' cache just after the commit, in a
+        # task of its own (SQLite): an event sent at once can be evaluated before that
+        time.sleep(3)
         yield lines
         for a in client.read_automations():
             if a.name.startswith("driftgate"):
@@ -337,3 +340,64 @@ def test_an_unreachable_prefect_server_is_one_line_and_exit_1(tmp_path: Path) ->
     assert out.returncode == 1
     assert out.stderr.startswith("driftgate: error: cannot reach the Prefect server")
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_ingest_batches_announces_each_stored_batch_once(
+    prefect_harness: None, driftgate_env: Path, monkeypatch: pytest.MonkeyPatch, since: datetime
+) -> None:
+    from driftgate.context import build_context
+    from driftgate.flows.ingest import ingest_batches
+    from driftgate.local.data_api import create_data_api
+    from driftgate.local.servers import ServerThread
+    from driftgate.settings import get_settings
+    from driftgate.sources import load_source
+    from driftgate.spec import load_spec
+
+    name = "synthetic-regression"
+    spec = load_spec(name, ROOT / "datasets")
+    with ServerThread(create_data_api(load_source(spec), spec)) as server:
+        monkeypatch.setenv("DRIFTGATE_DATASET", name)
+        monkeypatch.setenv("DRIFTGATE_DATA_API_URL", server.url)
+        get_settings.cache_clear()
+        assert ingest_batches(max_batches=2) == [1, 2]
+    lake = build_context(get_settings()).lake
+
+    def two() -> list[dict[str, Any]]:
+        got = [e for e in read_events(f"driftgate.dataset.{name}", since) if e["event"] == events.INGESTED]
+        return got if len(got) >= 2 else []
+
+    got = wait_for("two ingested events", two)
+    time.sleep(2)  # time for a duplicate to arrive
+    got = [e for e in read_events(f"driftgate.dataset.{name}", since) if e["event"] == events.INGESTED]
+    stored = [lake.manifest(name, n) for n in (1, 2)]
+    assert sorted((e["payload"]["batch"], e["payload"]["rows"], e["payload"]["content_hash"]) for e in got) == [
+        (m.number, m.rows, m.sha256) for m in stored if m is not None
+    ]
+    assert {e["resource"]["driftgate.ingest.subflow"] for e in got} == {"false"}  # a run of its own
+    assert all(any(r["prefect.resource.role"] == "flow-run" for r in e["related"]) for e in got)
+
+
+def test_a_quarantined_batch_is_announced_once_with_the_failed_expectation(
+    prefect_harness: None, driftgate_env: Path, monkeypatch: pytest.MonkeyPatch, since: datetime
+) -> None:
+    from driftgate.context import build_context
+    from driftgate.settings import get_settings
+    from driftgate.tasks.validate import validate_batch_task
+    from tests.integration.test_validation import DATASET, clean_batch, store
+
+    monkeypatch.setenv("DRIFTGATE_DATASET", DATASET)
+    get_settings.cache_clear()
+    ctx = build_context(get_settings())
+    store(ctx, 3, clean_batch(3).drop(columns=["num_2"]))
+    assert not validate_batch_task(ctx.lake, ctx.spec, 3, ctx.suite_file).success
+    assert not validate_batch_task(ctx.lake, ctx.spec, 3, ctx.suite_file).success  # the recorded verdict: no event
+    wait_for("quarantined event", events_named(f"driftgate.dataset.{DATASET}", since, {events.QUARANTINED}))
+    time.sleep(2)
+    got = [e for e in read_events(f"driftgate.dataset.{DATASET}", since) if e["event"] == events.QUARANTINED]
+    assert len(got) == 1
+    payload = got[0]["payload"]
+    assert payload["batch"] == 3
+    assert 1 <= payload["failed"] <= payload["evaluated"]  # a missing column fails its checks too
+    assert "expect_table_columns_to_match_set" in payload["reason"]
+    assert payload["report"].endswith(f"quarantine/{DATASET}/batch=3")
+    assert payload["rows"] == ctx.lake.manifest(DATASET, 3).rows
