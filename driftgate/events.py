@@ -8,14 +8,17 @@ flow, deployment and tags of the run itself. The payload holds the numbers a per
 line, the metric, its interval, the drift share, the rows.
 
 An event is a notice, never a step: :func:`emit` logs a warning when one cannot be sent and returns
-False; it never raises into a flow. The builders below are the only names the flows call, so each
-event's shape lives here once (``docs/alerts.md`` lists them).
+False; it never raises into a flow. Nothing is sent inside a ``backtest`` flow run (a replay in
+temporary homes) or a :func:`muted` block. The builders below are the only names the flows call, so
+each event's shape lives here once (``docs/alerts.md`` lists them).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,30 @@ EVENTS = (INGESTED, QUARANTINED, DRIFT_DETECTED, TRAINED, PROMOTED, REFUSED, ROL
 
 Resource = dict[str, str]
 REASON_CHARS = 2000  # a reason line is for a person; the whole account lives in the reports
+# a replay's decisions are not the system's: `driftgate backtest` runs the loop's stages in temporary
+# homes, and its quarantines and promotions must not notify anyone or start runs
+REPLAY_FLOWS = frozenset({"backtest"})
+_MUTED: ContextVar[bool] = ContextVar("driftgate_events_muted", default=False)
+
+
+@contextmanager
+def muted() -> Iterator[None]:
+    """Send no event inside this block (a replay, a dry run); :func:`emit` returns False there."""
+    token = _MUTED.set(True)
+    try:
+        yield
+    finally:
+        _MUTED.reset(token)
+
+
+def silenced() -> bool:
+    """Inside :func:`muted`, or inside a flow run of a replay (:data:`REPLAY_FLOWS`)."""
+    if _MUTED.get():
+        return True
+    from prefect.context import FlowRunContext
+
+    run = FlowRunContext.get()
+    return run is not None and run.flow is not None and run.flow.name in REPLAY_FLOWS
 
 
 def dataset_resource(dataset: str) -> Resource:
@@ -96,6 +123,9 @@ def emit(
         payload: the numbers behind it (JSON-serialisable).
     """
     try:
+        if silenced():
+            log.debug("event %s about %s not sent: a replay", event, resource["prefect.resource.id"])
+            return False
         from prefect.events import emit_event
 
         sent = emit_event(event, resource=resource, related=[*related, *flow_run_related()], payload=payload or {})

@@ -401,3 +401,83 @@ def test_a_quarantined_batch_is_announced_once_with_the_failed_expectation(
     assert "expect_table_columns_to_match_set" in payload["reason"]
     assert payload["report"].endswith(f"quarantine/{DATASET}/batch=3")
     assert payload["rows"] == ctx.lake.manifest(DATASET, 3).rows
+
+
+def test_a_backtest_replay_sends_no_event(prefect_harness: None, dataset: str, since: datetime) -> None:
+    """A replay's quarantines and promotions are not the system's: nobody is notified, nothing runs."""
+    from prefect import flow
+
+    @flow(name="backtest")
+    def replay() -> bool:
+        return events.batch_quarantined(dataset, 7, rows=1, failures=["x"], evaluated=1)
+
+    @flow(name="driftgate-event-probe")
+    def real() -> bool:
+        return events.batch_quarantined(dataset, 8, rows=1, failures=["x"], evaluated=1)
+
+    assert replay() is False
+    assert real() is True
+    (event,) = wait_for(
+        "the real flow's event", events_named(f"driftgate.dataset.{dataset}", since, {events.QUARANTINED})
+    )
+    assert event["payload"]["batch"] == 8
+
+
+def test_the_loop_s_results_become_its_events(prefect_harness: None, tmp_path: Path, since: datetime) -> None:
+    """flows/_announce.py reads the stages' typed results into drift, trained, promoted and refused events."""
+    from driftgate.context import Context
+    from driftgate.flows._announce import announce_drift, announce_trained, announce_verdict
+    from driftgate.lake import Lake
+    from driftgate.outcome import BatchOutcome
+    from driftgate.settings import Settings
+    from driftgate.spec import load_spec
+    from driftgate.tasks.drift import DriftReport, Trigger
+    from driftgate.tasks.evaluate import Outcome
+    from driftgate.tasks.gate import GateResult
+    from driftgate.tasks.loop import Window
+    from driftgate.tasks.train import TrainedVersion
+
+    spec = load_spec("synthetic-regression", ROOT / "datasets")
+    model = f"m-{uuid.uuid4().hex[:8]}"
+    ctx = Context(Settings(home=tmp_path, model_name=model), spec, Lake((tmp_path / "lake").as_uri()))
+    report = DriftReport(spec.name, 5, 400, 100, [], None, {}, 0.2)
+    outcome = BatchOutcome(batch=5, rows=100, valid=True, trigger="drift", reasons=["2 of 5 features drifted"])
+    assert announce_drift(ctx, outcome, report, champion="2")
+    assert not announce_drift(ctx, BatchOutcome(batch=6, rows=100, valid=True, trigger="growth"), report, champion="2")
+    new = TrainedVersion(model, "3", "run-3", "hgb", {}, {"test_rmse": 1.5})
+    assert announce_trained(ctx, new, outcome, window=Window([4, 5], 200), trigger=Trigger.DRIFT)
+
+    def verdict(outcome: Outcome, challenger: str) -> GateResult:
+        return GateResult(
+            metric="rmse",
+            maximize=False,
+            outcome=outcome,
+            reason=f"challenger {outcome}",
+            challenger_score=1.5,
+            champion_score=1.7,
+            difference=-0.2,
+            ci_low=-0.3,
+            ci_high=-0.1,
+            confidence=0.95,
+            margin=0.0,
+            test="paired bootstrap",
+            rows=300,
+            batches=[5],
+            challenger=challenger,
+            champion="2",
+        )
+
+    assert announce_verdict(ctx, verdict(Outcome.PROMOTED, "3"))
+    assert announce_verdict(ctx, verdict(Outcome.INCONCLUSIVE, "4"))
+    got = wait_for(
+        "the loop's model events",
+        events_named(f"driftgate.model.{model}", since, {events.TRAINED, events.PROMOTED, events.REFUSED}),
+    )
+    by_name = {e["event"]: e["payload"] for e in got}
+    assert by_name[events.TRAINED]["window"] == [4, 5]
+    assert (by_name[events.PROMOTED]["version"], by_name[events.PROMOTED]["champion"]) == ("3", "2")
+    assert by_name[events.PROMOTED]["interval"] == [-0.3, -0.1]
+    assert (by_name[events.REFUSED]["version"], by_name[events.REFUSED]["outcome"]) == ("4", "inconclusive")
+    seen = wait_for("drift event", events_named(f"driftgate.dataset.{spec.name}", since, {events.DRIFT_DETECTED}))
+    drift = [e for e in seen if e["event"] == events.DRIFT_DETECTED]
+    assert [(e["payload"]["batch"], e["payload"]["champion"]) for e in drift] == [(5, "2")]

@@ -54,3 +54,15 @@ def test_resources_and_reasons_have_their_shape() -> None:
     assert events.flow_run_related() == []  # outside a flow run: no run to name
     assert len(events._reason(["x" * 3000])) == events.REASON_CHARS
     assert events._rounded(float("nan")) is None
+
+
+def test_nothing_is_sent_inside_a_muted_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    import prefect.events
+
+    def must_not_send(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("sent while muted")
+
+    monkeypatch.setattr(prefect.events, "emit_event", must_not_send)
+    with events.muted():
+        assert events.model_promoted("m", "2", dataset="d", previous="1", reason="replay") is False
+    assert not events.silenced()
