@@ -481,3 +481,50 @@ def test_the_loop_s_results_become_its_events(prefect_harness: None, tmp_path: P
     seen = wait_for("drift event", events_named(f"driftgate.dataset.{spec.name}", since, {events.DRIFT_DETECTED}))
     drift = [e for e in seen if e["event"] == events.DRIFT_DETECTED]
     assert [(e["payload"]["batch"], e["payload"]["champion"]) for e in drift] == [(5, "2")]
+
+
+def test_the_monitor_announces_live_drift_and_a_degraded_champion(
+    prefect_harness: None, tmp_path: Path, since: datetime
+) -> None:
+    from driftgate.context import Context
+    from driftgate.lake import Lake
+    from driftgate.settings import Settings
+    from driftgate.spec import load_spec
+    from driftgate.tasks.drift import DriftReport, RetrainDecision
+    from driftgate.tasks.evaluate import Realized, RealizedDecision
+    from driftgate.tasks.monitor._announce import announce_degraded, announce_live_drift
+    from driftgate.tasks.monitor._monitor import LiveDrift, Performance
+
+    spec = load_spec("synthetic-classification", ROOT / "datasets")
+    model = f"m-{uuid.uuid4().hex[:8]}"
+    ctx = Context(Settings(home=tmp_path, model_name=model), spec, Lake((tmp_path / "lake").as_uri()))
+    drifted = LiveDrift(
+        rows=[],
+        checked=True,
+        report=DriftReport(spec.name, 0, 1000, 600, [], None, {}, 0.2),
+        decision=RetrainDecision(True, ["live inputs drifted"]),
+    )
+    announce_live_drift(ctx, drifted, "4")
+    announce_live_drift(ctx, LiveDrift(rows=[], checked=True), "4")  # no retrain asked: no event
+    fell = Realized("4", "champion", "roc_auc", 250, 0.71, 0.66, 0.75)
+    perf = Performance(
+        metric="roc_auc",
+        champion="4",
+        test_score=0.9,
+        realized=[fell],
+        decision=RealizedDecision(True, ["realized roc_auc 0.71 is worse than its test score 0.9"]),
+    )
+    announce_degraded(ctx, perf, min_labels=200)
+    (degraded,) = wait_for("degraded event", events_named(f"driftgate.model.{model}", since, {events.DEGRADED}))
+    p = degraded["payload"]
+    assert (p["version"], p["kind"], p["value"], p["interval"], p["held_out"], p["rows"]) == (
+        "4",
+        "realized",
+        0.71,
+        [0.66, 0.75],
+        0.9,
+        250,
+    )
+    seen = wait_for("live drift event", events_named(f"driftgate.dataset.{spec.name}", since, {events.DRIFT_DETECTED}))
+    live = [e["payload"] for e in seen if e["event"] == events.DRIFT_DETECTED]
+    assert [(x["source"], x["batch"], x["rows"], x["champion"]) for x in live] == [("live", None, 600, "4")]
