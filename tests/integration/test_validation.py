@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -116,9 +118,12 @@ def test_a_clean_batch_passes_and_is_accepted(prefect_harness: None, ctx) -> Non
 
 def test_the_flow_goes_on_after_bad_batches_and_never_trains_on_them(prefect_harness: None, ctx) -> None:  # type: ignore[no-untyped-def]
 
+    from driftgate.events import QUARANTINED
     from driftgate.flows.training import continuous_training
     from driftgate.registry import champion_version, lineage
+    from tests.integration.test_events import events_named, read_events, wait_for
 
+    since = datetime.now(UTC) - timedelta(seconds=5)
     store(ctx, 1, clean_batch(1))
     for number, case in enumerate(["wrong type", "unseen category", "duplicated rows"], start=2):
         store(ctx, number, BAD[case][0](clean_batch(number)))
@@ -130,3 +135,9 @@ def test_the_flow_goes_on_after_bad_batches_and_never_trains_on_them(prefect_har
     for mv in client.search_model_versions(f"name = '{ctx.model_name}'"):
         assert {b.number for b in lineage(client, mv)} <= {1, 5}
     assert champion_version(client, ctx.model_name) is not None
+    # each quarantine is one driftgate.batch.quarantined event on the Prefect server (docs/alerts.md)
+    resource = f"driftgate.dataset.{DATASET}"
+    wait_for("quarantined events", events_named(resource, since, {QUARANTINED}))
+    time.sleep(2)  # the flow's last events arrive a moment after it ends
+    sent = [e["payload"]["batch"] for e in read_events(resource, since) if e["event"] == QUARANTINED]
+    assert sorted(sent) == [2, 3, 4]
