@@ -342,9 +342,11 @@ def test_an_unreachable_prefect_server_is_one_line_and_exit_1(tmp_path: Path) ->
     assert len(out.stderr.strip().splitlines()) == 1
 
 
-def test_ingest_batches_announces_each_stored_batch_once(
+def test_ingest_batches_announces_each_stored_batch_once_and_whether_it_ran_alone(
     prefect_harness: None, driftgate_env: Path, monkeypatch: pytest.MonkeyPatch, since: datetime
 ) -> None:
+    from prefect import flow
+
     from driftgate.context import build_context
     from driftgate.flows.ingest import ingest_batches
     from driftgate.local.data_api import create_data_api
@@ -360,20 +362,27 @@ def test_ingest_batches_announces_each_stored_batch_once(
         monkeypatch.setenv("DRIFTGATE_DATA_API_URL", server.url)
         get_settings.cache_clear()
         assert ingest_batches(max_batches=2) == [1, 2]
+
+        @flow(name="driftgate-event-parent")
+        def parent() -> list[int]:  # as continuous-training runs it: ingest first, train in the same run
+            return ingest_batches(max_batches=1)
+
+        assert parent() == [3]
     lake = build_context(get_settings()).lake
 
-    def two() -> list[dict[str, Any]]:
+    def three() -> list[dict[str, Any]]:
         got = [e for e in read_events(f"driftgate.dataset.{name}", since) if e["event"] == events.INGESTED]
-        return got if len(got) >= 2 else []
+        return got if len(got) >= 3 else []
 
-    got = wait_for("two ingested events", two)
+    got = wait_for("three ingested events", three)
     time.sleep(2)  # time for a duplicate to arrive
     got = [e for e in read_events(f"driftgate.dataset.{name}", since) if e["event"] == events.INGESTED]
-    stored = [lake.manifest(name, n) for n in (1, 2)]
+    stored = [lake.manifest(name, n) for n in (1, 2, 3)]
     assert sorted((e["payload"]["batch"], e["payload"]["rows"], e["payload"]["content_hash"]) for e in got) == [
         (m.number, m.rows, m.sha256) for m in stored if m is not None
     ]
-    assert {e["resource"]["driftgate.ingest.subflow"] for e in got} == {"false"}  # a run of its own
+    subflow = {e["payload"]["batch"]: e["resource"]["driftgate.ingest.subflow"] for e in got}
+    assert subflow == {1: "false", 2: "false", 3: "true"}  # only a run of its own starts training
     assert all(any(r["prefect.resource.role"] == "flow-run" for r in e["related"]) for e in got)
 
 
