@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")  # tasks called outside a flow in tests
 ROOT = Path(__file__).resolve().parents[1]
-__all__ = ["ROOT", "ServerThread", "free_port", "s3_bucket"]
+__all__ = ["ROOT", "Ran", "ServerThread", "free_port", "s3_bucket"]
 
 # Tiers (docs/development.md#test-tiers): a test is `slow` by what it starts. A test using one of these
 # fixtures gets its marker: the Prefect test server, PostgreSQL, a whole stack, a loop in Chromium, a Dask cluster.
@@ -138,3 +141,61 @@ def stop(process: subprocess.Popen[bytes], grace: float = 20) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@dataclass
+class Ran:
+    """What a command printed and its exit code (the fields of ``subprocess.CompletedProcess`` tests read)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+CLEAN_PREFIXES = ("DRIFTGATE_", "PREFECT_", "MLFLOW_")
+CLI_LOGGERS = ("", "httpx", "urllib3", "alembic", "botocore", "great_expectations", "py.warnings")
+
+
+@pytest.fixture
+def cli_in_process(capsys: pytest.CaptureFixture[str]) -> Callable[..., Ran]:
+    """``driftgate ARGS`` through the entry point's own ``main()``, in this process: for the commands
+    whose parsing and messages are tested, without a new interpreter's seconds of imports. A test that
+    proves the installed entry point (or what a fresh process imports) runs the subprocess instead.
+
+    Each call sees only the ``env`` given (no ``DRIFTGATE_``/``PREFECT_``/``MLFLOW_`` variables of this
+    process), runs in ``cwd``, and leaves the environment, the working folder, the cached settings
+    and the logging setup as it found them (``main()`` sets environment defaults and logging up).
+    """
+    from driftgate.cli import main
+    from driftgate.settings import get_settings
+
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Ran:
+        saved_env, saved_cwd, saved_argv = dict(os.environ), Path.cwd(), sys.argv
+        levels = {name: logging.getLogger(name).level for name in CLI_LOGGERS}
+        capsys.readouterr()  # what came before is not this command's
+        for key in [k for k in os.environ if k.startswith(CLEAN_PREFIXES)]:
+            del os.environ[key]
+        os.environ.update(env or {})
+        get_settings.cache_clear()
+        code: int | str | None = 0
+        try:
+            if cwd is not None:
+                os.chdir(cwd)
+            sys.argv = ["driftgate", *args]
+            try:
+                main()
+            except SystemExit as exc:
+                code = exc.code
+        finally:
+            sys.argv = saved_argv
+            os.chdir(saved_cwd)
+            os.environ.clear()
+            os.environ.update(saved_env)
+            get_settings.cache_clear()
+            logging.captureWarnings(False)
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)
+        out = capsys.readouterr()
+        return Ran(code if isinstance(code, int) else 0 if code is None else 1, out.out, out.err)
+
+    return run

@@ -99,6 +99,7 @@ def test_drift_growth_keeps_learning_on_a_stationary_replay(
     assert low > 0, d  # better than the first champion, with the gate's confidence
 
 
+@pytest.mark.slow  # the installed command replays six batches, Prefect's ephemeral server and all
 @pytest.mark.timeout(3000)
 def test_backtest_command_from_an_empty_folder_compares_policies(tmp_path: Path) -> None:
     work = tmp_path / "work"

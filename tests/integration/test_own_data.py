@@ -77,6 +77,7 @@ def background() -> Iterator[list[subprocess.Popen[bytes]]]:
         stop(p)
 
 
+@pytest.mark.slow  # the README's commands as processes: init, run, serve, curl
 def test_readme_own_data_block_from_a_dirty_csv_to_a_served_champion(
     tmp_path: Path, background: list[subprocess.Popen[bytes]]
 ) -> None:

@@ -1,4 +1,5 @@
-"""The driftgate command line, through its installed entry point."""
+"""The driftgate command line: the installed entry point in a subprocess where that is what is
+tested (help, version, a flow command's error), its ``main()`` in this process for the messages."""
 
 from __future__ import annotations
 
@@ -6,11 +7,16 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from driftgate import __version__
 from driftgate.outcome import BatchOutcome, format_table, quarantined
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, Ran, free_port
+
+CLI = Callable[..., Ran]
 
 COMMANDS = [
     "data-api",
@@ -48,17 +54,23 @@ def test_help_lists_every_command_and_version_prints_it() -> None:
     assert version.stdout.strip() == f"driftgate {__version__}"
 
 
-def test_an_unknown_dataset_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
-    out = driftgate("status", "--dataset", "no-such-data", env={"DRIFTGATE_HOME": str(tmp_path)})
+def test_an_unknown_dataset_is_one_clear_line_and_exit_1(tmp_path: Path, cli_in_process: CLI) -> None:
+    out = cli_in_process("status", "--dataset", "no-such-data", env={"DRIFTGATE_HOME": str(tmp_path)}, cwd=ROOT)
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
     assert lines[-1].startswith("driftgate: error: no dataset spec at datasets/no-such-data.yaml")
     assert "Traceback" not in out.stderr
 
 
-def test_expectations_init_writes_a_suite_and_never_overwrites_an_edited_one(tmp_path: Path) -> None:
+def test_expectations_init_writes_a_suite_and_never_overwrites_an_edited_one(
+    tmp_path: Path, cli_in_process: CLI
+) -> None:
     env = {"DRIFTGATE_EXPECTATIONS_DIR": str(tmp_path), "DRIFTGATE_HOME": str(tmp_path / "home")}
-    first = driftgate("expectations", "init", "--dataset", "synthetic-regression", env=env)
+
+    def expectations_init(*options: str) -> Ran:
+        return cli_in_process("expectations", "init", "--dataset", "synthetic-regression", *options, env=env, cwd=ROOT)
+
+    first = expectations_init()
     assert first.returncode == 0, first.stderr
     path = tmp_path / "synthetic-regression.json"
     suite = json.loads(path.read_text())
@@ -69,24 +81,26 @@ def test_expectations_init_writes_a_suite_and_never_overwrites_an_edited_one(tmp
         "expect_column_values_to_be_in_set",
         "expect_table_row_count_to_be_between",
     } <= kinds
-    assert driftgate("expectations", "init", "--dataset", "synthetic-regression", env=env).returncode == 0
+    assert expectations_init().returncode == 0
     suite["expectations"].pop()
     path.write_text(json.dumps(suite))
-    refused = driftgate("expectations", "init", "--dataset", "synthetic-regression", env=env)
+    refused = expectations_init()
     assert refused.returncode == 1
     assert "has been edited" in refused.stderr
     assert json.loads(path.read_text()) == suite
-    assert driftgate("expectations", "init", "--dataset", "synthetic-regression", "--force", env=env).returncode == 0
+    assert expectations_init("--force").returncode == 0
     assert len(json.loads(path.read_text())["expectations"]) == len(suite["expectations"]) + 1
 
 
-def test_rollback_without_history_fails_cleanly(tmp_path: Path) -> None:
-    out = driftgate("rollback", "--dataset", "synthetic-regression", env={"DRIFTGATE_HOME": str(tmp_path)})
+def test_rollback_without_history_fails_cleanly(tmp_path: Path, cli_in_process: CLI) -> None:
+    home = {"DRIFTGATE_HOME": str(tmp_path)}
+    out = cli_in_process("rollback", "--dataset", "synthetic-regression", env=home, cwd=ROOT)
     assert out.returncode == 1
     assert "driftgate: error:" in out.stderr
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow  # the installed command starts Prefect's ephemeral server
 def test_a_failing_flow_command_prints_one_error_line_and_no_traceback(tmp_path: Path) -> None:
     """Prefect's own lines about the failed run (``Encountered exception``, ``Finished in state Failed``)
     are not repeated before driftgate's one line: the user reads the error once (``-v`` shows Prefect's)."""

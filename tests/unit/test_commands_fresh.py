@@ -1,7 +1,10 @@
 """Every user-facing command works from an empty folder and a DRIFTGATE_HOME that does not exist yet.
 
-Each command runs as a subprocess of the installed entry point, the way a new user types it. A
-command either succeeds or prints one line ``driftgate: error: ...`` and exits non-zero (Prefect
+The commands that start things (help and version, the flow commands that start Prefect) run as a
+subprocess of the installed entry point, the way a new user types it; the ones whose parsing and
+messages are tested run the entry point's ``main()`` in this process, in the same empty folder with
+the same variables (``cli_in_process``). A command either succeeds or prints one line
+``driftgate: error: ...`` and exits non-zero (Prefect
 may still log that it stops its temporary server after it); no output ever holds a traceback.
 (A fresh home used to crash Prefect's ephemeral server with a 700-line traceback.)
 """
@@ -11,11 +14,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, Ran, free_port
 
 EXE = Path(sys.executable).parent / "driftgate"
 CSV = "id, size, colour, label\n" + "".join(
@@ -44,7 +48,21 @@ def run(fresh: tuple[Path, dict[str, str]], *args: str, **env: str) -> subproces
     return out
 
 
-def assert_one_error_line(out: subprocess.CompletedProcess[str], says: str) -> None:
+@pytest.fixture
+def here(fresh: tuple[Path, dict[str, str]], cli_in_process: Callable[..., Ran]) -> Callable[..., Ran]:
+    """``driftgate ARGS`` in this process, in the fresh folder with the fresh home (``run``'s variables)."""
+    work, base = fresh
+    ours = {k: v for k, v in base.items() if k.startswith("DRIFTGATE_")}
+
+    def command(*args: str, **env: str) -> Ran:
+        out = cli_in_process(*args, env={**ours, **env}, cwd=work)
+        assert "Traceback" not in out.stdout + out.stderr, f"driftgate {' '.join(args)}:\n{out.stderr[-3000:]}"
+        return out
+
+    return command
+
+
+def assert_one_error_line(out: subprocess.CompletedProcess[str] | Ran, says: str) -> None:
     assert out.returncode != 0
     errors = [line for line in (out.stdout + out.stderr).splitlines() if line.startswith("driftgate: error:")]
     assert len(errors) == 1, out.stderr[-2000:]
@@ -63,18 +81,20 @@ def test_help_and_version(fresh: tuple[Path, dict[str, str]]) -> None:
     assert run(fresh, "--version").stdout.startswith("driftgate ")
 
 
-def test_init_then_expectations_init_in_an_empty_folder(fresh: tuple[Path, dict[str, str]]) -> None:
+def test_init_then_expectations_init_in_an_empty_folder(
+    fresh: tuple[Path, dict[str, str]], here: Callable[..., Ran]
+) -> None:
     work, _ = fresh
     (work / "shop.csv").write_text(CSV)
-    out = run(fresh, "init", "shop.csv", "--target", "label", "--id", "id")
+    out = here("init", "shop.csv", "--target", "label", "--id", "id")
     assert out.returncode == 0, out.stderr
     assert (work / "datasets" / "shop.yaml").is_file()
     assert (work / "expectations" / "shop.json").is_file()
-    assert run(fresh, "expectations", "init", "--dataset", "shop").returncode == 0
-    assert_one_error_line(run(fresh, "init", "shop.csv", "--target", "label"), "exists; use --force")
-    assert_one_error_line(run(fresh, "init", "shop.csv", "--target", "nope", "--force"), "target column 'nope'")
+    assert here("expectations", "init", "--dataset", "shop").returncode == 0
+    assert_one_error_line(here("init", "shop.csv", "--target", "label"), "exists; use --force")
+    assert_one_error_line(here("init", "shop.csv", "--target", "nope", "--force"), "target column 'nope'")
     (work / "empty.csv").write_text("")
-    assert_one_error_line(run(fresh, "init", "empty.csv", "--target", "x"), "the file is empty")
+    assert_one_error_line(here("init", "empty.csv", "--target", "x"), "the file is empty")
 
 
 @pytest.mark.parametrize(
@@ -85,18 +105,19 @@ def test_init_then_expectations_init_in_an_empty_folder(fresh: tuple[Path, dict[
         (("init", "missing.csv", "--target", "y"), "missing.csv does not exist"),
     ],
 )
-def test_bad_input_is_one_line(fresh: tuple[Path, dict[str, str]], args: tuple[str, ...], says: str) -> None:
-    assert_one_error_line(run(fresh, *args), says)
+def test_bad_input_is_one_line(here: Callable[..., Ran], args: tuple[str, ...], says: str) -> None:
+    assert_one_error_line(here(*args), says)
 
 
-def test_registry_commands_without_a_model(fresh: tuple[Path, dict[str, str]]) -> None:
-    status = run(fresh, "status", "--dataset", "synthetic-regression", **REPO_SPECS)
+def test_registry_commands_without_a_model(here: Callable[..., Ran]) -> None:
+    status = here("status", "--dataset", "synthetic-regression", **REPO_SPECS)
     assert status.returncode == 0, status.stderr
     assert "champion none" in status.stdout
-    assert_one_error_line(run(fresh, "promote", "1", "--dataset", "synthetic-regression", **REPO_SPECS), "")
-    assert_one_error_line(run(fresh, "rollback", "--dataset", "synthetic-regression", **REPO_SPECS), "")
+    assert_one_error_line(here("promote", "1", "--dataset", "synthetic-regression", **REPO_SPECS), "")
+    assert_one_error_line(here("rollback", "--dataset", "synthetic-regression", **REPO_SPECS), "")
 
 
+@pytest.mark.slow  # the installed command starts Prefect's ephemeral server in a fresh home
 def test_flow_commands_start_prefect_in_a_fresh_home(fresh: tuple[Path, dict[str, str]]) -> None:
     done = run(fresh, "run", "--dataset", "synthetic-regression", "--no-ingest", **REPO_SPECS)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -106,8 +127,8 @@ def test_flow_commands_start_prefect_in_a_fresh_home(fresh: tuple[Path, dict[str
     assert_one_error_line(no_model, "has no champion")
 
 
-def test_a_bad_setting_is_one_line_naming_it(fresh: tuple[Path, dict[str, str]]) -> None:
-    out = run(fresh, "monitor", DRIFTGATE_MONITOR_PROMOTE_SHADOW="maybe")
+def test_a_bad_setting_is_one_line_naming_it(here: Callable[..., Ran]) -> None:
+    out = here("monitor", DRIFTGATE_MONITOR_PROMOTE_SHADOW="maybe")
     assert_one_error_line(out, "invalid setting DRIFTGATE_MONITOR_PROMOTE_SHADOW: Input should be a valid boolean")
-    out = run(fresh, "status", DRIFTGATE_GATE_BOOTSTRAP="7")
+    out = here("status", DRIFTGATE_GATE_BOOTSTRAP="7")
     assert_one_error_line(out, "invalid setting DRIFTGATE_GATE_BOOTSTRAP: Input should be greater than or equal to 100")
