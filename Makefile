@@ -7,7 +7,7 @@ export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 
-.PHONY: postgres env demo up test lint browser audit promtool
+.PHONY: postgres env demo up test test-fast lint browser audit promtool
 
 $(UV):
 	python3 -m pip install --user --quiet uv
@@ -21,8 +21,16 @@ demo: env
 up: env
 	$(UV) run --frozen driftgate up
 
+# Tiers (docs/development.md#test-tiers). `make test`: every test, on JOBS xdist workers (tests that share a
+# module's server stay on one: --dist loadgroup); JOBS=0 runs them in this process, one after another.
+JOBS ?= 2
 test: env browser postgres promtool
-	$(UV) run --frozen pytest
+	$(UV) run --frozen pytest -n $(JOBS) --dist loadgroup --durations=25
+
+# The fast tier: unit, contract, hostile-request and quick command tests, the service in-process; nothing
+# that starts the Prefect test server, a training flow, Dask, PostgreSQL, Chromium or a stack (-m "not slow")
+test-fast: env
+	$(UV) run --frozen pytest -m "not slow" -n $(JOBS) --durations=25
 
 # Debian's Chromium for the browser tests (tests/browser): from the distribution's packages, never a download by Playwright
 browser:
