@@ -537,3 +537,34 @@ def test_the_monitor_announces_live_drift_and_a_degraded_champion(
     seen = wait_for("live drift event", events_named(f"driftgate.dataset.{spec.name}", since, {events.DRIFT_DETECTED}))
     live = [e["payload"] for e in seen if e["event"] == events.DRIFT_DETECTED]
     assert [(x["source"], x["batch"], x["rows"], x["champion"]) for x in live] == [("live", None, 600, "4")]
+
+
+def test_a_rollback_by_hand_on_a_running_server_is_an_event(
+    prefect_harness: None, driftgate_env: Path, since: datetime
+) -> None:
+    from driftgate.local.quick_model import register_quick_model
+    from driftgate.registry import promote
+    from driftgate.settings import get_settings
+    from driftgate.spec import load_spec
+    from driftgate.tracking import configure_mlflow
+    from tests.models import training_rows
+
+    spec = load_spec("synthetic-classification", ROOT / "datasets")
+    name = spec.model_name
+    client = configure_mlflow(get_settings())
+    v1, v2 = (
+        register_quick_model(spec, name, training_rows(spec, seed=6, n=600), seed=s, max_iter=5)[0] for s in (1, 2)
+    )
+    promote(client, name, v1, spec)
+    promote(client, name, v2, spec)
+    env = {k: v for k, v in os.environ.items() if k.startswith("DRIFTGATE_")} | {"PREFECT_API_URL": api_url()}
+    out = driftgate("rollback", "--dataset", spec.name, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"champion of {name} rolled back to version {v1} (by hand: the gate was not asked)"
+    (event,) = [
+        e
+        for e in wait_for("rolled-back event", events_named(f"driftgate.model.{name}", since, {events.ROLLED_BACK}))
+        if e["event"] == events.ROLLED_BACK
+    ]
+    payload = event["payload"]
+    assert (payload["version"], payload["previous"], payload["reason"]) == (v1, v2, "by hand: driftgate rollback")
