@@ -29,7 +29,7 @@ test: env browser postgres promtool
 
 # The fast tier: unit, contract, hostile-request and quick command tests, the service in-process; nothing
 # that starts the Prefect test server, a training flow, Dask, PostgreSQL, Chromium or a stack (-m "not slow")
-test-fast: env
+test-fast: env promtool
 	$(UV) run --frozen pytest -m "not slow" -n $(JOBS) --durations=25
 
 # Debian's Chromium for the browser tests (tests/browser): from the distribution's packages, never a download by Playwright

@@ -334,6 +334,7 @@ def test_the_commands_apply_and_list_on_the_configured_server(prefect_harness: N
                     client.delete_automation(a.id)
 
 
+@pytest.mark.slow  # the CLI in a subprocess
 def test_an_unreachable_prefect_server_is_one_line_and_exit_1(tmp_path: Path) -> None:
     env = {"PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api", "DRIFTGATE_HOME": str(tmp_path / "home")}
     out = driftgate("automations", "apply", env=env)
