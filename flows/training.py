@@ -17,6 +17,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from driftgate.context import Context, build_context
+from driftgate.flows._announce import announce_drift, announce_trained, announce_verdict
 from driftgate.flows._cluster import reference_cap, train_and_gate_on_cluster, uses_cluster, validation_cluster
 from driftgate.flows.ingest import ingest_batches
 from driftgate.frames import SPLIT_COLUMN
@@ -128,6 +129,7 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
         ),
     )
     if decision.retrain:
+        announce_drift(ctx, outcome, report, champion=champ.number if champ else None)
         retrain_batch(ctx, client, experiment, outcome, trained)
     return record_outcome_task(lake, spec.name, outcome)
 
@@ -158,6 +160,8 @@ def retrain_batch(
         new, result = train_and_gate_on_cluster(
             ctx, client, experiment, outcome, window=window, trigger=trigger, question=question, policy=s.gate_policy()
         )
+        announce_trained(ctx, new, outcome, window=window, trigger=trigger)
+        announce_verdict(ctx, result)
         outcome.add_retrain(new.version, new.run_id, result)
         outcome.window, outcome.window_rows = window.batches, window.rows
         outcome.train_seconds = round(time.perf_counter() - started, 2)
@@ -172,7 +176,12 @@ def retrain_batch(
     outcome.window, outcome.window_rows = window.batches, window.rows
     if history is not None:
         # judged on the same rows
-        whole = replace(load_window(ctx.lake, spec, history.batches), test=data.test, newest_test=data.newest_test)
+        whole = replace(
+            load_window(ctx.lake, spec, history.batches),
+            test=data.test,
+            newest_test=data.newest_test,
+            newest_validation=data.newest_validation,
+        )
         other, verdict = challenger(data=whole, window=history, judged_on=window.batches)
         outcome.add_history(other.version, verdict, history.rows)
     outcome.train_seconds = round(time.perf_counter() - started, 2)
@@ -214,9 +223,10 @@ def train_and_gate(
     }
     for key, value in tags.items():  # after the run: train_task tags the reasons as its trigger
         client.set_tag(new.run_id, key, value)
+    announce_trained(ctx, new, outcome, window=window, trigger=trigger)
     links = run_links(s.resolved_tracking_uri(), s.service_url(), experiment, new.run_id, new.version)
-    # the gate judges only test rows (fixed per batch at ingest) with the fit that never trained on them;
-    # with a time order, only the newest batch's (its latest rows: later than every training row)
+    # the gate judges only held-out rows (fixed per batch at ingest) with the fit that never trained on them;
+    # with a time order, only the newest batch's test rows (later than every training row)
     result = gate_task(
         client,
         spec,
@@ -230,6 +240,7 @@ def train_and_gate(
         batches=judged_on,
         question=question,
     )
+    announce_verdict(ctx, result)
     explain_task(
         spec,
         new,

@@ -49,14 +49,22 @@ class TrainingData:
     batches: list[BatchRef] = field(default_factory=list)
     labelled: pd.DataFrame | None = None
     """Every labelled row of the window (all sides, in batch order): what a refit before serving learns from."""
+    newest_validation: pd.DataFrame | None = None
 
     def gate_rows(self, spec: DatasetSpec) -> pd.DataFrame:
-        """The rows the gate judges: the window's test rows; with a time order, the newest batch's (latest) ones.
+        """The rows the gate judges: the window's test rows; with a time order, the newest batch's.
 
-        Without a time order every batch's test rows are random and none trained a version; with one,
-        an older batch's test rows lie before newer training rows, and only the newest are out of time.
+        Without a time order every batch's test rows are random and none trained a version. With one,
+        an older batch's test rows lie before newer training rows: only the newest batch's test rows
+        (its latest, with its validation rows between them and the last training row) are out of time.
         """
         return self.newest_test if spec.time_ordered else self.test
+
+    def heldout(self, spec: DatasetSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The validation and test rows a version's metrics are measured on (the newest batch's with a time order)."""
+        if spec.time_ordered and self.newest_validation is not None:
+            return self.newest_validation, self.newest_test
+        return self.validation, self.test
 
 
 def load_window(lake: Lake, spec: DatasetSpec, numbers: list[int]) -> TrainingData:
@@ -75,6 +83,7 @@ def load_window(lake: Lake, spec: DatasetSpec, numbers: list[int]) -> TrainingDa
         newest_test=split_rows(frames[-1], "test"),
         batches=refs,
         labelled=rows.drop(columns=[SPLIT_COLUMN]),
+        newest_validation=split_rows(frames[-1], "validation"),
     )
     check_enough_rows(spec, data)
     return data
@@ -342,7 +351,8 @@ def train_and_register(
                 SEARCHED_ROWS_TAG: str(plan.searched_rows),
             }
         )
-        for split, frame in (("validation", data.validation), ("test", data.test)):
+        validation, test = data.heldout(spec)
+        for split, frame in (("validation", validation), ("test", test)):
             X, y = split_xy(frame, spec)
             metrics.update({f"{split}_{k}": v for k, v in evaluate(model, spec, X, y).items()})
         mlflow.log_params(
@@ -354,7 +364,7 @@ def train_and_register(
             }
         )
         mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # NaN-free
-        X_test, y_test = split_xy(data.test, spec)
+        X_test, y_test = split_xy(test, spec)
         mlflow.log_table(pd.DataFrame(slice_metrics(model, spec, X_test, y_test)), "slices/test_slices.json")
         mlflow.set_tags(
             {
@@ -400,7 +410,7 @@ def serving_fit(spec: DatasetSpec, data: TrainingData, cfg: SearchSettings, resu
     fit = (
         f"serves a refit of this configuration on all {len(data.labelled)} labelled rows of the window (the latest "
         f"included); its validation_*/test_* metrics and the gate belong to the fit on the {len(data.train)} "
-        f"training rows, scored on later rows it never saw"
+        f"training rows, scored on the newest batch's later rows it never saw"
     )
     mlflow.set_tag(FIT_TAG, fit)
     mlflow.log_params({"served_rows": len(data.labelled)})
