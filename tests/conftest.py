@@ -35,7 +35,7 @@ FIXTURE_MARKERS = {
 # Folders whose every test starts one kind of expensive thing.
 FOLDER_MARKERS = {"browser": "browser", "stack": "stack"}
 # Markers that say what a test starts; each implies `slow`.
-SLOW_KINDS = frozenset({"browser", "stack", "dask", "postgres"})
+SLOW_KINDS = frozenset({"browser", "stack", "dask", "postgres", "training"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -28,6 +28,8 @@ from tests.unit.test_encoding_by_cardinality import coded_table
 
 WARM = ("linear", {"C": 0.37, "class_weight": "balanced"})
 
+pytestmark = pytest.mark.training  # every test here runs a search or trains a window
+
 
 def test_with_no_budget_left_the_champions_parameters_are_the_one_candidate_and_are_refitted() -> None:
     spec, rows = coded_table(1200, seed=2)

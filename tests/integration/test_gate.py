@@ -31,6 +31,7 @@ def client(driftgate_env: Path) -> MlflowClient:
     return configure_mlflow(get_settings())
 
 
+@pytest.mark.training  # three models trained and gated
 def test_first_model_is_promoted_a_better_one_too_a_worse_one_is_registered_but_not(client: MlflowClient) -> None:
     name = SPEC.model_name
     held_out = training_rows(SPEC, seed=99, n=2000)
@@ -115,6 +116,7 @@ def test_first_model_is_promoted_a_better_one_too_a_worse_one_is_registered_but_
     assert str(champion_version(client, name).version) == v1
 
 
+@pytest.mark.training  # two models trained and gated with bootstrap intervals
 def test_a_5_percent_margin_holds_back_a_different_model_of_equal_quality(client: MlflowClient) -> None:
     name = SPEC.model_name
     held_out = training_rows(SPEC, seed=99, n=2000)

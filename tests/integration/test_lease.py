@@ -50,6 +50,7 @@ def grab_once(url: str, options: dict[str, Any], barrier: Any, out: Any) -> None
         out.put(("refused", str(exc)))
 
 
+@pytest.mark.slow  # two racing processes, on S3 too
 def test_two_processes_never_hold_the_lease_at_once(lake_target: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
     url, options = lake_target
     box = tmp_path / "box"
@@ -68,6 +69,7 @@ def test_two_processes_never_hold_the_lease_at_once(lake_target: tuple[str, dict
     assert current_lease(Lake(url, options), DATASET) is None  # all released
 
 
+@pytest.mark.slow  # two racing processes that train
 def test_of_two_runs_starting_together_one_trains_and_the_other_is_told_who(
     lake_target: tuple[str, dict[str, Any]],
 ) -> None:
@@ -124,6 +126,7 @@ set_champion(MlflowClient(tracking_uri=uri, registry_uri=uri), "m", version)
 """
 
 
+@pytest.mark.slow  # a second interpreter importing MLflow
 def test_champion_is_not_moved_when_another_process_moved_it_after_the_comparison(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)

@@ -217,6 +217,7 @@ def test_the_sqlite_writer_refuses_as_the_client_does_and_leaves_unknown_schemas
     assert champion_and_history(client, name) == (v2, [v1, v2])
 
 
+@pytest.mark.slow  # three fresh interpreters and four trained versions
 def test_promote_and_rollback_commands_import_no_mlflow(client: MlflowClient) -> None:
     from driftgate.local.quick_model import register_quick_model
 

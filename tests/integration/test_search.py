@@ -51,6 +51,7 @@ def test_search_on_a_local_dask_cluster_picks_the_same_winner_as_joblib(driftgat
     assert len(local.candidates) == len(FAMILIES) * 3  # every candidate of every family is reported once
 
 
+@pytest.mark.training  # a halving search over every family
 def test_halving_search_on_three_classes_scores_explains_and_warns_about_nothing() -> None:
     spec, rows = three_class_rows(3000, seed=1)
     train, test = rows.iloc[:2400], rows.iloc[2400:]
@@ -66,6 +67,7 @@ def test_halving_search_on_three_classes_scores_explains_and_warns_about_nothing
     assert ex.values.shape == (50, len(spec.features))
 
 
+@pytest.mark.training  # a random search over every family
 def test_the_original_random_search_stays_reachable_and_unknown_strategies_are_refused() -> None:
     train = training_rows(SPEC, seed=3, n=400)
     original = search(SPEC, train, SearchSettings(n_iter=2, cv_folds=2, n_jobs=1, strategy="random"))

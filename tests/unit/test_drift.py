@@ -35,6 +35,7 @@ def _alarm_rate(shift: Shift | None, pairs: int) -> float:
     return alarms / pairs
 
 
+@pytest.mark.slow  # hundreds of simulated drift checks
 def test_no_drift_false_alarm_rate_is_at_most_5_percent() -> None:
     assert _alarm_rate(None, 200) <= 0.05
 

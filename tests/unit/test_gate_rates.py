@@ -97,11 +97,13 @@ def promotion_rate(task: str, trials: int, better: float, rule: str = "gate") ->
     return promoted / trials
 
 
+@pytest.mark.slow  # hundreds of simulated gate decisions, each with its bootstrap
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_equal_models_are_promoted_in_at_most_5_percent_of_trials(task: str) -> None:
     assert promotion_rate(task, 200, better=0.0) <= 0.05
 
 
+@pytest.mark.slow  # hundreds of simulated gate decisions, each with its bootstrap
 @pytest.mark.parametrize(
     ("task", "better"),
     [("classification", 0.02), ("regression", 0.05)],
@@ -160,11 +162,13 @@ def test_the_default_noninferiority_margin_is_the_measured_one() -> None:
     assert NI_MARGIN == 0.01
 
 
+@pytest.mark.slow  # hundreds of simulated gate decisions, each with its bootstrap
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_a_challenger_worse_by_the_margin_is_promoted_in_at_most_5_percent_under_noninferiority(task: str) -> None:
     assert noninferiority_rate(task, 200, relative=-NI_MARGIN) <= 0.05
 
 
+@pytest.mark.slow  # hundreds of simulated gate decisions, each with its bootstrap
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_noninferiority_promotes_an_equal_challenger_more_often_than_superiority(task: str) -> None:
     """An inconclusive growth retrain would keep the less-informed champion: non-inferiority lets it through."""

@@ -60,6 +60,7 @@ def test_without_a_group_key_the_folds_are_the_plain_stratified_ones() -> None:
     assert shared > 0  # plain folds split patients: what the grouped ones exist to prevent
 
 
+@pytest.mark.training  # a whole search per strategy
 @pytest.mark.parametrize("strategy", ["halving", "family-halving", "random"])
 def test_every_search_strategy_trains_with_a_group_key(strategy: str) -> None:
     from driftgate.tasks.train import search
