@@ -100,12 +100,10 @@ def lake_target(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, di
     return f"s3://{bucket}/lake", s3_bucket(request.getfixturevalue("s3_server"), bucket)
 
 
-@pytest.fixture
-def driftgate_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Settings pointing every store at a temp folder (MLflow on SQLite there too)."""
+def point_at(monkeypatch: pytest.MonkeyPatch, home: Path) -> Path:
+    """Settings pointing every store at ``home`` (MLflow on SQLite there too), with small searches."""
     from driftgate.settings import get_settings
 
-    home = tmp_path / "home"
     monkeypatch.setenv("DRIFTGATE_HOME", str(home))
     monkeypatch.setenv("DRIFTGATE_DATASETS_DIR", str(ROOT / "datasets"))
     monkeypatch.setenv("DRIFTGATE_EXPECTATIONS_DIR", str(ROOT / "expectations"))
@@ -113,7 +111,15 @@ def driftgate_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.setenv("DRIFTGATE_SEARCH_ITER", "2")
     monkeypatch.setenv("DRIFTGATE_EXPLAIN_ROWS", "200")
     get_settings.cache_clear()
-    yield home
+    return home
+
+
+@pytest.fixture
+def driftgate_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Settings pointing every store at a temp folder (MLflow on SQLite there too)."""
+    from driftgate.settings import get_settings
+
+    yield point_at(monkeypatch, tmp_path / "home")
     get_settings.cache_clear()
 
 

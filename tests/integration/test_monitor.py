@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -20,23 +22,44 @@ from driftgate.sources import load_source
 from driftgate.spec import load_spec
 from driftgate.tasks.train import split_rows
 from driftgate.tracking import configure_mlflow
-from tests.conftest import ROOT
+from tests.conftest import ROOT, point_at
+from tests.homes import copy_state
 
 DATASET = "synthetic-regression"
 
 
-@pytest.fixture
-def trained(prefect_harness: None, driftgate_env: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def trained_state(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The training flow run once for this module over two batches: a folder whose ``home/`` each test copies."""
     from driftgate.flows.training import continuous_training
 
+    folder = tmp_path_factory.mktemp("monitor-trained")
+    with pytest.MonkeyPatch.context() as mp, _data_api(mp):
+        point_at(mp, folder / "home")
+        mp.chdir(folder)  # an experiment without an artifact location keeps its artifacts in ./mlruns: here
+        get_settings.cache_clear()
+        outcomes = continuous_training(max_batches=2)
+        assert [o.batch for o in outcomes] == [1, 2]
+    get_settings.cache_clear()
+    return folder
+
+
+@contextmanager
+def _data_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     spec = load_spec(DATASET, ROOT / "datasets")
     with ServerThread(create_data_api(load_source(spec), spec)) as api:
         monkeypatch.setenv("DRIFTGATE_DATA_API_URL", api.url)
         monkeypatch.setenv("DRIFTGATE_DATASET", DATASET)
         monkeypatch.setenv("DRIFTGATE_POLL_SECONDS", "0.3")
+        yield
+
+
+@pytest.fixture
+def trained(trained_state: Path, driftgate_env: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """This test's own copy of the trained home (lake, registry, artifacts), with the data API serving on."""
+    copy_state(trained_state, driftgate_env.parent)
+    with _data_api(monkeypatch):
         get_settings.cache_clear()
-        outcomes = continuous_training(max_batches=2)
-        assert [o.batch for o in outcomes] == [1, 2]
         yield build_context(get_settings())
 
 
