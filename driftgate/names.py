@@ -21,3 +21,8 @@ def artifact_key(*parts: object) -> str:
 def suite_path(expectations_dir: Path, dataset: str) -> Path:
     """The Great Expectations suite of ``dataset``: ``<expectations_dir>/<dataset>.json``."""
     return expectations_dir / f"{dataset}.json"
+
+
+FIT_TAG = "driftgate.fit"
+"""Run tag of a version whose served model is a refit on every labelled row of its window (a dataset with a
+time order): which fit its metrics belong to. Set by the training stage; read by the console and the monitor."""

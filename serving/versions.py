@@ -19,6 +19,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 
 from driftgate.errors import ModelRegistryError
+from driftgate.names import FIT_TAG
 from driftgate.pages import png_data_uri
 from driftgate.registry import CHAMPION, champion_version, lineage
 from driftgate.serving.ttl_cache import TtlCache
@@ -26,7 +27,6 @@ from driftgate.serving.ttl_cache import TtlCache
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 GATE_METRICS = ("gate_diff", "gate_ci_low", "gate_ci_high", "gate_rows")
-FIT_TAG = "driftgate.fit"  # set when the served model is a refit on more rows than its metrics' fit (tasks/train)
 REFUSED_TAG = "driftgate.refused"  # set on the run of a version the safe loader refused (tasks/gate)
 
 

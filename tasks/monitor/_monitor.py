@@ -24,8 +24,8 @@ from prefect.cache_policies import NO_CACHE
 
 from driftgate.context import Context
 from driftgate.errors import ChampionMovedError, ModelLoadError
-from driftgate.frames import normalize
-from driftgate.names import artifact_key
+from driftgate.frames import SPLIT_COLUMN, normalize
+from driftgate.names import FIT_TAG, artifact_key
 from driftgate.policies import DriftPolicy, GatePolicy, MonitorPolicy
 from driftgate.predict import predict
 from driftgate.predictions_db import CHAMPION_ROLE, read_labelled, read_predictions
@@ -111,11 +111,26 @@ def check_live_drift(
 
 
 def champion_calibration(ctx: Context, client: MlflowClient, mv: ModelVersion) -> Calibration | None:
-    """CBPE's calibration: the champion's probabilities on the validation rows of its training batches."""
+    """CBPE's calibration: the champion's probabilities on the validation rows of its training batches.
+
+    With a time order the rows are out of time: the validation rows are then the latest but one slice
+    of each batch, and a champion refitted on every row of its window (run tag ``driftgate.fit``)
+    calibrates on the accepted batches that arrived after its window instead (None until one has).
+    """
     refs = [r for r in lineage(client, mv) if ctx.lake.manifest(ctx.spec.name, r.number)]
     if ctx.spec.task != "classification" or not refs:
         return None
-    rows = split_rows(pd.concat([ctx.lake.read_batch(ctx.spec.name, r.number) for r in refs]), "validation")
+    if ctx.spec.time_ordered and mv.run_id and FIT_TAG in client.get_run(mv.run_id).data.tags:
+        last = max(r.number for r in refs)
+        later = [n for n in ctx.lake.accepted_numbers(ctx.spec.name) if n > last]
+        if not later:
+            log.info(
+                "CBPE: version %s trained on every row of its window; no later batch to calibrate on yet", mv.version
+            )
+            return None
+        rows = pd.concat([ctx.lake.read_batch(ctx.spec.name, n) for n in later]).drop(columns=[SPLIT_COLUMN])
+    else:
+        rows = split_rows(pd.concat([ctx.lake.read_batch(ctx.spec.name, r.number) for r in refs]), "validation")
     if rows.empty:
         return None
     out = predict(load_version(ctx.model_name, mv.version), "classification", rows[ctx.spec.feature_names])

@@ -22,6 +22,7 @@ from driftgate.errors import DriftgateError
 from driftgate.frames import SPLIT_COLUMN
 from driftgate.lake import Lake
 from driftgate.model_loader import TRUSTED_TYPES
+from driftgate.names import FIT_TAG
 from driftgate.policies import SearchSettings
 from driftgate.registry import BatchRef, batches_tags, champion_version
 from driftgate.spec import DatasetSpec
@@ -153,10 +154,6 @@ class TrainedVersion:
     metrics: dict[str, float]
     fit: str = ""
     """Which fit the metrics belong to, when the served model is a refit on more rows (else empty)."""
-
-
-FIT_TAG = "driftgate.fit"
-"""Run tag: the served model is a refit on every labelled row of its window; which fit the metrics describe."""
 
 
 def spec_signature(spec: DatasetSpec, output: Any) -> ModelSignature:
