@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from driftgate.local.servers import ServerThread, free_port
+from tests.homes import copy_state
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -121,6 +122,29 @@ def driftgate_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 
     yield point_at(monkeypatch, tmp_path / "home")
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder whose ``home/mlflow.db`` is an empty MLflow store, its tables made (seconds of
+    migrations) once: ``copy_state`` gives a test its own copy in no time."""
+    from driftgate.settings import Settings
+    from driftgate.tracking import configure_mlflow
+
+    folder = tmp_path_factory.mktemp("template-empty-store")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)  # MLflow's Default experiment keeps its artifacts in ./mlruns: here
+        mp.setenv("MLFLOW_TRACKING_URI", "")  # recorded, so that the one MLflow exports is undone
+        mp.delenv("MLFLOW_TRACKING_URI")
+        configure_mlflow(Settings(home=folder / "home")).search_registered_models()
+    return folder
+
+
+@pytest.fixture
+def mlflow_home(empty_store: Path, driftgate_env: Path) -> Path:
+    """``driftgate_env``'s home holding its own copy of an empty MLflow store."""
+    copy_state(empty_store, driftgate_env.parent)
+    return driftgate_env
 
 
 def wait_ready(url: str, seconds: float = 180) -> httpx.Response:

@@ -48,7 +48,7 @@ sys.exit(code)
 
 
 @pytest.fixture
-def client(driftgate_env: Path) -> MlflowClient:
+def client(mlflow_home: Path) -> MlflowClient:
     return configure_mlflow(get_settings())
 
 

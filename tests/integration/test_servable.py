@@ -36,7 +36,7 @@ POLICY = GatePolicy(margin=0.0, confidence=0.95, slice_min_rows=100, resamples=2
 
 
 @pytest.fixture
-def client(driftgate_env: Path) -> MlflowClient:
+def client(mlflow_home: Path) -> MlflowClient:
     return configure_mlflow(get_settings())
 
 

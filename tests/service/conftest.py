@@ -45,18 +45,16 @@ def _use_home(mp: pytest.MonkeyPatch, home: Path) -> Registry:
     return Registry(configure_mlflow(settings), spec, spec.model_name, settings)
 
 
-def _template(factory: pytest.TempPathFactory, name: str, build: Callable[[Registry], None]) -> Path:
-    """A registry folder built once (``home/`` and, from MLflow's default artifact root, ``mlruns/``)."""
-    folder = factory.mktemp(f"template-{name}")
+def _template(factory: pytest.TempPathFactory, name: str, base: Path, build: Callable[[Registry], None]) -> Path:
+    """A registry folder built once from a copy of ``base`` (``home/`` and, MLflow's default artifact
+    root, ``mlruns/``)."""
+    folder = copy_state(base, factory.mktemp(f"template-{name}"))
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(folder)  # experiments without an artifact location keep their artifacts in ./mlruns: here
+        mp.setenv("MLFLOW_TRACKING_URI", "")  # recorded, so that the one MLflow exports is undone
         build(_use_home(mp, folder / "home"))
     get_settings.cache_clear()
     return folder
-
-
-def _store_only(reg: Registry) -> None:
-    reg.client.search_registered_models()  # creates the store's tables: the migrations run here, once
 
 
 def _with_champion_v1(reg: Registry) -> None:
@@ -65,25 +63,23 @@ def _with_champion_v1(reg: Registry) -> None:
 
 
 def _with_two_explained(reg: Registry) -> None:
-    for seed in (1, 2):
-        version, model = register_version(reg.spec, reg.name, seed=seed)
-        explain_version(reg.client, reg.spec, reg.name, version, model, seed)
+    """Version 1 of the champion-v1 template explained, and an explained version 2 the champion."""
+    from driftgate.registry import load_version
+
+    explain_version(reg.client, reg.spec, reg.name, "1", load_version(reg.name, "1", reg.spec), 1)
+    version, model = register_version(reg.spec, reg.name, seed=2)
+    explain_version(reg.client, reg.spec, reg.name, version, model, 2)
     set_champion(reg.client, reg.name, "2")
 
 
 @pytest.fixture(scope="session")
-def empty_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _template(tmp_path_factory, "empty", _store_only)
+def champion_v1_template(empty_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _template(tmp_path_factory, "champion-v1", empty_store, _with_champion_v1)
 
 
 @pytest.fixture(scope="session")
-def champion_v1_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _template(tmp_path_factory, "champion-v1", _with_champion_v1)
-
-
-@pytest.fixture(scope="session")
-def explained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _template(tmp_path_factory, "explained", _with_two_explained)
+def explained_template(champion_v1_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _template(tmp_path_factory, "explained", champion_v1_template, _with_two_explained)
 
 
 def _registry_from(
@@ -97,10 +93,10 @@ def _registry_from(
 
 @pytest.fixture
 def registry(
-    empty_template: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    empty_store: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Registry]:
     """A registry of its own with no model yet (the store created once, copied per test)."""
-    yield from _registry_from(empty_template, tmp_path_factory, monkeypatch)
+    yield from _registry_from(empty_store, tmp_path_factory, monkeypatch)
 
 
 @pytest.fixture
