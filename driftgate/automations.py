@@ -180,11 +180,19 @@ def run_automation(run: RunOn, deployment_id: UUID) -> AutomationCore:
 
 
 def save_notify_block(webhook: str) -> UUID:
-    """The ``driftgate-notify`` webhook block (created or overwritten); its document id."""
+    """The ``driftgate-notify`` webhook block (created or overwritten); its document id.
+
+    The URL is a credential (a chat webhook carries its token): it is stored among the block's
+    secrets, which Prefect keeps obfuscated in its UI and API, and put into the URL when sending.
+    """
     from prefect.blocks.notifications import CustomWebhookNotificationBlock
 
     block = CustomWebhookNotificationBlock(
-        name=NOTIFY_BLOCK, url=webhook, method="POST", json_data={"text": "{{subject}}\n{{body}}"}
+        name=NOTIFY_BLOCK,
+        url="{{webhook_url}}",
+        method="POST",
+        json_data={"text": "{{subject}}\n{{body}}"},
+        secrets={"webhook_url": webhook},
     )
     return UUID(str(block.save(NOTIFY_BLOCK, overwrite=True)))
 

@@ -236,7 +236,7 @@ def applied(prefect_harness: None, receiver: Receiver) -> Iterator[list[str]]:
                 client.delete_automation(a.id)
 
 
-def test_apply_twice_creates_each_automation_once(applied: list[str]) -> None:
+def test_apply_twice_creates_each_automation_once(applied: list[str], receiver: Receiver) -> None:
     from prefect.client.orchestration import get_client
 
     names = [n.name for n in NOTIFY] + [r.name for r in RUNS]
@@ -248,6 +248,11 @@ def test_apply_twice_creates_each_automation_once(applied: list[str]) -> None:
     assert [x.name for x in listed] == sorted(names)
     train = next(x for x in listed if x.name == "driftgate-train-on-arrival")
     assert (train.enabled, train.events, train.actions) == (True, [events.INGESTED], ["run-deployment"])
+    # the webhook's URL is a credential: the block keeps it among its secrets, obfuscated by the API
+    block = httpx.get(f"{api_url()}/block_types/slug/custom-webhook/block_documents/name/driftgate-notify", timeout=30)
+    assert block.status_code == 200, block.text
+    assert block.json()["data"]["url"] == "{{webhook_url}}"
+    assert receiver.url not in block.text
 
 
 def test_apply_without_a_webhook_skips_the_notify_automations_and_says_why(prefect_harness: None) -> None:
