@@ -22,9 +22,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from driftgate.events import DEGRADED, DRIFT_DETECTED, INGESTED, PROMOTED, QUARANTINED, ROLLED_BACK
 
 if TYPE_CHECKING:
@@ -36,18 +33,6 @@ NOTIFY_BLOCK = "driftgate-notify"
 TRAIN_ON_ARRIVAL = "driftgate-train-on-arrival"
 SCORE_ON_PROMOTION = "driftgate-score-on-promotion"
 DATASET_OF_EVENT = "{{ event.resource['driftgate.dataset'] }}"
-
-
-class NotifySettings(BaseSettings):
-    """Where the notify automations send (read once per ``apply``)."""
-
-    model_config = SettingsConfigDict(env_prefix="DRIFTGATE_", extra="ignore")
-
-    notify_webhook: SecretStr | None = Field(
-        None,
-        description="Webhook URL the notify automations post to (Slack-compatible JSON {'text': ...}); "
-        "unset: no notify automations. Never logged.",
-    )
 
 
 @dataclass(frozen=True)

@@ -249,6 +249,12 @@ class Settings(BaseSettings):
         1000, ge=1, description="Open connections the service holds at most; past it a new request gets 503."
     )
 
+    notify_webhook: SecretStr | None = Field(
+        None,
+        description="Webhook URL the notify automations post to (Slack-compatible JSON {'text': ...}); "
+        "unset: `driftgate automations apply` skips them. Never logged.",
+    )
+
     # --- live performance (monitor-predictions) --------------------------------------------
     monitor_window: int = Field(
         _MONITOR.window, description="Newest labelled predictions per version the realized metric uses."

@@ -46,9 +46,10 @@ def prefect_client() -> Iterator[SyncPrefectClient]:
 @automations_app.command("apply")
 def apply() -> None:
     """Create or update driftgate's automations by name (notify ones need DRIFTGATE_NOTIFY_WEBHOOK)."""
-    from driftgate.automations import NotifySettings, apply_automations
+    from driftgate.automations import apply_automations
+    from driftgate.settings import get_settings
 
-    hook = NotifySettings().notify_webhook
+    hook = get_settings().notify_webhook
     with prefect_client() as client:
         done = apply_automations(client, webhook=hook.get_secret_value() if hook else None)
     for applied in done:
