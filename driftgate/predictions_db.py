@@ -90,9 +90,24 @@ def connect(url: str) -> sa.Engine:
     engine = sa.create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_wal)
-    metadata.create_all(engine)
+    create_tables(engine)
     migrate(engine)
     return engine
+
+
+def create_tables(engine: sa.Engine, attempts: int = 3) -> None:
+    """``create_all``, safe when several processes or threads do it at once.
+
+    ``create_all`` checks for each table, then creates it: two callers can both find it missing and
+    the loser fails with "table ... already exists". The loser tries again and finds it there.
+    """
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except sa.exc.DBAPIError:
+            if attempt == attempts - 1:
+                raise
 
 
 def migrate(engine: sa.Engine) -> list[str]:
