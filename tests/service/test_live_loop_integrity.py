@@ -12,10 +12,9 @@ import logging
 import os
 import select
 import socket
-import subprocess
-import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -27,6 +26,7 @@ from driftgate.registry import BATCHES_TAG, HISTORY_TAG
 from driftgate.serving.app import create_app
 from driftgate.serving.server import server_options
 from driftgate.settings import Settings
+from tests.conftest import Ran
 from tests.service.conftest import API_KEY, Registry, record
 from tests.service.test_service import served_version, wait_for
 
@@ -165,10 +165,12 @@ def test_a_500_is_logged_with_its_traceback(champion_v1: Registry, monkeypatch: 
     assert logged[0].exc_info[2] is not None  # the traceback itself
 
 
-def test_rollback_with_an_unreadable_history_tag_is_one_line_and_a_nonzero_exit(champion_v1: Registry) -> None:
+def test_rollback_with_an_unreadable_history_tag_is_one_line_and_a_nonzero_exit(
+    champion_v1: Registry, cli_in_process: Callable[..., Ran]
+) -> None:
     champion_v1.client.set_registered_model_tag(champion_v1.name, HISTORY_TAG, "not json")
-    cli = Path(sys.executable).parent / "driftgate"
-    done = subprocess.run([str(cli), "rollback"], capture_output=True, text=True, timeout=300, env=os.environ.copy())
+    ours = {k: v for k, v in os.environ.items() if k.startswith("DRIFTGATE_")}
+    done = cli_in_process("rollback", env=ours)
     assert done.returncode != 0
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert "Traceback" not in done.stderr, done.stderr[-2000:]
