@@ -75,10 +75,10 @@ def test_a_retrain_starts_from_the_champions_logged_parameters(driftgate_env: Pa
     )
     cfg = SearchSettings(n_iter=2, cv_folds=2, n_jobs=1)
     assert champion_start(client, spec, spec.model_name, cfg) is None  # no champion yet: no warm start
-    first, _ = train_task.fn(client, experiment, spec, spec.model_name, data, cfg, ["first"], 1)
+    first, _, _ = train_task.fn(client, experiment, spec, spec.model_name, data, cfg, ["first"], 1)
     client.set_registered_model_alias(spec.model_name, "champion", first.version)
     assert champion_start(client, spec, spec.model_name, cfg) == (first.family, first.params)
-    second, _ = train_task.fn(client, experiment, spec, spec.model_name, data, cfg, ["again"], 2)
+    second, _, _ = train_task.fn(client, experiment, spec, spec.model_name, data, cfg, ["again"], 2)
     tag = client.get_run(second.run_id).data.tags["driftgate.warm_start"]
     assert tag == mlflow.utils.proto_json_utils.json.dumps([first.family, first.params])
 
@@ -106,12 +106,12 @@ def test_a_same_regime_retrain_refits_the_champions_configuration_until_the_wind
         return TrainingData(train=rows.iloc[:n], validation=test, test=test, newest_test=test)
 
     cfg = SearchSettings(n_iter=2, cv_folds=2, n_jobs=1, search_growth=2.0)
-    first, _ = train_task.fn(client, experiment, spec, spec.model_name, window(600), cfg, ["first"], 1)
+    first, _, _ = train_task.fn(client, experiment, spec, spec.model_name, window(600), cfg, ["first"], 1)
     client.set_registered_model_alias(spec.model_name, "champion", first.version)
     assert client.get_run(first.run_id).data.tags[SEARCHED_ROWS_TAG] == "600"
 
     # 1,000 rows of the same regime < 2 x 600: the champion's family and parameters, refitted, no candidates
-    refit, model = train_task.fn(
+    refit, model, _ = train_task.fn(
         client, experiment, spec, spec.model_name, window(1000), cfg, ["growth"], 2, same_regime=True
     )
     run = client.get_run(refit.run_id)
@@ -127,7 +127,7 @@ def test_a_same_regime_retrain_refits_the_champions_configuration_until_the_wind
 
     # the refit becomes champion; at 1,200 rows (2 x 600) the retrain searches again
     client.set_registered_model_alias(spec.model_name, "champion", refit.version)
-    again, _ = train_task.fn(
+    again, _, _ = train_task.fn(
         client, experiment, spec, spec.model_name, window(1200), cfg, ["growth"], 3, same_regime=True
     )
     run = client.get_run(again.run_id)
@@ -141,5 +141,5 @@ def test_a_same_regime_retrain_refits_the_champions_configuration_until_the_wind
     assert plan_search(client, spec, spec.model_name, cfg, 1000, same_regime=True).refit
 
     # not the same regime (a drift retrain): always a search, from the champion's configuration
-    drift, _ = train_task.fn(client, experiment, spec, spec.model_name, window(700), cfg, ["drift"], 4)
+    drift, _, _ = train_task.fn(client, experiment, spec, spec.model_name, window(700), cfg, ["drift"], 4)
     assert client.get_run(drift.run_id).data.tags["driftgate.search"].startswith("search from champion version")

@@ -158,8 +158,8 @@ def test_the_shadow_process_queries_tail_the_log_on_postgres(db: str) -> None:
     start = newest_prediction_id(engine)
     insert_prediction_rows(engine, [_row("q0"), _row("q1", SHADOW_ROLE), _row("q2", version="7"), _row("q3")])
     rows = champion_rows_after(engine, start, limit=10)
-    assert [(pid, version) for _, pid, _, version in rows] == [("q0", "1"), ("q2", "7"), ("q3", "1")]
-    assert rows[0][2] == '{"x": 1.5}'
+    assert [(r.prediction_id, r.model_version) for r in rows] == [("q0", "1"), ("q2", "7"), ("q3", "1")]
+    assert rows[0].inputs == '{"x": 1.5}'
     assert count_champion_rows(engine, start, newest_prediction_id(engine)) == 3
     assert champion_rows_after(engine, rows[-1][0], limit=10) == []
     engine.dispose()
