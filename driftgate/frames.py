@@ -142,10 +142,6 @@ def time_order(frame: pd.DataFrame, column: str | None) -> np.ndarray:
         parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
         if parsed.notna().sum() >= values.notna().sum():
             values = parsed
-    return np.argsort(values.to_numpy(), kind="stable") if values.notna().all() else _nulls_last(values)
-
-
-def _nulls_last(values: pd.Series) -> np.ndarray:
     present = np.flatnonzero(values.notna().to_numpy())
     order = present[np.argsort(values.iloc[present].to_numpy(), kind="stable")]
     return np.concatenate([order, np.flatnonzero(values.isna().to_numpy())])

@@ -49,7 +49,8 @@ class TrainingData:
     newest_test: pd.DataFrame
     batches: list[BatchRef] = field(default_factory=list)
     labelled: pd.DataFrame | None = None
-    """Every labelled row of the window (all sides, in batch order): what a refit before serving learns from."""
+    """Every labelled row of the window (all sides, in batch order, with their ``_split`` column; the frame the
+    splits were cut from, not a copy): what a refit before serving learns from."""
     newest_validation: pd.DataFrame | None = None
 
     def gate_rows(self, spec: DatasetSpec) -> pd.DataFrame:
@@ -83,7 +84,7 @@ def load_window(lake: Lake, spec: DatasetSpec, numbers: list[int]) -> TrainingDa
         test=split_rows(rows, "test"),
         newest_test=split_rows(frames[-1], "test"),
         batches=refs,
-        labelled=rows.drop(columns=[SPLIT_COLUMN]),
+        labelled=rows,
         newest_validation=split_rows(frames[-1], "validation"),
     )
     check_enough_rows(spec, data)
@@ -372,7 +373,7 @@ def train_and_register(
         )
         served, fit = serving_fit(spec, data, cfg, result)
         train_ds = mlflow.data.from_pandas(  # type: ignore[attr-defined]
-            data.labelled if fit and data.labelled is not None else data.train,
+            data.labelled.drop(columns=[SPLIT_COLUMN]) if fit and data.labelled is not None else data.train,
             source=data.batches[-1].uri if data.batches else None,
             targets=spec.target,
             name=f"{spec.name}-batches-{'-'.join(str(b.number) for b in data.batches)}",
