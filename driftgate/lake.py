@@ -75,7 +75,13 @@ class Lake:
 
     def __init__(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
         self.url = url.rstrip("/")
-        self.fs, root = fsspec.core.url_to_fs(self.url, **(storage_options or {}))
+        options = dict(storage_options or {})
+        if fsspec.core.split_protocol(self.url)[0] not in (None, "file", "local"):
+            # Another process writes here too (a racing run, the service, a Dask worker): a cached
+            # listing would hide its files for good (s3fs keeps listings with no expiry), and a
+            # lease waiter would spin on a generation it cannot see. Every listing goes to the store.
+            options.setdefault("use_listings_cache", False)
+        self.fs, root = fsspec.core.url_to_fs(self.url, **options)
         self.root = root.rstrip("/")
         self.local = isinstance(self.fs, LocalFileSystem)
 

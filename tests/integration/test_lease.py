@@ -7,6 +7,7 @@ import multiprocessing as mp
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from driftgate.errors import ChampionMovedError
 from driftgate.lake import Lake
-from driftgate.lease import LeaseHeldError, acquire_lease, current_lease, dataset_lease, release_lease
+from driftgate.lease import Lease, LeaseHeldError, acquire_lease, current_lease, dataset_lease, release_lease
 from driftgate.registry import champion_version, set_champion
 from tests.conftest import ROOT
 
@@ -62,11 +63,46 @@ def test_two_processes_never_hold_the_lease_at_once(lake_target: tuple[str, dict
     for p in racers:
         p.start()
     for p in racers:
-        p.join(timeout=600)
+        p.join(timeout=300)  # well inside pytest's timeout, so a hang is reported as one
+        if p.exitcode is None:
+            p.kill()
         assert p.exitcode == 0
     assert not list(box.glob("overlap-*"))
     assert json.loads((box / "counter.json").read_text()) == 2 * ROUNDS  # no lost update
     assert current_lease(Lake(url, options), DATASET) is None  # all released
+
+
+def test_a_waiter_sees_the_generations_another_process_wrote_since_it_last_looked(
+    lake_target: tuple[str, dict[str, Any]],
+) -> None:
+    """Two lakes with filesystems of their own, as two processes have: a stale listing must not hide a holder.
+
+    (s3fs caches listings with no expiry: a waiter that listed once went on trying to create a
+    generation that existed, forever. This was the racers' hang above.)
+    """
+    url, options = lake_target
+    holder, waiter = (Lake(url, {**options, "skip_instance_cache": True}) for _ in range(2))
+    first = acquire_lease(holder, DATASET, owner="holder")
+    assert current_lease(waiter, DATASET) == first  # the waiter has listed the folder
+    release_lease(holder, first)
+    second = acquire_lease(holder, DATASET, owner="holder again")  # generation 2; generation 1 deleted
+    outcome: list[BaseException | Lease] = []
+
+    def wait_briefly() -> None:
+        try:
+            outcome.append(acquire_lease(waiter, DATASET, owner="waiter", wait_s=1.0, poll_s=0.2))
+        except BaseException as exc:  # handed to the test thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=wait_briefly, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the waiter spun on a stale listing"
+    assert isinstance(outcome[0], LeaseHeldError)
+    assert "holder again" in str(outcome[0])
+    release_lease(holder, second)
+    taken = acquire_lease(waiter, DATASET, owner="waiter")
+    assert taken.generation == 3
 
 
 @pytest.mark.slow  # two racing processes that train
