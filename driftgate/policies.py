@@ -180,3 +180,16 @@ class MonitorPolicy:
     promote_shadow: bool = True
     metric_floor: float | None = None
     seed: int = SEED
+
+
+@dataclass(frozen=True)
+class ProbationPolicy:
+    """How long a version the gates promoted is watched against the champion it replaced, on live rows.
+
+    ``rows``: labelled live rows of the new champion the watch lasts (it ends kept at this many).
+    ``auto_rollback``: move ``champion`` back when the previous champion is better on those rows with
+    the gate's confidence; off, the verdict is only recorded.
+    """
+
+    rows: int = 2000
+    auto_rollback: bool = True

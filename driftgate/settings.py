@@ -18,6 +18,7 @@ from driftgate.policies import (
     ExplainSettings,
     GatePolicy,
     MonitorPolicy,
+    ProbationPolicy,
     RetrainPolicy,
     RetrainPolicyName,
     RetryPolicy,
@@ -31,6 +32,7 @@ from driftgate.policies import (
 _RETRY, _DRIFT, _RETRAIN, _WINDOW = RetryPolicy(), DriftPolicy(), RetrainPolicy(), WindowPolicy()
 _SEARCH, _GATE, _EXPLAIN, _MONITOR = SearchSettings(), GatePolicy(), ExplainSettings(), MonitorPolicy()
 _SPLIT = SplitPolicy()
+_PROBATION = ProbationPolicy()
 
 
 class Settings(BaseSettings):
@@ -277,6 +279,17 @@ class Settings(BaseSettings):
         _MONITOR.promote_shadow,
         description="Promote the shadow challenger when the gate finds it better on labelled live rows.",
     )
+    probation_rows: int = Field(
+        _PROBATION.rows,
+        ge=1,
+        description="Labelled live rows a version the gates promoted is watched against the champion it replaced "
+        "(the previous champion is scored on the same rows; about the rows the gate judged it on).",
+    )
+    auto_rollback: bool = Field(
+        _PROBATION.auto_rollback,
+        description="Move champion back when the previous champion is better on the probation rows with the "
+        "gate's confidence (off: the verdict is only recorded).",
+    )
 
     # --- the policies the stages are given ------------------------------------------------
     def retry_policy(self) -> RetryPolicy:
@@ -351,6 +364,9 @@ class Settings(BaseSettings):
             metric_floor=self.metric_floor,
             seed=self.seed,
         )
+
+    def probation_policy(self) -> ProbationPolicy:
+        return ProbationPolicy(rows=self.probation_rows, auto_rollback=self.auto_rollback)
 
     # --- derived -------------------------------------------------------------------------
     def resolved_lake_url(self) -> str:
