@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from driftgate.frames import calendar_parts, parse_times
 from driftgate.spec import DatasetSpec
 
 
@@ -100,8 +101,14 @@ class FieldRule:
 
 @dataclass(frozen=True)
 class InputContract:
+    """What a record must carry. With calendar features, a record may send the time column instead of
+    them (``time_column``: ``{"ts": "2026-03-02T14:30:00"}`` gives ``ts_hour`` 14, ``ts_day_of_week`` 0,
+    ``ts_month`` 3), derived as training derived them."""
+
     fields: tuple[FieldRule, ...]
     max_records: int
+    time_column: str | None = None
+    calendar: tuple[tuple[str, str], ...] = ()  # (feature, part) derived from ``time_column``
 
     @classmethod
     def from_spec(
@@ -123,7 +130,8 @@ class InputContract:
         for name in names:
             f = spec.feature(name)
             rules.append(FieldRule(name, f.type, f.min, f.max, frozenset(f.values or ()), tuple(f.values or ())))
-        return cls(tuple(rules), max_records)
+        calendar = tuple((n, part) for n, part in spec.calendar_features.items() if n in names)
+        return cls(tuple(rules), max_records, spec.time_column if calendar else None, calendar)
 
     @property
     def names(self) -> list[str]:
@@ -145,14 +153,19 @@ class InputContract:
             )
         columns: dict[str, list[Any]] = {r.name: [] for r in self.fields}
         problems: list[Problem] = []
-        known = set(columns)
+        known = set(columns) | ({self.time_column} if self.time_column else set())
         for i, rec in enumerate(records):
             if not isinstance(rec, dict):
                 problems.append(Problem("records", f"must be an object, got {json_kind(rec)}", i))
                 continue
+            if self.time_column is not None and self.time_column in rec:
+                derived, reason = self._calendar_of(rec[self.time_column])
+                if reason:
+                    problems.append(Problem(self.time_column, reason, i))
+                rec = {**derived, **rec}  # a part the record sends itself wins
             for rule in self.fields:
                 if rule.name not in rec:
-                    problems.append(Problem(rule.name, "is required", i))
+                    problems.append(Problem(rule.name, self._required(rule.name), i))
                     continue
                 value, reason = rule.check(rec[rule.name])
                 if reason:
@@ -167,6 +180,24 @@ class InputContract:
         if problems:
             raise ContractError(problems)
         return columns
+
+    def _calendar_of(self, value: Any) -> tuple[dict[str, Any], str | None]:
+        """The calendar features of one time value (as training derives them), or why it is no time."""
+        missing: dict[str, Any] = dict.fromkeys((n for n, _ in self.calendar), None)  # imputed, as in training
+        if value is None:
+            return missing, None
+        if not isinstance(value, str):
+            return missing, f"must be a date-time string, got {json_kind(value)}"
+        times = parse_times(pd.Series([value], dtype=object))
+        if times.isna().all():
+            return missing, f"{value[:40]!r} is not a date-time"
+        parts = calendar_parts(times, {part for _, part in self.calendar})
+        return {name: float(parts[part][0]) for name, part in self.calendar}, None
+
+    def _required(self, name: str) -> str:
+        if self.time_column is not None and any(name == n for n, _ in self.calendar):
+            return f"is required (or send {self.time_column!r}, the time it is derived from)"
+        return "is required"
 
     def frame(self, columns: dict[str, list[Any]]) -> pd.DataFrame:
         """Columns (possibly of several requests, concatenated) as the model's input frame."""
@@ -193,7 +224,16 @@ class InputContract:
                     else {"type": ["string", "null"]}
                 )
             props[r.name] = p
-        return {"type": "object", "properties": props, "required": self.names, "additionalProperties": False}
+        required = self.names
+        if self.time_column is not None:  # the calendar features may come from the time instead
+            derived = {n for n, _ in self.calendar}
+            required = [n for n in self.names if n not in derived]
+            props[self.time_column] = {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": f"derives {', '.join(sorted(derived))} when those are not sent",
+            }
+        return {"type": "object", "properties": props, "required": required, "additionalProperties": False}
 
     def example(self) -> dict[str, Any]:
         """A valid record (middle of each range, first category)."""

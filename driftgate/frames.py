@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,8 @@ import pandas as pd
 from driftgate.spec import DatasetSpec
 
 SPLIT_COLUMN = "_split"
+SPLIT_RULE = "split_rule"
+"""The frame attribute (``DataFrame.attrs``) where ingest leaves the words of the split's rule for the manifest."""
 SPLITS = ("train", "validation", "test")
 SPLIT_SHARES = (0.7, 0.15, 0.15)
 GAP = "gap"
@@ -29,13 +32,14 @@ def _as_text(value: Any) -> str | None:
 
 
 def normalize(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
-    """Give a batch canonical dtypes without hiding any problem in it.
+    """Give a batch canonical dtypes without hiding any problem in it; derive its calendar features.
 
     Numeric columns become float64 and categorical ones strings; a column of the wrong kind
     (text in a numeric column) is kept as text so validation sees and names it. Missing or
     extra columns are left as they are, and id columns keep their values untouched (a key
     read as ``17`` stays ``17``, not ``17.0``).
     """
+    df = add_calendar(df, spec)
     out = {}
     categorical = set(spec.categorical)
     if spec.task == "classification":
@@ -129,6 +133,52 @@ def ordered_splits(
     return labels[np.searchsorted(bounds, position, side="right")]
 
 
+def parse_times(values: pd.Series) -> pd.Series:
+    """Timestamps of a column as UTC datetimes (naive ones read as written); NaT where a value is no time.
+
+    Numbers are never read as times (an epoch or a step counter is ordered as a number instead).
+    """
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    texts = values if pd.api.types.is_datetime64_any_dtype(values) else values.map(_time_text)
+    return pd.to_datetime(texts, errors="coerce", utc=True, format="mixed")
+
+
+def _time_text(value: Any) -> Any:
+    """A value that may be a time (text, a datetime) as itself; anything else (a number, a flag) as None."""
+    return None if isinstance(value, (bool, int, float, np.number)) else value
+
+
+def calendar_parts(times: pd.Series, parts: Iterable[str]) -> dict[str, np.ndarray]:
+    """The parts (``hour``, ``day_of_week`` with Monday 0, ``month``) of parsed times, as floats (NaN for NaT)."""
+    out = {}
+    for part in parts:
+        values = getattr(times.dt, part)
+        out[part] = values.to_numpy(dtype=float, na_value=np.nan)
+    return out
+
+
+def add_calendar(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """``df`` with the spec's calendar features derived from its time column (a copy; ``df`` itself when none).
+
+    Where a row's time is missing or no time, a calendar value the row already carries is kept (rows
+    read back from the prediction log carry the values the service derived); else it is missing.
+    """
+    calendar, column = spec.calendar_features, spec.time_column
+    if not calendar or column is None or column not in df.columns:
+        return df
+    times = parse_times(df[column])
+    parts = calendar_parts(times, set(calendar.values()))
+    known = times.notna().to_numpy()
+    out = df.copy()
+    for name, part in calendar.items():
+        derived = parts[part]
+        if name in df.columns:
+            derived = np.where(known, derived, pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=float))
+        out[name] = derived
+    return out
+
+
 def time_order(frame: pd.DataFrame, column: str | None) -> np.ndarray:
     """The row positions of ``frame`` sorted by time (stable: ties and arrival order kept).
 
@@ -139,7 +189,7 @@ def time_order(frame: pd.DataFrame, column: str | None) -> np.ndarray:
         return np.arange(len(frame))
     values = frame[column]
     if not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_datetime64_any_dtype(values):
-        parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+        parsed = parse_times(values)
         if parsed.notna().sum() >= values.notna().sum():
             values = parsed
     present = np.flatnonzero(values.notna().to_numpy())

@@ -7,6 +7,7 @@ reads the file, calls :func:`infer_spec`, prints :meth:`Inference.table` and wri
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Sequence
@@ -19,7 +20,17 @@ import yaml
 
 from driftgate.encoding import encoding_of
 from driftgate.errors import SpecError
-from driftgate.spec import METRIC_DIRECTIONS, DatasetSpec, ReadOptions, Task, check_dataset_name
+from driftgate.spec import (
+    CALENDAR_RANGES,
+    METRIC_DIRECTIONS,
+    DatasetSpec,
+    ReadOptions,
+    Task,
+    calendar_feature_name,
+    check_dataset_name,
+)
+
+log = logging.getLogger(__name__)
 
 MARGIN = 0.1  # numeric ranges: observed span widened by this share on each side
 MIN_ROWS = 100  # labelled rows a file needs: batch 1 (half of a small file) trains on 70 % of its rows
@@ -291,6 +302,21 @@ def _time_order(
     )
 
 
+CALENDAR_WORDS = {"hour": "hour", "day_of_week": "day of week (Monday 0)", "month": "month"}
+
+
+def _calendar(column: str, taken: set[str]) -> list[tuple[str, dict[str, Any]]]:
+    """The calendar parts of a timestamp column as numeric features (a part whose name a column has is skipped)."""
+    out = []
+    for part, (lo, hi) in CALENDAR_RANGES.items():
+        name = calendar_feature_name(column, part)
+        if name in taken:
+            log.info("calendar part %s of %s left out: the table has a column %r", part, column, name)
+            continue
+        out.append((part, {"name": name, "type": "numeric", "min": lo, "max": hi}))
+    return out
+
+
 def infer_spec(
     frame: pd.DataFrame,
     target: str,
@@ -309,6 +335,7 @@ def infer_spec(
     time_column: str | None = None,
     ordered: bool = False,
     no_time: bool = False,
+    calendar: bool = True,
 ) -> Inference:
     """The spec a table implies, with a decision per column.
 
@@ -331,6 +358,8 @@ def infer_spec(
             datetimes, unless ``no_time``); never a feature.
         ordered: the rows arrive in time order (file order) and no column says when.
         no_time: propose no time column (the rows then have no time order unless ``ordered``).
+        calendar: with a time column of timestamps, learn its hour, day of week and month as
+            features (the raw time never is one).
 
     Raises:
         SpecError: the table cannot make a dataset (unknown or constant target, too few rows, ...).
@@ -424,6 +453,21 @@ def infer_spec(
                 features.append(feat)
             elif decision.role == "id":
                 ids.append(str(col))
+    if time is not None and time_decision is not None and calendar and looks_like_time(frame[time_decision.column]):
+        parts = _calendar(time_decision.column, {str(c) for c in frame.columns})
+        time["calendar"] = [part for part, _ in parts]
+        for part, feature in parts:
+            features.append(feature)
+            lo, hi = CALENDAR_RANGES[part]
+            decisions.append(
+                Decision(
+                    feature["name"],
+                    "feature",
+                    "numeric",
+                    f"{lo:g}..{hi:g}",
+                    f"the {CALENDAR_WORDS[part]} of {time_decision.column} (--no-calendar to leave the parts out)",
+                )
+            )
     if not features:
         raise SpecError(f"no usable feature columns in {source}; see --exclude/--id/--keep")
     spec.update(source=source, features=features, scenario=_scenario(len(y)))

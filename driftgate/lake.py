@@ -33,7 +33,7 @@ import pandas as pd
 from fsspec.implementations.local import LocalFileSystem
 
 from driftgate.errors import BatchConflictError, BatchIntegrityError, SpecError
-from driftgate.frames import SPLIT_COLUMN, content_hash
+from driftgate.frames import SPLIT_COLUMN, SPLIT_RULE, content_hash
 from driftgate.spec import check_dataset_name
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class BatchManifest:
     splits: dict[str, int]
     stored_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     file: str = "part.parquet"  # the data file in the batch folder (older lakes: part.parquet)
+    split_rule: str = ""  # how the rows were split (older lakes and frames split elsewhere: empty)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -226,6 +227,7 @@ class Lake:
             schema={c: str(t) for c, t in data.dtypes.items()},
             splits=frame[SPLIT_COLUMN].value_counts().to_dict() if SPLIT_COLUMN in frame else {},
             file=f"part-{uuid.uuid4().hex[:16]}.parquet",
+            split_rule=str(frame.attrs.get(SPLIT_RULE, "")),
         )
         directory = self.batch_dir(dataset, number)
         buf = io.BytesIO()

@@ -38,6 +38,7 @@ class InitOptions:
     time_column: str | None = None
     ordered: bool = False
     no_time: bool = False
+    no_calendar: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ def plan_dataset(settings: Settings, path: str, opts: InitOptions, *, force: boo
         time_column=opts.time_column,
         ordered=opts.ordered,
         no_time=opts.no_time,
+        calendar=not opts.no_calendar,
     )
     rows = load_source(inferred.spec, storage_options=options)
     try:

@@ -71,6 +71,17 @@ class SplitPolicy:
         if self.gap_rows < 0:
             raise ValueError(f"gap rows {self.gap_rows} < 0")
 
+    def describe(self, time_order: str | None, group_key: str | None = None) -> str:
+        """The rule in words, as a batch's manifest records it (``time_order``: the spec's, None without)."""
+        train, validation, test = (f"{share:.0%}" for share in self.shares)
+        key = f"; rows of one {group_key!r} on one side" if group_key else ""
+        if time_order is None:
+            return f"random {train} train / {validation} validation / {test} test (seed {self.seed}){key}"
+        return (
+            f"out of time, {time_order}: latest {test} test, the {validation} before them validation, "
+            f"{self.gap_rows} gap rows before those, the rest train{key}"
+        )
+
     @property
     def shares(self) -> tuple[float, float, float]:
         """Train, validation and test shares."""

@@ -16,7 +16,7 @@ import pandas as pd
 
 from driftgate.dialect import compression_of, decompress
 from driftgate.errors import SpecError
-from driftgate.frames import normalize
+from driftgate.frames import add_calendar, normalize
 from driftgate.spec import DatasetSpec, ReadOptions
 from driftgate.synthetic import make_frame
 
@@ -54,6 +54,7 @@ def load_source(
         frame = make_frame(task, SYNTHETIC_ROWS, seed=0)  # type: ignore[arg-type]
     else:
         frame = read_table(src, spec=spec, storage_options=storage_options)
+    frame = add_calendar(frame, spec)  # the calendar features come from the time column, never the file
     wanted = [*spec.columns, *spec.key_columns]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:

@@ -101,6 +101,16 @@ class ReadOptions(BaseModel):
         }
 
 
+CalendarPart = Literal["hour", "day_of_week", "month"]
+CALENDAR_RANGES: dict[str, tuple[float, float]] = {"hour": (0.0, 23.0), "day_of_week": (0.0, 6.0), "month": (1.0, 12.0)}
+"""The calendar parts a timestamp time column can teach (named ``<column>_<part>``), with their ranges."""
+
+
+def calendar_feature_name(column: str, part: str) -> str:
+    """The feature a part of a time column becomes: ``ts`` and ``hour`` give ``ts_hour``."""
+    return f"{column}_{part}"
+
+
 class TimeOrder(BaseModel):
     """How a dataset's rows are ordered in time (absent: no order, splits are random).
 
@@ -117,12 +127,28 @@ class TimeOrder(BaseModel):
     ordered: bool = Field(
         False, description="Rows arrive in time order (file order, the data API's order, the landing folder's)."
     )
+    calendar: list[CalendarPart] = Field(
+        default_factory=list,
+        description="Parts of a timestamp time column learned as numeric features named <column>_<part> "
+        "(hour, day_of_week with Monday 0, month), derived wherever rows arrive; the raw time is never a feature.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TimeOrder:
         if self.column is None and not self.ordered:
             raise ValueError("time: give a 'column' or 'ordered: true' (or leave the section out)")
+        if self.calendar and self.column is None:
+            raise ValueError("time.calendar needs a time 'column' to derive the parts from")
+        if len(set(self.calendar)) != len(self.calendar):
+            raise ValueError("time.calendar repeats a part")
         return self
+
+    @property
+    def calendar_features(self) -> dict[str, str]:
+        """Each calendar feature's name and the part of the time column it holds."""
+        if self.column is None:
+            return {}
+        return {calendar_feature_name(self.column, part): part for part in self.calendar}
 
     def describe(self) -> str:
         """One line: which rule orders the rows."""
@@ -176,6 +202,10 @@ class DatasetSpec(BaseModel):
         column = self.time.column if self.time else None
         if column is not None and column in {*names, self.target, *self.id_columns, self.group_key}:
             raise ValueError(f"time column {column!r} is never a feature, the target, an id or the group key")
+        types = {f.name: f.type for f in self.features}
+        for feature in self.calendar_features:
+            if types.get(feature) != "numeric":
+                raise ValueError(f"calendar feature {feature!r} (time.calendar) must be listed as a numeric feature")
         return self
 
     @property
@@ -203,6 +233,17 @@ class DatasetSpec(BaseModel):
     def time_ordered(self) -> bool:
         """Rows have a time order (a time column or arrival order): splits and folds respect it."""
         return self.time is not None
+
+    @property
+    def calendar_features(self) -> dict[str, str]:
+        """Features derived from the time column (name → part: hour, day_of_week, month); empty without."""
+        return self.time.calendar_features if self.time else {}
+
+    @property
+    def drift_features(self) -> list[str]:
+        """The features drift is tested on: all but the calendar ones (time passing moves those by design)."""
+        calendar = self.calendar_features
+        return [f for f in self.feature_names if f not in calendar]
 
     @property
     def key_columns(self) -> list[str]:

@@ -34,6 +34,9 @@ def init(
     no_time: Annotated[
         bool, typer.Option("--no-time", help="Do not propose a datetime column as the time column.")
     ] = False,
+    no_calendar: Annotated[
+        bool, typer.Option("--no-calendar", help="Do not learn the time column's hour, day of week and month.")
+    ] = False,
     force: Annotated[bool, typer.Option(help="Replace an existing spec and suite.")] = False,
 ) -> None:
     """Infer a dataset spec and a GX suite from a file: datasets/<name>.yaml, expectations/<name>.json."""
@@ -55,6 +58,7 @@ def init(
         time_column=time,
         ordered=ordered,
         no_time=no_time,
+        no_calendar=no_calendar,
     )
     plan = plan_dataset(get_settings(), path, opts, force=force)
     write_suite(plan.suite_file, suite_from_reference(plan.spec, plan.reference), force=force)

@@ -98,9 +98,12 @@ def compute_drift(
     importance: dict[str, float] | None = None,
     batch: int = 0,
 ) -> DriftReport:
-    """Compare every feature (and the target, when labelled) of ``current`` to ``reference``."""
+    """Compare every feature (and the target, when labelled) of ``current`` to ``reference``.
+
+    Calendar features are left out: the month of a later batch differs by design, not by drift.
+    """
     features = []
-    for col in spec.feature_names:
+    for col in spec.drift_features:
         if col in spec.numeric:
             features.append(numeric_drift(col, _floats(reference[col]), _floats(current[col]), policy))
         else:
@@ -111,7 +114,7 @@ def compute_drift(
             target = numeric_drift(spec.target, _floats(reference[spec.target]), _floats(current[spec.target]), policy)
         else:
             target = categorical_drift(spec.target, reference[spec.target], current[spec.target], policy)
-    weights = _weights(spec.feature_names, importance if policy.use_importance else None)
+    weights = _weights(spec.drift_features, importance if policy.use_importance else None)
     return DriftReport(
         spec.name, batch, len(reference), len(current), features, target, weights, policy.share_threshold
     )

@@ -18,7 +18,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from driftgate.errors import BatchFetchError
-from driftgate.frames import SPLIT_COLUMN, assign_splits, group_keys, normalize, time_order
+from driftgate.frames import SPLIT_COLUMN, SPLIT_RULE, assign_splits, group_keys, normalize, time_order
 from driftgate.lake import BatchManifest, Lake
 from driftgate.names import artifact_key
 from driftgate.policies import RetryPolicy, SplitPolicy
@@ -180,6 +180,7 @@ def prepare_batch(
         ordered=spec.time_ordered,
         gap_rows=split.gap_rows,
     )
+    out.attrs[SPLIT_RULE] = split.describe(spec.time.describe() if spec.time else None, spec.group_key)
     return out
 
 

@@ -16,8 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from driftgate.frames import SPLIT_COLUMN, assign_splits, group_keys, normalize
+from driftgate.frames import SPLIT_COLUMN, SPLIT_RULE, assign_splits, group_keys, normalize
 from driftgate.lake import Lake
+from driftgate.policies import SplitPolicy
 from driftgate.predictions_db import CHAMPION_ROLE, read_labelled
 from driftgate.spec import DatasetSpec
 
@@ -77,6 +78,8 @@ def _write(
     frame[SPLIT_COLUMN] = assign_splits(
         len(frame), number, seed, keys=group_keys(frame, spec), ordered=spec.time_ordered
     )
+    order = spec.time.describe() if spec.time else None
+    frame.attrs[SPLIT_RULE] = SplitPolicy(seed=seed).describe(order, spec.group_key)
     lake.write_batch_once(spec.name, number, frame)
     if lake.is_quarantined(spec.name, number):
         accepted = False

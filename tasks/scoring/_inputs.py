@@ -20,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 
 from driftgate.dialect import TABLE_ENDINGS, compression_of, decompress
 from driftgate.errors import DriftgateError
+from driftgate.frames import add_calendar
 from driftgate.lake import Lake
 from driftgate.sources import read_table
 from driftgate.spec import DatasetSpec
@@ -77,7 +78,8 @@ def read_input(fs: Any, path: str, spec: DatasetSpec) -> InputFile:
         local = Path(tmp) / Path(path).name
         local.write_bytes(data)
         try:
-            frame = read_table(local, spec=spec).reset_index(drop=True)
+            # calendar features come from the time column, as at training (a file may carry either)
+            frame = add_calendar(read_table(local, spec=spec).reset_index(drop=True), spec)
         except DriftgateError as exc:
             raise DriftgateError(f"cannot read {path}: {exc}") from exc
     compression = compression_of(path)
