@@ -163,7 +163,7 @@ def make_readmission(n: int = 3000, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-def make_time_ordered_frame(n: int, seed: int, *, mean_run: int = 150) -> pd.DataFrame:
+def make_time_ordered_frame(n: int, seed: int, *, mean_run: int = 150, daily: float = 0.0) -> pd.DataFrame:
     """``n`` half-hourly rows in time order whose neighbours share a hidden state, seeded.
 
     The hidden state is a run of rows (about ``mean_run`` long) with its own level of two observed
@@ -172,6 +172,9 @@ def make_time_ordered_frame(n: int, seed: int, *, mean_run: int = 150) -> pd.Dat
     rows drawn at random from a batch sit beside their run's training rows and score well above what
     the model delivers on the next batch, whose runs are new. ``signal_0``/``signal_1`` carry the
     lasting relation, which turns slowly over time, so a newer model is really better.
+
+    ``daily`` adds a daily cycle to the label's log-odds (``daily * sin`` of the hour's angle): only
+    the hour of ``ts`` tells it, so calendar features can learn it and nothing else can.
 
     Columns: ``ts`` (the time), ``level_0``, ``level_1``, ``signal_0``, ``signal_1``, ``noise_0``
     and the binary ``direction`` (``up``/``down``).
@@ -185,10 +188,12 @@ def make_time_ordered_frame(n: int, seed: int, *, mean_run: int = 150) -> pd.Dat
     signal = rng.normal(0.0, 1.0, (n, 2))
     angle = np.linspace(0.0, np.pi / 2, n)  # the lasting relation turns a quarter turn over the table
     logit = 1.6 * (np.cos(angle) * signal[:, 0] + np.sin(angle) * signal[:, 1]) + offset
+    times = pd.date_range("2024-01-01", periods=n, freq="30min")
+    logit = logit + daily * np.sin(2 * np.pi * (times.hour.to_numpy() + times.minute.to_numpy() / 60) / 24)
     up = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
     return pd.DataFrame(
         {
-            "ts": pd.date_range("2024-01-01", periods=n, freq="30min").strftime("%Y-%m-%d %H:%M"),
+            "ts": times.strftime("%Y-%m-%d %H:%M"),
             "level_0": level[:, 0].round(4),
             "level_1": level[:, 1].round(4),
             "signal_0": signal[:, 0].round(4),
