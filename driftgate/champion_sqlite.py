@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from driftgate.errors import ModelRegistryError
-from driftgate.registry_view import CHAMPION, DELETED, HISTORY_TAG
+from driftgate.registry_view import CHAMPION, DELETED, HISTORY_TAG, PROBATION_TAG
 from driftgate.servable import SERVABLE_TAG, recorded_verdict, refusal
 from driftgate.spec import DatasetSpec
 
@@ -192,7 +192,7 @@ def _champion(db: sqlite3.Connection, name: str) -> str | None:
 
 
 def _write(db: sqlite3.Connection, name: str, version: str, history: list[str]) -> None:
-    """MLflow's two upserts: the alias row and the history tag row."""
+    """MLflow's two upserts: the alias row and the history tag row; a move by hand ends any probation."""
     value = json.dumps(history)
     if len(value) > _TAG_VALUE_LIMIT:
         raise ClientNeededError(f"the history tag would exceed {_TAG_VALUE_LIMIT} characters")
@@ -203,4 +203,8 @@ def _write(db: sqlite3.Connection, name: str, version: str, history: list[str]) 
     db.execute(
         'INSERT OR REPLACE INTO registered_model_tags (workspace, name, "key", value) VALUES (?, ?, ?, ?)',
         (_WORKSPACE, name, HISTORY_TAG, value),
+    )
+    db.execute(
+        'DELETE FROM registered_model_tags WHERE workspace = ? AND name = ? AND "key" = ?',
+        (_WORKSPACE, name, PROBATION_TAG),
     )

@@ -372,8 +372,12 @@ def model_rolled_back(
     metric: str | None = None,
     interval: tuple[float | None, float | None] = (None, None),
     rows: int | None = None,
+    source: str = "command",
+    confidence: float | None = None,
 ) -> bool:
-    """``champion`` moved back to an earlier version ``to_version`` (from ``from_version``)."""
+    """``champion`` moved back to an earlier version ``to_version`` (from ``from_version``): by a person
+    (``source="command"``) or by ``monitor-predictions`` at the end of a probation (``source="monitor"``:
+    ``interval`` is the previous champion's lead at ``confidence`` on ``rows`` labelled live rows)."""
     related = [version_related(model, to_version, "champion")]
     if from_version:
         related.append(version_related(model, from_version, "previous"))
@@ -385,6 +389,8 @@ def model_rolled_back(
         "metric": metric,
         "interval": [_rounded(interval[0]), _rounded(interval[1])],
         "rows": rows,
+        "source": source,
+        "confidence": _rounded(confidence),
     }
     return emit(ROLLED_BACK, resource=model_resource(model, dataset), related=related, payload=payload)
 

@@ -26,3 +26,8 @@ def suite_path(expectations_dir: Path, dataset: str) -> Path:
 FIT_TAG = "driftgate.fit"
 """Run tag of a version whose served model is a refit on every labelled row of its window (a dataset with a
 time order): which fit its metrics belong to. Set by the training stage; read by the console and the monitor."""
+
+PROBATION_RUN_TAG = "driftgate.probation."
+"""Prefix of the run tags a settled probation leaves on both versions (``outcome``: rolled back, restored,
+kept; ``against``, ``reason``, ``rows``, ``looks``, ``confidence``, ``at``). Set by the monitor stage
+(tasks/monitor/_probation.py); read by the console."""

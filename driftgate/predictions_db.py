@@ -294,6 +294,36 @@ def read_labelled(url: str, model_name: str, limit: int = 100_000) -> list[dict[
         engine.dispose()
 
 
+def read_labelled_answers(url: str, model_name: str, version: str, *, since: str, limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` labelled rows ``version`` answered as champion from ``since`` on, oldest first.
+
+    ``since``: ISO 8601 in UTC, as the log writes ``ts``. Rows as :func:`read_labelled` returns
+    them: a probation's rows (:mod:`driftgate.probation`).
+    """
+    engine = sa.create_engine(url)
+    p, lab = predictions_table, labels_table
+    try:
+        if not sa.inspect(engine).has_table(lab.name):
+            return []
+        migrate(engine)
+        query = (
+            sa.select(p, lab.c.label, lab.c.ts.label("label_ts"))
+            .join(lab, lab.c.prediction_id == p.c.prediction_id)
+            .where(
+                p.c.model_name == model_name,
+                p.c.model_version == str(version),
+                p.c.role == CHAMPION_ROLE,
+                p.c.ts >= since,
+            )
+            .order_by(p.c.id)
+            .limit(limit)
+        )
+        with engine.connect() as conn:
+            return [{**_decode(r), "label": json.loads(r.label)} for r in conn.execute(query)]
+    finally:
+        engine.dispose()
+
+
 def existing_ids(conn: sa.Connection, table: sa.Table, ids: list[str]) -> set[str]:
     """Which of ``ids`` appear in ``table``'s ``prediction_id`` (queried in chunks)."""
     found: set[str] = set()

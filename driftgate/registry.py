@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Literal
 
@@ -15,6 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from driftgate.errors import ChampionMovedError, ModelRegistryError
 from driftgate.model_loader import check_servable, load_registered
+from driftgate.probation import Probation, end_probation, record_probation
 from driftgate.registry_view import CHAMPION as CHAMPION
 from driftgate.registry_view import HISTORY_TAG as HISTORY_TAG
 from driftgate.servable import SERVABLE_TAG, recorded_verdict, refusal
@@ -158,6 +160,17 @@ class _Unchecked(Enum):
     ANY = "any"
 
 
+def _check_champion(client: MlflowClient, name: str, version: str | int, expected: str | int | None) -> None:
+    """Compare-and-set's compare: ``champion`` must still point to ``expected`` (None: no champion)."""
+    current = champion_version(client, name)
+    found = None if current is None else str(current.version)
+    if found != (None if expected is None else str(expected)):
+        raise ChampionMovedError(
+            f"champion of {name!r} moved to version {found} after version {version} was compared "
+            f"against version {expected}: not moving it (compare again against the new champion)"
+        )
+
+
 def set_champion(
     client: MlflowClient,
     name: str,
@@ -165,6 +178,10 @@ def set_champion(
     expected: str | int | Literal[_Unchecked.ANY] | None = _Unchecked.ANY,
 ) -> None:
     """Point ``champion`` at a version and remember the move for rollback.
+
+    A version that replaced a champion it was compared against (``expected`` names one: the gate,
+    the live gate) starts a :class:`Probation` against it, which ``monitor-predictions`` settles on
+    labelled live rows; any other move (a first champion, a person's ``promote``) ends an open one.
 
     Args:
         client: the registry.
@@ -181,18 +198,43 @@ def set_champion(
     """
     history = _history(client, name)
     if expected is not _Unchecked.ANY:
-        current = champion_version(client, name)
-        found = None if current is None else str(current.version)
-        if found != (None if expected is None else str(expected)):
-            raise ChampionMovedError(
-                f"champion of {name!r} moved to version {found} after version {version} was compared "
-                f"against version {expected}: not moving it (compare again against the new champion)"
-            )
+        _check_champion(client, name, version, expected)
     client.set_registered_model_alias(name, CHAMPION, str(version))
     if not history or history[-1] != str(version):
         history.append(str(version))
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+    if expected is not _Unchecked.ANY and expected is not None and str(expected) != str(version):
+        since = datetime.now(UTC).isoformat()
+        record_probation(client, name, Probation(champion=str(version), previous=str(expected), since=since))
+    else:
+        end_probation(client, name)
     log.info("champion of %s is now version %s", name, version)
+
+
+def roll_back_champion(
+    client: MlflowClient, name: str, *, to: str, expected: str, spec: DatasetSpec | None = None
+) -> None:
+    """The monitor's rollback: ``champion`` back from ``expected`` to ``to`` by compare-and-set; the probation ends.
+
+    The history forgets ``expected``'s stint, so a person's ``driftgate rollback`` afterwards goes to
+    the champion before ``to``.
+
+    Raises:
+        ChampionMovedError: ``champion`` no longer points to ``expected``.
+        ModelRegistryError: with ``spec``, the service would refuse ``to`` (a ``ModelLoadError``), or it is gone.
+    """
+    if spec is not None:
+        servable_on_record(get_version(client, name, to), spec)
+    history = _history(client, name)
+    _check_champion(client, name, to, expected)
+    client.set_registered_model_alias(name, CHAMPION, str(to))
+    if history and history[-1] == str(expected):
+        history.pop()
+    if not history or history[-1] != str(to):
+        history.append(str(to))
+    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+    end_probation(client, name)
+    log.info("champion of %s rolled back from version %s to %s", name, expected, to)
 
 
 def servable_on_record(mv: ModelVersion, spec: DatasetSpec) -> None:
@@ -243,6 +285,7 @@ def rollback(client: MlflowClient, name: str, spec: DatasetSpec | None = None) -
         raise ModelRegistryError(f"no earlier champion of {name!r} loads: {'; '.join(refused)}")
     client.set_registered_model_alias(name, CHAMPION, previous)
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+    end_probation(client, name)
     skipped = f" ({len(refused)} skipped: no longer load)" if refused else ""
     log.info("rolled %s back from version %s to %s%s", name, current.version, previous, skipped)
     return previous

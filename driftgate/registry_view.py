@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 HISTORY_TAG = "driftgate.champion_history"  # the registered model's tag: the versions that were champion, in order
+# the registered model's tag while a version the gates promoted is on probation (JSON; driftgate.registry.Probation)
+PROBATION_TAG = "driftgate.probation"
 DELETED = "Deleted_Internal"  # MLflow's stage for a deleted version (its searches leave those out)
 
 

@@ -2,8 +2,9 @@
 
 Input drift of the logged inputs since the last check, realized performance per version from
 labels sent to ``/feedback`` (and the label-free estimate before they arrive), the shadow
-challenger on the same rows (promoted when the gate finds it better there), labelled rows into a
-``feedback`` batch; ``continuous-training``
+challenger on the same rows (promoted when the gate finds it better there), a newly promoted
+champion against the one it replaced (rolled back when the gate finds it worse there), labelled
+rows into a ``feedback`` batch; ``continuous-training``
 when drift or realized performance asks for it. The work lives in the ``monitor`` stage (``driftgate.tasks.monitor``).
 """
 
@@ -23,6 +24,7 @@ from driftgate.tasks.monitor import (
     live_drift_task,
     live_gate_task,
     performance_task,
+    probation_task,
     publish_monitor_task,
 )
 from driftgate.tracking import configure_mlflow
@@ -46,12 +48,15 @@ def monitor_predictions(
     s, policy = ctx.settings, ctx.settings.monitor_policy()
     drift = live_drift_task(ctx, client, mv, min_rows, policy=s.drift_policy(), reference_max_rows=reference_cap(s))
     perf = performance_task(ctx, client, mv, drift.rows, policy=policy, gate_policy=s.gate_policy())
-    promoted = live_gate_task(ctx, client, perf, move=policy.promote_shadow)
+    look = probation_task(ctx, client, mv, policy=s.probation_policy(), gate_policy=s.gate_policy())
+    rolled_back = look.rolled_back_to if look else None
+    # after a rollback the champion the live gate compared with is gone: it looks again next run
+    promoted = live_gate_task(ctx, client, perf, move=policy.promote_shadow) if rolled_back is None else None
     batch = feedback_batch_task(ctx, policy=policy)
-    report = publish_monitor_task(ctx, client, drift, perf, batch, trigger=trigger, promoted=promoted)
+    report = publish_monitor_task(ctx, client, drift, perf, batch, trigger=trigger, promoted=promoted, probation=look)
     champ, live = perf.champion_realized(), perf.live_gate
-    # a challenger that proved itself on the live rows replaced the champion that fell: no retrain for that
-    performance_retrain = perf.decision.retrain and promoted is None
+    # a challenger that proved itself on the live rows, or the champion before, replaced the one that fell
+    performance_retrain = perf.decision.retrain and promoted is None and rolled_back is None
     outcome = MonitorOutcome(
         rows=len(drift.rows),
         checked=drift.checked,
@@ -75,6 +80,8 @@ def monitor_predictions(
             rows=live.result.rows,
         ),
         promoted=promoted,
+        probation=look.summary() if look else None,
+        rolled_back=rolled_back,
     )
     if outcome.retrain and trigger:
         why = []

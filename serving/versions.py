@@ -19,7 +19,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 
 from driftgate.errors import ModelRegistryError
-from driftgate.names import FIT_TAG
+from driftgate.names import FIT_TAG, PROBATION_RUN_TAG
 from driftgate.pages import png_data_uri
 from driftgate.registry import CHAMPION, champion_version, lineage
 from driftgate.serving.ttl_cache import TtlCache
@@ -95,6 +95,7 @@ class VersionViews:
         params = dict(run.data.params) if run else {}
         gate = {k.removeprefix("driftgate.gate."): v for k, v in tags.items() if k.startswith("driftgate.gate.")}
         gate.update({k.removeprefix("gate_"): metrics[k] for k in GATE_METRICS if k in metrics})
+        probation = {k.removeprefix(PROBATION_RUN_TAG): v for k, v in tags.items() if k.startswith(PROBATION_RUN_TAG)}
         return {
             "version": str(mv.version),
             "run_id": mv.run_id,
@@ -106,6 +107,7 @@ class VersionViews:
             "fit": tags.get(FIT_TAG, ""),
             "test_metrics": {k: v for k, v in sorted(metrics.items()) if k.startswith("test_")},
             "gate": gate,
+            "probation": probation,  # the monitor's verdict once a probation against another version ended
             "family": params.get("family"),
             "window": params.get("window"),
             "champion": CHAMPION in (getattr(mv, "aliases", None) or []),

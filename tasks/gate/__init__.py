@@ -15,6 +15,7 @@ from driftgate.tasks.gate._live import (
     challenger_alias,
     earlier_looks,
     gate_on_live,
+    judge_live_pairs,
     promote_on_live,
     spent_confidence,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "gate",
     "gate_on_live",
     "gate_task",
+    "judge_live_pairs",
     "promote_on_live",
     "publish_gate",
     "run_links",

@@ -102,16 +102,35 @@ def gate_on_live(
     if found is None or len(found[1]) < policy.slice_min_rows:
         return None
     _, pairs = found
+    spent = replace(policy, confidence=spent_confidence(policy.confidence, look))
+    result = judge_live_pairs(spec, pairs, champion, challenger, policy=spent)
+    last_row = max(int(c["id"]) for c, _ in pairs)
+    return LiveLook(result, look, last_row)
+
+
+def judge_live_pairs(
+    spec: DatasetSpec,
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]],
+    champion: str,
+    challenger: str,
+    *,
+    policy: GatePolicy,
+) -> GateResult:
+    """The gate's verdict on labelled live rows both versions answered (pure).
+
+    Args:
+        pairs: ``(champion row, other row)`` of the same prediction (:func:`live_pairs`): the champion
+            row's ``inputs`` (the slices' levels), ``label`` and ``output``, the other row's ``output``.
+        policy: the gate's policy, at the confidence this look spends.
+    """
     ours, theirs = scored_pairs(spec, pairs)
     frame = pd.DataFrame([c["inputs"] for c, _ in pairs])  # the logged inputs: the slices' levels
     for col in spec.categorical:
         if col not in frame:
             frame[col] = None
     frame[spec.target] = ours.y
-    spent = replace(policy, confidence=spent_confidence(policy.confidence, look))
-    result = evaluate_challenger(spec, frame, as_predictions(theirs), as_predictions(ours), policy=spent)
-    last_row = max(int(c["id"]) for c, _ in pairs)
-    return LiveLook(replace(result, challenger=challenger, champion=champion), look, last_row)
+    result = evaluate_challenger(spec, frame, as_predictions(theirs), as_predictions(ours), policy=policy)
+    return replace(result, challenger=challenger, champion=champion)
 
 
 def promote_on_live(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -44,6 +44,7 @@ from driftgate.tasks.gate import LiveLook, challenger_alias, earlier_looks, gate
 from driftgate.tasks.monitor._announce import announce_degraded, announce_live_drift, announce_live_promotion
 from driftgate.tasks.monitor._estimate import Calibration, estimate_outputs, fit_calibration, fit_multiclass_calibration
 from driftgate.tasks.monitor._feedback import FeedbackBatch, store_feedback_batch
+from driftgate.tasks.monitor._probation import ProbationLook
 from driftgate.tasks.monitor._report import (
     MonitorRun,
     log_performance,
@@ -288,6 +289,7 @@ def publish_monitor_task(
     *,
     trigger: bool | None = None,
     promoted: str | None = None,
+    probation: ProbationLook | None = None,
 ) -> str:
     """The report page and its summary in the lake (reports/monitor/), MLflow metrics per version, the Prefect
     artifact. ``trigger``: whether this run may start a retrain (the page says what it did)."""
@@ -301,6 +303,8 @@ def publish_monitor_task(
         feedback_batch=batch.number if batch else None,
         feedback_rows=batch.rows if batch else None,
         tests=test_scores(client, ctx.model_name, perf),
+        probation=asdict(probation.summary()) if probation else None,
+        rolled_back=probation.rolled_back_to if probation else None,
     )
     ctx.lake.write_bytes(ctx.lake.path("reports", "monitor", ds, name), monitor_page(drift, perf, run).encode())
     summary = json.dumps(monitor_summary(drift, perf, run), indent=2, default=str).encode()
@@ -317,6 +321,9 @@ def publish_monitor_task(
     if drift.report is not None:
         parts.append(drift.report.to_markdown(drift.decision))
     parts.append(performance_markdown(perf))
+    if probation is not None:
+        parts.append(f"\nProbation of version {probation.probation.champion}: **{probation.decision.action}**: ")
+        parts[-1] += probation.decision.reason
     if batch is not None:
         parts.append(f"\nFeedback batch {batch.number}: {batch.rows} labelled live rows, accepted: {batch.accepted}")
     create_markdown_artifact("\n".join(parts), key=artifact_key("monitor", ds))

@@ -17,6 +17,18 @@ class LiveGateSummary:
     rows: int
 
 
+@dataclass(frozen=True)
+class ProbationSummary:
+    """The look at the champion's probation against the version it replaced, when one is open."""
+
+    champion: str
+    previous: str
+    action: str  # wait, keep or roll back
+    reason: str
+    rows: int
+    confidence: float | None
+
+
 @dataclass
 class MonitorOutcome:
     """Live traffic since the last check: drift, realized and estimated performance, what followed.
@@ -25,7 +37,8 @@ class MonitorOutcome:
         rows: new logged predictions looked at.
         checked: whether input drift was checked (enough rows).
         drift_retrain: live inputs drifted from the champion's training rows.
-        performance_retrain: realized performance fell (and no shadow challenger replaced the champion).
+        performance_retrain: realized performance fell (and neither a shadow challenger nor a rollback replaced
+            the champion).
         reasons: why, for both decisions.
         drifted: the drifted features.
         champion: the champion's version during the check.
@@ -37,6 +50,8 @@ class MonitorOutcome:
         live_gate: the live gate's verdict on the shadow challenger, if it looked.
         promoted: the version the live gate promoted, if any.
         training: the continuous-training outcomes when a retrain was triggered.
+        probation: the look at the champion's probation, if one was open.
+        rolled_back: the version ``champion`` moved back to (the champion on probation was worse), if any.
     """
 
     rows: int
@@ -54,6 +69,8 @@ class MonitorOutcome:
     live_gate: LiveGateSummary | None
     promoted: str | None
     training: list[Any] = field(default_factory=list)
+    probation: ProbationSummary | None = None
+    rolled_back: str | None = None
 
     @property
     def retrain(self) -> bool:

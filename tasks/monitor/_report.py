@@ -114,14 +114,18 @@ class MonitorRun:
     feedback_batch: int | None = None
     feedback_rows: int | None = None
     tests: dict[str, float] = field(default_factory=dict)
+    probation: dict[str, Any] | None = None  # the look at the champion's probation (ProbationSummary's fields)
+    rolled_back: str | None = None  # the version champion moved back to
 
 
 def actions(drift: LiveDrift, perf: Performance, run: MonitorRun) -> list[str]:
     """What the run did (or leaves to do), in words: never "retrain" on a run that may not start one."""
     done = []
+    if run.rolled_back:
+        done.append(f"rolled champion back from version {perf.champion} to version {run.rolled_back} (probation)")
     if run.promoted:
         done.append(f"the live gate promoted version {run.promoted} to champion")
-    wants = drift.decision.retrain or (perf.decision.retrain and run.promoted is None)
+    wants = drift.decision.retrain or (perf.decision.retrain and run.promoted is None and run.rolled_back is None)
     if wants and run.trigger is True:
         done.append("started continuous-training to retrain the champion")
     elif wants and run.trigger is False:
@@ -174,6 +178,8 @@ def monitor_summary(drift: LiveDrift, perf: Performance, run: MonitorRun) -> dic
             "outcome": str(g.result.outcome),
             "reason": g.result.reason,
         },
+        "probation": run.probation,
+        "rolled_back": run.rolled_back,
         "actions": actions(drift, perf, run),
     }
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -222,3 +224,137 @@ def test_a_shadow_challenger_better_on_labelled_live_rows_is_promoted_by_the_mon
     mv = client.get_model_version(name, challenger)
     assert client.get_run(mv.run_id).data.tags["driftgate.gate.live.outcome"] == "promoted"
     assert "Gate on labelled live rows (shadow), look 1 (600 rows): promoted" in (mv.description or "")
+
+
+class _Hammer(threading.Thread):
+    """A client sending one-record predictions as fast as it can: every answer's status and version."""
+
+    def __init__(self, url: str, record: dict[str, object]) -> None:
+        super().__init__(daemon=True)
+        self.url, self.record = url, record
+        self.answers: list[tuple[int, str | None]] = []
+        self.failures: list[str] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(timeout=30) as client:
+            while not self.done.is_set():
+                try:
+                    r = client.post(f"{self.url}/predict", json={"records": [self.record]})
+                except httpx.HTTPError as exc:  # a dropped connection counts as a failed request
+                    self.failures.append(repr(exc))
+                    continue
+                version = r.json()["model"]["version"] if r.status_code == 200 else None
+                self.answers.append((r.status_code, version))
+                time.sleep(0.002)
+
+    def seen(self, version: str) -> bool:
+        return any(v == version for _, v in self.answers[-5:])
+
+
+def test_a_promoted_version_worse_on_labelled_live_rows_is_rolled_back_within_its_probation(  # type: ignore[no-untyped-def]
+    trained, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#37 end to end on real parts: the gate's promotion opens a probation; labels on /feedback show the new
+    champion worse than the one it replaced; monitor-predictions moves champion back, records it on both
+    versions and sends driftgate.model.rolled-back; the service follows the alias with no failed request."""
+    from driftgate import events
+    from driftgate.flows.monitor import monitor_predictions
+    from driftgate.local.quick_model import register_quick_model
+    from driftgate.probation import probation
+    from driftgate.registry import CHALLENGER, challenger_version, champion_version, set_champion
+    from tests.integration.test_events import events_named, wait_for
+
+    monkeypatch.setenv("DRIFTGATE_PROBATION_ROWS", "1000")
+    get_settings.cache_clear()
+    ctx = build_context(get_settings())
+    spec, name, db = ctx.spec, ctx.model_name, ctx.settings.resolved_predictions_db_url()
+    client = configure_mlflow(ctx.settings)
+    since = datetime.now(UTC)
+    before = str(champion_version(client, name).version)
+    train = split_rows(ctx.lake.read_batch(DATASET, 1), "train")
+    center = 2 * float(train[spec.target].mean())  # the relation mirrored: wrong on every real label
+    worse, _ = register_quick_model(spec, name, train.assign(**{spec.target: center - train[spec.target]}))
+    client.set_registered_model_alias(name, CHALLENGER, worse)  # as the gate does for each version it trains
+    set_champion(client, name, worse, expected=before)  # the gate's compare-and-set promotion
+    opened = probation(client, name)
+    assert (opened.champion, opened.previous) == (worse, before)
+
+    live = ctx.lake.read_batch(DATASET, 2).head(300)  # 300 labelled rows: well within the 1,000 probation rows
+    records = live[spec.feature_names].astype(object).to_dict(orient="records")
+    with ServerThread(create_app(ctx.settings)) as srv:
+        deadline = time.monotonic() + 60
+        while (
+            httpx.get(f"{srv.url}/ready").status_code != 200
+            or httpx.get(f"{srv.url}/model").json().get("version") != worse
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        ids: list[str] = []
+        for i in range(0, len(records), 50):
+            answer = httpx.post(f"{srv.url}/predict", json={"records": records[i : i + 50]}, timeout=30)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["model"]["version"] == worse
+            ids += answer.json()["ids"]
+        deadline = time.monotonic() + 30
+        while sum(r["model_version"] == worse for r in read_predictions(db)) < len(ids):  # the log writes every 0.5 s
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        labels = [{"id": pid, "label": float(y)} for pid, y in zip(ids, live[spec.target], strict=True)]
+        stored = httpx.post(f"{srv.url}/feedback", json={"labels": labels}, timeout=30)
+        assert stored.status_code == 200, stored.text
+        assert stored.json()["stored"] == len(ids)
+
+        hammer = _Hammer(srv.url, records[0])
+        hammer.start()
+        try:
+            out = monitor_predictions(min_rows=500, trigger=False)
+            deadline = time.monotonic() + 30
+            while not hammer.seen(before):  # the service follows the alias on its next poll
+                assert time.monotonic() < deadline, (out.probation, hammer.answers[-3:])
+                time.sleep(0.1)
+            time.sleep(0.5)
+        finally:
+            hammer.done.set()
+            hammer.join(10)
+
+    assert out.rolled_back == before, out.probation
+    assert (out.probation.action, out.probation.rows) == ("roll back", 300)
+    assert not out.performance_retrain  # the champion that fell is gone already
+    assert str(champion_version(client, name).version) == before
+    assert probation(client, name) is None
+    assert challenger_version(client, name) is None  # the shadow and the live gate do not take it up again
+
+    assert hammer.failures == []
+    statuses = [s for s, _ in hammer.answers]
+    assert statuses, "the client sent no request"
+    assert set(statuses) == {200}, sorted(set(statuses))
+    versions = [v for _, v in hammer.answers]
+    assert versions[0] == worse
+    assert versions[-1] == before
+    assert versions.index(before) > 0
+    assert worse not in versions[versions.index(before) :]
+
+    tags = {v: client.get_run(client.get_model_version(name, v).run_id).data.tags for v in (worse, before)}
+    assert (tags[worse]["driftgate.probation.outcome"], tags[worse]["driftgate.probation.against"]) == (
+        "rolled back",
+        before,
+    )
+    assert (tags[before]["driftgate.probation.outcome"], tags[before]["driftgate.probation.against"]) == (
+        "restored",
+        worse,
+    )
+    assert tags[worse]["driftgate.probation.reason"].startswith(f"version {worse} is worse: on 300 labelled live rows")
+    assert "Probation: rolled back to version" in (client.get_model_version(name, worse).description or "")
+
+    found = wait_for("rolled-back event", events_named(f"driftgate.model.{name}", since, {events.ROLLED_BACK}))
+    (event,) = [e for e in found if e["event"] == events.ROLLED_BACK]
+    payload = event["payload"]
+    assert (payload["version"], payload["previous"], payload["source"], payload["rows"]) == (
+        before,
+        worse,
+        "monitor",
+        300,
+    )
+    assert payload["reason"].startswith("monitor-predictions, probation: version")
+    print(f"rollback: {len(hammer.answers)} requests during the move, versions {versions[0]} -> {versions[-1]}")
