@@ -136,6 +136,12 @@ class Settings(BaseSettings):
         "there. At or below it (or with no address) everything "
         "runs in the flow's process, as before.",
     )
+    dask_trees: int = Field(
+        200,
+        ge=1,
+        description="Boosting rounds (LightGBM n_estimators) of a training window fitted on the Dask cluster "
+        "(past DRIFTGATE_DASK_MIN_ROWS).",
+    )
     search_strategy: SearchStrategy = Field(
         _SEARCH.strategy,
         description="halving: successive halving of every family's candidates together, within "

@@ -120,7 +120,7 @@ def train_and_gate_on_cluster(
     )
     with Client(s.dask_address) as dask_client:  # type: ignore[no-untyped-call]
         lazy = read_window(ctx.lake, spec, window.batches, s.storage_options())
-        cfg = DistributedSettings(seed=s.seed, encoding=s.categorical_encoding)
+        cfg = DistributedSettings(n_estimators=s.dask_trees, seed=s.seed, encoding=s.categorical_encoding)
         done = train_on_cluster_task(
             client,
             experiment,
