@@ -39,8 +39,39 @@ FOLDER_MARKERS = {"browser": "browser", "stack": "stack"}
 SLOW_KINDS = frozenset({"browser", "stack", "dask", "postgres", "training"})
 
 
+# The longest work first, measured (docs/development.md#measured): `--dist loadgroup` hands tests and
+# groups out in collection order, so a long one collected late is the run's tail while the other
+# worker idles. These files (each test, or the file's xdist group) are collected first, in this order
+# (their seconds in a `make test` run alone); every other test keeps its place after them.
+LONGEST_FIRST = (
+    "integration/test_dask_flow.py",  # 390-450 s before #39's cuts
+    "integration/test_time_honest.py",  # 194 + 112 s, two tests
+    "integration/test_dask_window.py",  # its trained window 90-150 s, once per run since the groups work
+    "stack/test_deployments.py",  # 105 s
+    "browser/test_console.py",  # its loop 55 s, its 18 tests 40 s
+    "integration/test_own_data.py",  # 74-120 s
+    "integration/test_backtest.py",  # 35 + 25 s
+    "unit/test_commands_fresh.py",  # 48 s
+    "integration/test_readmission.py",  # 39-130 s
+    "service/test_shadow.py",  # 28 s and more
+    "integration/test_loop.py",
+    "integration/test_validation.py",
+    "integration/test_partition_validation.py",
+    "integration/test_monitor.py",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # xdist otherwise sorts the groups by their number of tests, which is not their time (LONGEST_FIRST is)
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+# tryfirst: xdist's own hook (on each worker) reads the ``xdist_group`` marks this one adds
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test by what it starts; keep tests that share a module-scoped server on one xdist worker."""
+    """Mark each test by what it starts; keep tests that share a module-scoped server on one xdist worker;
+    put the longest files first."""
     tests = ROOT / "tests"
     for item in items:
         folder = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
@@ -59,6 +90,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if shared and item.get_closest_marker("xdist_group") is None:
             # one module-scoped fixture (a cluster, a loop, a server) built once, on one worker
             item.add_marker(pytest.mark.xdist_group(item.path.relative_to(ROOT).as_posix()))
+    rank = {f"tests/{path}": i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.relative_to(ROOT).as_posix(), len(rank)))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Give each grouped test the ``@group`` suffix of its id that ``--dist loadgroup`` schedules by.
+
+    xdist 3.8 writes the suffix to ``item._nodeid``, which pytest 9.2 no longer reads (its ids are
+    structured): no group reached the scheduler, and each module-scoped fixture was built again on
+    the other worker (the Dask-trained window and the browser loop twice). pytest-dev/pytest-xdist#1386.
+    Runs before xdist sends the ids to the controller; a no-op where xdist's suffix took effect.
+    """
+    if not getattr(session.config.option, "loadgroup", False):  # set on xdist's workers under --dist loadgroup
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in session.items:
+        groups = sorted(
+            {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
+        )
+        suffix = "@" + "_".join(groups)
+        if groups and not item.nodeid.endswith(suffix):
+            item._id = NodeId.parse(item.nodeid + suffix)
 
 
 @pytest.fixture(scope="session")
