@@ -20,6 +20,7 @@ import yaml
 
 from driftgate.encoding import encoding_of
 from driftgate.errors import SpecError
+from driftgate.frames import parse_times
 from driftgate.spec import (
     CALENDAR_RANGES,
     METRIC_DIRECTIONS,
@@ -303,17 +304,31 @@ def _time_order(
 
 
 CALENDAR_WORDS = {"hour": "hour", "day_of_week": "day of week (Monday 0)", "month": "month"}
+CALENDAR_SPAN_DAYS = {"day_of_week": 14.0, "month": 730.0}
+"""How many days a file must span for ``init`` to learn a part: each value seen at least twice, in two
+different weeks or years. A month seen once is a time index in disguise: a model learns the month's
+passing state from it, which never recurs (it raised held-out minus next-batch accuracy by 0.013 on
+the seeded time-ordered table, ``bench/calendar_features.py``)."""
 
 
-def _calendar(column: str, taken: set[str]) -> list[tuple[str, dict[str, Any]]]:
-    """The calendar parts of a timestamp column as numeric features (a part whose name a column has is skipped)."""
-    out = []
+def _calendar(column: str, times: pd.Series, taken: set[str]) -> list[tuple[str, dict[str, Any] | None, str]]:
+    """Each calendar part of a timestamp column: its feature (None: left out) and why."""
+    present = times.dropna()
+    days = (present.max() - present.min()).total_seconds() / 86400 if len(present) else 0.0
+    out: list[tuple[str, dict[str, Any] | None, str]] = []
     for part, (lo, hi) in CALENDAR_RANGES.items():
         name = calendar_feature_name(column, part)
+        need = CALENDAR_SPAN_DAYS.get(part, 0.0)
         if name in taken:
-            log.info("calendar part %s of %s left out: the table has a column %r", part, column, name)
-            continue
-        out.append((part, {"name": name, "type": "numeric", "min": lo, "max": hi}))
+            out.append((part, None, f"the table already has a column {name!r}"))
+        elif part == "hour" and bool((present.dt.floor("D") == present).all()):
+            out.append((part, None, f"every time of {column} is a midnight: no hour to learn"))
+        elif days < need:
+            why = f"{column} spans {days:.0f} days; its {CALENDAR_WORDS[part]} needs {need:.0f} (each value seen twice)"
+            out.append((part, None, why))
+        else:
+            words = f"the {CALENDAR_WORDS[part]} of {column} (--no-calendar to leave the parts out)"
+            out.append((part, {"name": name, "type": "numeric", "min": lo, "max": hi}, words))
     return out
 
 
@@ -454,20 +469,18 @@ def infer_spec(
             elif decision.role == "id":
                 ids.append(str(col))
     if time is not None and time_decision is not None and calendar and looks_like_time(frame[time_decision.column]):
-        parts = _calendar(time_decision.column, {str(c) for c in frame.columns})
-        time["calendar"] = [part for part, _ in parts]
-        for part, feature in parts:
+        column = time_decision.column
+        learned = []
+        for part, feature, why in _calendar(column, parse_times(frame[column]), {str(c) for c in frame.columns}):
+            name = calendar_feature_name(column, part)
+            if feature is None:
+                decisions.append(Decision(name, "left out", "-", "", why))
+                continue
+            learned.append(part)
             features.append(feature)
             lo, hi = CALENDAR_RANGES[part]
-            decisions.append(
-                Decision(
-                    feature["name"],
-                    "feature",
-                    "numeric",
-                    f"{lo:g}..{hi:g}",
-                    f"the {CALENDAR_WORDS[part]} of {time_decision.column} (--no-calendar to leave the parts out)",
-                )
-            )
+            decisions.append(Decision(name, "feature", "numeric", f"{lo:g}..{hi:g}", why))
+        time["calendar"] = learned
     if not features:
         raise SpecError(f"no usable feature columns in {source}; see --exclude/--id/--keep")
     spec.update(source=source, features=features, scenario=_scenario(len(y)))

@@ -43,8 +43,15 @@ def calendar_spec(source: str = "x.csv", calendar: tuple[str, ...] = ("hour", "d
     )
 
 
+def spanning(days: float, rows: int = 1200, seed: int = 1) -> pd.DataFrame:
+    """The seeded table with its ``rows`` times spread evenly over ``days`` days (not on whole hours)."""
+    frame = make_time_ordered_frame(rows, seed=seed)
+    times = pd.Timestamp("2022-01-03 00:17") + pd.to_timedelta(np.linspace(0, days, rows), unit="D")
+    return frame.assign(ts=times.strftime("%Y-%m-%d %H:%M"))
+
+
 def test_init_learns_the_hour_day_and_month_of_a_timestamp_and_says_so() -> None:
-    frame = make_time_ordered_frame(400, seed=1)
+    frame = spanning(days=950)
     inferred = infer_spec(frame, "direction", name="cal", source="x.csv")
     spec = inferred.spec
     assert spec.time is not None
@@ -55,9 +62,28 @@ def test_init_learns_the_hour_day_and_month_of_a_timestamp_and_says_so() -> None
     table = inferred.table()
     assert "the hour of ts (--no-calendar" in table
     assert "day of week (Monday 0) of ts" in table
-    declined = infer_spec(frame, "direction", name="cal", source="x.csv", calendar=False)
+    declined = infer_spec(frame, "direction", name="cal", source="x.csv", calendar=False)  # --no-calendar
     assert declined.spec.time_column == "ts"
     assert declined.spec.feature_names == FEATURES
+
+
+def test_init_learns_only_the_parts_a_file_sees_recur() -> None:
+    weeks = infer_spec(spanning(days=60), "direction", name="cal", source="x.csv")
+    assert weeks.spec.time is not None
+    assert weeks.spec.time.calendar == ["hour", "day_of_week"]
+    month = next(d for d in weeks.decisions if d.column == "ts_month")
+    assert month.role == "left out"
+    assert month.why == "ts spans 60 days; its month needs 730 (each value seen twice)"
+    days = infer_spec(spanning(days=8), "direction", name="cal", source="x.csv")
+    assert days.spec.time is not None
+    assert days.spec.time.calendar == ["hour"]
+    midnights = make_time_ordered_frame(800, seed=1).assign(
+        ts=pd.date_range("2022-01-01", periods=800, freq="D").strftime("%Y-%m-%d")
+    )
+    daily = infer_spec(midnights, "direction", name="cal", source="x.csv")
+    assert daily.spec.time is not None
+    assert daily.spec.time.calendar == ["day_of_week", "month"]
+    assert "no hour to learn" in next(d.why for d in daily.decisions if d.column == "ts_hour")
 
 
 def test_a_time_column_of_numbers_teaches_no_calendar() -> None:
