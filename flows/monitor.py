@@ -48,10 +48,13 @@ def monitor_predictions(
     s, policy = ctx.settings, ctx.settings.monitor_policy()
     drift = live_drift_task(ctx, client, mv, min_rows, policy=s.drift_policy(), reference_max_rows=reference_cap(s))
     perf = performance_task(ctx, client, mv, drift.rows, policy=policy, gate_policy=s.gate_policy())
-    look = probation_task(ctx, client, mv, policy=s.probation_policy(), gate_policy=s.gate_policy())
+    promoted = live_gate_task(ctx, client, perf, move=policy.promote_shadow)
+    # a challenger that beat the champion on live rows replaced it, and its own probation starts now;
+    # else the champion's probation: is it worse than the one it replaced?
+    look = None
+    if promoted is None:
+        look = probation_task(ctx, client, mv, policy=s.probation_policy(), gate_policy=s.gate_policy())
     rolled_back = look.rolled_back_to if look else None
-    # after a rollback the champion the live gate compared with is gone: it looks again next run
-    promoted = live_gate_task(ctx, client, perf, move=policy.promote_shadow) if rolled_back is None else None
     batch = feedback_batch_task(ctx, policy=policy)
     report = publish_monitor_task(ctx, client, drift, perf, batch, trigger=trigger, promoted=promoted, probation=look)
     champ, live = perf.champion_realized(), perf.live_gate

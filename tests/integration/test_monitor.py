@@ -224,6 +224,10 @@ def test_a_shadow_challenger_better_on_labelled_live_rows_is_promoted_by_the_mon
     mv = client.get_model_version(name, challenger)
     assert client.get_run(mv.run_id).data.tags["driftgate.gate.live.outcome"] == "promoted"
     assert "Gate on labelled live rows (shadow), look 1 (600 rows): promoted" in (mv.description or "")
+    from driftgate.probation import probation
+
+    assert (probation(client, name).champion, probation(client, name).previous) == (challenger, champion)
+    assert out.probation is None  # the promotion won this run; the new champion's probation starts with it
 
 
 class _Hammer(threading.Thread):
