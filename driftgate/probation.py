@@ -43,12 +43,10 @@ def probation(client: MlflowClient, name: str) -> Probation | None:
     """The open probation of ``name``'s champion (tag ``driftgate.probation``); None when there is none.
 
     Raises:
-        ModelRegistryError: no such model, or the tag is unreadable.
+        ModelRegistryError: the tag is unreadable.
+        MlflowException: no such model, or the registry did not answer.
     """
-    try:
-        raw = client.get_registered_model(name).tags.get(PROBATION_TAG)
-    except MlflowException as exc:
-        raise ModelRegistryError(f"no registered model named {name!r} (train one first: driftgate run)") from exc
+    raw = client.get_registered_model(name).tags.get(PROBATION_TAG)
     if not raw:
         return None
     what = f"tag {PROBATION_TAG} of model {name!r}"

@@ -173,13 +173,18 @@ def check_probation(
 ) -> ProbationLook | None:
     """This run's look at the champion's open probation; None when there is none (a stale one is ended)."""
     name, spec = ctx.model_name, ctx.spec
+    if mv is None:  # no champion: nothing on probation
+        return None
     try:
         record = probation(client, name)
     except ModelRegistryError as exc:  # unreadable: nothing to settle it against
         log.warning("probation: %s; ending it", exc)
         _quietly(end_probation, client, name)
         return None
-    if record is None or mv is None:
+    except MlflowException as exc:  # no answer (or no model yet): the next run looks again
+        log.warning("probation: the registry did not answer (%s)", exc)
+        return None
+    if record is None:
         return None
     if record.champion != str(mv.version):  # champion moved another way since (by hand): the probation is over
         log.info("probation of version %s ended: version %s is champion now", record.champion, mv.version)
