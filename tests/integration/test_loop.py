@@ -67,6 +67,9 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(
     assert champ is not None
     drift_run = client.get_run(by_batch[2].drift_run_id)  # every drift report is in MLflow too
     assert drift_run.data.tags["driftgate.retrain"] == "False"
+    metrics = drift_run.data.metrics  # the share drifted, and each feature's statistic
+    assert "drifted_share" in metrics
+    assert all(any(k.startswith(f"drift_{name}_") for k in metrics) for name in ctx.spec.feature_names), metrics
     assert {a.path for a in client.list_artifacts(drift_run.info.run_id, "drift")} == {
         "drift/report.json",
         "drift/report.html",
