@@ -35,7 +35,14 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class DriftPolicy:
-    """Thresholds of the per-feature tests and of the retraining decision."""
+    """Thresholds of the per-feature tests, of the domain classifier and of the retraining decision.
+
+    ``fdr_q``: the per-feature distribution tests' p-values are adjusted together (Benjamini-Hochberg)
+    and a feature's test passes below ``fdr_q``; ``alpha`` is the level of the single tests (the
+    target's, each missing-value rate's). ``multivariate_rows``: rows per side the domain classifier
+    samples (0: no domain classifier), its ``multivariate_folds``, ``multivariate_alpha`` and the AUROC
+    it must reach, ``multivariate_auroc``.
+    """
 
     alpha: float = 0.01
     numeric_threshold: float = 0.1
@@ -44,6 +51,12 @@ class DriftPolicy:
     share_threshold: float = 0.2
     use_importance: bool = True
     metric_floor: float | None = None
+    fdr_q: float = 0.05
+    multivariate_rows: int = 5000
+    multivariate_folds: int = 5
+    multivariate_alpha: float = 0.01
+    multivariate_auroc: float = 0.55
+    multivariate_seed: int = SEED
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,31 @@ class Settings(BaseSettings):
     metric_floor: float | None = Field(
         _DRIFT.metric_floor, description="Retrain when the champion's primary metric on a new batch is worse."
     )
+    drift_fdr_q: float = Field(
+        _DRIFT.fdr_q,
+        gt=0,
+        lt=1,
+        description="False-discovery rate of the per-feature distribution tests: their p-values are adjusted "
+        "together (Benjamini-Hochberg) and a feature's test passes when its adjusted p-value is below it.",
+    )
+    drift_multivariate_rows: int = Field(
+        _DRIFT.multivariate_rows,
+        ge=0,
+        description="Rows per side (a seeded sample) on which a domain classifier learns to tell a batch from "
+        "the reference, testing the joint distribution; 0: no domain classifier.",
+    )
+    drift_multivariate_alpha: float = Field(
+        _DRIFT.multivariate_alpha,
+        gt=0,
+        lt=1,
+        description="Significance level of the domain classifier's test (Mann-Whitney U on out-of-fold scores).",
+    )
+    drift_multivariate_auroc: float = Field(
+        _DRIFT.multivariate_auroc,
+        ge=0.5,
+        le=1,
+        description="Out-of-fold AUROC from which the domain classifier's significant separation counts as drift.",
+    )
 
     # --- training and gate ---------------------------------------------------------------
     retrain_policy: RetrainPolicyName = Field(
@@ -310,6 +335,11 @@ class Settings(BaseSettings):
             share_threshold=self.drift_share_threshold,
             use_importance=self.drift_use_importance,
             metric_floor=self.metric_floor,
+            fdr_q=self.drift_fdr_q,
+            multivariate_rows=self.drift_multivariate_rows,
+            multivariate_alpha=self.drift_multivariate_alpha,
+            multivariate_auroc=self.drift_multivariate_auroc,
+            multivariate_seed=self.seed,
         )
 
     def retraining_policy(self) -> RetrainPolicy:

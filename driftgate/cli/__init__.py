@@ -3,7 +3,7 @@
 ``_app`` holds the Typer app and the error path; importing a group module registers its commands.
 """
 
-from driftgate.cli import automations, backtest, data, local, loop, models
+from driftgate.cli import automations, backtest, data, drift, local, loop, models
 from driftgate.cli._app import app, main
 
-__all__ = ["app", "automations", "backtest", "data", "local", "loop", "main", "models"]
+__all__ = ["app", "automations", "backtest", "data", "drift", "local", "loop", "main", "models"]

@@ -1,8 +1,9 @@
 """Whether a batch retrains, and why: named triggers under a retraining policy (pure).
 
 Triggers, in the order they are checked: ``forced`` (a person or the monitor asked), ``first``
-(no champion), ``drift`` (the target, or enough importance-weighted features, drifted against the
-champion's training rows), ``metric`` (the champion is worse than ``DRIFTGATE_METRIC_FLOOR`` on
+(no champion), ``drift`` (the target, enough importance-weighted features, or the joint distribution
+(the domain classifier, named ``multivariate`` in the reasons) drifted against the champion's
+training rows), ``metric`` (the champion is worse than ``DRIFTGATE_METRIC_FLOOR`` on
 the batch), ``growth`` (the accepted rows the champion never saw reach ``DRIFTGATE_RETRAIN_GROWTH``
 of the rows it trained on), ``always`` (the policy retrains every accepted batch).
 
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from driftgate.policies import DriftPolicy, RetrainPolicy
 from driftgate.spec import DatasetSpec
+from driftgate.tasks.drift._multivariate import describe_multivariate
 
 if TYPE_CHECKING:
     from driftgate.tasks.drift._report import DriftReport
@@ -67,7 +69,24 @@ def _drift_reasons(report: DriftReport) -> list[str]:
             f"drifted features {', '.join(report.drifted)} carry {report.drifted_share:.0%} of the "
             f"importance (threshold {report.share_threshold:.0%})"
         )
+    if report.multivariate is not None and report.multivariate_drift:
+        reasons.append(
+            f"multivariate: joint distribution drifted: {describe_multivariate(report.multivariate)}; they carry "
+            f"{report.multivariate_share:.0%} of the importance (threshold {report.share_threshold:.0%})"
+        )
     return reasons
+
+
+def _joint_stable(report: DriftReport) -> str:
+    mv = report.multivariate
+    if mv is None or mv.note:
+        return ""
+    if not mv.drifted:
+        return f"; joint distribution stable (AUROC {mv.auroc:.3f})"
+    return (
+        f"; joint distribution drifted (AUROC {mv.auroc:.3f}) on columns carrying {report.multivariate_share:.0%} "
+        f"of the importance ({', '.join(mv.separating) or 'none'})"
+    )
 
 
 def _growth_reason(growth: Growth, threshold: float) -> str:
@@ -130,7 +149,7 @@ def decide(
     drifted = ", ".join(report.drifted) or "none"
     reasons = [
         f"no drift that matters: drifted features ({drifted}) carry {report.drifted_share:.0%} of the "
-        f"importance, below {report.share_threshold:.0%}; target stable"
+        f"importance, below {report.share_threshold:.0%}; target stable" + _joint_stable(report)
     ]
     if growth is not None and retrain.name == "drift+growth":
         reasons.append("not enough new rows: " + _growth_reason(growth, retrain.growth))

@@ -12,12 +12,17 @@ Defaults and why:
   sampling noise at 15,000 rows is ~0.015. PSI is reported beside it, read with the usual
   convention (< 0.1 stable, 0.1-0.25 moderate, > 0.25 major).
 - missing values: the missing rate moves by >= 5 points and a two-proportion z-test agrees.
-- alpha = 0.01 per feature.
+- many features, one family: the features' distribution tests are adjusted together
+  (Benjamini-Hochberg) and a feature's test passes when its adjusted p-value is below
+  ``fdr_q`` (0.05): among the features flagged, at most 5 % are expected to be false discoveries,
+  and on a batch with no drift at all the chance that any feature's test passes is at most 5 %,
+  however many features the table has. The target's test and the missing-value tests are single
+  tests at alpha = 0.01.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -46,6 +51,7 @@ class FeatureDrift:
     missing_drifted: bool = False
     psi: float | None = None
     histogram: dict[str, list[Any]] = field(default_factory=dict)
+    p_adjusted: float | None = None  # Benjamini-Hochberg over the report's features (None: a single test)
 
     @property
     def any_drift(self) -> bool:
@@ -53,6 +59,28 @@ class FeatureDrift:
 
 
 # --- per-column tests --------------------------------------------------------------------
+
+
+def benjamini_hochberg(p_values: list[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values, in the order given (a test passes at FDR q when <= q)."""
+    p = np.asarray(p_values, dtype=float)
+    if p.size == 0:
+        return []
+    order = np.argsort(p)
+    ranked = p[order] * p.size / np.arange(1, p.size + 1)
+    adjusted = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1.0)
+    out = np.empty_like(p)
+    out[order] = adjusted
+    return out.tolist()
+
+
+def adjust_for_many(features: list[FeatureDrift], fdr_q: float) -> list[FeatureDrift]:
+    """The features' verdicts, their p-values adjusted together: drifted = effect >= threshold and adjusted p < q."""
+    adjusted = benjamini_hochberg([f.p_value for f in features])
+    return [
+        replace(f, p_adjusted=a, drifted=f.value >= f.threshold and a < fdr_q)
+        for f, a in zip(features, adjusted, strict=True)
+    ]
 
 
 def _ks_pvalue(d: float, n_a: int, n_b: int) -> float:

@@ -11,7 +11,7 @@ from driftgate.synthetic import Shift, make_frame, true_importance
 from driftgate.tasks.drift import compute_drift, decide, ks_and_wasserstein
 
 SPEC = load_spec("synthetic-classification")
-POLICY = DriftPolicy()
+POLICY = DriftPolicy(multivariate_rows=0)  # the per-column tests; the domain classifier: test_multivariate_drift.py
 N = 15_000
 
 
@@ -62,8 +62,13 @@ def test_decision_without_champion_retrains_and_says_why() -> None:
 def test_unimportant_feature_drift_does_not_retrain() -> None:
     ref = make_frame("classification", N, seed=1)
     cur = make_frame("classification", N, seed=2, shift=Shift(mean={"num_2": 0.5}))
-    report = compute_drift(ref, cur, SPEC, POLICY, importance=true_importance())
+    report = compute_drift(ref, cur, SPEC, DriftPolicy(), importance=true_importance())
     assert report.drifted == ["num_2"]
-    decision = decide(report, POLICY, SPEC, has_champion=True)
+    assert report.multivariate is not None
+    assert report.multivariate.drifted  # the domain classifier sees it too, on the same column
+    assert report.multivariate.separating == ["num_2"]
+    decision = decide(report, DriftPolicy(), SPEC, has_champion=True)
     assert not decision.retrain
     assert "num_2" in decision.reasons[0]
+    assert "joint distribution drifted (AUROC" in decision.reasons[0]
+    assert "on columns carrying 0% of the importance (num_2)" in decision.reasons[0]
