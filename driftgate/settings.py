@@ -266,6 +266,24 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL of the prediction log. Default SQLite in home."
     )
     prediction_log: bool = Field(True, description="Log every prediction (and shadow prediction) to the database.")
+    prediction_log_max_age_hours: float | None = Field(
+        None,
+        gt=0,
+        description="Delete logged predictions older than this (labelled rows and the last 30 s are kept); "
+        "unset: no age limit. Keep it above the monitor's interval and the time labels take to arrive.",
+    )
+    prediction_log_max_rows: int | None = Field(
+        None,
+        ge=1,
+        description="Keep at most this many logged predictions, the newest (labelled rows and the last 30 s "
+        "come on top); unset: no row limit.",
+    )
+    prediction_log_sample: float = Field(
+        1.0, gt=0, le=1, description="Share of /predict requests whose predictions are logged (1: every one)."
+    )
+    prediction_log_prune_seconds: float = Field(
+        60.0, gt=0, description="How often the service's log writer applies the retention above."
+    )
     prediction_ids: bool = Field(True, description="Give every prediction an id (answered, logged, for /feedback).")
     id_header: str = Field("X-Request-Id", description="Request header whose value prefixes generated ids.")
     shadow: bool = Field(

@@ -5,6 +5,10 @@ thread wakes every ``flush_seconds``, takes everything queued and writes it in t
 to ``flush_rows`` rows through SQLAlchemy (SQLite by default, Postgres by URL). A database outage
 never fails a prediction: the rows are dropped, logged and counted in ``driftgate_prediction_log_lost``.
 
+The same thread applies the log's retention every ``prune_seconds`` (:mod:`driftgate.log_retention`:
+by age and row count, never a labelled row or one the shadow has not read), and ``sample`` below 1
+logs only that share of requests (the answer, and its ids, are the same either way).
+
 Why time-based batches: with a ``queue.Queue`` every put woke the writer, which then wrote the one
 or two rows queued so far in a transaction of their own; that writer took the GIL from the event
 loop thousands of times a second and cost the service ~15 % of its throughput (bench/serve.py).
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,6 +28,7 @@ from typing import Any, NamedTuple
 import msgspec
 import sqlalchemy as sa
 
+from driftgate.log_retention import LogRetention, prune_predictions
 from driftgate.predictions_db import (
     CHAMPION_ROLE,
     PredictionRow,
@@ -73,12 +79,20 @@ class PredictionLog:
         flush_rows: int = 256,
         flush_seconds: float = 0.5,  # fewer, larger transactions: a commit costs ~as much as 100 rows
         capacity: int = 100_000,
+        retention: LogRetention | None = None,
+        prune_seconds: float = 60.0,
+        sample: float = 1.0,
     ) -> None:
         self.url = url
         self.telemetry = telemetry
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self.capacity = capacity
+        self.retention = retention or LogRetention()
+        self.prune_seconds = prune_seconds
+        self.sample = sample
+        self._sampler = random.Random()  # a share of traffic, not a secret
+        self._pruned_at = time.monotonic()
         self._queue: collections.deque[_Request] = collections.deque()  # one entry per request
         self._appended = 0  # rows queued, ever (only append() writes it)
         self._taken = 0  # rows written or lost, ever (only the writer thread writes it)
@@ -122,6 +136,11 @@ class PredictionLog:
     ) -> None:
         """Queue one request's predictions (with their ids, by ``role``); never blocks, never raises."""
         n = min(len(records), len(outputs))
+        if self.sample < 1.0 and role == CHAMPION_ROLE and self._sampler.random() >= self.sample:
+            self.telemetry.predlog_sampled_out.inc(n)
+            if ids and self.on_done is not None:  # never logged: the ledger forgets them
+                self.on_done(ids)
+            return
         if self._appended - self._taken + n > self.capacity:
             self.telemetry.predlog_lost.inc(n)
             if ids and self.on_done is not None:
@@ -263,3 +282,18 @@ class PredictionLog:
             elif left or not self._queue or time.monotonic() >= self._deadline:
                 return  # stopping: stop() counts what is still queued as lost
             left = self._flush(self._take())
+            if self.retention.active and time.monotonic() - self._pruned_at >= self.prune_seconds:
+                self.prune()
+
+    def prune(self) -> int:
+        """Apply the retention now (on the writer's thread); the rows deleted (0 when the database fails)."""
+        self._pruned_at = time.monotonic()
+        try:
+            deleted = prune_predictions(self._connect(), self.retention)
+        except Exception as exc:  # the database is down: try again next interval, keep logging
+            log.warning("prediction log: retention (%s) failed: %s", self.retention.describe(), exc)
+            return 0
+        if deleted:
+            self.telemetry.predlog_pruned.inc(deleted)
+            log.info("prediction log: deleted %d rows past its retention (%s)", deleted, self.retention.describe())
+        return deleted

@@ -24,6 +24,7 @@ from litestar.params import SkipValidation
 from threadpoolctl import threadpool_limits
 
 from driftgate.lake import Lake
+from driftgate.log_retention import LogRetention
 from driftgate.serving.batcher import MicroBatcher
 from driftgate.serving.console import Console
 from driftgate.serving.errors import NoModelError
@@ -93,7 +94,13 @@ def build_service(settings: Settings, spec: DatasetSpec) -> Service:
     tel = telemetry()
     name = settings.model_name or spec.model_name
     store = ModelStore(client=client, spec=spec, name=name, max_records=settings.max_records, telemetry=tel)
-    predlog = PredictionLog(settings.resolved_predictions_db_url(), tel)
+    predlog = PredictionLog(
+        settings.resolved_predictions_db_url(),
+        tel,
+        retention=LogRetention(settings.prediction_log_max_age_hours, settings.prediction_log_max_rows),
+        prune_seconds=settings.prediction_log_prune_seconds,
+        sample=settings.prediction_log_sample,
+    )
     ids = IdLedger(predlog.logged_ids)
     predlog.on_done = ids.release  # an id written to the log is answered for by the log from then on
     shadow = None

@@ -34,6 +34,12 @@ class Telemetry:
         self.reload_seconds = Histogram(f"{PREFIX}_model_reload_seconds", "Time to load and check a version")
         self.predlog_written = Counter(f"{PREFIX}_prediction_log_written", "Predictions written to the log")
         self.predlog_lost = Counter(f"{PREFIX}_prediction_log_lost", "Predictions the log could not keep")
+        self.predlog_pruned = Counter(
+            f"{PREFIX}_prediction_log_pruned", "Logged rows deleted by retention (past its age or row cap)"
+        )
+        self.predlog_sampled_out = Counter(
+            f"{PREFIX}_prediction_log_sampled_out", "Predictions not logged by the sample rate"
+        )
         self.predlog_duplicate_ids = Counter(
             f"{PREFIX}_prediction_log_duplicate_ids", "Logged rows skipped: their prediction id was already logged"
         )
