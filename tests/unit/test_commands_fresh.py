@@ -97,6 +97,35 @@ def test_init_then_expectations_init_in_an_empty_folder(
     assert_one_error_line(here("init", "empty.csv", "--target", "x"), "the file is empty")
 
 
+def test_init_of_a_timed_file_proposes_the_time_and_its_calendar_and_the_flags_decline_them(
+    fresh: tuple[Path, dict[str, str]], here: Callable[..., Ran]
+) -> None:
+    import yaml
+
+    from driftgate.synthetic import make_time_ordered_frame
+
+    work, _ = fresh
+    make_time_ordered_frame(1200, seed=1).to_csv(work / "prices.csv", index=False)  # 25 days, half-hourly
+    out = here("init", "prices.csv", "--target", "direction")
+    assert out.returncode == 0, out.stderr
+    assert "ts_hour         feature" in out.stdout
+    assert "its month needs 730" in out.stdout
+    spec = yaml.safe_load((work / "datasets" / "prices.yaml").read_text())
+    assert spec["time"] == {"column": "ts", "ordered": False, "calendar": ["hour", "day_of_week"]}
+    assert {"ts_hour", "ts_day_of_week"} <= {f["name"] for f in spec["features"]}
+    out = here("init", "prices.csv", "--target", "direction", "--no-calendar", "--force")
+    assert out.returncode == 0, out.stderr
+    spec = yaml.safe_load((work / "datasets" / "prices.yaml").read_text())
+    assert spec["time"]["calendar"] == []
+    assert not any(f["name"].startswith("ts_") for f in spec["features"])
+    out = here("init", "prices.csv", "--target", "direction", "--no-time", "--force")
+    assert out.returncode == 0, out.stderr
+    assert "time" not in yaml.safe_load((work / "datasets" / "prices.yaml").read_text())
+    out = here("init", "prices.csv", "--target", "direction", "--ordered", "--exclude", "ts", "--force")
+    assert "time order: rows in file order (--ordered)" in out.stdout
+    assert_one_error_line(here("init", "prices.csv", "--target", "direction", "--time", "when", "--force"), "'when'")
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
