@@ -33,6 +33,7 @@ COMMANDS = [
     "up",
     "init",
     "automations",
+    "drift",
 ]
 
 
