@@ -204,9 +204,11 @@ def log_drift_run(experiment_id: str, report: DriftReport, decision: RetrainDeci
         )
         columns = [*report.features, *([report.target] if report.target else [])]
         # one call: a call per column is a store write each (seconds a batch on a table of 100 columns)
+        mv = report.multivariate
         mlflow.log_metrics(
             {"drifted_share": report.drifted_share}
             | {f"drift_{f.column}_{f.statistic.split('/')[0]}": f.value for f in columns}
+            | ({"multivariate_auroc": mv.auroc, "multivariate_p_value": mv.p_value} if mv and not mv.note else {})
         )
         mlflow.log_dict(json.loads(json.dumps(payload, default=float)), "drift/report.json")
         mlflow.log_text(report.to_html(decision), "drift/report.html")
