@@ -6,9 +6,10 @@
    domain classifier (on its sample of DRIFTGATE_DRIFT_MULTIVARIATE_ROWS rows a side) timed apart.
 2. Rates over seeded pairs of ``--pair-rows`` rows a side: how often each view fires on stationary
    pairs (false alarms), a marginal shift (num_0 moved by 0.2 sigma) and a relation shift with
-   unchanged marginals (num_1's correlation with num_0 from 0.5 to 0).
+   unchanged marginals (num_1's correlation with num_0 from 0.5 to 0); and how often the retrain
+   decision fires, with uniform weights and with a model that leans on num_0 and num_1.
 
-    uv run python bench/drift.py [--rows 1000000] [--pairs 50] [--pair-rows 2000]
+    uv run python bench/drift.py [--rows 1000000] [--pairs 50] [--pair-rows 2000] [--rates-only]
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ SPEC = DatasetSpec(
     + [Feature(name=f"cat_{i}", type="categorical", values=list("abcdefgh")) for i in range(5)],
 )
 NUMERIC = [f"num_{i}" for i in range(15)]
+# a model that leans on num_0 and num_1 (a third of its importance), the rest spread evenly
+IMPORTANCE = (
+    {"num_0": 0.2, "num_1": 0.15}
+    | {f"num_{i}": 0.65 / 18 for i in range(2, 15)}
+    | {f"cat_{i}": 0.65 / 18 for i in range(5)}
+)
 CATEGORICAL = [f"cat_{i}" for i in range(5)]
 
 
@@ -81,22 +88,28 @@ def rates(pairs: int, rows: int, policy: DriftPolicy) -> None:
         "marginal shift (num_0 +0.2 sigma)": {"shift": 0.2},
         "relation shift (corr num_0,num_1 0.5 -> 0)": {"rho": 0.0},
     }
-    print(f"\nrates over {pairs} seeded pairs of {rows:,} rows a side (uniform weights):")
-    print(f"{'scenario':<44} {'per-column':>10} {'joint p<alpha':>13} {'joint drift':>11} {'decision':>8}")
+    print(f"\nrates over {pairs} seeded pairs of {rows:,} rows a side:")
+    print(
+        f"{'scenario':<44} {'per-column':>10} {'joint p<alpha':>13} {'joint drift':>11} "
+        f"{'retrain (uniform)':>17} {'retrain (importance)':>20}"
+    )
     for name, change in scenarios.items():
-        columns = test = joint = retrain = 0
+        columns = test = joint = uniform = weighted = 0
         for i in range(pairs):
             ref = frame(rows, 100_000 + i)
             cur = frame(rows, 200_000 + i, **change)  # type: ignore[arg-type]
-            report = compute_drift(ref, cur, SPEC, policy, batch=i)
+            report = compute_drift(ref, cur, SPEC, policy, importance=IMPORTANCE, batch=i)
             mv = report.multivariate
             assert mv is not None
             columns += bool(report.drifted)
             test += mv.p_value < policy.multivariate_alpha
             joint += mv.drifted
-            retrain += decide(report, policy, SPEC, has_champion=True).retrain
+            weighted += decide(report, policy, SPEC, has_champion=True).retrain
+            flat = replace(report, weights={c: 1 / len(SPEC.drift_features) for c in SPEC.drift_features})
+            uniform += decide(flat, policy, SPEC, has_champion=True).retrain
         print(
-            f"{name:<44} {columns / pairs:>10.0%} {test / pairs:>13.0%} {joint / pairs:>11.0%} {retrain / pairs:>8.0%}"
+            f"{name:<44} {columns / pairs:>10.0%} {test / pairs:>13.0%} {joint / pairs:>11.0%} "
+            f"{uniform / pairs:>17.0%} {weighted / pairs:>20.0%}"
         )
 
 
@@ -105,9 +118,11 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--pairs", type=int, default=50)
     ap.add_argument("--pair-rows", type=int, default=2000)
+    ap.add_argument("--rates-only", action="store_true", help="Skip the seconds of the 1M-row report.")
     args = ap.parse_args()
     policy = DriftPolicy()
-    seconds(args.rows, policy)
+    if not args.rates_only:
+        seconds(args.rows, policy)
     rates(args.pairs, args.pair_rows, policy)
 
 
