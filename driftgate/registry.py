@@ -41,11 +41,18 @@ class BatchRef:
 
 
 def champion_version(client: MlflowClient, name: str) -> ModelVersion | None:
-    """The version the ``champion`` alias points to, or None."""
+    """The version the ``champion`` alias points to; None when there is none.
+
+    Raises:
+        MlflowException: the registry failed to answer (never taken for "no champion": the service
+            would report nothing while its registry is down, and a gate would promote without a comparison).
+    """
     try:
         return client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if alias_missing(exc):
+            return None
+        raise
 
 
 def alias_missing(exc: MlflowException) -> bool:

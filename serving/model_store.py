@@ -149,6 +149,9 @@ class ModelStore:
             if mv is None:
                 return False
             if not force and self.current is not None and self.current.version == str(mv.version):
+                if self.last_error is not None:  # the registry answers again, and names the model serving
+                    log.info("the %s alias reads again: version %s, serving it", CHAMPION, mv.version)
+                    self.last_error = None
                 return False
             recently_failed = (
                 self._failed_version == str(mv.version) and time.monotonic() - self._failed_at < RETRY_FAILED_LOAD_S

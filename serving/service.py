@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -129,35 +130,68 @@ def build_service(settings: Settings, spec: DatasetSpec) -> Service:
     )
 
 
+REGISTRY_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+"""MLflow's HTTP client settings while the service runs, unless the environment sets them itself."""
+
+
+@contextlib.contextmanager
+def registry_fails_fast() -> Iterator[None]:
+    """One attempt per registry call while the service runs (the previous values restored after).
+
+    MLflow's client retries a registry server that does not answer 7 times over about 4 minutes;
+    the alias poll waited that long before ``/ready`` could say anything. The poll is itself the
+    retry (every ``DRIFTGATE_POLL_SECONDS``), so each call now fails at once and is reported.
+    """
+    saved = {name: os.environ.get(name) for name in REGISTRY_HTTP}
+    for name, value in REGISTRY_HTTP.items():
+        os.environ.setdefault(name, value)
+    try:
+        yield
+    finally:
+        for name, before in saved.items():
+            if before is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = before
+
+
 def service_lifespan(settings: Settings, spec: DatasetSpec) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     """The app's lifespan: build the :class:`Service`, run its background work, stop it in reverse order."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        svc = build_service(settings, spec)
-        threadpool_limits(limits=1)  # one-row latency doubles with OpenMP threads fighting the event loop
-        gc.freeze()  # the imported world (mlflow, pandas, sklearn) leaves the GC's scans: shorter pauses
-        gc.set_threshold(10_000, 10, 10)  # young collections 14x rarer: ~3x less GC time (bench/serve.py)
-        app.state.service = svc
-        svc.batcher.start()
-        svc.predlog.start()
-        poller = asyncio.create_task(svc.store.run(settings.poll_seconds), name="driftgate-model-poll")
-        drift = asyncio.create_task(
-            publish_live_drift(svc.console.reader, telemetry().live_drift_share, svc.store.name),
-            name="driftgate-live-drift",
-        )
-        try:
-            async with contextlib.AsyncExitStack() as shadow:
-                if svc.shadow is not None:
-                    await shadow.enter_async_context(shadow_running(svc.shadow, settings.poll_seconds))
+        with registry_fails_fast():
+            async with _running(app, settings, spec):
                 yield
-        finally:
-            for task in (poller, drift):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await svc.batcher.stop()
-            await asyncio.to_thread(svc.predlog.stop)
-            svc.explainers.close()
 
     return lifespan
+
+
+@contextlib.asynccontextmanager
+async def _running(app: Litestar, settings: Settings, spec: DatasetSpec) -> AsyncIterator[None]:
+    """The service's parts, started; stopped in reverse order."""
+    svc = build_service(settings, spec)
+    threadpool_limits(limits=1)  # one-row latency doubles with OpenMP threads fighting the event loop
+    gc.freeze()  # the imported world (mlflow, pandas, sklearn) leaves the GC's scans: shorter pauses
+    gc.set_threshold(10_000, 10, 10)  # young collections 14x rarer: ~3x less GC time (bench/serve.py)
+    app.state.service = svc
+    svc.batcher.start()
+    svc.predlog.start()
+    poller = asyncio.create_task(svc.store.run(settings.poll_seconds), name="driftgate-model-poll")
+    drift = asyncio.create_task(
+        publish_live_drift(svc.console.reader, telemetry().live_drift_share, svc.store.name),
+        name="driftgate-live-drift",
+    )
+    try:
+        async with contextlib.AsyncExitStack() as shadow:
+            if svc.shadow is not None:
+                await shadow.enter_async_context(shadow_running(svc.shadow, settings.poll_seconds))
+            yield
+    finally:
+        for task in (poller, drift):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await svc.batcher.stop()
+        await asyncio.to_thread(svc.predlog.stop)
+        svc.explainers.close()
