@@ -253,7 +253,7 @@ def _run_parts(
     from distributed import Client, KilledWorker
 
     try:
-        with Client(cluster.address, timeout=30) as client:  # type: ignore[no-untyped-call]
+        with Client(cluster.address, timeout=cluster.connect_timeout_s) as client:  # type: ignore[no-untyped-call]
             futures = [
                 client.submit(  # type: ignore[no-untyped-call]
                     validate_part, url, cluster.storage_options, a, b, suite, dataset, batch, pure=False

@@ -118,13 +118,14 @@ class ValidationResult:
 @dataclass(frozen=True)
 class ClusterValidation:
     """Where a batch past one machine is validated: the Dask scheduler, the batch size from which it
-    goes there (``DRIFTGATE_DASK_MIN_ROWS``), rows per partition, and the lake's fsspec options for
-    the workers."""
+    goes there (``DRIFTGATE_DASK_MIN_ROWS``), rows per partition, the lake's fsspec options for
+    the workers, and how long to try reaching the scheduler."""
 
     address: str
     min_rows: int
     partition_rows: int = ROW_GROUP_ROWS
     storage_options: dict[str, Any] = field(default_factory=dict)
+    connect_timeout_s: float = 30.0
 
 
 DOCS_SITE = "lake"

@@ -169,6 +169,11 @@ def test_an_unreachable_cluster_is_one_clear_error(prefect_harness: None, lake_a
     _stored(lake, 7, batch_frame(SPEC, 7, ROWS))
     with pytest.raises(DriftgateError, match=re.escape("on the Dask cluster at tcp://127.0.0.1:9 failed")):
         validate_batch_task(
-            lake, SPEC, 7, suite, ClusterValidation("tcp://127.0.0.1:9", min_rows=0, partition_rows=PART)
+            lake,
+            SPEC,
+            7,
+            suite,
+            # nothing listens there: the error after 2 s of trying, not the 30 s a real scheduler is given
+            ClusterValidation("tcp://127.0.0.1:9", min_rows=0, partition_rows=PART, connect_timeout_s=2),
         )
     assert 7 not in lake.accepted_numbers(SPEC.name)
