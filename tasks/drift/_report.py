@@ -26,7 +26,7 @@ from driftgate.tasks.drift._statistics import FeatureDrift, adjust_for_many, cat
 
 @dataclass(frozen=True)
 class DriftReport:
-    """Per-feature verdicts of one batch against a reference."""
+    """Per-feature verdicts of one batch against a reference, and the domain classifier's on the joint distribution."""
 
     dataset: str
     batch: int
