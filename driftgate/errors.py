@@ -5,6 +5,7 @@ DriftgateError                  base of everything driftgate raises on purpose
 ├── BatchConflictError               a batch number already holds different content
 ├── BatchIntegrityError         a stored batch does not hash to its manifest's sha256
 ├── BatchFetchError             the data API did not deliver a batch after all retries
+├── LakeFullError               the lake's disk has no room for a write (nothing partial is left)
 ├── ModelRegistryError          a model version is missing, unloadable, or an alias is unset
 │   ├── ChampionMovedError      the alias moved between the comparison and the move (compare-and-set)
 │   └── ModelLoadError          a version was refused by the safe loader (format, types, signature, answers)
@@ -32,6 +33,10 @@ class BatchIntegrityError(DriftgateError):
 
 class BatchFetchError(DriftgateError):
     """The data API did not deliver a batch after all retries."""
+
+
+class LakeFullError(DriftgateError):
+    """The lake's file system has no room for a write; the partial file was removed."""
 
 
 class ModelRegistryError(DriftgateError):

@@ -18,6 +18,7 @@ Dataset names are checked before they become part of a path.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import logging
@@ -32,7 +33,7 @@ import fsspec
 import pandas as pd
 from fsspec.implementations.local import LocalFileSystem
 
-from driftgate.errors import BatchConflictError, BatchIntegrityError, SpecError
+from driftgate.errors import BatchConflictError, BatchIntegrityError, LakeFullError, SpecError
 from driftgate.frames import SPLIT_COLUMN, SPLIT_RULE, content_hash
 from driftgate.spec import check_dataset_name
 
@@ -152,9 +153,14 @@ class Lake:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise LakeFullError(
+                    f"the lake is full: writing {path} ({len(data) / 1e6:.1f} MB) failed: {exc.strerror}; "
+                    "nothing of it was kept: free space and run again"
+                ) from exc
             raise
         return tmp
 
