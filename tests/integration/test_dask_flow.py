@@ -122,6 +122,8 @@ def landed(driftgate_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         "RETRAIN_GROWTH": str(BATCHES - 1),  # growth fires at the last batch: its window is every batch
         "EXPLAIN_ROWS": "40",  # SHAP explains a LightGBM pipeline row by row (permutation): a few rows a second
         "DASK_TREES": "20",  # where the window trains is the point, not 200 trees' accuracy
+        # no domain classifier: 100 columns cost it ~4 s a batch, 24 batches, and retraining here is growth's to decide
+        "DRIFT_MULTIVARIATE_ROWS": "0",
     }.items():
         monkeypatch.setenv(f"DRIFTGATE_{name}", value)
     get_settings.cache_clear()
