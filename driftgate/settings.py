@@ -69,7 +69,11 @@ class Settings(BaseSettings):
     )
 
     # --- drift ---------------------------------------------------------------------------
-    drift_alpha: float = Field(_DRIFT.alpha, description="Significance level of the per-feature tests.")
+    drift_alpha: float = Field(
+        _DRIFT.alpha,
+        description="Significance level of the single tests: the target's and each missing-value rate's "
+        "(the features' tests: DRIFTGATE_DRIFT_FDR_Q).",
+    )
     drift_numeric_threshold: float = Field(
         _DRIFT.numeric_threshold, description="Wasserstein distance / reference std at which a numeric feature drifts."
     )
