@@ -78,9 +78,9 @@ def _matrix(reference: pd.DataFrame, current: pd.DataFrame, numeric: list[str], 
     for c in categorical:
         values = both[c].astype("object").where(both[c].notna())
         frequent = values.value_counts().index[:MAX_LEVELS]
-        codes = pd.Categorical(values, categories=frequent).codes.astype(float)
-        codes[(codes < 0) & values.notna().to_numpy()] = MAX_LEVELS  # the rare levels, together
-        codes[values.isna().to_numpy()] = np.nan
+        index = {level: float(i) for i, level in enumerate(frequent)}
+        codes = np.array(values.map(index), dtype=float)  # a copy; NaN: missing, or a rare level
+        codes[np.isnan(codes) & values.notna().to_numpy()] = MAX_LEVELS  # the rare levels, together
         columns.append(codes)
     return np.column_stack(columns) if columns else np.empty((len(both), 0))
 

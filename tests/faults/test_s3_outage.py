@@ -29,7 +29,7 @@ from tests.integration.test_ingest import BATCHES, DATASET, expected_hashes, sce
 
 pytestmark = pytest.mark.slow  # the Prefect test server, an ingest flow run twice
 
-BUCKET = "outage"
+BUCKET = "faults-outage"  # moto keeps every server's buckets in one process: not test_ingest's "outage"
 STOP_AFTER = 5
 
 
