@@ -274,24 +274,8 @@ def read_labelled(url: str, model_name: str, limit: int = 100_000) -> list[dict[
 
     Each row is a prediction row plus ``label`` (decoded) and ``label_ts``.
     """
-    engine = sa.create_engine(url)
-    p, lab = predictions_table, labels_table
-    try:
-        if not sa.inspect(engine).has_table(lab.name):
-            return []
-        migrate(engine)
-        query = (
-            sa.select(p, lab.c.label, lab.c.ts.label("label_ts"))
-            .join(lab, lab.c.prediction_id == p.c.prediction_id)
-            .where(p.c.model_name == model_name)
-            .order_by(p.c.id.desc())
-            .limit(limit)
-        )
-        with engine.connect() as conn:
-            rows = [{**_decode(r), "label": json.loads(r.label)} for r in conn.execute(query)]
-        return rows[::-1]
-    finally:
-        engine.dispose()
+    p = predictions_table
+    return _labelled_rows(url, [p.c.model_name == model_name], p.c.id.desc(), limit)[::-1]
 
 
 def read_labelled_answers(url: str, model_name: str, version: str, *, since: str, limit: int) -> list[dict[str, Any]]:
@@ -300,6 +284,18 @@ def read_labelled_answers(url: str, model_name: str, version: str, *, since: str
     ``since``: ISO 8601 in UTC, as the log writes ``ts``. Rows as :func:`read_labelled` returns
     them: a probation's rows (:mod:`driftgate.probation`).
     """
+    p = predictions_table
+    where = [
+        p.c.model_name == model_name,
+        p.c.model_version == str(version),
+        p.c.role == CHAMPION_ROLE,
+        p.c.ts >= since,
+    ]
+    return _labelled_rows(url, where, p.c.id, limit)
+
+
+def _labelled_rows(url: str, where: list[Any], order: Any, limit: int) -> list[dict[str, Any]]:
+    """Prediction rows joined with their labels, filtered by ``where``, in ``order``, at most ``limit``."""
     engine = sa.create_engine(url)
     p, lab = predictions_table, labels_table
     try:
@@ -309,13 +305,8 @@ def read_labelled_answers(url: str, model_name: str, version: str, *, since: str
         query = (
             sa.select(p, lab.c.label, lab.c.ts.label("label_ts"))
             .join(lab, lab.c.prediction_id == p.c.prediction_id)
-            .where(
-                p.c.model_name == model_name,
-                p.c.model_version == str(version),
-                p.c.role == CHAMPION_ROLE,
-                p.c.ts >= since,
-            )
-            .order_by(p.c.id)
+            .where(*where)
+            .order_by(order)
             .limit(limit)
         )
         with engine.connect() as conn:
