@@ -18,11 +18,11 @@ import fsspec
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from driftgate.contract import InputContract
-from driftgate.frames import normalize
-from driftgate.predict import predict
-from driftgate.spec import load_spec
-from driftgate.synthetic import make_frame
+from driftgate.dataset.frames import normalize
+from driftgate.dataset.spec import load_spec
+from driftgate.dataset.synthetic import make_frame
+from driftgate.models.contract import InputContract
+from driftgate.models.predict import predict
 from driftgate.tasks.scoring import check_rows, read_input
 from driftgate.tasks.train import build_pipeline, split_xy
 

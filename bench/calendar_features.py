@@ -1,9 +1,9 @@
 """What calendar features buy on a table with a daily cycle, and what they cost on one without.
 
-On the project's seeded time-ordered table (``driftgate.synthetic.make_time_ordered_frame`` with a
+On the project's seeded time-ordered table (``driftgate.dataset.synthetic.make_time_ordered_frame`` with a
 daily cycle of strength ``daily`` in the label's log-odds), a gradient-boosting model is fitted per
 batch of 2,000 rows on the batch's rows without and with the calendar features ``init`` adds to a
-timestamp time column (hour, day of week, month, derived by ``driftgate.frames.add_calendar``, the
+timestamp time column (hour, day of week, month, derived by ``driftgate.dataset.frames.add_calendar``, the
 function every stage uses), and scored on every row of the next batch, where it would serve. It
 prints, per cycle strength, the mean next-batch accuracy of both and their mean difference ± its
 standard error (paired by batch). Then, with no cycle, the optimism (held-out accuracy on the batch's
@@ -22,9 +22,9 @@ import os
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from driftgate.frames import add_calendar
-from driftgate.spec import DatasetSpec
-from driftgate.synthetic import make_time_ordered_frame
+from driftgate.dataset.frames import add_calendar
+from driftgate.dataset.spec import DatasetSpec
+from driftgate.dataset.synthetic import make_time_ordered_frame
 
 FEATURES = ["level_0", "level_1", "signal_0", "signal_1", "noise_0"]
 CALENDAR = ["ts_hour", "ts_day_of_week", "ts_month"]

@@ -60,10 +60,10 @@ def prepare(home: Path, work: Path) -> dict[str, str]:
     )
     setup = (
         "from driftgate.settings import get_settings\n"
-        "from driftgate.tracking import configure_mlflow\n"
-        "from driftgate.spec import load_spec\n"
-        "from driftgate.registry import promote\n"
-        "from driftgate.sources import load_source\n"
+        "from driftgate.registry.tracking import configure_mlflow\n"
+        "from driftgate.dataset.spec import load_spec\n"
+        "from driftgate.registry.client import promote\n"
+        "from driftgate.dataset.sources import load_source\n"
         "from driftgate.local.quick_model import register_quick_model\n"
         "s = get_settings(); client = configure_mlflow(s); spec = load_spec(s.dataset, s.datasets_dir)\n"
         "rows = load_source(spec).head(2000)\n"

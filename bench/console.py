@@ -31,11 +31,11 @@ def run_loop(home: Path) -> None:
     """The short synthetic loop of the browser tests, into ``home``."""
     from prefect.testing.utilities import prefect_test_harness
 
+    from driftgate.dataset.sources import load_source
+    from driftgate.dataset.spec import load_spec
     from driftgate.local.data_api import create_data_api
     from driftgate.local.servers import ServerThread
     from driftgate.settings import get_settings
-    from driftgate.sources import load_source
-    from driftgate.spec import load_spec
 
     spec = load_spec("synthetic-regression", ROOT / "datasets")
     spec.scenario.corrupt_batches = [4]

@@ -21,8 +21,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from driftgate.dataset.spec import DatasetSpec, Feature, Metric
 from driftgate.policies import DriftPolicy
-from driftgate.spec import DatasetSpec, Feature, Metric
 from driftgate.tasks.drift import compute_drift, decide, domain_classifier_drift
 
 SPEC = DatasetSpec(

@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from train import HELD_OUT, diamonds, readmission_table, wide_table  # bench/train.py: the same tables
 
-from driftgate.spec import DatasetSpec
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.tasks.evaluate import evaluate
 from driftgate.tasks.train import build_pipeline, split_xy
 

@@ -21,9 +21,9 @@ import time
 import numpy as np
 import pandas as pd
 
+from driftgate.dataset.spec import DatasetSpec, Feature, Metric
+from driftgate.models.predict import Predictions
 from driftgate.policies import GatePolicy
-from driftgate.predict import Predictions
-from driftgate.spec import DatasetSpec, Feature, Metric
 from driftgate.tasks.gate import evaluate_challenger
 
 LEVELS = list("abcde")

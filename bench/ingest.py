@@ -17,12 +17,12 @@ from pathlib import Path
 
 import httpx
 
-from driftgate.lake import Lake
+from driftgate.dataset.sources import load_source
+from driftgate.dataset.spec import load_spec
 from driftgate.local.data_api import create_data_api
 from driftgate.local.servers import ServerThread
 from driftgate.policies import RetryPolicy
-from driftgate.sources import load_source
-from driftgate.spec import load_spec
+from driftgate.stores.lake import Lake
 from driftgate.tasks.ingest import fetch_batch, prepare_batch, store_batch
 
 ROOT = Path(__file__).resolve().parents[1]

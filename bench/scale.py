@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train import wide_table  # bench/train.py: the wide table's generator
 
-from driftgate.frames import SPLIT_COLUMN, assign_splits
-from driftgate.lake import Lake
+from driftgate.dataset.frames import SPLIT_COLUMN, assign_splits
+from driftgate.stores.lake import Lake
 
 BIG = 5_000_000
 THREADS = 2  # the local fit's threads: the same two cores the cluster's two workers get

@@ -162,17 +162,17 @@ def main() -> None:
     }
     os.environ.update(env)
 
+    from driftgate.dataset.scenario import make_batch, plan_batches
+    from driftgate.dataset.sources import load_source
+    from driftgate.dataset.spec import load_spec
     from driftgate.local.servers import free_port
     from driftgate.local.stack import wait_http
-    from driftgate.registry import set_champion
-    from driftgate.scenario import make_batch, plan_batches
+    from driftgate.registry.client import set_champion
     from driftgate.settings import get_settings
-    from driftgate.sources import load_source
-    from driftgate.spec import load_spec
 
     sys.path.insert(0, str(ROOT))  # the quick model lives with the tests
     from driftgate.local.quick_model import register_quick_model
-    from driftgate.tracking import configure_mlflow
+    from driftgate.registry.tracking import configure_mlflow
 
     settings = get_settings()
     spec = load_spec(args.dataset, settings.datasets_dir)

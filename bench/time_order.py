@@ -1,6 +1,6 @@
 """Where held-out scores of time-ordered data come from, and what the defaults of issue #36 rest on.
 
-On the project's seeded time-ordered table (``driftgate.synthetic.make_time_ordered_frame``:
+On the project's seeded time-ordered table (``driftgate.dataset.synthetic.make_time_ordered_frame``:
 neighbouring rows share a hidden state that lasts about ``mean_run`` rows), a gradient-boosting
 model is fitted per batch of 2,000 rows the way driftgate splits it, and scored on three sets of rows:
 
@@ -24,7 +24,7 @@ import os
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from driftgate.synthetic import make_time_ordered_frame
+from driftgate.dataset.synthetic import make_time_ordered_frame
 
 FEATURES = ["level_0", "level_1", "signal_0", "signal_1", "noise_0"]
 BATCH, ROWS = 2000, 20_000

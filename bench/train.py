@@ -47,10 +47,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftgate.frames import normalize
+from driftgate.dataset.frames import normalize
+from driftgate.dataset.spec import DatasetSpec, Feature, Metric, load_spec
 from driftgate.policies import SearchSettings
 from driftgate.settings import Settings
-from driftgate.spec import DatasetSpec, Feature, Metric, load_spec
 from driftgate.tasks.train import search, split_xy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,7 +174,7 @@ def readmission_table(rows: int, seed: int) -> tuple[DatasetSpec, pd.DataFrame]:
 
 
 def diamonds(seed: int) -> tuple[DatasetSpec, pd.DataFrame]:
-    from driftgate.sources import load_source
+    from driftgate.dataset.sources import load_source
 
     spec = load_spec(ROOT / "datasets" / "diamonds.yaml")
     return spec, load_source(spec).sample(frac=1.0, random_state=seed).reset_index(drop=True)

@@ -10,9 +10,9 @@ import statistics
 import time
 from pathlib import Path
 
-from driftgate.scenario import make_batch, plan_batches
-from driftgate.sources import load_source
-from driftgate.spec import load_spec
+from driftgate.dataset.scenario import make_batch, plan_batches
+from driftgate.dataset.sources import load_source
+from driftgate.dataset.spec import load_spec
 from driftgate.tasks.validate import load_suite, validate_frame
 
 ROOT = Path(__file__).resolve().parents[1]

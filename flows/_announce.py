@@ -2,14 +2,14 @@
 
 ``driftgate.drift.detected`` when a batch's drift asks for a retrain, ``driftgate.model.trained`` for
 each challenger registered, and the gate's verdict (``driftgate.model.promoted`` or
-``driftgate.gate.refused``). The shapes live in :mod:`driftgate.events`; this module only reads the
+``driftgate.gate.refused``). The shapes live in :mod:`driftgate.alerts.events`; this module only reads the
 stage results into them, so the flow's calls stay one line each.
 """
 
 from __future__ import annotations
 
+from driftgate.alerts.events import drift_detected, gate_refused, model_promoted, model_trained
 from driftgate.context import Context
-from driftgate.events import drift_detected, gate_refused, model_promoted, model_trained
 from driftgate.tasks.drift import DriftReport, Trigger
 from driftgate.tasks.gate import GateResult
 from driftgate.tasks.loop import BatchOutcome, Window

@@ -12,28 +12,20 @@ explains a seeded sample of ``DRIFTGATE_EXPLAIN_ROWS`` test rows.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
-from typing import Any
 
 from distributed import Client
 from mlflow.tracking import MlflowClient
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from driftgate.context import Context
 from driftgate.policies import GatePolicy, Question
-from driftgate.registry import CHALLENGER, champion_version
 from driftgate.settings import Settings
-from driftgate.spec import DatasetSpec
 from driftgate.tasks.drift import Trigger
 from driftgate.tasks.explain import explain_task
-from driftgate.tasks.gate import GateResult, evaluate_challenger, publish_gate, run_links, settle, usable_champion
-from driftgate.tasks.loop import BatchOutcome, Window
+from driftgate.tasks.gate import GateResult, gate_on_cluster_task, run_links
+from driftgate.tasks.loop import BatchOutcome, Window, tag_challenger
 from driftgate.tasks.train import (
-    ClusterTraining,
     DistributedSettings,
     TrainedVersion,
-    partition_predictions,
     read_window,
     train_on_cluster_task,
 )
@@ -61,40 +53,6 @@ def validation_cluster(settings: Settings) -> ClusterValidation | None:
     if not settings.dask_address:
         return None
     return ClusterValidation(settings.dask_address, settings.dask_min_rows, storage_options=settings.storage_options())
-
-
-@task(
-    name="champion-gate-on-cluster",
-    task_run_name="gate-{spec.name}-v{done.trained.version}-dask",
-    cache_policy=NO_CACHE,
-)
-def gate_on_cluster_task(
-    client: MlflowClient,
-    dask_client: Client,
-    spec: DatasetSpec,
-    done: ClusterTraining,
-    test: Any,
-    *,
-    policy: GatePolicy,
-    batches: list[int],
-    question: Question,
-    links: dict[str, str],
-) -> GateResult:
-    """The gate of :func:`driftgate.tasks.gate.gate` on predictions made per partition of the lazy ``test`` rows."""
-    name, version, run_id = done.trained.name, done.trained.version, done.trained.run_id
-    client.set_registered_model_alias(name, CHALLENGER, version)
-    current = champion_version(client, name)
-    champion = usable_champion(spec, name, current)
-    models = {"challenger": done.model, **({"champion": champion} if champion is not None else {})}
-    rows, preds = partition_predictions(dask_client, test, spec, models, keep=list(spec.categorical))
-    result = evaluate_challenger(
-        spec, rows, preds["challenger"], preds.get("champion"), policy=policy, batches=batches, question=question
-    )
-    result = replace(result, challenger=str(version), champion=str(current.version) if current else None)
-    settle(client, spec, name, version, run_id=run_id, result=result, current=current)
-    publish_gate(client, spec, name, result, links)
-    log.info("gate for %s v%s on %s test rows (per partition): %s", name, version, len(rows), result.outcome)
-    return result
 
 
 def train_and_gate_on_cluster(
@@ -134,15 +92,7 @@ def train_and_gate_on_cluster(
             sample_test_rows=s.explain_rows,
         )
         new = done.trained
-        tags = {
-            "driftgate.trigger": str(trigger),
-            "driftgate.reasons": "; ".join(outcome.reasons)[:5000],
-            "driftgate.window.batches": ",".join(map(str, window.batches)),
-            "driftgate.window.rows": str(window.rows),
-            "driftgate.regime_start": str(outcome.regime_start),
-        }
-        for key, value in tags.items():
-            client.set_tag(new.run_id, key, value)
+        tag_challenger(client, new.run_id, outcome, window, trigger)
         links = run_links(s.resolved_tracking_uri(), s.service_url(), experiment, new.run_id, new.version)
         result = gate_on_cluster_task(
             client,

@@ -28,20 +28,20 @@ from mlflow.tracking import MlflowClient
 from prefect import flow
 
 from driftgate.context import Context
+from driftgate.dataset.frames import time_order
+from driftgate.dataset.scenario import make_batch, plan_batches
+from driftgate.dataset.sources import load_source
+from driftgate.dataset.spec import DatasetSpec, load_spec
 from driftgate.errors import DriftgateError
 from driftgate.flows.training import process_batch
-from driftgate.frames import time_order
-from driftgate.lake import Lake
-from driftgate.pages import png_data_uri, render_standalone
-from driftgate.registry import champion_version, load_version
-from driftgate.scenario import make_batch, plan_batches
+from driftgate.pages.render import png_data_uri, render_standalone
+from driftgate.registry.client import champion_version, load_version
+from driftgate.registry.tracking import configure_mlflow, experiment_id
 from driftgate.settings import Settings, get_settings
-from driftgate.sources import load_source
-from driftgate.spec import DatasetSpec, load_spec
+from driftgate.stores.lake import Lake
 from driftgate.tasks.evaluate import primary_score
 from driftgate.tasks.ingest import prepare_batch, store_batch
 from driftgate.tasks.train import split_xy
-from driftgate.tracking import configure_mlflow, experiment_id
 
 log = logging.getLogger(__name__)
 POLICIES = ("never", "drift", "drift+growth", "always")

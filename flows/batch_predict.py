@@ -11,6 +11,7 @@ from prefect.artifacts import create_table_artifact
 
 from driftgate.context import Context, build_context
 from driftgate.errors import DriftgateError
+from driftgate.registry.tracking import configure_mlflow
 from driftgate.settings import get_settings
 from driftgate.tasks.scoring import (
     ScoredFile,
@@ -24,7 +25,6 @@ from driftgate.tasks.scoring import (
     score_rows_task,
     write_outputs_task,
 )
-from driftgate.tracking import configure_mlflow
 
 log = logging.getLogger(__name__)
 

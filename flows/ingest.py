@@ -13,11 +13,11 @@ import httpx
 from prefect import flow
 from prefect.context import FlowRunContext
 
-from driftgate.batch_sources import LandingBatches, SqlBatches
+from driftgate.alerts.events import batch_ingested
 from driftgate.context import Context, build_context
-from driftgate.events import batch_ingested
-from driftgate.lake import BatchManifest
+from driftgate.dataset.batch_sources import LandingBatches, SqlBatches
 from driftgate.settings import get_settings
+from driftgate.stores.lake import BatchManifest
 from driftgate.tasks.ingest import (
     batch_count,
     commit_sql_task,

@@ -17,14 +17,15 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from driftgate.context import Context, build_context
+from driftgate.dataset.frames import SPLIT_COLUMN
 from driftgate.flows._announce import announce_drift, announce_trained, announce_verdict
 from driftgate.flows._cluster import reference_cap, train_and_gate_on_cluster, uses_cluster, validation_cluster
 from driftgate.flows.ingest import ingest_batches
-from driftgate.frames import SPLIT_COLUMN
-from driftgate.lease import dataset_lease
 from driftgate.policies import GatePolicy, Question
-from driftgate.registry import champion_version, lineage
+from driftgate.registry.client import champion_version, lineage
+from driftgate.registry.tracking import configure_mlflow, experiment_id
 from driftgate.settings import get_settings
+from driftgate.stores.lease import dataset_lease
 from driftgate.tasks.drift import Trigger, decide_task, drift_task
 from driftgate.tasks.explain import explain_task
 from driftgate.tasks.gate import GateResult, gate_task, run_links
@@ -44,11 +45,11 @@ from driftgate.tasks.loop import (
     quarantined,
     read_outcomes,
     record_outcome_task,
+    tag_challenger,
     versions_to_score,
 )
 from driftgate.tasks.train import TrainedVersion, TrainingData, load_window, split_rows, train_task
 from driftgate.tasks.validate import validate_batch_task
-from driftgate.tracking import configure_mlflow, experiment_id
 
 log = logging.getLogger(__name__)
 FORCED = "forced: a retrain was asked for (driftgate run --retrain, or the flow's retrain parameter)"
@@ -214,15 +215,7 @@ def train_and_gate(
         outcome.batch,
         same_regime=question is Question.NONINFERIORITY,  # more rows of the champion's regime: maybe a refit
     )
-    tags = {
-        "driftgate.trigger": str(trigger),
-        "driftgate.reasons": "; ".join(outcome.reasons)[:5000],
-        "driftgate.window.batches": ",".join(map(str, window.batches)),
-        "driftgate.window.rows": str(window.rows),
-        "driftgate.regime_start": str(outcome.regime_start),
-    }
-    for key, value in tags.items():  # after the run: train_task tags the reasons as its trigger
-        client.set_tag(new.run_id, key, value)
+    tag_challenger(client, new.run_id, outcome, window, trigger)
     announce_trained(ctx, new, outcome, window=window, trigger=trigger)
     links = run_links(s.resolved_tracking_uri(), s.service_url(), experiment, new.run_id, new.version)
     # the gate judges only held-out rows (fixed per batch at ingest) with the fit that never trained on them;

@@ -15,7 +15,8 @@ from litestar.openapi.spec import Components, RequestBody, SecurityScheme
 from litestar.types import ControllerRouterHandler
 
 from driftgate import __version__
-from driftgate.contract import InputContract
+from driftgate.dataset.spec import load_spec
+from driftgate.models.contract import InputContract
 from driftgate.serving.console import swagger_offline
 from driftgate.serving.errors import EXCEPTION_HANDLERS
 from driftgate.serving.routes import (
@@ -31,7 +32,6 @@ from driftgate.serving.routes import (
 from driftgate.serving.service import SERVICE_DEPENDENCY, service_lifespan
 from driftgate.serving.telemetry import HttpMetrics
 from driftgate.settings import Settings, get_settings
-from driftgate.spec import load_spec
 
 _API_KEY_SCHEME = SecurityScheme(
     type="apiKey",

@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from driftgate.contract import ContractError, Problem
+from driftgate.models.contract import ContractError, Problem
 
 
 class MalformedBodyError(ValueError):

@@ -1,6 +1,6 @@
 """The web console's pages: what they show, and how (templates, a strict CSP, the service's own assets).
 
-Read-only pages from templates (:mod:`driftgate.pages`); everything a page needs comes from this
+Read-only pages from templates (:mod:`driftgate.pages.render`); everything a page needs comes from this
 service (no external URL), from the registry through the model store, and from the lake's
 ``reports/`` and ``state/`` areas through :class:`~driftgate.serving.lake_reader.LakeReader`.
 The routes are in :mod:`driftgate.serving.routes.console` and :mod:`driftgate.serving.routes.reports`.
@@ -17,12 +17,12 @@ import pandas as pd
 from litestar import MediaType, Response
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
-from driftgate.charts import Panel, line_panels
-from driftgate.contract import InputContract
-from driftgate.pages import METRIC_NAMES, number, render, static_dir
+from driftgate.dataset.spec import DatasetSpec
+from driftgate.models.contract import InputContract
+from driftgate.pages.charts import Panel, line_panels
+from driftgate.pages.render import METRIC_NAMES, number, render, static_dir
 from driftgate.serving.lake_reader import LakeReader
 from driftgate.serving.versions import VersionViews
-from driftgate.spec import DatasetSpec
 
 # Console pages run only the service's own script and style; lake reports are shown sandboxed
 # (their inline style only: Data Docs' CDN links and any script stay blocked).

@@ -6,7 +6,7 @@ Handlers raise where they find the problem; :data:`EXCEPTION_HANDLERS` turns eac
 - :class:`ServiceError` and its subclasses: the refusals the service decides itself (401, 403,
   409, 413, 422 on labels, 429, 503), each with its status, detail and the fields at fault.
 - :class:`~driftgate.serving.body.MalformedBodyError`: a body that is not JSON at all (400).
-- :class:`~driftgate.contract.ContractError`: records that break the model's input contract (422,
+- :class:`~driftgate.models.contract.ContractError`: records that break the model's input contract (422,
   counted in ``driftgate_rejected_records`` by route).
 - Litestar's ``ValidationException`` (malformed JSON, a bad query parameter) and any other
   ``HTTPException`` (the guards' 403 and 415, 404, 405, 413): 4xx with the field at fault.
@@ -24,7 +24,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.types import ExceptionHandlersMap
 
-from driftgate.contract import ContractError
+from driftgate.models.contract import ContractError
 from driftgate.serving.body import MalformedBodyError
 from driftgate.serving.schemas import ErrorBody, ErrorItem
 from driftgate.serving.telemetry import telemetry

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.serving.model_store import ServedModel
 from driftgate.serving.schemas import Contribution, Explained
-from driftgate.spec import DatasetSpec
 
 if TYPE_CHECKING:
     from driftgate.tasks.explain import PipelineExplainer

@@ -16,11 +16,11 @@ from typing import Any
 
 import msgspec
 
-from driftgate.predictions_db import MAX_ID_LENGTH, connect, read_labelled, store_labels
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.serving.body import json_type
 from driftgate.serving.schemas import ErrorItem
 from driftgate.serving.telemetry import Telemetry
-from driftgate.spec import DatasetSpec
+from driftgate.stores.predictions_db import MAX_ID_LENGTH, connect, read_labelled, store_labels
 from driftgate.tasks.evaluate import realized_metrics
 
 log = logging.getLogger(__name__)

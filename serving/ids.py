@@ -16,9 +16,9 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from driftgate.contract import ContractError, Problem
-from driftgate.predictions_db import MAX_ID_LENGTH
+from driftgate.models.contract import ContractError, Problem
 from driftgate.serving.body import json_type
+from driftgate.stores.predictions_db import MAX_ID_LENGTH
 
 
 def _check(value: Any, field: str, record: int | None) -> tuple[str | None, Problem | None]:

@@ -17,8 +17,8 @@ import stat
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from driftgate.lake import Lake
 from driftgate.serving.ttl_cache import TtlCache
+from driftgate.stores.lake import Lake
 
 log = logging.getLogger(__name__)
 

@@ -21,13 +21,13 @@ from typing import Any
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from driftgate.contract import InputContract
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.errors import ModelLoadError
-from driftgate.model_loader import load_registered
-from driftgate.predict import predict
-from driftgate.registry import CHAMPION, champion_version
+from driftgate.models.contract import InputContract
+from driftgate.models.model_loader import load_registered
+from driftgate.models.predict import predict
+from driftgate.registry.client import CHAMPION, champion_version
 from driftgate.serving.telemetry import Telemetry
-from driftgate.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
 

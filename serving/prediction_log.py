@@ -5,7 +5,7 @@ thread wakes every ``flush_seconds``, takes everything queued and writes it in t
 to ``flush_rows`` rows through SQLAlchemy (SQLite by default, Postgres by URL). A database outage
 never fails a prediction: the rows are dropped, logged and counted in ``driftgate_prediction_log_lost``.
 
-The same thread applies the log's retention every ``prune_seconds`` (:mod:`driftgate.log_retention`:
+The same thread applies the log's retention every ``prune_seconds`` (:mod:`driftgate.stores.log_retention`:
 by age and row count, never a labelled row or one the shadow has not read), and ``sample`` below 1
 logs only that share of requests (the answer, and its ids, are the same either way).
 
@@ -28,8 +28,9 @@ from typing import Any, NamedTuple
 import msgspec
 import sqlalchemy as sa
 
-from driftgate.log_retention import LogRetention, prune_predictions
-from driftgate.predictions_db import (
+from driftgate.serving.telemetry import Telemetry
+from driftgate.stores.log_retention import LogRetention, prune_predictions
+from driftgate.stores.predictions_db import (
     CHAMPION_ROLE,
     PredictionRow,
     connect,
@@ -37,7 +38,6 @@ from driftgate.predictions_db import (
     insert_prediction_rows,
     predictions_table,
 )
-from driftgate.serving.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 

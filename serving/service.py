@@ -24,8 +24,8 @@ from litestar.di import Provide
 from litestar.params import SkipValidation
 from threadpoolctl import threadpool_limits
 
-from driftgate.lake import Lake
-from driftgate.log_retention import LogRetention
+from driftgate.dataset.spec import DatasetSpec
+from driftgate.registry.tracking import configure_mlflow
 from driftgate.serving.batcher import MicroBatcher
 from driftgate.serving.console import Console
 from driftgate.serving.errors import NoModelError
@@ -41,8 +41,8 @@ from driftgate.serving.shadow import ShadowProcess, shadow_running
 from driftgate.serving.telemetry import telemetry
 from driftgate.serving.versions import VersionViews
 from driftgate.settings import Settings
-from driftgate.spec import DatasetSpec
-from driftgate.tracking import configure_mlflow
+from driftgate.stores.lake import Lake
+from driftgate.stores.log_retention import LogRetention
 
 log = logging.getLogger(__name__)
 

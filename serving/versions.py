@@ -20,8 +20,8 @@ from mlflow.exceptions import MlflowException
 
 from driftgate.errors import ModelRegistryError
 from driftgate.names import FIT_TAG, PROBATION_RUN_TAG
-from driftgate.pages import png_data_uri
-from driftgate.registry import CHAMPION, champion_version, lineage
+from driftgate.pages.render import png_data_uri
+from driftgate.registry.client import CHAMPION, champion_version, lineage
 from driftgate.serving.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)

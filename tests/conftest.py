@@ -183,8 +183,8 @@ def driftgate_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder whose ``home/mlflow.db`` is an empty MLflow store, its tables made (seconds of
     migrations) once: ``copy_state`` gives a test its own copy in no time."""
+    from driftgate.registry.tracking import configure_mlflow
     from driftgate.settings import Settings
-    from driftgate.tracking import configure_mlflow
 
     folder = tmp_path_factory.mktemp("template-empty-store")
     with pytest.MonkeyPatch.context() as mp:

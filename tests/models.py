@@ -8,13 +8,13 @@ from typing import Any
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from driftgate.dataset.spec import DatasetSpec
+from driftgate.dataset.synthetic import make_frame
 from driftgate.local.quick_model import register_quick_model
-from driftgate.spec import DatasetSpec
-from driftgate.synthetic import make_frame
 
 
 def training_rows(spec: DatasetSpec, seed: int, n: int = 1500) -> pd.DataFrame:
-    from driftgate.frames import normalize
+    from driftgate.dataset.frames import normalize
 
     return normalize(make_frame(spec.task, n, seed=seed)[spec.columns], spec)  # type: ignore[arg-type]
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from litestar import MediaType, Response, Router, get
 from litestar.params import PathParameter
 
-from driftgate.contract import InputContract
+from driftgate.models.contract import InputContract
 from driftgate.serving import console
 from driftgate.serving.console import batch_row, html_page, not_found, report_file, static_asset
 from driftgate.serving.lake_reader import content_type

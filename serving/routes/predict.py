@@ -18,7 +18,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from litestar.params import QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
-from driftgate.contract import ContractError, Problem
+from driftgate.models.contract import ContractError, Problem
 from driftgate.serving.body import parse_records
 from driftgate.serving.errors import IdTakenError, TooBusyError
 from driftgate.serving.guards import json_body, json_state_change

@@ -11,7 +11,7 @@ from typing import Annotated
 from litestar import MediaType, Response, Router, get
 from litestar.params import PathParameter, QueryParameter
 
-from driftgate.charts import bar_chart, paired_bar_chart
+from driftgate.pages.charts import bar_chart, paired_bar_chart
 from driftgate.serving.console import html_page, not_found, report_file
 from driftgate.serving.service import ServiceDep
 

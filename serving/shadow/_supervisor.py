@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from driftgate.registry import challenger_version
+from driftgate.registry.client import challenger_version
 from driftgate.serving.model_store import poll_forever
 from driftgate.serving.shadow._status import ShadowStatus
 from driftgate.serving.shadow._worker import shadow_main

@@ -17,7 +17,12 @@ import msgspec
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from driftgate.predictions_db import (
+from driftgate.registry.client import challenger_version
+from driftgate.serving.model_store import RETRY_FAILED_LOAD_S, ServedModel, load_served
+from driftgate.serving.shadow._agreement import disagrees
+from driftgate.serving.shadow._status import ShadowStatus
+from driftgate.settings import Settings
+from driftgate.stores.predictions_db import (
     SHADOW_ROLE,
     ChampionRow,
     PredictionRow,
@@ -28,11 +33,6 @@ from driftgate.predictions_db import (
     insert_prediction_rows,
     newest_prediction_id,
 )
-from driftgate.registry import challenger_version
-from driftgate.serving.model_store import RETRY_FAILED_LOAD_S, ServedModel, load_served
-from driftgate.serving.shadow._agreement import disagrees
-from driftgate.serving.shadow._status import ShadowStatus
-from driftgate.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,8 @@ class ShadowWorker:
         capacity_rows: int = 50_000,
         commit_lag_s: float = 5.0,  # the log's transactions last milliseconds; a longer one is taken as lost
     ) -> None:
-        from driftgate.spec import load_spec
-        from driftgate.tracking import configure_mlflow
+        from driftgate.dataset.spec import load_spec
+        from driftgate.registry.tracking import configure_mlflow
 
         self.settings, self.status = settings, status
         self.batch_rows, self.interval_s, self.capacity_rows = batch_rows, interval_s, capacity_rows

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.policies import DriftPolicy, RetrainPolicy
-from driftgate.spec import DatasetSpec
 from driftgate.tasks.drift._multivariate import describe_multivariate
 
 if TYPE_CHECKING:

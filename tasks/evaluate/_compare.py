@@ -17,7 +17,7 @@ from enum import StrEnum
 import numpy as np
 from scipy.stats import norm, rankdata
 
-from driftgate.predict import Predictions
+from driftgate.models.predict import Predictions
 from driftgate.tasks.evaluate._scorers import Additive, Scorer, scorer
 
 CELLS_PER_CHUNK = 4_000_000  # bounds the weight matrix to ~32 MB whatever the row count

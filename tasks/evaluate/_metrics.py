@@ -17,8 +17,8 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-from driftgate.predict import Predictions, predict
-from driftgate.spec import DatasetSpec
+from driftgate.dataset.spec import DatasetSpec
+from driftgate.models.predict import Predictions, predict
 
 
 def positive_class(spec: DatasetSpec, y: pd.Series | np.ndarray | None = None, classes: Any = None) -> Any:

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from driftgate.predict import Predictions
-from driftgate.spec import DatasetSpec
+from driftgate.dataset.spec import DatasetSpec
+from driftgate.models.predict import Predictions
 from driftgate.tasks.evaluate._compare import paired_differences, resample_weights
 from driftgate.tasks.evaluate._metrics import positive_class
 from driftgate.tasks.evaluate._scorers import Scorer, scorer

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from driftgate.predict import Predictions
+from driftgate.models.predict import Predictions
 
 Scorer = Callable[[np.ndarray], np.ndarray]  # weights (resamples, rows) -> score per resample
 

@@ -16,9 +16,9 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from driftgate.pages import metric_rows, png_data_uri, render_standalone
+from driftgate.dataset.spec import DatasetSpec
+from driftgate.pages.render import metric_rows, png_data_uri, render_standalone
 from driftgate.policies import ExplainSettings
-from driftgate.spec import DatasetSpec
 from driftgate.tasks.evaluate import slice_metrics
 from driftgate.tasks.explain._shap import Explanation, explain_sample
 from driftgate.tasks.train import TrainedVersion, TrainingData, split_xy

@@ -22,7 +22,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 
-from driftgate.spec import DatasetSpec
+from driftgate.dataset.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
 

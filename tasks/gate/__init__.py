@@ -1,5 +1,6 @@
 """Stage ``gate``: a challenger becomes champion only when it wins on the same rows (or on live rows)."""
 
+from driftgate.tasks.gate._cluster import gate_on_cluster_task
 from driftgate.tasks.gate._gate import (
     describe_gate,
     evaluate_challenger,
@@ -29,6 +30,7 @@ __all__ = [
     "earlier_looks",
     "evaluate_challenger",
     "gate",
+    "gate_on_cluster_task",
     "gate_on_live",
     "gate_task",
     "judge_live_pairs",

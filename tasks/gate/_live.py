@@ -29,10 +29,10 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from driftgate.model_loader import check_servable
+from driftgate.dataset.spec import DatasetSpec
+from driftgate.models.model_loader import check_servable
 from driftgate.policies import GatePolicy
-from driftgate.registry import challenger_version, set_champion
-from driftgate.spec import DatasetSpec
+from driftgate.registry.client import challenger_version, set_champion
 from driftgate.tasks.evaluate import as_predictions, live_pairs, scored_pairs
 from driftgate.tasks.gate._gate import evaluate_challenger
 from driftgate.tasks.gate._result import GateResult

@@ -17,12 +17,12 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from driftgate.dataset.frames import SPLIT_COLUMN, SPLIT_RULE, assign_splits, group_keys, normalize, time_order
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.errors import BatchFetchError
-from driftgate.frames import SPLIT_COLUMN, SPLIT_RULE, assign_splits, group_keys, normalize, time_order
-from driftgate.lake import BatchManifest, Lake
 from driftgate.names import artifact_key
 from driftgate.policies import RetryPolicy, SplitPolicy
-from driftgate.spec import DatasetSpec
+from driftgate.stores.lake import BatchManifest, Lake
 from driftgate.tasks.policy import IO_RETRIES
 
 log = logging.getLogger(__name__)

@@ -21,12 +21,12 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from driftgate.batch_sources import LandingBatches
+from driftgate.dataset.batch_sources import LandingBatches
+from driftgate.dataset.sources import read_table
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.errors import BatchFetchError
-from driftgate.lake import Lake
 from driftgate.policies import SplitPolicy
-from driftgate.sources import read_table
-from driftgate.spec import DatasetSpec
+from driftgate.stores.lake import Lake
 from driftgate.tasks.ingest._api import next_batch_number, prepare_batch, source_columns
 from driftgate.tasks.policy import IO_RETRIES
 

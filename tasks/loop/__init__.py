@@ -1,6 +1,6 @@
 """What the loop keeps between stages: the champion it serves, its window, each batch's recorded outcome."""
 
-from driftgate.outcome import BatchOutcome, format_table, quarantined, read_outcomes
+from driftgate.stores.outcome import BatchOutcome, format_table, quarantined, read_outcomes
 from driftgate.tasks.loop._champion import load_champion_task
 from driftgate.tasks.loop._next_batch import next_batch_metric, next_batch_task, versions_to_score
 from driftgate.tasks.loop._outcome import forced_retrain, publish_outcomes, record_outcome_task
@@ -12,6 +12,7 @@ from driftgate.tasks.loop._window import (
     growth_since,
     history_window,
     next_regime_start,
+    tag_challenger,
 )
 
 __all__ = [
@@ -32,5 +33,6 @@ __all__ = [
     "quarantined",
     "read_outcomes",
     "record_outcome_task",
+    "tag_challenger",
     "versions_to_score",
 ]

@@ -12,10 +12,10 @@ from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.errors import ModelLoadError
-from driftgate.lake import Lake
-from driftgate.registry import champion_version, importance, lineage, load_version
-from driftgate.spec import DatasetSpec
+from driftgate.registry.client import champion_version, importance, lineage, load_version
+from driftgate.stores.lake import Lake
 from driftgate.tasks.evaluate import primary_score
 from driftgate.tasks.train import reference_rows, split_xy
 

@@ -16,10 +16,10 @@ from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.errors import ModelLoadError
-from driftgate.outcome import BatchOutcome
-from driftgate.registry import load_version
-from driftgate.spec import DatasetSpec
+from driftgate.registry.client import load_version
+from driftgate.stores.outcome import BatchOutcome
 from driftgate.tasks.evaluate import primary_score
 from driftgate.tasks.train import split_xy
 

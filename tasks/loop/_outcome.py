@@ -1,4 +1,4 @@
-"""The loop's outcome records as Prefect tasks and artifacts (the record itself: :mod:`driftgate.outcome`)."""
+"""The loop's outcome records as Prefect tasks and artifacts (the record itself: :mod:`driftgate.stores.outcome`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from driftgate.lake import Lake
 from driftgate.names import artifact_key
-from driftgate.outcome import BatchOutcome
+from driftgate.stores.lake import Lake
+from driftgate.stores.outcome import BatchOutcome
 
 log = logging.getLogger(__name__)
 

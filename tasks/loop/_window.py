@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from driftgate.lake import Lake
+from mlflow.tracking import MlflowClient
+
 from driftgate.policies import Question, WindowPolicy
+from driftgate.stores.lake import Lake
+from driftgate.stores.outcome import BatchOutcome
 from driftgate.tasks.drift import Growth, Trigger
 
 
@@ -106,3 +109,19 @@ def gate_question(trigger: Trigger | None, window: list[int], trained: list[int]
     if trigger in (Trigger.GROWTH, Trigger.ALWAYS) and trained and set(trained) <= set(window):
         return Question.NONINFERIORITY
     return Question.SUPERIORITY
+
+
+def tag_challenger(client: MlflowClient, run_id: str, outcome: BatchOutcome, window: Window, trigger: Trigger) -> None:
+    """The run tags that say why a challenger was trained and on what: trigger, reasons, window, regime.
+
+    Set after the training run ends (the trainer tags the reasons as its trigger); one place for the
+    flow's retrain on this machine and on the cluster."""
+    tags = {
+        "driftgate.trigger": str(trigger),
+        "driftgate.reasons": "; ".join(outcome.reasons)[:5000],
+        "driftgate.window.batches": ",".join(map(str, window.batches)),
+        "driftgate.window.rows": str(window.rows),
+        "driftgate.regime_start": str(outcome.regime_start),
+    }
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value)

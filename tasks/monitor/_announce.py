@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from driftgate.alerts.events import drift_detected, model_promoted, monitor_degraded
 from driftgate.context import Context
-from driftgate.events import drift_detected, model_promoted, monitor_degraded
 
 if TYPE_CHECKING:
     from driftgate.tasks.gate import LiveLook

@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from driftgate.spec import DatasetSpec
+from driftgate.dataset.spec import DatasetSpec
 
 SUPPORTED = ("roc_auc", "accuracy", "f1", "log_loss")
 _EPS = 1e-12

@@ -16,11 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from driftgate.frames import SPLIT_COLUMN, SPLIT_RULE, assign_splits, group_keys, normalize
-from driftgate.lake import Lake
+from driftgate.dataset.frames import SPLIT_COLUMN, SPLIT_RULE, assign_splits, group_keys, normalize
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.policies import SplitPolicy
-from driftgate.predictions_db import CHAMPION_ROLE, read_labelled
-from driftgate.spec import DatasetSpec
+from driftgate.stores.lake import Lake
+from driftgate.stores.predictions_db import CHAMPION_ROLE, read_labelled
 
 log = logging.getLogger(__name__)
 

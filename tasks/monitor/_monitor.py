@@ -23,13 +23,13 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from driftgate.context import Context
+from driftgate.dataset.frames import SPLIT_COLUMN, normalize
 from driftgate.errors import ChampionMovedError, ModelLoadError
-from driftgate.frames import SPLIT_COLUMN, normalize
+from driftgate.models.predict import predict
 from driftgate.names import FIT_TAG, artifact_key
 from driftgate.policies import DriftPolicy, GatePolicy, MonitorPolicy
-from driftgate.predict import predict
-from driftgate.predictions_db import CHAMPION_ROLE, read_labelled, read_predictions
-from driftgate.registry import importance, lineage, load_version
+from driftgate.registry.client import importance, lineage, load_version
+from driftgate.stores.predictions_db import CHAMPION_ROLE, read_labelled, read_predictions
 from driftgate.tasks.drift import DriftReport, RetrainDecision, compute_drift, decide
 from driftgate.tasks.evaluate import (
     Paired,
@@ -91,7 +91,7 @@ def check_live_drift(
     ds = ctx.spec.name
     state_path = ctx.lake.path("state", ds, "monitor.json")
     state = ctx.lake.read_json(state_path) or {"last_id": 0}
-    logged = read_predictions(ctx.settings.resolved_predictions_db_url(), since_id=int(state["last_id"]))
+    logged = read_predictions(ctx.predictions_db, since_id=int(state["last_id"]))
     rows = [r for r in logged if r["model_name"] == ctx.model_name and r.get("role", CHAMPION_ROLE) == CHAMPION_ROLE]
     out = LiveDrift(rows)
     if len(rows) < min_rows:
@@ -175,7 +175,7 @@ def measure_performance(
 ) -> Performance:
     """Realized metrics, the champion's estimate on unlabelled live rows, the decision they lead to."""
     p, spec = policy, ctx.spec
-    labelled = read_labelled(ctx.settings.resolved_predictions_db_url(), ctx.model_name, limit=p.window * 4)
+    labelled = read_labelled(ctx.predictions_db, ctx.model_name, limit=p.window * 4)
     realized = realized_metrics(spec, labelled, p.window, p.bootstrap, p.seed)
     champion = str(mv.version) if mv else None
     test = client.get_run(mv.run_id).data.metrics.get(f"test_{spec.metric.name}") if mv and mv.run_id else None
@@ -271,7 +271,7 @@ def feedback_batch_task(ctx: Context, *, policy: MonitorPolicy) -> FeedbackBatch
     return store_feedback_batch(
         ctx.lake,
         ctx.spec,
-        ctx.settings.resolved_predictions_db_url(),
+        ctx.predictions_db,
         ctx.model_name,
         suite_file=ctx.suite_file,
         min_rows=policy.min_labels,

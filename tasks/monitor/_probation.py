@@ -1,7 +1,7 @@
 """Probation: a champion the gates promoted against the one it replaced, on labelled live rows.
 
-When the gate (or the live gate) moves ``champion``, :func:`driftgate.registry.set_champion` opens
-a probation (:mod:`driftgate.probation`). Each ``monitor-predictions`` run then takes the labelled
+When the gate (or the live gate) moves ``champion``, :func:`driftgate.registry.client.set_champion` opens
+a probation (:mod:`driftgate.registry.probation`). Each ``monitor-predictions`` run then takes the labelled
 rows the new champion answered since it moved (at most ``DRIFTGATE_PROBATION_ROWS``), scores the
 previous champion on the same logged inputs (the safe loader, the contract and the one predict, as
 the shadow process scores its challenger), and hands both answers to the gate's own verdict
@@ -31,18 +31,18 @@ from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from driftgate.alerts.events import model_rolled_back
 from driftgate.context import Context
-from driftgate.contract import InputContract
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.errors import ChampionMovedError, ModelRegistryError
-from driftgate.events import model_rolled_back
-from driftgate.model_loader import LoadedModel, load_registered
+from driftgate.models.contract import InputContract
+from driftgate.models.model_loader import LoadedModel, load_registered
+from driftgate.models.predict import predict
 from driftgate.names import PROBATION_RUN_TAG
 from driftgate.policies import GatePolicy, ProbationPolicy
-from driftgate.predict import predict
-from driftgate.predictions_db import read_labelled_answers
-from driftgate.probation import Probation, end_probation, probation, record_probation
-from driftgate.registry import CHALLENGER, challenger_version, roll_back_champion
-from driftgate.spec import DatasetSpec
+from driftgate.registry.client import CHALLENGER, challenger_version, roll_back_champion
+from driftgate.registry.probation import Probation, end_probation, probation, record_probation
+from driftgate.stores.predictions_db import read_labelled_answers
 from driftgate.tasks.gate import GateResult, judge_live_pairs
 from driftgate.tasks.monitor._outcome import ProbationSummary
 
@@ -190,9 +190,7 @@ def check_probation(
         log.info("probation of version %s ended: version %s is champion now", record.champion, mv.version)
         _quietly(end_probation, client, name)
         return None
-    rows = read_labelled_answers(
-        ctx.settings.resolved_predictions_db_url(), name, record.champion, since=record.since, limit=policy.rows
-    )
+    rows = read_labelled_answers(ctx.predictions_db, name, record.champion, since=record.since, limit=policy.rows)
     early = waiting(len(rows), record, policy=policy, gate=gate)
     if early is not None:
         return ProbationLook(record, early)

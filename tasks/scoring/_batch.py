@@ -1,6 +1,6 @@
 """Score files with the champion: check each row against the input contract, score, write.
 
-Rows are checked with the service's own contract (:class:`driftgate.contract.FieldRule`): a row
+Rows are checked with the service's own contract (:class:`driftgate.models.contract.FieldRule`): a row
 the service would refuse is not scored here either, it goes to ``<input>.rejected.parquet``
 with the field and the reason. A CSV row with fewer or more fields than the header, or a last
 line with no final newline (a file cut short), is rejected the same way.
@@ -22,11 +22,11 @@ from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from driftgate.contract import FieldRule, InputContract, shown_values
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.errors import DriftgateError
-from driftgate.predict import predict
-from driftgate.registry import champion_version, load_version, model_uri
-from driftgate.spec import DatasetSpec
+from driftgate.models.contract import FieldRule, InputContract, shown_values
+from driftgate.models.predict import predict
+from driftgate.registry.client import champion_version, load_version, model_uri
 from driftgate.tasks.policy import IO_RETRIES
 from driftgate.tasks.scoring._inputs import InputFile, input_fs, output_paths
 

@@ -16,7 +16,7 @@ from distributed import Client
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from driftgate.spec import DatasetSpec
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.tasks.scoring._batch import ScoredFile, ScoringModel, check_rows, score_rows, write_outputs
 from driftgate.tasks.scoring._inputs import input_fs, read_input
 

@@ -18,12 +18,12 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from driftgate.dialect import TABLE_ENDINGS, compression_of, decompress
+from driftgate.dataset.dialect import TABLE_ENDINGS, compression_of, decompress
+from driftgate.dataset.frames import add_calendar
+from driftgate.dataset.sources import read_table
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.errors import DriftgateError
-from driftgate.frames import add_calendar
-from driftgate.lake import Lake
-from driftgate.sources import read_table
-from driftgate.spec import DatasetSpec
+from driftgate.stores.lake import Lake
 from driftgate.tasks.policy import IO_RETRIES
 
 PREDICTIONS, REJECTED = ".predictions.parquet", ".rejected.parquet"

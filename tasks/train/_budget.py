@@ -36,8 +36,8 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import ParameterSampler
 from sklearn.pipeline import Pipeline
 
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.policies import SearchSettings
-from driftgate.spec import DatasetSpec
 from driftgate.tasks.train._halving import FACTOR, encode_once, search_splits
 from driftgate.tasks.train._pipeline import (
     FAMILIES,

@@ -18,8 +18,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sklearn.pipeline import Pipeline
 
-from driftgate.registry import batches_tags
-from driftgate.spec import DatasetSpec
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.tasks.train._dask_window import DaskWindow, sample_rows
 from driftgate.tasks.train._distributed import (
     FAMILY,
@@ -27,7 +26,7 @@ from driftgate.tasks.train._distributed import (
     fit_on_cluster,
     split_metrics,
 )
-from driftgate.tasks.train._run import TrainedVersion, TrainingData, log_and_register
+from driftgate.tasks.train._run import TrainedVersion, TrainingData, log_and_register, run_tags
 
 log = logging.getLogger(__name__)
 
@@ -78,23 +77,16 @@ def train_and_register_on_cluster(
             }
         )
         mlflow.log_metrics({"refit_seconds": fitted.fit_seconds, **{k: v for k, v in metrics.items() if v == v}})
-        mlflow.set_tags(
-            {
-                **batches_tags(window.batches),  # a window of many batches outgrows one tag
-                "driftgate.dataset": spec.name,
-                "driftgate.trigger": "; ".join(trigger),
-                "driftgate.trained_on": "dask",
-            }
-        )
-        sample_ds = mlflow.data.from_pandas(  # type: ignore[attr-defined]
-            fitted.sample,
-            source=window.batches[-1].uri if window.batches else None,
-            targets=spec.target,
-            name=f"{spec.name}-batches-{'-'.join(map(str, numbers))}-encoder-sample",
-        )
-        mlflow.log_input(sample_ds, context="training")
+        mlflow.set_tags({**run_tags(spec, window.batches, trigger), "driftgate.trained_on": "dask"})
         version = log_and_register(
-            fitted.model, spec, model_name, fitted.sample[spec.feature_names].head(5), requirements=("lightgbm",)
+            fitted.model,
+            spec,
+            model_name,
+            fitted.sample[spec.feature_names].head(5),
+            rows=fitted.sample,
+            batches=list(window.batches),
+            rows_name="-encoder-sample",
+            requirements=("lightgbm",),
         )
     client.update_model_version(
         model_name,

@@ -20,13 +20,13 @@ from dask import config as dask_config
 from dask.delayed import delayed
 from distributed import Client
 
+from driftgate.dataset.frames import SPLIT_COLUMN, SPLITS
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.errors import DriftgateError
-from driftgate.frames import SPLIT_COLUMN, SPLITS
-from driftgate.lake import Lake
-from driftgate.partitions import score_part
-from driftgate.predict import Predictions
-from driftgate.registry import BatchRef
-from driftgate.spec import DatasetSpec
+from driftgate.models.partitions import score_part
+from driftgate.models.predict import Predictions
+from driftgate.registry.client import BatchRef
+from driftgate.stores.lake import Lake
 
 log = logging.getLogger(__name__)
 

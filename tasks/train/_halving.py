@@ -47,9 +47,9 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 
-from driftgate.frames import group_keys
+from driftgate.dataset.frames import group_keys
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.policies import SearchSettings
-from driftgate.spec import DatasetSpec
 from driftgate.tasks.train._folds import ForwardChain
 from driftgate.tasks.train._pipeline import (
     Candidate,
@@ -72,7 +72,7 @@ def search_groups(train: pd.DataFrame, spec: DatasetSpec) -> np.ndarray | None:
     """Each training row's group for the search's splits (the spec's ``group_key``), None without one.
 
     Rows whose key is missing (live feedback carries none) are each a group of their own, as
-    :func:`driftgate.frames.assign_splits` splits them by position. Fewer than two groups cannot
+    :func:`driftgate.dataset.frames.assign_splits` splits them by position. Fewer than two groups cannot
     be kept apart: None, and the splits are the plain ones.
     """
     keys = group_keys(train, spec)

@@ -20,10 +20,10 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
-from driftgate.encoding import encoding_of
-from driftgate.frames import SPLIT_COLUMN
+from driftgate.dataset.encoding import encoding_of
+from driftgate.dataset.frames import SPLIT_COLUMN
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.policies import SearchSettings
-from driftgate.spec import DatasetSpec
 from driftgate.tasks.evaluate import positive_class
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def build_pipeline(
 
     Numeric columns are median-imputed. Categorical columns with few levels are one-hot encoded
     (missing values imputed, levels under 1 % grouped, unknown levels tolerated); those with many
-    levels (:func:`driftgate.encoding.encoding_of`) are target-encoded by scikit-learn's
+    levels (:func:`driftgate.dataset.encoding.encoding_of`) are target-encoded by scikit-learn's
     ``TargetEncoder``: cross-fitted when the pipeline is fitted, one column per class for a
     multi-class target, a missing value its own level and an unknown one the target's mean.
     ``encoding="one-hot"`` one-hot encodes every categorical (the previous pipeline).

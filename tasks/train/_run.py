@@ -17,15 +17,15 @@ from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from driftgate.contract import InputContract
+from driftgate.dataset.frames import SPLIT_COLUMN
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.errors import DriftgateError
-from driftgate.frames import SPLIT_COLUMN
-from driftgate.lake import Lake
-from driftgate.model_loader import TRUSTED_TYPES
+from driftgate.models.contract import InputContract
+from driftgate.models.model_loader import TRUSTED_TYPES
 from driftgate.names import FIT_TAG
 from driftgate.policies import SearchSettings
-from driftgate.registry import BatchRef, batches_tags, champion_version
-from driftgate.spec import DatasetSpec
+from driftgate.registry.client import BatchRef, batches_tags, champion_version
+from driftgate.stores.lake import Lake
 from driftgate.tasks.evaluate import evaluate, slice_metrics
 from driftgate.tasks.train._budget import refit_configuration
 from driftgate.tasks.train._pipeline import FAMILIES, parse_params, search_spaces, split_rows, split_xy
@@ -170,14 +170,42 @@ def spec_signature(spec: DatasetSpec, output: Any) -> ModelSignature:
     return ModelSignature(inputs=inputs, outputs=infer_signature(model_output=output).outputs)
 
 
-def log_and_register(
-    model: Any, spec: DatasetSpec, model_name: str, example: pd.DataFrame, *, requirements: tuple[str, ...] = ()
-) -> str:
-    """Log a fitted pipeline in the active run (signature, input example, skops) and register it; the version.
+def run_tags(spec: DatasetSpec, batches: list[BatchRef], trigger: list[str]) -> dict[str, str]:
+    """A training run's tags: its batches (:func:`batches_tags`), its dataset, what triggered it."""
+    return {**batches_tags(batches), "driftgate.dataset": spec.name, "driftgate.trigger": "; ".join(trigger)}
 
-    ``requirements``: packages the model needs beyond :data:`PIP_REQUIREMENTS` (LightGBM's is added
-    for a LightGBM model).
+
+def log_and_register(
+    model: Any,
+    spec: DatasetSpec,
+    model_name: str,
+    example: pd.DataFrame,
+    *,
+    rows: pd.DataFrame | None = None,
+    batches: list[BatchRef] | None = None,
+    rows_name: str = "",
+    requirements: tuple[str, ...] = (),
+) -> str:
+    """Log, in the active run, the rows the model learned from as its MLflow dataset input and the
+    fitted pipeline (signature, input example, skops), and register it; the version.
+
+    Args:
+        rows: the training rows (or the sample that stands for them), logged as the run's input
+            (a quick model of the tests and benchmarks logs none).
+        batches: the lake batches they come from: the dataset's name and its source (the newest one).
+        rows_name: a suffix for the dataset's name (``-encoder-sample`` on the cluster).
+        requirements: packages the model needs beyond :data:`PIP_REQUIREMENTS` (LightGBM's is added
+            for a LightGBM model).
     """
+    if rows is not None:
+        batches = batches or []
+        dataset = mlflow.data.from_pandas(  # type: ignore[attr-defined]
+            rows,
+            source=batches[-1].uri if batches else None,
+            targets=spec.target,
+            name=f"{spec.name}-batches-{'-'.join(str(b.number) for b in batches)}{rows_name}",
+        )
+        mlflow.log_input(dataset, context="training")
     if type(model.named_steps["model"]).__module__.startswith("lightgbm.") and "lightgbm" not in requirements:
         requirements = (*requirements, "lightgbm")
     output = model.predict_proba(example) if spec.task == "classification" else model.predict(example)
@@ -364,23 +392,11 @@ def train_and_register(
         mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # NaN-free
         X_test, y_test = split_xy(test, spec)
         mlflow.log_table(pd.DataFrame(slice_metrics(model, spec, X_test, y_test)), "slices/test_slices.json")
-        mlflow.set_tags(
-            {
-                **batches_tags(data.batches),  # a window of many batches outgrows one tag
-                "driftgate.dataset": spec.name,
-                "driftgate.trigger": "; ".join(trigger),
-            }
-        )
+        mlflow.set_tags(run_tags(spec, data.batches, trigger))
         served, fit = serving_fit(spec, data, cfg, result)
-        train_ds = mlflow.data.from_pandas(  # type: ignore[attr-defined]
-            data.labelled.drop(columns=[SPLIT_COLUMN]) if fit and data.labelled is not None else data.train,
-            source=data.batches[-1].uri if data.batches else None,
-            targets=spec.target,
-            name=f"{spec.name}-batches-{'-'.join(str(b.number) for b in data.batches)}",
-        )
-        mlflow.log_input(train_ds, context="training")
         X_train, _ = split_xy(data.train, spec)
-        version = log_and_register(served, spec, model_name, X_train.head(5))
+        learned = data.labelled.drop(columns=[SPLIT_COLUMN]) if fit and data.labelled is not None else data.train
+        version = log_and_register(served, spec, model_name, X_train.head(5), rows=learned, batches=data.batches)
     client.update_model_version(
         model_name,
         version,

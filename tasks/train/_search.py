@@ -10,8 +10,8 @@ from typing import Any
 import pandas as pd
 from sklearn.model_selection import RandomizedSearchCV
 
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.policies import SearchSettings
-from driftgate.spec import DatasetSpec
 from driftgate.tasks.train._budget import budgeted_search
 from driftgate.tasks.train._halving import family_halving_search, kfolds, search_groups
 from driftgate.tasks.train._pipeline import (

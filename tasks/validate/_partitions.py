@@ -18,7 +18,7 @@ results come back. They are merged per expectation:
   expectations init`` writes); a suite with any other kind (a column's sum, its distinct values,
   an exact row count) is run on the whole batch in the flow's process, as below the threshold;
 - the batch's content hash is re-checked: each worker hashes its rows as
-  :func:`driftgate.frames.content_hash` does, and the flow chains them in order and compares the
+  :func:`driftgate.dataset.frames.content_hash` does, and the flow chains them in order and compares the
   result with the manifest's sha256 before any verdict is recorded.
 """
 
@@ -34,10 +34,10 @@ from typing import Any
 
 import pandas as pd
 
+from driftgate.dataset.frames import SPLIT_COLUMN
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.errors import BatchIntegrityError, DriftgateError
-from driftgate.frames import SPLIT_COLUMN
-from driftgate.lake import Lake
-from driftgate.spec import DatasetSpec
+from driftgate.stores.lake import Lake
 from driftgate.tasks.validate._validation import (
     Check,
     ClusterValidation,

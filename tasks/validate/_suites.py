@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.errors import SuiteError
-from driftgate.spec import DatasetSpec
 
 GENERATED_KEY = "driftgate_generated_sha256"
 # the dtypes a column may have in a batch, as Great Expectations names them

@@ -8,10 +8,10 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from driftgate.events import batch_quarantined
-from driftgate.lake import Lake
+from driftgate.alerts.events import batch_quarantined
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.names import artifact_key
-from driftgate.spec import DatasetSpec
+from driftgate.stores.lake import Lake
 from driftgate.tasks.validate._partitions import validate_on_cluster
 from driftgate.tasks.validate._validation import (
     ClusterValidation,

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from driftgate.dataset.frames import SPLIT_COLUMN
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.errors import SuiteError
-from driftgate.frames import SPLIT_COLUMN
-from driftgate.lake import ROW_GROUP_ROWS, Lake
-from driftgate.pages import number, render_standalone
-from driftgate.spec import DatasetSpec
+from driftgate.pages.render import number, render_standalone
+from driftgate.stores.lake import ROW_GROUP_ROWS, Lake
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite

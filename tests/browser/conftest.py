@@ -54,9 +54,9 @@ def register_refused_version(spec: Any, model_name: str) -> str:
 
     from driftgate.errors import ModelLoadError
     from driftgate.local.quick_model import experiment_id
+    from driftgate.registry.tracking import configure_mlflow
     from driftgate.settings import get_settings
     from driftgate.tasks.gate._gate import refuse_unservable
-    from driftgate.tracking import configure_mlflow
 
     client = configure_mlflow(get_settings())
     X = np.zeros((4, 1))
@@ -76,9 +76,9 @@ def register_refused_version(spec: Any, model_name: str) -> str:
 
 def live_traffic(url: str, spec: Any, rows: int = 300) -> None:
     """Predictions of a labelled batch with ``num_0`` shifted (input drift), then their labels."""
-    from driftgate.lake import Lake
-    from driftgate.predictions_db import read_predictions
     from driftgate.settings import get_settings
+    from driftgate.stores.lake import Lake
+    from driftgate.stores.predictions_db import read_predictions
 
     settings = get_settings()
     frame = Lake(settings.resolved_lake_url(), settings.storage_options()).read_batch(DATASET, 2).head(rows)
@@ -101,10 +101,10 @@ def live_traffic(url: str, spec: Any, rows: int = 300) -> None:
 
 @pytest.fixture(scope="module")
 def loop(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    from driftgate.dataset.sources import load_source
+    from driftgate.dataset.spec import load_spec
     from driftgate.local.data_api import create_data_api
     from driftgate.settings import get_settings
-    from driftgate.sources import load_source
-    from driftgate.spec import load_spec
 
     home = tmp_path_factory.mktemp("console") / "home"
     with pytest.MonkeyPatch.context() as mp:

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from driftgate.dataset.frames import SPLIT_COLUMN, content_hash
 from driftgate.errors import LakeFullError
-from driftgate.frames import SPLIT_COLUMN, content_hash
-from driftgate.lake import Lake
+from driftgate.stores.lake import Lake
 
 pytestmark = pytest.mark.slow  # mounts a file system
 

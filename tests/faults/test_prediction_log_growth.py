@@ -18,8 +18,10 @@ import pytest
 import sqlalchemy as sa
 
 from driftgate.local.servers import ServerThread
-from driftgate.log_retention import LogRetention, prune_predictions
-from driftgate.predictions_db import (
+from driftgate.serving.app import create_app
+from driftgate.settings import get_settings
+from driftgate.stores.log_retention import LogRetention, prune_predictions
+from driftgate.stores.predictions_db import (
     PredictionRow,
     connect,
     insert_prediction_rows,
@@ -27,8 +29,6 @@ from driftgate.predictions_db import (
     read_labelled,
     read_predictions,
 )
-from driftgate.serving.app import create_app
-from driftgate.settings import get_settings
 from tests.service.conftest import API_KEY, Registry, record
 from tests.service.test_service import served_version, wait_for
 

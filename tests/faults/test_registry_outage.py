@@ -23,7 +23,7 @@ from mlflow.tracking import MlflowClient
 
 from driftgate.local.servers import ServerThread, free_port
 from driftgate.local.stack import wait_http
-from driftgate.registry import set_champion
+from driftgate.registry.client import set_champion
 from driftgate.serving.app import create_app
 from driftgate.settings import get_settings
 from tests.models import register_version

@@ -21,10 +21,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from moto.server import ThreadedMotoServer
 
 from driftgate.context import build_context
+from driftgate.dataset.sources import load_source
 from driftgate.local.data_api import create_data_api
 from driftgate.local.servers import ServerThread, free_port
 from driftgate.settings import get_settings
-from driftgate.sources import load_source
 from tests.integration.test_ingest import BATCHES, DATASET, expected_hashes, scenario_spec, snapshot
 
 pytestmark = pytest.mark.slow  # the Prefect test server, an ingest flow run twice

@@ -18,15 +18,15 @@ import pandas as pd
 import pytest
 import yaml
 
+from driftgate.dataset.spec import load_spec
 from driftgate.flows.backtest import replay_frames, replay_policy
-from driftgate.lake import Lake
-from driftgate.predict import predict
-from driftgate.registry import champion_version, lineage, load_version
+from driftgate.models.predict import predict
+from driftgate.registry.client import champion_version, lineage, load_version
+from driftgate.registry.tracking import configure_mlflow
 from driftgate.settings import get_settings
-from driftgate.spec import load_spec
+from driftgate.stores.lake import Lake
 from driftgate.tasks.evaluate import paired_differences
 from driftgate.tasks.train import split_rows, split_xy
-from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT
 
 STATIONARY = {"batch_size": 1500, "batches": 6, "base_batches": 6, "corrupt_batches": [], "concept_shift": 0.0}

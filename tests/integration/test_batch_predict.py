@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from driftgate.context import Context, build_context
-from driftgate.frames import normalize
-from driftgate.registry import set_champion
+from driftgate.dataset.frames import normalize
+from driftgate.registry.client import set_champion
+from driftgate.registry.tracking import configure_mlflow
 from driftgate.settings import get_settings
-from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT
 from tests.models import register_version, training_rows
 

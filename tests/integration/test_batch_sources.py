@@ -14,11 +14,11 @@ import pytest
 import yaml
 
 from driftgate.context import build_context
-from driftgate.frames import content_hash, normalize
+from driftgate.dataset.frames import content_hash, normalize
+from driftgate.dataset.sources import read_table
+from driftgate.dataset.spec import load_spec
+from driftgate.dataset.synthetic import make_frame
 from driftgate.settings import get_settings
-from driftgate.sources import read_table
-from driftgate.spec import load_spec
-from driftgate.synthetic import make_frame
 from driftgate.tasks.ingest import prepare_batch, source_columns
 from tests.conftest import ROOT
 

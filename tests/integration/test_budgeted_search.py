@@ -9,8 +9,9 @@ import mlflow
 import pytest
 from mlflow.models import infer_signature
 
-from driftgate.model_loader import load_local
+from driftgate.models.model_loader import load_local
 from driftgate.policies import SearchSettings
+from driftgate.registry.tracking import configure_mlflow, experiment_id
 from driftgate.settings import get_settings
 from driftgate.tasks.train import (
     FAMILIES,
@@ -23,7 +24,6 @@ from driftgate.tasks.train import (
     split_xy,
     train_task,
 )
-from driftgate.tracking import configure_mlflow, experiment_id
 from tests.unit.test_encoding_by_cardinality import coded_table
 
 WARM = ("linear", {"C": 0.37, "class_weight": "balanced"})

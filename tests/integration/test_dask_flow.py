@@ -147,7 +147,7 @@ def test_the_flow_trains_a_window_past_one_workers_memory_on_the_cluster_and_the
 
     from driftgate.flows.training import continuous_training
     from driftgate.local.servers import ServerThread
-    from driftgate.registry import champion_version, lineage
+    from driftgate.registry.client import champion_version, lineage
     from driftgate.serving.app import create_app
     from driftgate.settings import get_settings
     from tests.conftest import wait_ready
@@ -235,9 +235,9 @@ def test_a_lineage_longer_than_one_mlflow_tag_reads_back_whole(driftgate_env: Pa
     from mlflow.entities.model_registry import ModelVersion
     from mlflow.tracking import MlflowClient
 
-    from driftgate.registry import TAG_VALUE_MAX, BatchRef, batches_tags, lineage
+    from driftgate.registry.client import TAG_VALUE_MAX, BatchRef, batches_tags, lineage
+    from driftgate.registry.tracking import configure_mlflow
     from driftgate.settings import get_settings
-    from driftgate.tracking import configure_mlflow
 
     configure_mlflow(get_settings())
     refs = [BatchRef(n, f"{n:064x}", f"s3://a-bucket/driftgate/lake/raw/{SPEC.name}/batch={n}") for n in range(1, 201)]

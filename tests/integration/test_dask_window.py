@@ -21,19 +21,19 @@ import pandas as pd
 import psutil
 import pytest
 
-from driftgate.frames import SPLIT_COLUMN, assign_splits, normalize
-from driftgate.lake import Lake
-from driftgate.model_loader import TRUSTED_TYPES, load_registered
-from driftgate.servable import LIGHTGBM_TRUSTED_TYPES
+from driftgate.dataset.frames import SPLIT_COLUMN, assign_splits, normalize
+from driftgate.dataset.spec import DatasetSpec, Feature, Metric
+from driftgate.models.model_loader import TRUSTED_TYPES, load_registered
+from driftgate.models.servable import LIGHTGBM_TRUSTED_TYPES
+from driftgate.registry.tracking import configure_mlflow, experiment_id
 from driftgate.settings import Settings
-from driftgate.spec import DatasetSpec, Feature, Metric
+from driftgate.stores.lake import Lake
 from driftgate.tasks.train import (
     ClusterTraining,
     DistributedSettings,
     read_window,
     train_and_register_on_cluster,
 )
-from driftgate.tracking import configure_mlflow, experiment_id
 
 pytestmark = pytest.mark.dask  # every test here starts a LocalCluster or reads what one trained
 
@@ -206,10 +206,10 @@ def test_the_safe_loader_loads_the_distributed_version(trained: Trained) -> None
 
 @pytest.fixture
 def classification_api(driftgate_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    from driftgate.dataset.sources import load_source
+    from driftgate.dataset.spec import load_spec
     from driftgate.local.data_api import create_data_api
     from driftgate.settings import get_settings
-    from driftgate.sources import load_source
-    from driftgate.spec import load_spec
     from tests.conftest import ROOT, ServerThread
 
     spec = load_spec("synthetic-classification", ROOT / "datasets")
@@ -227,7 +227,7 @@ def test_continuous_training_trains_a_window_past_dask_min_rows_on_the_cluster(
     from mlflow.tracking import MlflowClient
 
     from driftgate.flows.training import continuous_training
-    from driftgate.registry import champion_version
+    from driftgate.registry.client import champion_version
     from driftgate.settings import get_settings
 
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:

@@ -9,10 +9,10 @@ import httpx
 import pandas as pd
 import pytest
 
+from driftgate.dataset.sources import load_source
+from driftgate.dataset.spec import load_spec
 from driftgate.local.data_api import Faults, create_data_api
 from driftgate.local.servers import ServerThread
-from driftgate.sources import load_source
-from driftgate.spec import load_spec
 from tests.conftest import ROOT
 
 

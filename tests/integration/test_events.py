@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from driftgate import events
-from driftgate.automations import NOTIFY, RUNS, apply_automations, list_automations
+from driftgate.alerts import events
+from driftgate.alerts.automations import NOTIFY, RUNS, apply_automations, list_automations
 from tests.conftest import ROOT, free_port
 
 DEADLINE_S = 90.0
@@ -354,12 +354,12 @@ def test_ingest_batches_announces_each_stored_batch_once_and_whether_it_ran_alon
     from prefect import flow
 
     from driftgate.context import build_context
+    from driftgate.dataset.sources import load_source
+    from driftgate.dataset.spec import load_spec
     from driftgate.flows.ingest import ingest_batches
     from driftgate.local.data_api import create_data_api
     from driftgate.local.servers import ServerThread
     from driftgate.settings import get_settings
-    from driftgate.sources import load_source
-    from driftgate.spec import load_spec
 
     name = "synthetic-regression"
     spec = load_spec(name, ROOT / "datasets")
@@ -441,11 +441,11 @@ def test_a_backtest_replay_sends_no_event(prefect_harness: None, dataset: str, s
 def test_the_loop_s_results_become_its_events(prefect_harness: None, tmp_path: Path, since: datetime) -> None:
     """flows/_announce.py reads the stages' typed results into drift, trained, promoted and refused events."""
     from driftgate.context import Context
+    from driftgate.dataset.spec import load_spec
     from driftgate.flows._announce import announce_drift, announce_trained, announce_verdict
-    from driftgate.lake import Lake
-    from driftgate.outcome import BatchOutcome
     from driftgate.settings import Settings
-    from driftgate.spec import load_spec
+    from driftgate.stores.lake import Lake
+    from driftgate.stores.outcome import BatchOutcome
     from driftgate.tasks.drift import DriftReport, Trigger
     from driftgate.tasks.evaluate import Outcome
     from driftgate.tasks.gate import GateResult
@@ -502,9 +502,9 @@ def test_the_monitor_announces_live_drift_and_a_degraded_champion(
     prefect_harness: None, tmp_path: Path, since: datetime
 ) -> None:
     from driftgate.context import Context
-    from driftgate.lake import Lake
+    from driftgate.dataset.spec import load_spec
     from driftgate.settings import Settings
-    from driftgate.spec import load_spec
+    from driftgate.stores.lake import Lake
     from driftgate.tasks.drift import DriftReport, RetrainDecision
     from driftgate.tasks.evaluate import Realized, RealizedDecision
     from driftgate.tasks.monitor._announce import announce_degraded, announce_live_drift
@@ -548,11 +548,11 @@ def test_the_monitor_announces_live_drift_and_a_degraded_champion(
 def test_a_rollback_by_hand_on_a_running_server_is_an_event(
     prefect_harness: None, driftgate_env: Path, since: datetime
 ) -> None:
+    from driftgate.dataset.spec import load_spec
     from driftgate.local.quick_model import register_quick_model
-    from driftgate.registry import promote
+    from driftgate.registry.client import promote
+    from driftgate.registry.tracking import configure_mlflow
     from driftgate.settings import get_settings
-    from driftgate.spec import load_spec
-    from driftgate.tracking import configure_mlflow
     from tests.models import training_rows
 
     spec = load_spec("synthetic-classification", ROOT / "datasets")

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from driftgate.lake import Lake
+from driftgate.dataset.spec import DatasetSpec, load_spec
+from driftgate.dataset.synthetic import make_frame
 from driftgate.names import suite_path
-from driftgate.predictions_db import CHAMPION_ROLE, connect, insert_prediction_rows, store_labels
-from driftgate.spec import DatasetSpec, load_spec
-from driftgate.synthetic import make_frame
+from driftgate.stores.lake import Lake
+from driftgate.stores.predictions_db import CHAMPION_ROLE, connect, insert_prediction_rows, store_labels
 from driftgate.tasks.monitor import FEEDBACK_FIRST, feedback_records, store_feedback_batch
 from tests.conftest import ROOT
 

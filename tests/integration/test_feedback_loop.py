@@ -16,14 +16,14 @@ import httpx
 import pytest
 
 from driftgate.context import Context, build_context
+from driftgate.dataset.sources import load_source
+from driftgate.dataset.spec import load_spec
+from driftgate.dataset.synthetic import Shift, make_frame
 from driftgate.local.data_api import create_data_api
 from driftgate.local.servers import ServerThread
-from driftgate.predictions_db import read_predictions
 from driftgate.serving.app import create_app
 from driftgate.settings import get_settings
-from driftgate.sources import load_source
-from driftgate.spec import load_spec
-from driftgate.synthetic import Shift, make_frame
+from driftgate.stores.predictions_db import read_predictions
 from driftgate.tasks.monitor import FEEDBACK_FIRST, feedback_records
 from tests.conftest import ROOT
 

@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from driftgate.dataset.spec import load_spec
 from driftgate.local.quick_model import register_quick_model
+from driftgate.models.predict import predict
 from driftgate.policies import GatePolicy
-from driftgate.predict import predict
-from driftgate.registry import CHALLENGER, champion_version, rollback
+from driftgate.registry.client import CHALLENGER, champion_version, rollback
+from driftgate.registry.tracking import configure_mlflow
 from driftgate.settings import get_settings
-from driftgate.spec import load_spec
 from driftgate.tasks.evaluate import Outcome
 from driftgate.tasks.gate import describe_gate, evaluate_challenger, gate
 from driftgate.tasks.train import split_xy
-from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT
 from tests.models import training_rows
 

@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 
 from driftgate.context import build_context
+from driftgate.dataset.frames import content_hash
+from driftgate.dataset.scenario import make_batch, plan_batches
+from driftgate.dataset.sources import load_source
+from driftgate.dataset.spec import load_spec
 from driftgate.errors import BatchConflictError
-from driftgate.frames import content_hash
 from driftgate.local.data_api import Faults, create_data_api
 from driftgate.local.servers import ServerThread, free_port
-from driftgate.scenario import make_batch, plan_batches
 from driftgate.settings import get_settings
-from driftgate.sources import load_source
-from driftgate.spec import load_spec
 from driftgate.tasks.ingest import prepare_batch
 from tests.conftest import ROOT
 

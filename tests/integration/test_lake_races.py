@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from driftgate.dataset.frames import content_hash
 from driftgate.errors import BatchConflictError, BatchIntegrityError, SpecError
-from driftgate.frames import content_hash
-from driftgate.lake import TEMP_MARK, Lake
+from driftgate.stores.lake import TEMP_MARK, Lake
 
 DATASET = "race"
 ROUNDS = 8

@@ -16,9 +16,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from driftgate.errors import ChampionMovedError
-from driftgate.lake import Lake
-from driftgate.lease import Lease, LeaseHeldError, acquire_lease, current_lease, dataset_lease, release_lease
-from driftgate.registry import champion_version, set_champion
+from driftgate.registry.client import champion_version, set_champion
+from driftgate.stores.lake import Lake
+from driftgate.stores.lease import Lease, LeaseHeldError, acquire_lease, current_lease, dataset_lease, release_lease
 from tests.conftest import ROOT
 
 DATASET = "leased"
@@ -156,7 +156,7 @@ def test_the_context_manager_releases_when_the_run_fails(tmp_path: Path) -> None
 MOVE = """
 import sys
 from mlflow.tracking import MlflowClient
-from driftgate.registry import set_champion
+from driftgate.registry.client import set_champion
 uri, version = sys.argv[1], sys.argv[2]
 set_champion(MlflowClient(tracking_uri=uri, registry_uri=uri), "m", version)
 """

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from driftgate.dataset.sources import load_source
+from driftgate.dataset.spec import load_spec
 from driftgate.local.data_api import create_data_api
+from driftgate.registry.tracking import configure_mlflow
 from driftgate.settings import get_settings
-from driftgate.sources import load_source
-from driftgate.spec import load_spec
-from driftgate.tracking import configure_mlflow
 from tests.conftest import ServerThread
 
 
@@ -32,7 +32,7 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(
 
     from driftgate.context import build_context
     from driftgate.flows.training import continuous_training
-    from driftgate.registry import champion_version, lineage
+    from driftgate.registry.client import champion_version, lineage
 
     outcomes = continuous_training()
     by_batch = {o.batch: o for o in outcomes}
@@ -89,7 +89,7 @@ def test_continuous_training_runs_every_stage_and_promotes_a_champion(
     # every trained version carries its SHAP explanation, in terms of the original features
     import mlflow
 
-    from driftgate.registry import importance
+    from driftgate.registry.client import importance
 
     arts = {a.path for a in client.list_artifacts(champ.run_id, "explanations")}
     assert {

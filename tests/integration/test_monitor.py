@@ -15,15 +15,15 @@ import pandas as pd
 import pytest
 
 from driftgate.context import build_context
+from driftgate.dataset.sources import load_source
+from driftgate.dataset.spec import load_spec
 from driftgate.local.data_api import create_data_api
 from driftgate.local.servers import ServerThread
-from driftgate.predictions_db import read_predictions
+from driftgate.registry.tracking import configure_mlflow
 from driftgate.serving.app import create_app
 from driftgate.settings import get_settings
-from driftgate.sources import load_source
-from driftgate.spec import load_spec
+from driftgate.stores.predictions_db import read_predictions
 from driftgate.tasks.train import split_rows
-from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT, point_at
 from tests.homes import copy_state
 
@@ -117,7 +117,7 @@ def test_shifted_live_inputs_make_monitoring_trigger_a_retraining(trained) -> No
 def test_batch_predict_scores_a_file_and_a_lake_prefix_with_the_champion(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
 
     from driftgate.flows.batch_predict import batch_predict
-    from driftgate.registry import champion_version, load_version
+    from driftgate.registry.client import champion_version, load_version
 
     ctx = trained
     frame = ctx.lake.read_batch(DATASET, 2).head(40)
@@ -183,7 +183,7 @@ def test_a_shadow_challenger_better_on_labelled_live_rows_is_promoted_by_the_mon
     """Service, shadow process, /feedback, monitor and the gate on live rows, end to end on real parts."""
     from driftgate.flows.monitor import monitor_predictions
     from driftgate.local.quick_model import register_quick_model
-    from driftgate.registry import CHALLENGER, champion_version
+    from driftgate.registry.client import CHALLENGER, champion_version
 
     ctx = trained
     spec, name, db = ctx.spec, ctx.model_name, ctx.settings.resolved_predictions_db_url()
@@ -224,7 +224,7 @@ def test_a_shadow_challenger_better_on_labelled_live_rows_is_promoted_by_the_mon
     mv = client.get_model_version(name, challenger)
     assert client.get_run(mv.run_id).data.tags["driftgate.gate.live.outcome"] == "promoted"
     assert "Gate on labelled live rows (shadow), look 1 (600 rows): promoted" in (mv.description or "")
-    from driftgate.probation import probation
+    from driftgate.registry.probation import probation
 
     assert (probation(client, name).champion, probation(client, name).previous) == (challenger, champion)
     assert out.probation is None  # the promotion won this run; the new champion's probation starts with it
@@ -262,11 +262,11 @@ def test_a_promoted_version_worse_on_labelled_live_rows_is_rolled_back_within_it
     """#37 end to end on real parts: the gate's promotion opens a probation; labels on /feedback show the new
     champion worse than the one it replaced; monitor-predictions moves champion back, records it on both
     versions and sends driftgate.model.rolled-back; the service follows the alias with no failed request."""
-    from driftgate import events
+    from driftgate.alerts import events
     from driftgate.flows.monitor import monitor_predictions
     from driftgate.local.quick_model import register_quick_model
-    from driftgate.probation import probation
-    from driftgate.registry import CHALLENGER, challenger_version, champion_version, set_champion
+    from driftgate.registry.client import CHALLENGER, challenger_version, champion_version, set_champion
+    from driftgate.registry.probation import probation
     from tests.integration.test_events import events_named, wait_for
 
     monkeypatch.setenv("DRIFTGATE_PROBATION_ROWS", "1000")

@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from driftgate.dataset.frames import SPLIT_COLUMN, assign_splits
 from driftgate.errors import BatchIntegrityError, DriftgateError
-from driftgate.frames import SPLIT_COLUMN, assign_splits
-from driftgate.lake import Lake
+from driftgate.stores.lake import Lake
 from driftgate.tasks.validate import (
     ClusterValidation,
     load_suite,

@@ -21,7 +21,10 @@ import pytest
 import sqlalchemy as sa
 
 from driftgate.local.servers import free_port
-from driftgate.predictions_db import (
+from driftgate.serving.prediction_log import PredictionLog
+from driftgate.serving.shadow import ShadowStatus, ShadowWorker
+from driftgate.serving.telemetry import telemetry
+from driftgate.stores.predictions_db import (
     CHAMPION_ROLE,
     SHADOW_ROLE,
     champion_rows_after,
@@ -34,9 +37,6 @@ from driftgate.predictions_db import (
     read_predictions,
     store_labels,
 )
-from driftgate.serving.prediction_log import PredictionLog
-from driftgate.serving.shadow import ShadowStatus, ShadowWorker
-from driftgate.serving.telemetry import telemetry
 from tests.conftest import ROOT
 
 
@@ -168,9 +168,9 @@ def test_the_shadow_process_queries_tail_the_log_on_postgres(db: str) -> None:
 @pytest.fixture
 def shadow_worker(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ShadowWorker, str]]:
     """A shadow worker on the Postgres log, with a real challenger in a temp MLflow registry."""
-    from driftgate.registry import CHALLENGER
+    from driftgate.registry.client import CHALLENGER
+    from driftgate.registry.tracking import configure_mlflow
     from driftgate.settings import get_settings
-    from driftgate.tracking import configure_mlflow
     from tests.models import register_version
 
     monkeypatch.setenv("DRIFTGATE_HOME", str(tmp_path / "home"))

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from driftgate.champion_sqlite import rollback_sqlite
+from driftgate.dataset.spec import load_spec
 from driftgate.errors import ChampionMovedError
-from driftgate.probation import Probation, probation, record_probation
-from driftgate.registry import HISTORY_TAG, champion_version, promote, roll_back_champion, set_champion
+from driftgate.registry.champion_sqlite import rollback_sqlite
+from driftgate.registry.client import HISTORY_TAG, champion_version, promote, roll_back_champion, set_champion
+from driftgate.registry.probation import Probation, probation, record_probation
+from driftgate.registry.tracking import configure_mlflow
 from driftgate.settings import get_settings
-from driftgate.spec import load_spec
-from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT
 from tests.models import training_rows
 

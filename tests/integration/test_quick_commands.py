@@ -18,14 +18,14 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from driftgate.champion_sqlite import KNOWN_SCHEMAS, ClientNeededError, promote_sqlite, rollback_sqlite
+from driftgate.dataset.spec import load_spec
 from driftgate.errors import ModelLoadError, ModelRegistryError
-from driftgate.registry import HISTORY_TAG, promote, rollback, set_champion
-from driftgate.registry_view import read_sqlite, read_with_client
-from driftgate.servable import SERVABLE_TAG, Verdict, fingerprint, recorded_verdict
+from driftgate.models.servable import SERVABLE_TAG, Verdict, fingerprint, recorded_verdict
+from driftgate.registry.champion_sqlite import KNOWN_SCHEMAS, ClientNeededError, promote_sqlite, rollback_sqlite
+from driftgate.registry.client import HISTORY_TAG, promote, rollback, set_champion
+from driftgate.registry.tracking import configure_mlflow
+from driftgate.registry.view import read_sqlite, read_with_client
 from driftgate.settings import get_settings
-from driftgate.spec import load_spec
-from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT
 from tests.models import break_version, training_rows
 

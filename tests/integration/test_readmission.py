@@ -1,6 +1,6 @@
 """A readmission-shaped table through ``init`` with no flags, ``run`` and the service, as a new user would.
 
-The table (driftgate.synthetic.make_readmission) is seeded: 50 columns, a patient key with repeat
+The table (driftgate.dataset.synthetic.make_readmission) is seeded: 50 columns, a patient key with repeat
 visits, an encounter id, integer code columns, a 97 %-missing categorical column and three
 700-level diagnosis codes. Real parts: the data API, the Prefect harness, MLflow on SQLite, the
 model service on 127.0.0.1.
@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from driftgate.dataset.synthetic import make_readmission
 from driftgate.settings import get_settings
-from driftgate.synthetic import make_readmission
 from tests.conftest import ServerThread, wait_ready
 
 ROWS = 2000
@@ -51,9 +51,9 @@ def test_readmission_table_init_with_no_flags_run_and_serve(
 ) -> None:
     from driftgate.cli import app
     from driftgate.context import build_context
+    from driftgate.dataset.sources import load_source
     from driftgate.local.data_api import create_data_api
     from driftgate.serving.app import create_app
-    from driftgate.sources import load_source
 
     runner = CliRunner()
     init = runner.invoke(app, ["init", str(readmission_home), "--target", "readmitted"])

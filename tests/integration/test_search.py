@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftgate.frames import normalize
+from driftgate.dataset.frames import normalize
+from driftgate.dataset.spec import DatasetSpec, Metric, load_spec
+from driftgate.dataset.synthetic import make_frame
 from driftgate.policies import SearchSettings
-from driftgate.spec import DatasetSpec, Metric, load_spec
-from driftgate.synthetic import make_frame
 from driftgate.tasks.evaluate import evaluate
 from driftgate.tasks.explain import explain_sample
 from driftgate.tasks.train import FAMILIES, search, split_xy

@@ -17,16 +17,16 @@ import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
+from driftgate.dataset.spec import DatasetSpec, load_spec
 from driftgate.errors import ModelLoadError, ModelRegistryError
 from driftgate.local.quick_model import experiment_id, register_quick_model
-from driftgate.model_loader import check_servable, load_registered
+from driftgate.models.model_loader import check_servable, load_registered
 from driftgate.policies import GatePolicy
-from driftgate.registry import champion_version, promote, rollback, set_champion
+from driftgate.registry.client import champion_version, promote, rollback, set_champion
+from driftgate.registry.tracking import configure_mlflow
 from driftgate.settings import get_settings
-from driftgate.spec import DatasetSpec, load_spec
 from driftgate.tasks.gate import gate
 from driftgate.tasks.train import build_pipeline, log_and_register, split_xy
-from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT, ServerThread, wait_ready
 from tests.models import training_rows
 
@@ -66,7 +66,7 @@ def register_with_sampled_signature(name: str) -> tuple[str, Any, str]:
     from mlflow.models import infer_signature
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from driftgate.model_loader import TRUSTED_TYPES
+    from driftgate.models.model_loader import TRUSTED_TYPES
 
     rows = training_rows(SPEC, seed=2, n=800)
     rows.loc[rows.index[:5], "cat_1"] = None
@@ -126,10 +126,10 @@ def test_a_champion_broken_by_a_spec_edit_is_reported_replaced_by_run_and_served
     prefect_harness: None, driftgate_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from driftgate.cli import app
+    from driftgate.dataset.sources import load_source
     from driftgate.flows.training import continuous_training
     from driftgate.local.data_api import create_data_api
     from driftgate.serving.app import create_app
-    from driftgate.sources import load_source
 
     datasets = tmp_path / "datasets"
     datasets.mkdir()

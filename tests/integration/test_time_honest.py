@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from driftgate.dataset.infer import InitOptions
+from driftgate.dataset.own_data import plan_dataset, write_spec
+from driftgate.dataset.spec import DatasetSpec, load_spec
+from driftgate.dataset.synthetic import make_time_ordered_frame
 from driftgate.flows.backtest import PolicyResult, replay_frames, replay_policy, summarize
-from driftgate.own_data import InitOptions, plan_dataset, write_spec
+from driftgate.registry.tracking import configure_mlflow
 from driftgate.settings import get_settings
-from driftgate.spec import DatasetSpec, load_spec
-from driftgate.synthetic import make_time_ordered_frame
 from driftgate.tasks.validate import suite_from_reference, write_suite
-from driftgate.tracking import configure_mlflow
 
 ROWS, BATCH = 16_000, 2000  # the table of docs/gate.md's measurements: 8 batches of 2,000 rows
 SEARCH = {  # the default search (the suite's driftgate_env makes it smaller), a small SHAP budget

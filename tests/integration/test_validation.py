@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from driftgate.context import build_context
-from driftgate.scenario import make_batch, plan_batches
+from driftgate.dataset.scenario import make_batch, plan_batches
+from driftgate.dataset.sources import load_source
+from driftgate.dataset.spec import load_spec
+from driftgate.registry.tracking import configure_mlflow
 from driftgate.settings import get_settings
-from driftgate.sources import load_source
-from driftgate.spec import load_spec
 from driftgate.tasks.ingest import prepare_batch
-from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT
 
 DATASET = "synthetic-regression"
@@ -118,9 +118,9 @@ def test_a_clean_batch_passes_and_is_accepted(prefect_harness: None, ctx) -> Non
 
 def test_the_flow_goes_on_after_bad_batches_and_never_trains_on_them(prefect_harness: None, ctx) -> None:  # type: ignore[no-untyped-def]
 
-    from driftgate.events import QUARANTINED
+    from driftgate.alerts.events import QUARANTINED
     from driftgate.flows.training import continuous_training
-    from driftgate.registry import champion_version, lineage
+    from driftgate.registry.client import champion_version, lineage
     from tests.integration.test_events import events_named, read_events, wait_for
 
     since = datetime.now(UTC)  # an earlier test's quarantines (batch 1) were sent before

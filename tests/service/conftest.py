@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from driftgate.registry import set_champion
+from driftgate.dataset.spec import DatasetSpec, load_spec
+from driftgate.registry.client import set_champion
+from driftgate.registry.tracking import configure_mlflow
 from driftgate.settings import Settings, get_settings
-from driftgate.spec import DatasetSpec, load_spec
-from driftgate.tracking import configure_mlflow
 from tests.conftest import ROOT
 from tests.homes import copy_state
 from tests.models import explain_version, register_version
@@ -64,7 +64,7 @@ def _with_champion_v1(reg: Registry) -> None:
 
 def _with_two_explained(reg: Registry) -> None:
     """Version 1 of the champion-v1 template explained, and an explained version 2 the champion."""
-    from driftgate.registry import load_version
+    from driftgate.registry.client import load_version
 
     explain_version(reg.client, reg.spec, reg.name, "1", load_version(reg.name, "1", reg.spec), 1)
     version, model = register_version(reg.spec, reg.name, seed=2)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from driftgate.contract import ContractError
+from driftgate.models.contract import ContractError
 from driftgate.serving.body import _SLOW, MalformedBodyError, _fast, _strict, parse_records
 from tests.service.test_hostile_input import EDGE_BODIES
 

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from driftgate.local.servers import ServerThread
-from driftgate.predictions_db import connect, read_labelled, read_predictions
-from driftgate.registry import CHALLENGER
+from driftgate.registry.client import CHALLENGER
 from driftgate.serving.app import create_app
+from driftgate.stores.predictions_db import connect, read_labelled, read_predictions
 from tests.models import register_version
 from tests.service.conftest import API_KEY, Registry, record
 from tests.service.test_service import served_version, wait_for

@@ -15,11 +15,11 @@ import pytest
 from prometheus_client import REGISTRY
 
 from driftgate.local.servers import ServerThread
-from driftgate.predictions_db import read_predictions
 from driftgate.serving.app import create_app
 from driftgate.serving.prediction_log import PredictionLog
 from driftgate.serving.telemetry import telemetry
 from driftgate.settings import Settings
+from driftgate.stores.predictions_db import read_predictions
 from tests.service.conftest import API_KEY, Registry, record
 from tests.service.test_service import served_version, wait_for
 

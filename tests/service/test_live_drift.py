@@ -8,10 +8,10 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 
-from driftgate.lake import Lake
 from driftgate.serving.lake_reader import LakeReader
 from driftgate.serving.live_drift import newest_drift_share, publish_live_drift
 from driftgate.serving.telemetry import telemetry
+from driftgate.stores.lake import Lake
 
 DATASET = "live-drift"
 

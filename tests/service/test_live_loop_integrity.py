@@ -21,11 +21,11 @@ import httpx
 import pytest
 
 from driftgate.local.servers import ServerThread
-from driftgate.predictions_db import read_labelled, read_predictions
-from driftgate.registry import BATCHES_TAG, HISTORY_TAG
+from driftgate.registry.client import BATCHES_TAG, HISTORY_TAG
 from driftgate.serving.app import create_app
 from driftgate.serving.server import server_options
 from driftgate.settings import Settings
+from driftgate.stores.predictions_db import read_labelled, read_predictions
 from tests.conftest import Ran
 from tests.service.conftest import API_KEY, Registry, record
 from tests.service.test_service import served_version, wait_for

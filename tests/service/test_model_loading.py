@@ -18,13 +18,13 @@ import pytest
 import skops.io
 import yaml
 
+from driftgate.dataset.spec import load_spec
 from driftgate.errors import ModelLoadError
 from driftgate.local.quick_model import experiment_id
 from driftgate.local.servers import ServerThread
-from driftgate.model_loader import TRUSTED_TYPES, load_local
-from driftgate.registry import load_version, set_champion
+from driftgate.models.model_loader import TRUSTED_TYPES, load_local
+from driftgate.registry.client import load_version, set_champion
 from driftgate.serving.app import create_app
-from driftgate.spec import load_spec
 from driftgate.tasks.train import FAMILIES, log_and_register, search_spaces, split_xy
 from tests.conftest import ROOT
 from tests.models import training_rows

@@ -15,10 +15,10 @@ import pytest
 from prometheus_client import REGISTRY
 
 from driftgate.local.servers import free_port
-from driftgate.predictions_db import CHAMPION_ROLE, connect, insert_prediction_rows, read_predictions
-from driftgate.registry import CHALLENGER, set_champion
+from driftgate.registry.client import CHALLENGER, set_champion
 from driftgate.serving.shadow import ShadowProcess, ShadowStatus, ShadowWorker
 from driftgate.serving.telemetry import telemetry
+from driftgate.stores.predictions_db import CHAMPION_ROLE, connect, insert_prediction_rows, read_predictions
 from tests.models import register_version
 from tests.service.conftest import Registry, record
 from tests.service.test_service import wait_for

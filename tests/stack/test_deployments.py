@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from driftgate.dataset.sources import load_source
+from driftgate.dataset.spec import load_spec
 from driftgate.local.data_api import create_data_api
 from driftgate.local.servers import ServerThread, free_port
 from driftgate.local.stack import wait_http
-from driftgate.sources import load_source
-from driftgate.spec import load_spec
 from tests.conftest import ROOT, popen_logged, stop
 
 BIN = Path(sys.executable).parent
@@ -139,7 +139,7 @@ def pause_scheduled_ingest(api_url: str) -> None:
 def test_deploy_from_prefect_yaml_and_run_continuous_training_through_a_worker(stack: dict[str, str]) -> None:
     from mlflow.tracking import MlflowClient
 
-    from driftgate.lake import Lake
+    from driftgate.stores.lake import Lake
 
     env = stack
     pool = prefect(env, "work-pool", "create", "driftgate-process", "--type", "process")

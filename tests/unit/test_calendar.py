@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftgate.contract import ContractError, InputContract
-from driftgate.frames import add_calendar, normalize
-from driftgate.infer import infer_spec
-from driftgate.lake import Lake
+from driftgate.dataset.frames import add_calendar, normalize
+from driftgate.dataset.infer import InitOptions, infer_spec
+from driftgate.dataset.sources import load_source
+from driftgate.dataset.spec import DatasetSpec
+from driftgate.dataset.synthetic import make_time_ordered_frame
+from driftgate.models.contract import ContractError, InputContract
 from driftgate.policies import DriftPolicy, SplitPolicy
-from driftgate.sources import load_source
-from driftgate.spec import DatasetSpec
-from driftgate.synthetic import make_time_ordered_frame
+from driftgate.stores.lake import Lake
 from driftgate.tasks.drift import compute_drift
 from driftgate.tasks.ingest import prepare_batch
 from driftgate.tasks.scoring import check_rows, read_input
@@ -52,7 +52,7 @@ def spanning(days: float, rows: int = 1200, seed: int = 1) -> pd.DataFrame:
 
 def test_init_learns_the_hour_day_and_month_of_a_timestamp_and_says_so() -> None:
     frame = spanning(days=950)
-    inferred = infer_spec(frame, "direction", name="cal", source="x.csv")
+    inferred = infer_spec(frame, InitOptions(target="direction"), name="cal", source="x.csv")
     spec = inferred.spec
     assert spec.time is not None
     assert spec.time.calendar == ["hour", "day_of_week", "month"]
@@ -60,27 +60,27 @@ def test_init_learns_the_hour_day_and_month_of_a_timestamp_and_says_so() -> None
     assert spec.calendar_features == {"ts_hour": "hour", "ts_day_of_week": "day_of_week", "ts_month": "month"}
     assert [(f.min, f.max) for f in spec.features[-3:]] == [(0, 23), (0, 6), (1, 12)]
     table = inferred.table()
-    assert "the hour of ts (--no-calendar" in table
+    assert "the hour of ts (no_calendar to leave" in table
     assert "day of week (Monday 0) of ts" in table
-    declined = infer_spec(frame, "direction", name="cal", source="x.csv", calendar=False)  # --no-calendar
+    declined = infer_spec(frame, InitOptions(target="direction", no_calendar=True), name="cal", source="x.csv")
     assert declined.spec.time_column == "ts"
     assert declined.spec.feature_names == FEATURES
 
 
 def test_init_learns_only_the_parts_a_file_sees_recur() -> None:
-    weeks = infer_spec(spanning(days=60), "direction", name="cal", source="x.csv")
+    weeks = infer_spec(spanning(days=60), InitOptions(target="direction"), name="cal", source="x.csv")
     assert weeks.spec.time is not None
     assert weeks.spec.time.calendar == ["hour", "day_of_week"]
     month = next(d for d in weeks.decisions if d.column == "ts_month")
     assert month.role == "left out"
     assert month.why == "ts spans 60 days; its month needs 730 (each value seen twice)"
-    days = infer_spec(spanning(days=8), "direction", name="cal", source="x.csv")
+    days = infer_spec(spanning(days=8), InitOptions(target="direction"), name="cal", source="x.csv")
     assert days.spec.time is not None
     assert days.spec.time.calendar == ["hour"]
     midnights = make_time_ordered_frame(800, seed=1).assign(
         ts=pd.date_range("2022-01-01", periods=800, freq="D").strftime("%Y-%m-%d")
     )
-    daily = infer_spec(midnights, "direction", name="cal", source="x.csv")
+    daily = infer_spec(midnights, InitOptions(target="direction"), name="cal", source="x.csv")
     assert daily.spec.time is not None
     assert daily.spec.time.calendar == ["day_of_week", "month"]
     assert "no hour to learn" in next(d.why for d in daily.decisions if d.column == "ts_hour")
@@ -88,7 +88,7 @@ def test_init_learns_only_the_parts_a_file_sees_recur() -> None:
 
 def test_a_time_column_of_numbers_teaches_no_calendar() -> None:
     frame = make_time_ordered_frame(400, seed=1).assign(step=np.arange(400)).drop(columns=["ts"])
-    spec = infer_spec(frame, "direction", name="cal", source="x.csv", time_column="step").spec
+    spec = infer_spec(frame, InitOptions(target="direction", time_column="step"), name="cal", source="x.csv").spec
     assert spec.time is not None
     assert spec.time.calendar == []
     assert spec.feature_names == FEATURES

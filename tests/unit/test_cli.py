@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from driftgate import __version__
-from driftgate.outcome import BatchOutcome, format_table, quarantined
+from driftgate.stores.outcome import BatchOutcome, format_table, quarantined
 from tests.conftest import ROOT, Ran, free_port
 
 CLI = Callable[..., Ran]

@@ -102,7 +102,7 @@ def test_init_of_a_timed_file_proposes_the_time_and_its_calendar_and_the_flags_d
 ) -> None:
     import yaml
 
-    from driftgate.synthetic import make_time_ordered_frame
+    from driftgate.dataset.synthetic import make_time_ordered_frame
 
     work, _ = fresh
     make_time_ordered_frame(1200, seed=1).to_csv(work / "prices.csv", index=False)  # 25 days, half-hourly

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from driftgate.predict import Predictions
+from driftgate.models.predict import Predictions
 from driftgate.tasks.evaluate import BOOTSTRAP, DELONG, Difference, paired_differences, rows_to_decide, scorer
 
 RNG = np.random.default_rng(0)

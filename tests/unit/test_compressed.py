@@ -13,10 +13,10 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from driftgate.dialect import detect_file_dialect
+from driftgate.dataset.dialect import detect_file_dialect
+from driftgate.dataset.infer import InitOptions, infer_spec
+from driftgate.dataset.sources import read_table
 from driftgate.errors import SpecError
-from driftgate.infer import infer_spec
-from driftgate.sources import read_table
 
 ROWS = 150
 TEXT = "age, workclass, income\n" + "".join(
@@ -60,7 +60,7 @@ def test_a_compressed_csv_is_sniffed_read_and_inferred_like_the_plain_one(tmp_pa
     frame = read_table(path, read=dialect.read)
     assert frame.shape == (ROWS, 3)
     assert frame["workclass"].isna().sum() == ROWS // 3
-    spec = infer_spec(frame, "income", name="census", source=str(path), read=dialect.read).spec
+    spec = infer_spec(frame, InitOptions(target="income"), name="census", source=str(path), read=dialect.read).spec
     assert spec.feature_names == ["age", "workclass"]
 
 
@@ -72,7 +72,11 @@ def test_scoring_reads_compressed_inputs_and_finds_them_in_folders(tmp_path: Pat
     dialect = detect_file_dialect(str(spec_path))
     assert dialect is not None
     spec = infer_spec(
-        read_table(spec_path, read=dialect.read), "income", name="census", source=str(spec_path), read=dialect.read
+        read_table(spec_path, read=dialect.read),
+        InitOptions(target="income"),
+        name="census",
+        source=str(spec_path),
+        read=dialect.read,
     ).spec
     folder = tmp_path / "in"
     folder.mkdir()

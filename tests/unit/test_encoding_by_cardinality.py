@@ -8,9 +8,9 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression
 
-from driftgate.encoding import ONE_HOT_MAX_LEVELS, encoding_of
-from driftgate.frames import normalize
-from driftgate.spec import DatasetSpec, Feature, Metric
+from driftgate.dataset.encoding import ONE_HOT_MAX_LEVELS, encoding_of
+from driftgate.dataset.frames import normalize
+from driftgate.dataset.spec import DatasetSpec, Feature, Metric
 from driftgate.tasks.explain import PipelineExplainer
 from driftgate.tasks.train import build_pipeline, encoded_columns, parse_params, search_spaces
 

@@ -13,10 +13,10 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from driftgate.dataset.spec import load_spec
+from driftgate.dataset.synthetic import Shift, make_frame
+from driftgate.models.predict import predict
 from driftgate.policies import GatePolicy
-from driftgate.predict import predict
-from driftgate.spec import load_spec
-from driftgate.synthetic import Shift, make_frame
 from driftgate.tasks.evaluate import (
     Outcome,
     Realized,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from driftgate import events
+from driftgate.alerts import events
 
 
 def test_a_failure_to_send_is_a_warning_and_false(
@@ -19,10 +19,10 @@ def test_a_failure_to_send_is_a_warning_and_false(
         raise RuntimeError("the events client is gone")
 
     monkeypatch.setattr(prefect.events, "emit_event", refuse)
-    with caplog.at_level(logging.WARNING, logger="driftgate.events"):
+    with caplog.at_level(logging.WARNING, logger="driftgate.alerts.events"):
         sent = events.batch_quarantined("ds", 7, rows=10, failures=["x"], evaluated=3)
     assert sent is False
-    (record,) = [r for r in caplog.records if r.name == "driftgate.events"]
+    (record,) = [r for r in caplog.records if r.name == "driftgate.alerts.events"]
     assert record.levelno == logging.WARNING
     assert record.getMessage() == (
         "event driftgate.batch.quarantined about driftgate.dataset.ds not sent: the events client is gone"
@@ -37,7 +37,7 @@ def test_an_event_too_large_is_a_warning_too(monkeypatch: pytest.MonkeyPatch, ca
         raise EventTooLarge(2_000_000, 1_500_000)
 
     monkeypatch.setattr(prefect.events, "emit_event", too_large)
-    with caplog.at_level(logging.WARNING, logger="driftgate.events"):
+    with caplog.at_level(logging.WARNING, logger="driftgate.alerts.events"):
         assert events.batch_ingested("ds", 1, rows=1, content_hash="h", source="api", subflow=False) is False
     assert "driftgate.batch.ingested" in caplog.text
 

@@ -9,8 +9,8 @@ from lightgbm import LGBMClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-from driftgate.frames import normalize
-from driftgate.spec import DatasetSpec
+from driftgate.dataset.frames import normalize
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.tasks.explain import PipelineExplainer
 from driftgate.tasks.train import build_pipeline
 

@@ -19,9 +19,9 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
+from driftgate.dataset.spec import load_spec
+from driftgate.models.predict import Predictions
 from driftgate.policies import GatePolicy, Question
-from driftgate.predict import Predictions
-from driftgate.spec import load_spec
 from driftgate.tasks.evaluate import Outcome
 from driftgate.tasks.gate import evaluate_challenger
 from tests.conftest import ROOT

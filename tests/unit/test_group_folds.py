@@ -1,6 +1,6 @@
 """The search keeps a group key's rows together: no patient's visits on both sides of a fold or holdout.
 
-The held-out test split already hashes each key to one side (driftgate.frames.assign_splits); these
+The held-out test split already hashes each key to one side (driftgate.dataset.frames.assign_splits); these
 tests check the splits the search itself scores candidates on, through :func:`search_splits`, the
 function the budgeted search calls (the other searches build their splitter from the same parts).
 """
@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from driftgate.dataset.spec import DatasetSpec, load_spec
 from driftgate.policies import SearchSettings
-from driftgate.spec import DatasetSpec, load_spec
 from driftgate.tasks.train import search_splits
 from tests.conftest import ROOT
 from tests.models import training_rows

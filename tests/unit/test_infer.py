@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftgate.dialect import detect_dialect, missing_markers
+from driftgate.cli.data import INIT_FLAGS
+from driftgate.dataset.dialect import detect_dialect, missing_markers
+from driftgate.dataset.infer import InitOptions, dataset_name_from, infer_spec, spec_yaml
+from driftgate.dataset.sources import load_source, read_table
+from driftgate.dataset.spec import ReadOptions, load_spec
 from driftgate.errors import SpecError
-from driftgate.infer import dataset_name_from, infer_spec, spec_yaml
-from driftgate.sources import load_source, read_table
-from driftgate.spec import ReadOptions, load_spec
 
 DIRTY = """id, age, colour, score, label
 1, 31, red, 0.5, yes
@@ -76,7 +77,7 @@ def test_a_token_that_is_a_value_elsewhere_is_not_a_marker() -> None:
 
 
 def test_classification_binary_gets_roc_auc_and_the_minority_as_positive_class() -> None:
-    inferred = infer_spec(table(), "churn", name="shop", source="shop.csv", id_columns=["customer"])
+    inferred = infer_spec(table(), InitOptions(target="churn", id_columns=["customer"]), name="shop", source="shop.csv")
     spec = inferred.spec
     assert spec.task == "classification"
     assert spec.metric.name == "roc_auc"
@@ -96,11 +97,13 @@ def test_classification_binary_gets_roc_auc_and_the_minority_as_positive_class()
 
 
 def test_no_column_is_left_out_for_its_levels_and_a_unique_column_is_recorded_as_an_id() -> None:
-    inferred = infer_spec(table(), "churn", name="shop", source="s.csv")
+    inferred = infer_spec(table(), InitOptions(target="churn"), name="shop", source="s.csv")
     assert "code" in inferred.spec.feature_names
     assert inferred.spec.id_columns == ["customer"]  # unique per row: carried through, never a feature
     assert "plan" in inferred.spec.feature_names  # 3 levels
-    assert infer_spec(table(), "churn", name="shop", source="s.csv", keep=["customer"]).spec.feature("customer")
+    assert infer_spec(
+        table(), InitOptions(target="churn", keep=["customer"]), name="shop", source="s.csv"
+    ).spec.feature("customer")
 
 
 @pytest.mark.parametrize(
@@ -115,7 +118,7 @@ def test_task_and_metric_follow_the_target(target: str, labels: list[object] | N
     frame = table()
     if labels is not None:
         frame[target] = [labels[i % len(labels)] for i in range(len(frame))]
-    spec = infer_spec(frame, target, name="shop", source="s.csv").spec
+    spec = infer_spec(frame, InitOptions(target=target), name="shop", source="s.csv").spec
     assert (spec.task, spec.metric.name) == (task, metric)
     if task == "regression":
         assert spec.target_min == 0
@@ -138,8 +141,10 @@ def test_task_and_metric_follow_the_target(target: str, labels: list[object] | N
 )
 def test_bad_input_is_one_clear_error(change, target: str, kwargs: dict[str, object], message: str) -> None:
     frame = table() if change is None else change(table())
+    options = {k: v for k, v in kwargs.items() if k != "name"}
+    said = InitOptions(target=target, option_names=INIT_FLAGS, **options)  # type: ignore[arg-type]
     with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(".", r"\.")):
-        infer_spec(frame, target, **{"name": "shop", "source": "s.csv", **kwargs})  # type: ignore[arg-type]
+        infer_spec(frame, said, name=str(kwargs.get("name", "shop")), source="s.csv")
 
 
 def test_the_written_spec_loads_back_and_reads_its_own_file(tmp_path: Path) -> None:
@@ -151,11 +156,10 @@ def test_the_written_spec_loads_back_and_reads_its_own_file(tmp_path: Path) -> N
     assert name == "Shop-data"
     inferred = infer_spec(
         read_table(path, read=dialect.read),
-        "churn",
+        InitOptions(target="churn", id_columns=["customer"]),
         name=name,
         source=str(path),
         read=dialect.read,
-        id_columns=["customer"],
     )
     (tmp_path / f"{name}.yaml").write_text(spec_yaml(inferred.spec, "a comment"))
     loaded = load_spec(name, tmp_path)
@@ -167,9 +171,14 @@ def test_the_written_spec_loads_back_and_reads_its_own_file(tmp_path: Path) -> N
 
 
 def test_readmission_shaped_columns_get_their_roles_and_every_decision_its_reason() -> None:
-    from driftgate.synthetic import make_readmission
+    from driftgate.dataset.synthetic import make_readmission
 
-    inferred = infer_spec(make_readmission(n=1500, seed=1), "readmitted", name="readmission", source="r.csv")
+    inferred = infer_spec(
+        make_readmission(n=1500, seed=1),
+        InitOptions(target="readmitted", option_names=INIT_FLAGS),
+        name="readmission",
+        source="r.csv",
+    )
     spec, why = inferred.spec, {d.column: d for d in inferred.decisions}
     assert spec.group_key == "patient_nbr"
     assert why["patient_nbr"].role == "group key"
@@ -189,17 +198,16 @@ def test_readmission_shaped_columns_get_their_roles_and_every_decision_its_reaso
 
 
 def test_a_person_overrides_any_guess() -> None:
-    from driftgate.synthetic import make_readmission
+    from driftgate.dataset.synthetic import make_readmission
 
     frame = make_readmission(n=600, seed=2)
     spec = infer_spec(
         frame,
-        "readmitted",
+        InitOptions(
+            target="readmitted", group="encounter_id", numeric=["admission_type_id"], categorical=["num_procedures"]
+        ),
         name="r",
         source="r.csv",
-        group="encounter_id",
-        numeric=["admission_type_id"],
-        categorical=["num_procedures"],
     ).spec
     assert spec.group_key == "encounter_id"
     assert "patient_nbr" not in spec.id_columns
@@ -211,7 +219,7 @@ def test_the_table_writes_values_as_people_do() -> None:
     frame = table()
     frame["zero"] = np.int64(0)
     frame["gap_codes"] = [(1, 5, 9, 20)[i % 4] for i in range(len(frame))]
-    text = infer_spec(frame, "churn", name="shop", source="s.csv").table()
+    text = infer_spec(frame, InitOptions(target="churn"), name="shop", source="s.csv").table()
     assert "always 0" in text
     assert "np." not in text
     assert "int64" not in text
@@ -220,11 +228,11 @@ def test_the_table_writes_values_as_people_do() -> None:
 
 def test_a_file_too_small_to_train_and_test_on_is_refused_with_the_minimum() -> None:
     with pytest.raises(SpecError, match="has 40 rows with a target; driftgate needs at least 100"):
-        infer_spec(table(rows=40), "churn", name="shop", source="s.csv")
+        infer_spec(table(rows=40), InitOptions(target="churn"), name="shop", source="s.csv")
 
 
 def test_a_group_key_keeps_its_rows_on_one_side_in_every_batch() -> None:
-    from driftgate.frames import assign_splits
+    from driftgate.dataset.frames import assign_splits
 
     keys = pd.Series(np.repeat(np.arange(300), 4))
     sides = [assign_splits(len(keys), batch, keys=keys) for batch in (1, 2, 7)]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from driftgate.lake import Lake
+from driftgate.stores.lake import Lake
 from driftgate.tasks.scoring import input_location
 
 

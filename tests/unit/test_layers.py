@@ -3,9 +3,10 @@
 The folder-to-package mapping is read from ``pyproject.toml`` (``[tool.setuptools.package-dir]``),
 the one place it is declared. Layers, bottom to top: the core (``driftgate/``), the stages
 (``tasks/<stage>/``), then flows and the service beside each other, then the top layer
-(``driftgate/cli/`` and ``driftgate/local/``). A stage reaches another stage only through that
-stage's package (its ``__init__``), never a private module; and no module hides an import of a
-sibling module inside a function (the way import cycles are smuggled past Python).
+(``cli/`` and ``local/``, installed as ``driftgate.cli`` and ``driftgate.local``). A stage
+reaches another stage only through that stage's package (its ``__init__``), never a private
+module; and no module hides an import of a sibling module inside a function (the way import
+cycles are smuggled past Python).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tests.conftest import ROOT
 
 SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
 MAPPING: dict[str, Path] = {package: ROOT / folder for package, folder in SETUPTOOLS["package-dir"].items()}
-TOP_FOLDERS = ("driftgate.cli", "driftgate.local")  # the top layer's folders inside the core package
+TOP = {"cli", "local"}  # the top layer's folders: the command and the local stack of real servers
 ALLOWED = {
     "core": {"core"},
     "tasks": {"core", "tasks"},
@@ -34,9 +35,8 @@ def layer(module: str) -> str:
     """The layer a driftgate module belongs to, by the folder that holds it."""
     for package in MAPPING:
         if package != "driftgate" and (module == package or module.startswith(package + ".")):
-            return package.rsplit(".", 1)[1]
-    if any(module == top or module.startswith(top + ".") for top in TOP_FOLDERS):
-        return "top"
+            name = package.rsplit(".", 1)[1]
+            return "top" if name in TOP else name
     return "core"
 
 
@@ -95,7 +95,15 @@ def wrong_imports(module: str, path: Path) -> list[str]:
             wrong.append(f"{where} imports the settings: a stage takes its policy (driftgate.policies)")
         if in_function and target.rsplit(".", 1)[0] == package and target != module:
             wrong.append(f"{where} imports sibling {target} inside a function (a hidden import cycle?)")
+    if stage(module):
+        wrong += [f"{path.name}:{line} reads .settings: a stage takes its policy" for line in settings_reads(path)]
     return wrong
+
+
+def settings_reads(path: Path) -> list[int]:
+    """Lines where a module reads an attribute named ``settings`` (``ctx.settings``, ``self.settings``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == "settings"]
 
 
 @pytest.mark.parametrize(("module", "path"), modules(), ids=[m for m, _ in modules()])
@@ -108,14 +116,16 @@ def test_imports_point_down_only(module: str, path: Path) -> None:
     ("source", "module", "problem"),
     [
         ("from driftgate.flows.training import continuous_training\n", "driftgate.serving.app", "(flows)"),
-        ("from driftgate.cli import app\n", "driftgate.registry", "(top)"),
+        ("from driftgate.cli import app\n", "driftgate.registry.client", "(top)"),
         ("from driftgate.tasks.gate._gate import gate\n", "driftgate.tasks.loop._outcome", "stage's package"),
         ("def f():\n    from driftgate.tasks.train._halving import h\n", "driftgate.tasks.train._search", "sibling"),
         ("from driftgate.settings import Settings\n", "driftgate.tasks.drift._report", "its policy"),
+        ("def f(ctx):\n    return ctx.settings.resolved_predictions_db_url()\n", "driftgate.tasks.monitor._x", "reads"),
     ],
 )
 def test_the_layer_rule_catches_a_wrong_arrow(tmp_path: Path, source: str, module: str, problem: str) -> None:
-    """Each rule can fail: upward, another stage's private module, a hidden sibling import, settings in a stage."""
+    """Each rule can fail: upward, another stage's private module, a hidden sibling import, settings in a stage
+    (imported, or read from the context)."""
     bad = tmp_path / "bad.py"
     bad.write_text(source)
     assert any(problem in w for w in wrong_imports(module, bad))
@@ -124,7 +134,7 @@ def test_the_layer_rule_catches_a_wrong_arrow(tmp_path: Path, source: str, modul
 def test_the_mapping_is_read_from_pyproject_and_covers_every_folder() -> None:
     assert layer("driftgate.tasks.gate") == "tasks"
     assert layer("driftgate.cli.loop") == "top"
-    assert layer("driftgate.registry") == "core"
+    assert layer("driftgate.registry.client") == "core"
     assert MAPPING["driftgate.flows"] == ROOT / "flows"
     listed = set(SETUPTOOLS["packages"])
     for module, path in modules():

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from driftgate.lake import Lake
-from driftgate.lease import acquire_lease, release_lease
+from driftgate.stores.lake import Lake
+from driftgate.stores.lease import acquire_lease, release_lease
 
 
 def test_a_released_lease_is_taken_quietly_and_an_expired_one_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     lake = Lake((tmp_path / "lake").as_uri(), {})
-    with caplog.at_level(logging.INFO, logger="driftgate.lease"):
+    with caplog.at_level(logging.INFO, logger="driftgate.stores.lease"):
         first = acquire_lease(lake, "d", owner="run-1", ttl_s=60)
         release_lease(lake, first)
         acquire_lease(lake, "d", owner="run-2", ttl_s=0.01)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from driftgate.contract import FieldRule, InputContract, shown_values
-from driftgate.spec import load_spec
+from driftgate.dataset.spec import load_spec
+from driftgate.models.contract import FieldRule, InputContract, shown_values
 from driftgate.tasks.scoring import check_rows
 from driftgate.tasks.scoring._inputs import InputFile
 from tests.conftest import ROOT
@@ -65,7 +65,7 @@ def test_refusals_name_json_types_never_python_ones() -> None:
 
 
 def _problems(contract: InputContract, records: list[object]) -> list[str]:
-    from driftgate.contract import ContractError
+    from driftgate.models.contract import ContractError
 
     try:
         contract.decode(records)

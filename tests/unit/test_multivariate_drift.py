@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from driftgate.dataset.sources import load_source
+from driftgate.dataset.spec import load_spec
+from driftgate.dataset.synthetic import make_frame
 from driftgate.policies import DriftPolicy
-from driftgate.sources import load_source
-from driftgate.spec import load_spec
-from driftgate.synthetic import make_frame
 from driftgate.tasks.drift import benjamini_hochberg, compute_drift, decide, domain_classifier_drift
 from tests.conftest import ROOT
 

@@ -5,8 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from driftgate.charts import CHAR_W, Chart, Panel, bar_chart, histogram_chart, line_panels, nice_ticks, paired_bar_chart
-from driftgate.pages import lake_key, metric_label, metric_value, number, pvalue
+from driftgate.pages.charts import (
+    CHAR_W,
+    Chart,
+    Panel,
+    bar_chart,
+    histogram_chart,
+    line_panels,
+    nice_ticks,
+    paired_bar_chart,
+)
+from driftgate.pages.render import lake_key, metric_label, metric_value, number, pvalue
 
 
 @pytest.mark.parametrize(

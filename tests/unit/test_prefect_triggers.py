@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from driftgate.automations import RUNS, RunOn, trigger_spec
+from driftgate.alerts.automations import RUNS, RunOn, trigger_spec
 from tests.conftest import ROOT
 
 DEPLOYMENTS: dict[str, dict[str, Any]] = {

@@ -14,8 +14,8 @@ configure_logging({verbose})
 logging.getLogger("mlflow.utils.environment").warning("Failed to resolve installed pip version")
 warnings.warn("The specified dataset source can be interpreted in multiple ways")
 logging.getLogger("prefect.flow_runs").info("Beginning flow run")
-logging.getLogger("driftgate.lease").info("lease released")
-logging.getLogger("driftgate.lease").warning("lease of d taken over from x (expired)")
+logging.getLogger("driftgate.stores.lease").info("lease released")
+logging.getLogger("driftgate.stores.lease").warning("lease of d taken over from x (expired)")
 """
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from driftgate.dataset.spec import load_spec
 from driftgate.policies import DriftPolicy, GatePolicy, Question, RetrainPolicy, WindowPolicy
-from driftgate.spec import load_spec
 from driftgate.tasks.drift import DriftReport, Growth, Trigger, decide
 from driftgate.tasks.loop import choose_window, gate_question, growth_since, history_window, next_regime_start
 from tests.conftest import ROOT

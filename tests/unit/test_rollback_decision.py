@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from driftgate.dataset.spec import load_spec
 from driftgate.policies import GatePolicy, ProbationPolicy
-from driftgate.probation import Probation
-from driftgate.spec import load_spec
+from driftgate.registry.probation import Probation
 from driftgate.tasks.monitor import Action, decide_rollback, look_confidence
 from tests.conftest import ROOT
 

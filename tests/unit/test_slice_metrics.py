@@ -10,8 +10,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-from driftgate.predict import Predictions
-from driftgate.spec import load_spec
+from driftgate.dataset.spec import load_spec
+from driftgate.models.predict import Predictions
 from driftgate.tasks.evaluate import evaluate, slice_metrics
 from driftgate.tasks.evaluate._metrics import _as_codes, class_scores, scores
 from tests.conftest import ROOT

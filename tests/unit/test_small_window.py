@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from driftgate.dataset.frames import SPLIT_COLUMN, assign_splits, normalize
+from driftgate.dataset.spec import load_spec
+from driftgate.dataset.synthetic import make_frame
 from driftgate.errors import DriftgateError
-from driftgate.frames import SPLIT_COLUMN, assign_splits, normalize
-from driftgate.lake import Lake
-from driftgate.spec import load_spec
-from driftgate.synthetic import make_frame
+from driftgate.stores.lake import Lake
 from driftgate.tasks.train import load_window
 from tests.conftest import ROOT
 

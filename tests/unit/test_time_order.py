@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from driftgate.dataset.frames import GAP, SPLIT_COLUMN, assign_splits, ordered_splits, time_order
+from driftgate.dataset.infer import InitOptions, infer_spec, looks_like_time
+from driftgate.dataset.scenario import plan_batches
+from driftgate.dataset.spec import DatasetSpec
+from driftgate.dataset.synthetic import make_time_ordered_frame
 from driftgate.errors import SpecError
-from driftgate.frames import GAP, SPLIT_COLUMN, assign_splits, ordered_splits, time_order
-from driftgate.infer import infer_spec, looks_like_time
 from driftgate.policies import SplitPolicy
-from driftgate.scenario import plan_batches
-from driftgate.spec import DatasetSpec
-from driftgate.synthetic import make_time_ordered_frame
 from driftgate.tasks.ingest import prepare_batch
 from driftgate.tasks.train._folds import ForwardChain
 
@@ -121,22 +121,29 @@ def test_the_spec_refuses_a_time_section_that_says_nothing_and_a_time_column_tha
 
 def test_init_proposes_a_datetime_column_as_the_time_column_and_says_why() -> None:
     frame = make_time_ordered_frame(300, seed=3)
-    inferred = infer_spec(frame, "direction", name="m", source="m.csv")
+    inferred = infer_spec(frame, InitOptions(target="direction"), name="m", source="m.csv")
     assert inferred.spec.time_column == "ts"
     assert "ts" not in inferred.spec.feature_names
     decision = next(d for d in inferred.decisions if d.column == "ts")
     assert decision.role == "time"
-    assert "--no-time" in decision.why
-    declined = infer_spec(frame, "direction", name="m", source="m.csv", no_time=True)
+    assert "(no_time to decline" in decision.why  # the option's name here; the CLI's flag in init
+    declined = infer_spec(frame, InitOptions(target="direction", no_time=True), name="m", source="m.csv")
     assert declined.spec.time is None
-    ordered = infer_spec(frame.drop(columns=["ts"]), "direction", name="m", source="m.csv", ordered=True)
+    ordered = infer_spec(
+        frame.drop(columns=["ts"]), InitOptions(target="direction", ordered=True), name="m", source="m.csv"
+    )
     assert ordered.spec.time is not None
     assert ordered.spec.time.ordered
 
 
 def test_init_refuses_a_time_column_that_is_not_in_the_file() -> None:
-    with pytest.raises(SpecError, match="--time column 'when' is not in"):
-        infer_spec(make_time_ordered_frame(300, seed=3), "direction", name="m", source="m.csv", time_column="when")
+    with pytest.raises(SpecError, match="time_column column 'when' is not in"):
+        infer_spec(
+            make_time_ordered_frame(300, seed=3),
+            InitOptions(target="direction", time_column="when"),
+            name="m",
+            source="m.csv",
+        )
 
 
 @pytest.mark.parametrize(
