@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import urllib.request
 from pathlib import Path
 
@@ -93,15 +94,15 @@ LOOP_COSTS = {  # driftgate serve (above) has all of them on
 
 
 def baseline_tree(ref: str) -> Path:
-    """The package tree of git ``ref`` as installed (driftgate with flows/, tasks/, serving/ inside), to import."""
+    """The package tree of git ``ref`` as installed (its pyproject's folder mapping applied), to import."""
     top = Path(tempfile.mkdtemp(prefix="driftgate-baseline-"))
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True).stdout
     src, pkg = top / "src", top / "pkg"
     src.mkdir()
     subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
-    shutil.copytree(src / "driftgate", pkg / "driftgate")
-    for folder in ("flows", "tasks", "serving"):  # pyproject's [tool.setuptools.package-dir]
-        shutil.copytree(src / folder, pkg / "driftgate" / folder)
+    mapping = tomllib.loads((src / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    for package, folder in sorted(mapping.items()):  # driftgate first, then the folders mapped into it
+        shutil.copytree(src / folder, pkg.joinpath(*package.split(".")), dirs_exist_ok=True)
     return pkg
 
 
