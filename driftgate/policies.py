@@ -213,6 +213,7 @@ class MonitorPolicy:
     promote_shadow: bool = True
     metric_floor: float | None = None
     seed: int = SEED
+    skew_rows: int = 200  # logged predictions re-scored by the version that answered them (0: none)
 
 
 @dataclass(frozen=True)

@@ -351,6 +351,13 @@ class Settings(BaseSettings):
         _MONITOR.promote_shadow,
         description="Promote the shadow challenger when the gate finds it better on labelled live rows.",
     )
+    monitor_skew_rows: int = Field(
+        _MONITOR.skew_rows,
+        ge=0,
+        description="Logged predictions (a seeded sample of those since the last check) that monitor-predictions "
+        "re-scores with the version that answered them, reporting every answer that differs (training-serving "
+        "skew); 0: none.",
+    )
     probation_rows: int = Field(
         _PROBATION.rows,
         ge=1,
@@ -441,6 +448,7 @@ class Settings(BaseSettings):
             bootstrap=self.monitor_bootstrap,
             estimate_trigger=self.monitor_estimate_trigger,
             promote_shadow=self.monitor_promote_shadow,
+            skew_rows=self.monitor_skew_rows,
             metric_floor=self.metric_floor,
             seed=self.seed,
         )

@@ -53,14 +53,10 @@ from driftgate.tasks.monitor._report import (
     performance_markdown,
     test_scores,
 )
+from driftgate.tasks.monitor._skew import SkewReport, check_skew, live_inputs
 from driftgate.tasks.train import reference_rows, split_rows
 
 log = logging.getLogger(__name__)
-
-
-def live_inputs(rows: list[dict[str, Any]], features: list[str]) -> pd.DataFrame:
-    """The logged inputs as a frame of the model's features (absent fields as missing)."""
-    return pd.DataFrame([r["inputs"] for r in rows]).reindex(columns=features)
 
 
 @dataclass
@@ -246,6 +242,23 @@ def live_drift_task(
     return drift
 
 
+@task(name="check-skew", task_run_name="skew-{ctx.spec.name}", cache_policy=NO_CACHE)
+def skew_task(ctx: Context, rows: list[dict[str, Any]], *, policy: MonitorPolicy) -> SkewReport | None:
+    """Re-score a sample of the logged predictions with the versions that answered them (None: switched off)."""
+    if policy.skew_rows <= 0:
+        return None
+    mine = [r for r in rows if r["model_name"] == ctx.model_name]
+    report = check_skew(
+        mine,
+        ctx.spec,
+        lambda version: load_version(ctx.model_name, version, ctx.spec),
+        sample=policy.skew_rows,
+        seed=policy.seed,
+    )
+    (log.warning if report.skewed else log.info)("skew: %s", report.describe())
+    return report
+
+
 @task(name="live-performance", task_run_name="live-performance-{ctx.spec.name}", cache_policy=NO_CACHE)
 def performance_task(
     ctx: Context,
@@ -290,6 +303,7 @@ def publish_monitor_task(
     trigger: bool | None = None,
     promoted: str | None = None,
     probation: ProbationLook | None = None,
+    skew: SkewReport | None = None,
 ) -> str:
     """The report page and its summary in the lake (reports/monitor/), MLflow metrics per version, the Prefect
     artifact. ``trigger``: whether this run may start a retrain (the page says what it did)."""
@@ -305,6 +319,7 @@ def publish_monitor_task(
         tests=test_scores(client, ctx.model_name, perf),
         probation=asdict(probation.summary()) if probation else None,
         rolled_back=probation.rolled_back_to if probation else None,
+        skew=skew,
     )
     ctx.lake.write_bytes(ctx.lake.path("reports", "monitor", ds, name), monitor_page(drift, perf, run).encode())
     summary = json.dumps(monitor_summary(drift, perf, run), indent=2, default=str).encode()
@@ -318,6 +333,8 @@ def publish_monitor_task(
         *[f"- {r}" for r in drift.decision.reasons],
         "",
     ]
+    if skew is not None:
+        parts += [f"Training-serving skew: {skew.describe()}", ""]
     if drift.report is not None:
         parts.append(drift.report.to_markdown(drift.decision))
     parts.append(performance_markdown(perf))

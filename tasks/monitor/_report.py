@@ -14,6 +14,7 @@ from driftgate.pages import number, render_standalone
 
 if TYPE_CHECKING:
     from driftgate.tasks.monitor._monitor import LiveDrift, Performance
+    from driftgate.tasks.monitor._skew import SkewReport
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class MonitorRun:
     tests: dict[str, float] = field(default_factory=dict)
     probation: dict[str, Any] | None = None  # the look at the champion's probation (ProbationSummary's fields)
     rolled_back: str | None = None  # the version champion moved back to
+    skew: SkewReport | None = None  # logged answers re-scored by the versions that gave them
 
 
 def actions(drift: LiveDrift, perf: Performance, run: MonitorRun) -> list[str]:
@@ -180,6 +182,26 @@ def monitor_summary(drift: LiveDrift, perf: Performance, run: MonitorRun) -> dic
         },
         "probation": run.probation,
         "rolled_back": run.rolled_back,
+        "skew": None
+        if run.skew is None
+        else {
+            "checked": run.skew.checked,
+            "mismatched": run.skew.mismatched,
+            "versions": run.skew.versions,
+            "skipped": run.skew.skipped,
+            "summary": run.skew.describe(),
+            "rows": [
+                {
+                    "id": m.id,
+                    "prediction_id": m.prediction_id,
+                    "version": m.version,
+                    "logged": m.logged,
+                    "rescored": m.rescored,
+                    "difference": m.difference,
+                }
+                for m in run.skew.rows
+            ],
+        },
         "actions": actions(drift, perf, run),
     }
 
