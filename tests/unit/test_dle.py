@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from driftgate.spec import DatasetSpec
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.tasks.evaluate import Realized, RealizedDecision
 from driftgate.tasks.monitor._dle import fit_loss_model
 from driftgate.tasks.monitor._monitor import LiveDrift, Performance, estimate_losses
