@@ -8,8 +8,14 @@
    pairs (false alarms), a marginal shift (num_0 moved by 0.2 sigma) and a relation shift with
    unchanged marginals (num_1's correlation with num_0 from 0.5 to 0); and how often the retrain
    decision fires, with uniform weights and with a model that leans on num_0 and num_1.
+3. False alarms (``--false-alarms N``, N >= 200 for a table worth publishing): N seeded pairs of
+   the same distribution, and each detector's per-batch alarm rate with its 95 % (Wilson) interval:
+   the per-column tests with Benjamini-Hochberg (any feature drifted), the domain classifier
+   (drifted: AUROC threshold and test), the PCA reconstruction error (outside its band), and the
+   retrain decision they feed (uniform weights).
 
-    uv run python bench/drift.py [--rows 1000000] [--pairs 50] [--pair-rows 2000] [--rates-only]
+    OMP_NUM_THREADS=1 uv run python bench/drift.py [--rows 1000000] [--pairs 50] [--pair-rows 2000]
+        [--rates-only] [--false-alarms 200]
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import pandas as pd
 
 from driftgate.dataset.spec import DatasetSpec, Feature, Metric
 from driftgate.policies import DriftPolicy
-from driftgate.tasks.drift import compute_drift, decide, domain_classifier_drift
+from driftgate.tasks.drift import compute_drift, decide, domain_classifier_drift, reconstruction_drift
 
 SPEC = DatasetSpec(
     name="bench",
@@ -90,11 +96,11 @@ def rates(pairs: int, rows: int, policy: DriftPolicy) -> None:
     }
     print(f"\nrates over {pairs} seeded pairs of {rows:,} rows a side:")
     print(
-        f"{'scenario':<44} {'per-column':>10} {'joint p<alpha':>13} {'joint drift':>11} "
+        f"{'scenario':<44} {'per-column':>10} {'joint p<alpha':>13} {'joint drift':>11} {'PCA':>5} "
         f"{'retrain (uniform)':>17} {'retrain (importance)':>20}"
     )
     for name, change in scenarios.items():
-        columns = test = joint = uniform = weighted = 0
+        columns = test = joint = pca = uniform = weighted = 0
         for i in range(pairs):
             ref = frame(rows, 100_000 + i)
             cur = frame(rows, 200_000 + i, **change)  # type: ignore[arg-type]
@@ -104,13 +110,50 @@ def rates(pairs: int, rows: int, policy: DriftPolicy) -> None:
             columns += bool(report.drifted)
             test += mv.p_value < policy.multivariate_alpha
             joint += mv.drifted
+            pca += bool(report.reconstruction and report.reconstruction.drifted)
             weighted += decide(report, policy, SPEC, has_champion=True).retrain
             flat = replace(report, weights={c: 1 / len(SPEC.drift_features) for c in SPEC.drift_features})
             uniform += decide(flat, policy, SPEC, has_champion=True).retrain
         print(
-            f"{name:<44} {columns / pairs:>10.0%} {test / pairs:>13.0%} {joint / pairs:>11.0%} "
+            f"{name:<44} {columns / pairs:>10.0%} {test / pairs:>13.0%} {joint / pairs:>11.0%} {pca / pairs:>5.0%} "
             f"{uniform / pairs:>17.0%} {weighted / pairs:>20.0%}"
         )
+
+
+def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a rate of ``hits`` in ``n``."""
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def false_alarms(pairs: int, rows: int, policy: DriftPolicy) -> None:
+    """Per-batch alarm rate of each detector over ``pairs`` same-distribution pairs."""
+    counts = {"per-column (BH, q=0.05)": 0, "domain classifier": 0, "PCA reconstruction": 0, "retrain decision": 0}
+    seconds = dict.fromkeys(counts, 0.0)
+    for i in range(pairs):
+        ref, cur = frame(rows, 300_000 + i), frame(rows, 400_000 + i)
+        t = time.perf_counter()
+        report = compute_drift(ref, cur, SPEC, replace(policy, multivariate_rows=0, reconstruction_rows=0), batch=i)
+        seconds["per-column (BH, q=0.05)"] += time.perf_counter() - t
+        t = time.perf_counter()
+        mv = domain_classifier_drift(ref, cur, numeric=NUMERIC, categorical=CATEGORICAL, policy=policy)
+        seconds["domain classifier"] += time.perf_counter() - t
+        t = time.perf_counter()
+        rd = reconstruction_drift(ref, cur, numeric=NUMERIC, categorical=CATEGORICAL, policy=policy)
+        seconds["PCA reconstruction"] += time.perf_counter() - t
+        full = replace(report, multivariate=mv, reconstruction=rd)
+        counts["per-column (BH, q=0.05)"] += bool(report.drifted)
+        counts["domain classifier"] += mv.drifted
+        counts["PCA reconstruction"] += rd.drifted
+        counts["retrain decision"] += decide(full, policy, SPEC, has_champion=True).retrain
+    print(f"\nfalse alarms over {pairs} seeded same-distribution pairs of {rows:,} rows a side:")
+    print(f"{'detector':<26} {'alarms':>7} {'rate':>6} {'95% interval':>16} {'s/pair':>7}")
+    for name, hits in counts.items():
+        low, high = wilson(hits, pairs)
+        per = f"{seconds[name] / pairs:.2f}" if seconds[name] else "-"
+        print(f"{name:<26} {hits:>7} {hits / pairs:>6.1%} {f'{low:.1%} to {high:.1%}':>16} {per:>7}")
 
 
 def main() -> None:
@@ -119,8 +162,12 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=50)
     ap.add_argument("--pair-rows", type=int, default=2000)
     ap.add_argument("--rates-only", action="store_true", help="Skip the seconds of the 1M-row report.")
+    ap.add_argument("--false-alarms", type=int, default=0, help="Only the false-alarm table over this many pairs.")
     args = ap.parse_args()
     policy = DriftPolicy()
+    if args.false_alarms:
+        false_alarms(args.false_alarms, args.pair_rows, policy)
+        return
     if not args.rates_only:
         seconds(args.rows, policy)
     rates(args.pairs, args.pair_rows, policy)

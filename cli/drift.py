@@ -35,7 +35,7 @@ def _read(path: Path, spec: DatasetSpec, side: str) -> pd.DataFrame:
 
 
 def _as_json(report: DriftReport, decision: RetrainDecision) -> dict[str, Any]:
-    mv = report.multivariate
+    mv, rd = report.multivariate, report.reconstruction
     return {
         "univariate": [
             {
@@ -59,6 +59,18 @@ def _as_json(report: DriftReport, decision: RetrainDecision) -> dict[str, Any]:
             "rows": {"reference": mv.reference_rows, "current": mv.current_rows},
             "note": mv.note,
         },
+        "reconstruction": None
+        if rd is None
+        else {
+            "error": rd.error,
+            "lower": rd.lower,
+            "upper": rd.upper,
+            "drifted": rd.drifted,
+            "components": rd.components,
+            "columns": rd.columns,
+            "rows": {"fit": rd.fit_rows, "chunks": rd.chunks, "chunk": rd.chunk_rows, "current": rd.current_rows},
+            "note": rd.note,
+        },
         "drifted": decision.retrain,
         "reasons": decision.reasons,
         "drifted_features": report.drifted,
@@ -67,7 +79,7 @@ def _as_json(report: DriftReport, decision: RetrainDecision) -> dict[str, Any]:
 
 
 def _as_text(report: DriftReport, decision: RetrainDecision) -> str:
-    from driftgate.tasks.drift import describe_multivariate
+    from driftgate.tasks.drift import describe_multivariate, describe_reconstruction
 
     lines = [f"{report.current_rows} current rows against {report.reference_rows} reference rows", ""]
     lines.append(f"{'feature':<24} {'statistic':<16} {'value':>8} {'p-value':>9} {'adjusted':>9}  drifted")
@@ -81,6 +93,8 @@ def _as_text(report: DriftReport, decision: RetrainDecision) -> str:
     lines += ["", f"multivariate: {'off' if mv is None else describe_multivariate(mv)}"]
     if mv is not None and not mv.note:
         lines.append(f"multivariate drifted: {'yes' if mv.drifted else 'no'}")
+    rd = report.reconstruction
+    lines.append(f"reconstruction: {'off' if rd is None else describe_reconstruction(rd)}")
     verdict = "yes" if decision.retrain else "no"
     lines += ["", f"drifted: {verdict} (the retrain decision's drift rule, uniform weights)"]
     lines += [f"- {r}" for r in decision.reasons]

@@ -41,7 +41,10 @@ class DriftPolicy:
     and a feature's test passes below ``fdr_q``; ``alpha`` is the level of the single tests (the
     target's, each missing-value rate's). ``multivariate_rows``: rows per side the domain classifier
     samples (0: no domain classifier), its ``multivariate_folds``, ``multivariate_alpha`` and the AUROC
-    it must reach, ``multivariate_auroc``.
+    it must reach, ``multivariate_auroc``. ``reconstruction_rows``: rows a side of the PCA
+    reconstruction-error detector (0: none), the variance its components keep and the sigmas of its
+    band. ``attribution_rows``: rows of a batch the champion explains (0: no attribution drift), and
+    the NDCG of their mean-|SHAP| ranking against the version's below which attributions drifted.
     """
 
     alpha: float = 0.01
@@ -57,6 +60,12 @@ class DriftPolicy:
     multivariate_alpha: float = 0.01
     multivariate_auroc: float = 0.55
     multivariate_seed: int = SEED
+    reconstruction_rows: int = 5000
+    reconstruction_variance: float = 0.65
+    reconstruction_chunks: int = 20
+    reconstruction_sigmas: float = 3.0
+    attribution_rows: int = 500
+    attribution_ndcg_min: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -204,6 +213,7 @@ class MonitorPolicy:
     promote_shadow: bool = True
     metric_floor: float | None = None
     seed: int = SEED
+    skew_rows: int = 200  # logged predictions re-scored by the version that answered them (0: none)
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,25 @@ class Settings(BaseSettings):
         le=1,
         description="Out-of-fold AUROC from which the domain classifier's significant separation counts as drift.",
     )
+    drift_reconstruction_rows: int = Field(
+        _DRIFT.reconstruction_rows,
+        ge=0,
+        description="Rows of a batch (a seeded sample) whose PCA reconstruction error is compared with a band from "
+        "held-out reference chunks (up to twice as many reference rows: half fit the PCA, half calibrate); 0: none.",
+    )
+    drift_attribution_rows: int = Field(
+        _DRIFT.attribution_rows,
+        ge=0,
+        description="Rows of a batch (a seeded sample) the champion explains with SHAP to compare its mean-|SHAP| "
+        "ranking with the version's own; 0: no attribution drift.",
+    )
+    attribution_ndcg_min: float = Field(
+        _DRIFT.attribution_ndcg_min,
+        ge=0,
+        le=1,
+        description="NDCG of a batch's mean-|SHAP| feature ranking against the champion's (its explanation at "
+        "training) below which the model's reasons drifted.",
+    )
 
     # --- training and gate ---------------------------------------------------------------
     retrain_policy: RetrainPolicyName = Field(
@@ -332,6 +351,13 @@ class Settings(BaseSettings):
         _MONITOR.promote_shadow,
         description="Promote the shadow challenger when the gate finds it better on labelled live rows.",
     )
+    monitor_skew_rows: int = Field(
+        _MONITOR.skew_rows,
+        ge=0,
+        description="Logged predictions (a seeded sample of those since the last check) that monitor-predictions "
+        "re-scores with the version that answered them, reporting every answer that differs (training-serving "
+        "skew); 0: none.",
+    )
     probation_rows: int = Field(
         _PROBATION.rows,
         ge=1,
@@ -362,6 +388,9 @@ class Settings(BaseSettings):
             multivariate_alpha=self.drift_multivariate_alpha,
             multivariate_auroc=self.drift_multivariate_auroc,
             multivariate_seed=self.seed,
+            reconstruction_rows=self.drift_reconstruction_rows,
+            attribution_rows=self.drift_attribution_rows,
+            attribution_ndcg_min=self.attribution_ndcg_min,
         )
 
     def retraining_policy(self) -> RetrainPolicy:
@@ -419,6 +448,7 @@ class Settings(BaseSettings):
             bootstrap=self.monitor_bootstrap,
             estimate_trigger=self.monitor_estimate_trigger,
             promote_shadow=self.monitor_promote_shadow,
+            skew_rows=self.monitor_skew_rows,
             metric_floor=self.metric_floor,
             seed=self.seed,
         )

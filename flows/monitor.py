@@ -27,6 +27,7 @@ from driftgate.tasks.monitor import (
     performance_task,
     probation_task,
     publish_monitor_task,
+    skew_task,
 )
 
 
@@ -48,6 +49,7 @@ def monitor_predictions(
     s, policy = ctx.settings, ctx.settings.monitor_policy()
     drift = live_drift_task(ctx, client, mv, min_rows, policy=s.drift_policy(), reference_max_rows=reference_cap(s))
     perf = performance_task(ctx, client, mv, drift.rows, policy=policy, gate_policy=s.gate_policy())
+    skew = skew_task(ctx, drift.rows, policy=policy)
     promoted = live_gate_task(ctx, client, perf, move=policy.promote_shadow)
     # a challenger that beat the champion on live rows replaced it, and its own probation starts now;
     # else the champion's probation: is it worse than the one it replaced?
@@ -56,7 +58,9 @@ def monitor_predictions(
         look = probation_task(ctx, client, mv, policy=s.probation_policy(), gate_policy=s.gate_policy())
     rolled_back = look.rolled_back_to if look else None
     batch = feedback_batch_task(ctx, policy=policy)
-    report = publish_monitor_task(ctx, client, drift, perf, batch, trigger=trigger, promoted=promoted, probation=look)
+    report = publish_monitor_task(
+        ctx, client, drift, perf, batch, trigger=trigger, promoted=promoted, probation=look, skew=skew
+    )
     champ, live = perf.champion_realized(), perf.live_gate
     # a challenger that proved itself on the live rows, or the champion before, replaced the one that fell
     performance_retrain = perf.decision.retrain and promoted is None and rolled_back is None

@@ -81,7 +81,9 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
     report, score, growth, trained = None, None, None, []
     next_batch: dict[str, float] = {}
     if champ is not None:
-        report = drift_task(lake, spec, number, champ.reference, policy=policy, importance=champ.importance)
+        report = drift_task(
+            lake, spec, number, champ.reference, policy=policy, importance=champ.importance, model=champ.model
+        )
         batch = lake.read_batch(spec.name, number)
         score = champ.score(spec, split_rows(batch, "test"))
         # what the serving versions deliver on this batch, before anything trains on it

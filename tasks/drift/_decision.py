@@ -2,8 +2,9 @@
 
 Triggers, in the order they are checked: ``forced`` (a person or the monitor asked), ``first``
 (no champion), ``drift`` (the target, enough importance-weighted features, or the joint distribution
-(the domain classifier, named ``multivariate`` in the reasons) drifted against the champion's
-training rows), ``metric`` (the champion is worse than ``DRIFTGATE_METRIC_FLOOR`` on
+(the domain classifier or the PCA reconstruction error, named ``multivariate`` in the reasons) drifted
+against the champion's training rows, or the champion's mean-|SHAP| ranking on the batch left the
+version's own (named ``attribution``)), ``metric`` (the champion is worse than ``DRIFTGATE_METRIC_FLOOR`` on
 the batch), ``growth`` (the accepted rows the champion never saw reach ``DRIFTGATE_RETRAIN_GROWTH``
 of the rows it trained on), ``always`` (the policy retrains every accepted batch).
 
@@ -20,7 +21,9 @@ from typing import TYPE_CHECKING
 
 from driftgate.dataset.spec import DatasetSpec
 from driftgate.policies import DriftPolicy, RetrainPolicy
+from driftgate.tasks.drift._attribution import describe_attribution
 from driftgate.tasks.drift._multivariate import describe_multivariate
+from driftgate.tasks.drift._reconstruction import describe_reconstruction
 
 if TYPE_CHECKING:
     from driftgate.tasks.drift._report import DriftReport
@@ -69,24 +72,44 @@ def _drift_reasons(report: DriftReport) -> list[str]:
             f"drifted features {', '.join(report.drifted)} carry {report.drifted_share:.0%} of the "
             f"importance (threshold {report.share_threshold:.0%})"
         )
-    if report.multivariate is not None and report.multivariate_drift:
+    if report.multivariate is not None and report.classifier_drift:
         reasons.append(
             f"multivariate: joint distribution drifted: {describe_multivariate(report.multivariate)}; they carry "
             f"{report.multivariate_share:.0%} of the importance (threshold {report.share_threshold:.0%})"
         )
+    if report.reconstruction is not None and report.reconstruction_drift:
+        reasons.append(
+            f"multivariate: {describe_reconstruction(report.reconstruction)}; they carry "
+            f"{report.reconstruction_share:.0%} of the importance (threshold {report.share_threshold:.0%})"
+        )
+    if report.attribution is not None and report.attribution_drift:
+        reasons.append(f"attribution: the model's reasons drifted: {describe_attribution(report.attribution)}")
     return reasons
 
 
 def _joint_stable(report: DriftReport) -> str:
-    mv = report.multivariate
-    if mv is None or mv.note:
-        return ""
-    if not mv.drifted:
-        return f"; joint distribution stable (AUROC {mv.auroc:.3f})"
-    return (
-        f"; joint distribution drifted (AUROC {mv.auroc:.3f}) on columns carrying {report.multivariate_share:.0%} "
-        f"of the importance ({', '.join(mv.separating) or 'none'})"
-    )
+    out = ""
+    mv, rd = report.multivariate, report.reconstruction
+    if mv is not None and not mv.note:
+        if not mv.drifted:
+            out += f"; joint distribution stable (AUROC {mv.auroc:.3f})"
+        else:
+            out += (
+                f"; joint distribution drifted (AUROC {mv.auroc:.3f}) on columns carrying "
+                f"{report.multivariate_share:.0%} of the importance ({', '.join(mv.separating) or 'none'})"
+            )
+    if rd is not None and not rd.note:
+        if not rd.drifted:
+            out += f"; PCA reconstruction error {rd.error:.4f} within [{rd.lower:.4f}, {rd.upper:.4f}]"
+        else:
+            out += (
+                f"; PCA reconstruction error {rd.error:.4f} outside [{rd.lower:.4f}, {rd.upper:.4f}] on columns "
+                f"carrying {report.reconstruction_share:.0%} of the importance ({', '.join(rd.columns) or 'none'})"
+            )
+    ad = report.attribution
+    if ad is not None and not ad.note:
+        out += f"; the model's reasons stable (SHAP ranking NDCG {ad.ndcg:.3f})"
+    return out
 
 
 def _growth_reason(growth: Growth, threshold: float) -> str:

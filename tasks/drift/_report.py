@@ -19,8 +19,10 @@ from driftgate.pages.charts import histogram_chart
 from driftgate.pages.render import render_standalone
 from driftgate.policies import DriftPolicy, RetrainPolicy
 from driftgate.stores.lake import Lake
+from driftgate.tasks.drift._attribution import AttributionDrift, attribution_drift, describe_attribution
 from driftgate.tasks.drift._decision import Growth, RetrainDecision, decide
 from driftgate.tasks.drift._multivariate import MultivariateDrift, describe_multivariate, domain_classifier_drift
+from driftgate.tasks.drift._reconstruction import ReconstructionDrift, describe_reconstruction, reconstruction_drift
 from driftgate.tasks.drift._statistics import FeatureDrift, adjust_for_many, categorical_drift, numeric_drift
 
 
@@ -37,6 +39,8 @@ class DriftReport:
     weights: dict[str, float]
     share_threshold: float
     multivariate: MultivariateDrift | None = None  # the domain classifier (None: switched off)
+    reconstruction: ReconstructionDrift | None = None  # the PCA reconstruction error (None: switched off)
+    attribution: AttributionDrift | None = None  # the model's reasons (None: no model given, or switched off)
 
     @property
     def drifted(self) -> list[str]:
@@ -59,9 +63,32 @@ class DriftReport:
         return float(sum(self.weights.get(c, 0.0) for c in self.multivariate.separating))
 
     @property
-    def multivariate_drift(self) -> bool:
-        """The joint distribution drifted, on columns that carry the share of importance that retrains."""
+    def classifier_drift(self) -> bool:
+        """The domain classifier separates the sets, on columns that carry the share of importance that retrains."""
         return bool(self.multivariate and self.multivariate.drifted and self.multivariate_share >= self.share_threshold)
+
+    @property
+    def reconstruction_share(self) -> float:
+        """Importance-weighted share of the columns whose PCA residual moved (reconstruction error)."""
+        if self.reconstruction is None:
+            return 0.0
+        return float(sum(self.weights.get(c, 0.0) for c in self.reconstruction.columns))
+
+    @property
+    def reconstruction_drift(self) -> bool:
+        """The PCA reconstruction error left its band, on columns that carry the share of importance that retrains."""
+        rd = self.reconstruction
+        return bool(rd and rd.drifted and self.reconstruction_share >= self.share_threshold)
+
+    @property
+    def attribution_drift(self) -> bool:
+        """The batch's mean-|SHAP| ranking scores an NDCG below the bound against the version's."""
+        return bool(self.attribution and self.attribution.drifted)
+
+    @property
+    def multivariate_drift(self) -> bool:
+        """The joint distribution drifted (domain classifier or PCA reconstruction), on columns that matter."""
+        return self.classifier_drift or self.reconstruction_drift
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -70,7 +97,9 @@ class DriftReport:
             drifted_share=self.drifted_share,
             dataset_drift=self.dataset_drift,
             multivariate_share=self.multivariate_share,
+            reconstruction_share=self.reconstruction_share,
             multivariate_drift=self.multivariate_drift,
+            attribution_drift=self.attribution_drift,
         )
         return out
 
@@ -85,6 +114,10 @@ class DriftReport:
             lines += [f"- {r}" for r in decision.reasons] + [""]
         if mv := self.multivariate:
             lines += [f"Joint distribution: {describe_multivariate(mv)}", ""]
+        if rd := self.reconstruction:
+            lines += [f"Joint distribution: {describe_reconstruction(rd)}", ""]
+        if ad := self.attribution:
+            lines += [f"Model's reasons: {describe_attribution(ad)}", ""]
         lines += [
             "| column | statistic | value | threshold | p-value | adjusted | missing ref→cur | drift |",
             "|---|---|---|---|---|---|---|---|",
@@ -120,10 +153,16 @@ def compute_drift(
     *,
     importance: dict[str, float] | None = None,
     batch: int = 0,
+    model: Any | None = None,
 ) -> DriftReport:
     """Compare every feature (and the target, when labelled) of ``current`` to ``reference``.
 
     Calendar features are left out: the month of a later batch differs by design, not by drift.
+
+    Args:
+        importance: the champion's mean |SHAP| per feature, as logged with it (weights; attribution drift).
+        model: the champion's pipeline: with ``importance``, its reasons on ``current`` are compared with
+            the version's (attribution drift); None: not compared.
     """
     features = []
     for col in spec.drift_features:
@@ -147,6 +186,18 @@ def compute_drift(
             categorical=[c for c in spec.drift_features if c not in spec.numeric],
             policy=policy,
         )
+    reconstruction = None
+    if policy.reconstruction_rows > 0 and spec.drift_features:
+        reconstruction = reconstruction_drift(
+            reference,
+            current,
+            numeric=[c for c in spec.drift_features if c in spec.numeric],
+            categorical=[c for c in spec.drift_features if c not in spec.numeric],
+            policy=policy,
+        )
+    attribution = None
+    if model is not None and policy.attribution_rows > 0:
+        attribution = attribution_drift(model, spec, current, importance, policy)
     return DriftReport(
         spec.name,
         batch,
@@ -157,6 +208,8 @@ def compute_drift(
         weights,
         policy.share_threshold,
         multivariate,
+        reconstruction,
+        attribution,
     )
 
 
@@ -182,9 +235,10 @@ def drift_task(
     *,
     policy: DriftPolicy,
     importance: dict[str, float] | None,
+    model: Any | None = None,
 ) -> DriftReport:
     current = lake.read_batch(spec.name, batch).drop(columns=[SPLIT_COLUMN], errors="ignore")
-    return compute_drift(reference, current, spec, policy, importance=importance, batch=batch)
+    return compute_drift(reference, current, spec, policy, importance=importance, batch=batch, model=model)
 
 
 def log_drift_run(experiment_id: str, report: DriftReport, decision: RetrainDecision) -> str:
@@ -204,11 +258,17 @@ def log_drift_run(experiment_id: str, report: DriftReport, decision: RetrainDeci
         )
         columns = [*report.features, *([report.target] if report.target else [])]
         # one call: a call per column is a store write each (seconds a batch on a table of 100 columns)
-        mv = report.multivariate
+        mv, rd, ad = report.multivariate, report.reconstruction, report.attribution
         mlflow.log_metrics(
             {"drifted_share": report.drifted_share}
             | {f"drift_{f.column}_{f.statistic.split('/')[0]}": f.value for f in columns}
             | ({"multivariate_auroc": mv.auroc, "multivariate_p_value": mv.p_value} if mv and not mv.note else {})
+            | (
+                {"reconstruction_error": rd.error, "reconstruction_lower": rd.lower, "reconstruction_upper": rd.upper}
+                if rd and not rd.note
+                else {}
+            )
+            | ({"attribution_ndcg": ad.ndcg} if ad and not ad.note else {})
         )
         mlflow.log_dict(json.loads(json.dumps(payload, default=float)), "drift/report.json")
         mlflow.log_text(report.to_html(decision), "drift/report.html")

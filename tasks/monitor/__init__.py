@@ -9,6 +9,7 @@ from driftgate.tasks.monitor._monitor import (
     live_gate_task,
     performance_task,
     publish_monitor_task,
+    skew_task,
 )
 from driftgate.tasks.monitor._outcome import LiveGateSummary, MonitorOutcome, ProbationSummary
 from driftgate.tasks.monitor._probation import (
@@ -21,6 +22,7 @@ from driftgate.tasks.monitor._probation import (
     probation_task,
     settle_probation,
 )
+from driftgate.tasks.monitor._skew import SkewReport, SkewRow, check_skew, output_difference, rescore
 
 __all__ = [
     "FEEDBACK_FIRST",
@@ -30,7 +32,10 @@ __all__ = [
     "ProbationLook",
     "ProbationSummary",
     "RollbackDecision",
+    "SkewReport",
+    "SkewRow",
     "check_probation",
+    "check_skew",
     "decide_rollback",
     "estimate",
     "feedback_batch_task",
@@ -40,9 +45,12 @@ __all__ = [
     "live_drift_task",
     "live_gate_task",
     "look_confidence",
+    "output_difference",
     "performance_task",
     "probation_task",
     "publish_monitor_task",
+    "rescore",
     "settle_probation",
+    "skew_task",
     "store_feedback_batch",
 ]

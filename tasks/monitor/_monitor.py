@@ -24,6 +24,7 @@ from prefect.cache_policies import NO_CACHE
 
 from driftgate.context import Context
 from driftgate.dataset.frames import SPLIT_COLUMN, normalize
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.errors import ChampionMovedError, ModelLoadError
 from driftgate.models.predict import predict
 from driftgate.names import FIT_TAG, artifact_key
@@ -42,6 +43,8 @@ from driftgate.tasks.evaluate import (
 )
 from driftgate.tasks.gate import LiveLook, challenger_alias, earlier_looks, gate_on_live, promote_on_live
 from driftgate.tasks.monitor._announce import announce_degraded, announce_live_drift, announce_live_promotion
+from driftgate.tasks.monitor._dle import SUPPORTED as DLE_METRICS
+from driftgate.tasks.monitor._dle import LossModel, fit_loss_model
 from driftgate.tasks.monitor._estimate import Calibration, estimate_outputs, fit_calibration, fit_multiclass_calibration
 from driftgate.tasks.monitor._feedback import FeedbackBatch, store_feedback_batch
 from driftgate.tasks.monitor._probation import ProbationLook
@@ -53,14 +56,10 @@ from driftgate.tasks.monitor._report import (
     performance_markdown,
     test_scores,
 )
+from driftgate.tasks.monitor._skew import SkewReport, check_skew, live_inputs
 from driftgate.tasks.train import reference_rows, split_rows
 
 log = logging.getLogger(__name__)
-
-
-def live_inputs(rows: list[dict[str, Any]], features: list[str]) -> pd.DataFrame:
-    """The logged inputs as a frame of the model's features (absent fields as missing)."""
-    return pd.DataFrame([r["inputs"] for r in rows]).reindex(columns=features)
 
 
 @dataclass
@@ -111,28 +110,34 @@ def check_live_drift(
     return out
 
 
-def champion_calibration(ctx: Context, client: MlflowClient, mv: ModelVersion) -> Calibration | None:
-    """CBPE's calibration: the champion's probabilities on the validation rows of its training batches.
+def held_out_rows(ctx: Context, client: MlflowClient, mv: ModelVersion) -> pd.DataFrame | None:
+    """Labelled rows the champion never trained on: the validation rows of its training batches.
 
     With a time order the rows are out of time: the validation rows are then the latest but one slice
     of each batch, and a champion refitted on every row of its window (run tag ``driftgate.fit``)
-    calibrates on the accepted batches that arrived after its window instead (None until one has).
+    uses the accepted batches that arrived after its window instead (None until one has).
     """
     refs = [r for r in lineage(client, mv) if ctx.lake.manifest(ctx.spec.name, r.number)]
-    if ctx.spec.task != "classification" or not refs:
+    if not refs:
         return None
     if ctx.spec.time_ordered and mv.run_id and FIT_TAG in client.get_run(mv.run_id).data.tags:
         last = max(r.number for r in refs)
         later = [n for n in ctx.lake.accepted_numbers(ctx.spec.name) if n > last]
         if not later:
-            log.info(
-                "CBPE: version %s trained on every row of its window; no later batch to calibrate on yet", mv.version
-            )
+            log.info("version %s trained on every row of its window; no later batch to calibrate on yet", mv.version)
             return None
         rows = pd.concat([ctx.lake.read_batch(ctx.spec.name, n) for n in later]).drop(columns=[SPLIT_COLUMN])
     else:
         rows = split_rows(pd.concat([ctx.lake.read_batch(ctx.spec.name, r.number) for r in refs]), "validation")
-    if rows.empty:
+    return None if rows.empty else rows
+
+
+def champion_calibration(ctx: Context, client: MlflowClient, mv: ModelVersion) -> Calibration | None:
+    """CBPE's calibration: the champion's probabilities on its held-out rows (:func:`held_out_rows`)."""
+    if ctx.spec.task != "classification":
+        return None
+    rows = held_out_rows(ctx, client, mv)
+    if rows is None:
         return None
     out = predict(load_version(ctx.model_name, mv.version), "classification", rows[ctx.spec.feature_names])
     classes = [str(c) for c in out.classes]
@@ -146,6 +151,20 @@ def champion_calibration(ctx: Context, client: MlflowClient, mv: ModelVersion) -
     return fit_calibration(out.proba[:, classes.index(pos)], rows[ctx.spec.target].to_numpy(), pos, classes)
 
 
+def champion_loss_model(
+    ctx: Context, client: MlflowClient, mv: ModelVersion, *, seed: int
+) -> tuple[Any, LossModel] | None:
+    """DLE's loss models, fitted on the champion's held-out rows, with the champion; None for classifiers."""
+    if ctx.spec.task != "regression" or ctx.spec.metric.name not in DLE_METRICS:
+        return None
+    rows = held_out_rows(ctx, client, mv)
+    if rows is None:
+        return None
+    champion = load_version(ctx.model_name, mv.version)
+    loss = fit_loss_model(champion, ctx.spec, rows, seed=seed)
+    return None if loss is None else (champion, loss)
+
+
 @dataclass
 class Performance:
     """Realized (per version and role), estimated (champion, live) and paired (shadow) performance."""
@@ -157,6 +176,9 @@ class Performance:
     decision: RealizedDecision
     estimated_live: float | None = None
     estimated_rows: int = 0
+    estimator: str = "CBPE"  # how the estimate was made: CBPE (classifiers), DLE (regressors)
+    estimated_low: float | None = None  # DLE's band of the estimate (sampling noise of the live rows)
+    estimated_high: float | None = None
     paired: Paired | None = None
     live_gate: LiveLook | None = None  # the gate's look at the shadow challenger's fresh labelled live rows
 
@@ -182,6 +204,9 @@ def measure_performance(
     perf = Performance(spec.metric.name, champion, test, realized, RealizedDecision(False, ["no champion"]))
     if mv is None:
         return perf
+    dle = champion_loss_model(ctx, client, mv, seed=p.seed)
+    if dle is not None:
+        estimate_losses(perf, spec, dle, live, labelled)
     cal = champion_calibration(ctx, client, mv)
     if cal is not None:
         mine = [r for r in live if str(r["model_version"]) == champion]
@@ -207,6 +232,29 @@ def measure_performance(
             spec, labelled, str(mv.version), challenger, policy=gate_policy, after_row=last_row, look=looks + 1
         )
     return perf
+
+
+def estimate_losses(
+    perf: Performance,
+    spec: DatasetSpec,
+    dle: tuple[Any, LossModel],
+    live: list[dict[str, Any]],
+    labelled: list[dict[str, Any]],
+) -> None:
+    """DLE's estimate on the champion's unlabelled live rows (with its band), and on each labelled group of
+    the champion, to set beside the realized value."""
+    champion, loss = dle
+    mine = [r for r in live if str(r["model_version"]) == perf.champion]
+    est = loss.estimate(champion, spec, normalize(live_inputs(mine, spec.feature_names), spec), spec.metric.name)
+    if est is not None:
+        perf.estimator, perf.estimated_rows = "DLE", est.rows
+        perf.estimated_live, perf.estimated_low, perf.estimated_high = est.value, est.low, est.high
+    for i, r in enumerate(perf.realized):
+        if r.role == CHAMPION_ROLE and r.version == perf.champion:
+            group = [x for x in labelled if str(x["model_version"]) == r.version and x["role"] == r.role][-r.rows :]
+            frame = normalize(live_inputs(group, spec.feature_names), spec)
+            on_labelled = loss.estimate(champion, spec, frame, spec.metric.name)
+            perf.realized[i] = replace(r, estimated=on_labelled.value if on_labelled else None)
 
 
 def promote_on_live_rows(ctx: Context, client: MlflowClient, perf: Performance, *, move: bool) -> str | None:
@@ -244,6 +292,23 @@ def live_drift_task(
     drift = check_live_drift(ctx, client, mv, min_rows, policy=policy, reference_max_rows=reference_max_rows)
     announce_live_drift(ctx, drift, str(mv.version) if mv else None)
     return drift
+
+
+@task(name="check-skew", task_run_name="skew-{ctx.spec.name}", cache_policy=NO_CACHE)
+def skew_task(ctx: Context, rows: list[dict[str, Any]], *, policy: MonitorPolicy) -> SkewReport | None:
+    """Re-score a sample of the logged predictions with the versions that answered them (None: switched off)."""
+    if policy.skew_rows <= 0:
+        return None
+    mine = [r for r in rows if r["model_name"] == ctx.model_name]
+    report = check_skew(
+        mine,
+        ctx.spec,
+        lambda version: load_version(ctx.model_name, version, ctx.spec),
+        sample=policy.skew_rows,
+        seed=policy.seed,
+    )
+    (log.warning if report.skewed else log.info)("skew: %s", report.describe())
+    return report
 
 
 @task(name="live-performance", task_run_name="live-performance-{ctx.spec.name}", cache_policy=NO_CACHE)
@@ -290,6 +355,7 @@ def publish_monitor_task(
     trigger: bool | None = None,
     promoted: str | None = None,
     probation: ProbationLook | None = None,
+    skew: SkewReport | None = None,
 ) -> str:
     """The report page and its summary in the lake (reports/monitor/), MLflow metrics per version, the Prefect
     artifact. ``trigger``: whether this run may start a retrain (the page says what it did)."""
@@ -305,6 +371,7 @@ def publish_monitor_task(
         tests=test_scores(client, ctx.model_name, perf),
         probation=asdict(probation.summary()) if probation else None,
         rolled_back=probation.rolled_back_to if probation else None,
+        skew=skew,
     )
     ctx.lake.write_bytes(ctx.lake.path("reports", "monitor", ds, name), monitor_page(drift, perf, run).encode())
     summary = json.dumps(monitor_summary(drift, perf, run), indent=2, default=str).encode()
@@ -318,6 +385,8 @@ def publish_monitor_task(
         *[f"- {r}" for r in drift.decision.reasons],
         "",
     ]
+    if skew is not None:
+        parts += [f"Training-serving skew: {skew.describe()}", ""]
     if drift.report is not None:
         parts.append(drift.report.to_markdown(drift.decision))
     parts.append(performance_markdown(perf))

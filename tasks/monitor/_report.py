@@ -14,6 +14,7 @@ from driftgate.pages.render import number, render_standalone
 
 if TYPE_CHECKING:
     from driftgate.tasks.monitor._monitor import LiveDrift, Performance
+    from driftgate.tasks.monitor._skew import SkewReport
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,16 @@ HEADER = [
     "labelled rows",
     "realized",
     "95% interval",
-    "estimated (CBPE)",
+    "estimated (CBPE / DLE)",
     "estimate error",
     "test (at training)",
 ]
+
+
+def _band(perf: Performance) -> str:
+    if perf.estimated_low is None or perf.estimated_high is None:
+        return ""
+    return f" (95% band {_f(perf.estimated_low)} to {_f(perf.estimated_high)})"
 
 
 def performance_markdown(perf: Performance) -> str:
@@ -61,7 +68,7 @@ def performance_markdown(perf: Performance) -> str:
     if perf.estimated_live is not None:
         lines += [
             f"Estimated {perf.metric} of champion v{perf.champion} on {perf.estimated_rows} new live rows "
-            f"(no labels needed): **{_f(perf.estimated_live)}**",
+            f"(no labels needed, {perf.estimator}): **{_f(perf.estimated_live)}**{_band(perf)}",
             "",
         ]
     if perf.realized:
@@ -116,6 +123,7 @@ class MonitorRun:
     tests: dict[str, float] = field(default_factory=dict)
     probation: dict[str, Any] | None = None  # the look at the champion's probation (ProbationSummary's fields)
     rolled_back: str | None = None  # the version champion moved back to
+    skew: SkewReport | None = None  # logged answers re-scored by the versions that gave them
 
 
 def actions(drift: LiveDrift, perf: Performance, run: MonitorRun) -> list[str]:
@@ -156,6 +164,9 @@ def monitor_summary(drift: LiveDrift, perf: Performance, run: MonitorRun) -> dic
         "metric": perf.metric,
         "estimated": perf.estimated_live,
         "estimated_rows": perf.estimated_rows,
+        "estimator": perf.estimator,
+        "estimated_low": perf.estimated_low,
+        "estimated_high": perf.estimated_high,
         "realized": [
             {
                 "version": r.version,
@@ -180,6 +191,26 @@ def monitor_summary(drift: LiveDrift, perf: Performance, run: MonitorRun) -> dic
         },
         "probation": run.probation,
         "rolled_back": run.rolled_back,
+        "skew": None
+        if run.skew is None
+        else {
+            "checked": run.skew.checked,
+            "mismatched": run.skew.mismatched,
+            "versions": run.skew.versions,
+            "skipped": run.skew.skipped,
+            "summary": run.skew.describe(),
+            "rows": [
+                {
+                    "id": m.id,
+                    "prediction_id": m.prediction_id,
+                    "version": m.version,
+                    "logged": m.logged,
+                    "rescored": m.rescored,
+                    "difference": m.difference,
+                }
+                for m in run.skew.rows
+            ],
+        },
         "actions": actions(drift, perf, run),
     }
 
@@ -215,3 +246,15 @@ def log_performance(client: MlflowClient, model_name: str, perf: Performance, st
         client.log_metric(run_id, f"{prefix}_rows", float(r.rows), step=step)
         if r.estimated is not None:
             client.log_metric(run_id, f"estimated_{r.metric}", r.estimated, step=step)
+    if perf.estimated_live is not None and perf.champion is not None:
+        try:
+            run_id = client.get_model_version(model_name, perf.champion).run_id
+        except MlflowException:
+            return
+        if run_id:  # the estimate on the unlabelled live rows (CBPE or DLE), and DLE's band
+            m = perf.metric
+            live = {f"estimated_live_{m}": perf.estimated_live, "estimated_live_rows": float(perf.estimated_rows)}
+            if perf.estimated_low is not None and perf.estimated_high is not None:
+                live |= {f"estimated_live_low_{m}": perf.estimated_low, f"estimated_live_high_{m}": perf.estimated_high}
+            for key, value in live.items():
+                client.log_metric(run_id, key, value, step=step)

@@ -11,7 +11,8 @@ from driftgate.policies import DriftPolicy
 from driftgate.tasks.drift import compute_drift, decide, ks_and_wasserstein
 
 SPEC = load_spec("synthetic-classification")
-POLICY = DriftPolicy(multivariate_rows=0)  # the per-column tests; the domain classifier: test_multivariate_drift.py
+# the per-column tests; the domain classifier and the PCA reconstruction: test_multivariate_drift.py
+POLICY = DriftPolicy(multivariate_rows=0, reconstruction_rows=0)
 N = 15_000
 
 
