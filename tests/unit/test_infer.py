@@ -242,3 +242,36 @@ def test_a_group_key_keeps_its_rows_on_one_side_in_every_batch() -> None:
     assert 0.6 < shares["train"] < 0.8
     by_position = assign_splits(len(keys), 1, keys=None)
     assert pd.DataFrame({"key": keys, "side": by_position}).groupby("key")["side"].nunique().max() > 1
+
+
+def test_init_reads_the_users_file_once_and_names_options_as_the_caller_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``plan_dataset`` reads the file once (it used to read it again to take the reference batch); the
+    core names an option by the caller's words (the CLI's flags) or, without them, by its field."""
+    import driftgate.dataset.own_data as own_data
+    import driftgate.dataset.sources as sources
+    from driftgate.settings import Settings
+
+    path = tmp_path / "shop.csv"
+    table().to_csv(path, index=False)
+    reads: list[str] = []
+    real = own_data.read_table
+
+    def counted(*args: object, **kwargs: object) -> pd.DataFrame:  # a spy on the real reader, not a mock
+        reads.append(str(args[0]))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(own_data, "read_table", counted)
+    monkeypatch.setattr(sources, "read_table", counted)  # where load_source reads
+    settings = Settings(home=tmp_path / "home", datasets_dir=tmp_path / "datasets")
+    plan = own_data.plan_dataset(settings, str(path), InitOptions(target="churn"))
+    assert reads == [str(path)]
+    assert len(plan.reference) > 0
+    assert plan.spec.feature_names
+    (tmp_path / "datasets").mkdir()
+    plan.spec_file.write_text("name: shop\n")
+    with pytest.raises(Exception, match="exists; use force to replace it"):
+        own_data.plan_dataset(settings, str(path), InitOptions(target="churn"))
+    with pytest.raises(Exception, match="exists; use --force to replace it"):
+        own_data.plan_dataset(settings, str(path), InitOptions(target="churn", option_names=INIT_FLAGS))
