@@ -5,8 +5,10 @@ create-exclusive primitive (a hard link locally, ``If-None-Match: *`` on S3), so
 find the dataset free, exactly one creates the next generation. The newest generation decides:
 releasing rewrites the holder's record as expired (the newest file is never deleted, so
 generations only grow), and a holder that died leaves a record whose expiry passes, after which
-the next run takes the generation after it. A run that created a generation from a stale listing
-finds a newer one when it looks again, and backs off. Only older, finished records are deleted.
+the next run takes the generation after it; a holder that ran on the same host and whose process
+is gone (``kill -9``, an OOM kill) frees it at once, so a rerun after a crash need not wait. A run
+that created a generation from a stale listing finds a newer one when it looks again, and backs
+off. Only older, finished records are deleted.
 Clocks are trusted only as far as the expiry (set it well above the longest run).
 
     with dataset_lease(lake, "diamonds", ttl_s=3600, owner="flow-run 1234"):
@@ -48,6 +50,8 @@ class Lease:
     acquired_at: float
     expires_at: float
     released: bool = False  # given back by its holder (not merely expired)
+    host: str = ""  # where the holding process runs, and its pid: a holder seen dead frees the lease early
+    pid: int = 0
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()
@@ -56,6 +60,22 @@ class Lease:
 def default_owner() -> str:
     """``host:pid``: enough to find the process that holds a lease."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def holder_gone(lease: Lease) -> bool:
+    """The holding process ran on this host and no longer exists (killed, crashed): its lease is free.
+
+    A holder on another host (or a record without one) is trusted until its expiry.
+    """
+    if not lease.pid or lease.host != socket.gethostname():
+        return False
+    try:
+        os.kill(lease.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
 
 
 def _folder(lake: Lake, dataset: str) -> str:
@@ -76,11 +96,11 @@ def _read(lake: Lake, dataset: str, generation: int) -> Lease | None:
 
 
 def current_lease(lake: Lake, dataset: str, now: float | None = None) -> Lease | None:
-    """The live lease of ``dataset`` (not released, not expired), or None."""
+    """The live lease of ``dataset`` (not released, not expired, its holder not seen dead), or None."""
     now = time.time() if now is None else now
     gens = _generations(lake, dataset)
     lease = _read(lake, dataset, gens[-1]) if gens else None
-    return lease if lease is not None and lease.expires_at > now else None
+    return lease if lease is not None and lease.expires_at > now and not holder_gone(lease) else None
 
 
 def acquire_lease(
@@ -110,9 +130,17 @@ def acquire_lease(
         gens = _generations(lake, dataset)
         latest = _read(lake, dataset, gens[-1]) if gens else None
         now = time.time()
-        if latest is None or latest.expires_at <= now:
+        gone = latest is not None and latest.expires_at > now and holder_gone(latest)
+        if latest is None or latest.expires_at <= now or gone:
             lease = Lease(
-                dataset, (gens[-1] + 1) if gens else 1, owner or default_owner(), uuid.uuid4().hex, now, now + ttl_s
+                dataset,
+                (gens[-1] + 1) if gens else 1,
+                owner or default_owner(),
+                uuid.uuid4().hex,
+                now,
+                now + ttl_s,
+                host=socket.gethostname(),
+                pid=os.getpid(),
             )
             path = f"{_folder(lake, dataset)}/{lease.generation:012d}.json"
             if lake.create_exclusive(path, lease.to_json()):
@@ -125,7 +153,8 @@ def acquire_lease(
                     with contextlib.suppress(FileNotFoundError):
                         lake.fs.rm_file(f"{_folder(lake, dataset)}/{old:012d}.json")
                 if latest is not None and not latest.released:  # a holder that never gave it back
-                    log.warning("lease of %s taken over from %s (expired)", dataset, latest.owner)
+                    why = f"its process {latest.pid} is gone" if gone else "expired"
+                    log.warning("lease of %s taken over from %s (%s)", dataset, latest.owner, why)
                 log.info("lease of %s taken by %s until %s", dataset, lease.owner, time.ctime(lease.expires_at))
                 return lease
             continue  # another run created that generation first: look again

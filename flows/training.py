@@ -26,10 +26,11 @@ from driftgate.policies import GatePolicy, Question
 from driftgate.registry import champion_version, lineage
 from driftgate.settings import get_settings
 from driftgate.tasks.drift import Trigger, decide_task, drift_task
-from driftgate.tasks.explain import explain_task
+from driftgate.tasks.explain import explain_registered_task, explain_task
 from driftgate.tasks.gate import GateResult, gate_task, run_links
 from driftgate.tasks.loop import (
     BatchOutcome,
+    Champion,
     Window,
     batch_rows,
     choose_window,
@@ -60,6 +61,19 @@ def last_outcome(ctx: Context, before: int) -> BatchOutcome | None:
     return earlier[-1] if earlier else None
 
 
+def explain_unexplained(ctx: Context, client: MlflowClient, champ: Champion) -> Champion:
+    """The champion with its SHAP explanation, logged now; in this process only (a champion trained
+    on more than ``DRIFTGATE_DASK_MIN_ROWS`` rows with a cluster configured stays unexplained, with a
+    warning: its window is the cluster's)."""
+    trained_on = batch_rows(ctx.lake, ctx.spec.name, [b.number for b in lineage(client, champ.version)])
+    if uses_cluster(ctx.settings, sum(trained_on.values())):
+        log.warning("champion %s has no SHAP explanation; its window is too large to explain here", champ.number)
+        return champ
+    budget = ctx.settings.explain_settings()
+    found = explain_registered_task(client, ctx.lake, ctx.spec, champ.version, champ.model, budget=budget)
+    return replace(champ, importance=found)
+
+
 def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: int) -> BatchOutcome:
     """One stored batch through the loop; its outcome is recorded in the lake."""
     lake, spec = ctx.lake, ctx.spec
@@ -77,6 +91,8 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
     # past one machine the champion's lineage is a window the flow's process must not hold: drift's
     # reference is then a bounded sample of its rows (flows/_cluster.py: reference_cap)
     champ = load_champion_task(client, lake, spec, ctx.model_name, reference_max_rows=reference_cap(ctx.settings))
+    if champ is not None and champ.importance is None:  # promoted by a run that died before SHAP was logged
+        champ = explain_unexplained(ctx, client, champ)
     report, score, growth, trained = None, None, None, []
     next_batch: dict[str, float] = {}
     if champ is not None:

@@ -26,6 +26,7 @@ from driftgate.names import FIT_TAG
 from driftgate.policies import SearchSettings
 from driftgate.registry import BatchRef, batches_tags, champion_version
 from driftgate.spec import DatasetSpec
+from driftgate.tasks._fault_point import fault_point
 from driftgate.tasks.evaluate import evaluate, slice_metrics
 from driftgate.tasks.train._budget import refit_configuration
 from driftgate.tasks.train._pipeline import FAMILIES, parse_params, search_spaces, split_rows, split_xy
@@ -362,6 +363,7 @@ def train_and_register(
             }
         )
         mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # NaN-free
+        fault_point("in_mlflow_logging")
         X_test, y_test = split_xy(test, spec)
         mlflow.log_table(pd.DataFrame(slice_metrics(model, spec, X_test, y_test)), "slices/test_slices.json")
         mlflow.set_tags(
