@@ -47,7 +47,8 @@ from driftgate.tasks.loop import (
     record_outcome_task,
     versions_to_score,
 )
-from driftgate.tasks.train import TrainedVersion, TrainingData, load_window, split_rows, train_task
+from driftgate.tasks.policy import registry_must_answer
+from driftgate.tasks.train import TrainedVersion, TrainingData, load_window_task, split_rows, train_task
 from driftgate.tasks.validate import validate_batch_task
 from driftgate.tracking import configure_mlflow, experiment_id
 
@@ -182,7 +183,7 @@ def retrain_batch(
         outcome.window, outcome.window_rows = window.batches, window.rows
         outcome.train_seconds = round(time.perf_counter() - started, 2)
         return
-    data = load_window(ctx.lake, spec, window.batches)
+    data = load_window_task(ctx.lake, spec, window.batches)
     question = gate_question(trigger, window.batches, trained)
     challenger = partial(
         train_and_gate, ctx, client, experiment, outcome, trigger=trigger, question=question, policy=policy
@@ -193,7 +194,7 @@ def retrain_batch(
     if history is not None:
         # judged on the same rows
         whole = replace(
-            load_window(ctx.lake, spec, history.batches),
+            load_window_task(ctx.lake, spec, history.batches),
             test=data.test,
             newest_test=data.newest_test,
             newest_validation=data.newest_validation,
@@ -291,12 +292,19 @@ def continuous_training(
     ctx = build_context(get_settings(), dataset)
     if ingest:
         ingest_batches(dataset=ctx.spec.name, max_batches=max_batches)
+    with registry_must_answer(ctx.settings.resolved_tracking_uri()):
+        return train_pending(ctx, retrain_reason=retrain_reason or (FORCED if retrain else None))
+
+
+def train_pending(ctx: Context, *, retrain_reason: str | None) -> list[BatchOutcome]:
+    """Every batch without a recorded outcome through the loop, under the dataset's lease; then the
+    forced retrain ``retrain_reason`` asks for, if no batch retrained."""
     client = configure_mlflow(ctx.settings)
     experiment = experiment_id(ctx.settings, ctx.spec.name)
     owner = f"continuous-training {flow_run.get_id() or 'local'}"
     with dataset_lease(ctx.lake, ctx.spec.name, owner=owner, ttl_s=ctx.settings.lease_seconds):
         outcomes = [process_batch(ctx, client, experiment, n) for n in ctx.lake.pending_numbers(ctx.spec.name)]
-        reason = retrain_reason or (FORCED if retrain else None)
+        reason = retrain_reason
         if reason and not any(o.retrained for o in outcomes):
             current = champion_version(client, ctx.model_name)
             newest = last_outcome(ctx, ctx.lake.cursor(ctx.spec.name) + 1)

@@ -14,7 +14,8 @@ Points: ``after_store`` (a batch's data and manifest written, the cursor not yet
 ``in_validation`` (the suite ran, the verdict not yet recorded), ``in_mlflow_logging`` (the
 training run's metrics logged, the model not yet), ``before_alias`` (a version registered and its
 gate verdict recorded, ``champion`` not yet moved), ``after_alias`` (``champion`` moved),
-``in_shap`` (SHAP values computed, nothing of them logged).
+``in_shap`` (SHAP values computed, nothing of them logged), ``in_window_read`` (a retrain about to
+read the next batch of its window from the lake).
 """
 
 from __future__ import annotations

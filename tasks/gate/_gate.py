@@ -55,6 +55,7 @@ from driftgate.tasks.evaluate import (
     rows_to_decide,
 )
 from driftgate.tasks.gate._result import GateResult, SliceCheck
+from driftgate.tasks.policy import REGISTRY_RETRIES
 from driftgate.tasks.train import split_xy
 
 log = logging.getLogger(__name__)
@@ -361,7 +362,7 @@ def run_links(tracking_uri: str, service_url: str, experiment_id: str, run_id: s
 # --- Prefect wrappers ------------------------------------------------------------------
 
 
-@task(name="champion-gate", task_run_name="gate-{spec.name}-v{version}", cache_policy=NO_CACHE)
+@task(name="champion-gate", task_run_name="gate-{spec.name}-v{version}", cache_policy=NO_CACHE, **REGISTRY_RETRIES)
 def gate_task(
     client: MlflowClient,
     spec: DatasetSpec,
