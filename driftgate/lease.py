@@ -62,13 +62,19 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+_HELD_HERE: set[str] = set()  # tokens of the leases this process holds (taken and not yet given back)
+
+
 def holder_gone(lease: Lease) -> bool:
-    """The holding process ran on this host and no longer exists (killed, crashed): its lease is free.
+    """The holder ran on this host and is gone: its process no longer exists (killed, crashed), or it
+    is this process and no longer holds it (a run whose release failed with the lake). Its lease is free.
 
     A holder on another host (or a record without one) is trusted until its expiry.
     """
     if not lease.pid or lease.host != socket.gethostname():
         return False
+    if lease.pid == os.getpid():
+        return lease.token not in _HELD_HERE
     try:
         os.kill(lease.pid, 0)
     except ProcessLookupError:
@@ -156,6 +162,7 @@ def acquire_lease(
                     why = f"its process {latest.pid} is gone" if gone else "expired"
                     log.warning("lease of %s taken over from %s (%s)", dataset, latest.owner, why)
                 log.info("lease of %s taken by %s until %s", dataset, lease.owner, time.ctime(lease.expires_at))
+                _HELD_HERE.add(lease.token)
                 return lease
             continue  # another run created that generation first: look again
         if time.monotonic() >= deadline:
@@ -168,6 +175,7 @@ def acquire_lease(
 
 def release_lease(lake: Lake, lease: Lease) -> None:
     """Give the lease back: its own record is rewritten as expired (a newer holder's stays)."""
+    _HELD_HERE.discard(lease.token)
     record = _read(lake, lease.dataset, lease.generation)
     if record is None or record.token != lease.token or _generations(lake, lease.dataset)[-1:] != [lease.generation]:
         log.warning("lease %s of %s was no longer held by %s", lease.generation, lease.dataset, lease.owner)
@@ -183,11 +191,22 @@ def dataset_lease(
 ) -> Iterator[Lease]:
     """Hold the dataset's lease for the ``with`` block; released however the block ends.
 
+    A block that failed because the lake went away cannot release it either: the block's own
+    error is raised (not the release's), and the lease is no longer this process's: the next run
+    here takes it over at once, a run elsewhere on this host once this process exits.
+
     Raises:
         LeaseHeldError: another run holds it (after ``wait_s``).
     """
     lease = acquire_lease(lake, dataset, owner=owner, ttl_s=ttl_s, wait_s=wait_s)
     try:
         yield lease
-    finally:
-        release_lease(lake, lease)
+    except BaseException:
+        try:
+            release_lease(lake, lease)
+        except Exception as exc:  # the run's own error is the one to report
+            log.warning(
+                "lease of %s not released (%s: %s): the next run takes it over", dataset, type(exc).__name__, exc
+            )
+        raise
+    release_lease(lake, lease)
