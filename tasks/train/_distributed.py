@@ -188,8 +188,8 @@ def fit_watched(client: Client, booster: Any, X: da.Array, y: da.Array, name: st
             break
         try:
             processing = client.processing()  # type: ignore[no-untyped-call]  # every worker of the cluster, with the tasks it runs
-        except (OSError, TimeoutError) as exc:  # CommClosedError is an OSError
-            raise scheduler_lost(client, name, exc) or exc from exc
+        except (OSError, TimeoutError) as lost_comm:  # CommClosedError is an OSError
+            raise scheduler_lost(client, name, lost_comm) or lost_comm from lost_comm
         seen |= {k for running in processing.values() for k in running if "_train_part" in str(k)}
         training |= {w for w, running in processing.items() if any("_train_part" in str(k) for k in running)}
         lost = training - set(processing)
