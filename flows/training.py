@@ -27,10 +27,11 @@ from driftgate.registry.tracking import configure_mlflow, experiment_id
 from driftgate.settings import get_settings
 from driftgate.stores.lease import dataset_lease
 from driftgate.tasks.drift import Trigger, decide_task, drift_task
-from driftgate.tasks.explain import explain_task
+from driftgate.tasks.explain import explain_registered_task, explain_task
 from driftgate.tasks.gate import GateResult, gate_task, run_links
 from driftgate.tasks.loop import (
     BatchOutcome,
+    Champion,
     Window,
     batch_rows,
     choose_window,
@@ -48,7 +49,8 @@ from driftgate.tasks.loop import (
     tag_challenger,
     versions_to_score,
 )
-from driftgate.tasks.train import TrainedVersion, TrainingData, load_window, split_rows, train_task
+from driftgate.tasks.policy import registry_must_answer
+from driftgate.tasks.train import TrainedVersion, TrainingData, load_window_task, split_rows, train_task
 from driftgate.tasks.validate import validate_batch_task
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,19 @@ def last_outcome(ctx: Context, before: int) -> BatchOutcome | None:
     """The newest recorded outcome of a batch before ``before`` (it carries the regime's start)."""
     earlier = [o for o in read_outcomes(ctx.lake, ctx.spec.name) if o.batch < before]
     return earlier[-1] if earlier else None
+
+
+def explain_unexplained(ctx: Context, client: MlflowClient, champ: Champion) -> Champion:
+    """The champion with its SHAP explanation, logged now; in this process only (a champion trained
+    on more than ``DRIFTGATE_DASK_MIN_ROWS`` rows with a cluster configured stays unexplained, with a
+    warning: its window is the cluster's)."""
+    trained_on = batch_rows(ctx.lake, ctx.spec.name, [b.number for b in lineage(client, champ.version)])
+    if uses_cluster(ctx.settings, sum(trained_on.values())):
+        log.warning("champion %s has no SHAP explanation; its window is too large to explain here", champ.number)
+        return champ
+    budget = ctx.settings.explain_settings()
+    found = explain_registered_task(client, ctx.lake, ctx.spec, champ.version, champ.model, budget=budget)
+    return replace(champ, importance=found)
 
 
 def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: int) -> BatchOutcome:
@@ -78,6 +93,8 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
     # past one machine the champion's lineage is a window the flow's process must not hold: drift's
     # reference is then a bounded sample of its rows (flows/_cluster.py: reference_cap)
     champ = load_champion_task(client, lake, spec, ctx.model_name, reference_max_rows=reference_cap(ctx.settings))
+    if champ is not None and champ.importance is None:  # promoted by a run that died before SHAP was logged
+        champ = explain_unexplained(ctx, client, champ)
     report, score, growth, trained = None, None, None, []
     next_batch: dict[str, float] = {}
     if champ is not None:
@@ -169,7 +186,7 @@ def retrain_batch(
         outcome.window, outcome.window_rows = window.batches, window.rows
         outcome.train_seconds = round(time.perf_counter() - started, 2)
         return
-    data = load_window(ctx.lake, spec, window.batches)
+    data = load_window_task(ctx.lake, spec, window.batches)
     question = gate_question(trigger, window.batches, trained)
     challenger = partial(
         train_and_gate, ctx, client, experiment, outcome, trigger=trigger, question=question, policy=policy
@@ -180,7 +197,7 @@ def retrain_batch(
     if history is not None:
         # judged on the same rows
         whole = replace(
-            load_window(ctx.lake, spec, history.batches),
+            load_window_task(ctx.lake, spec, history.batches),
             test=data.test,
             newest_test=data.newest_test,
             newest_validation=data.newest_validation,
@@ -270,12 +287,19 @@ def continuous_training(
     ctx = build_context(get_settings(), dataset)
     if ingest:
         ingest_batches(dataset=ctx.spec.name, max_batches=max_batches)
+    with registry_must_answer(ctx.settings.resolved_tracking_uri()):
+        return train_pending(ctx, retrain_reason=retrain_reason or (FORCED if retrain else None))
+
+
+def train_pending(ctx: Context, *, retrain_reason: str | None) -> list[BatchOutcome]:
+    """Every batch without a recorded outcome through the loop, under the dataset's lease; then the
+    forced retrain ``retrain_reason`` asks for, if no batch retrained."""
     client = configure_mlflow(ctx.settings)
     experiment = experiment_id(ctx.settings, ctx.spec.name)
     owner = f"continuous-training {flow_run.get_id() or 'local'}"
     with dataset_lease(ctx.lake, ctx.spec.name, owner=owner, ttl_s=ctx.settings.lease_seconds):
         outcomes = [process_batch(ctx, client, experiment, n) for n in ctx.lake.pending_numbers(ctx.spec.name)]
-        reason = retrain_reason or (FORCED if retrain else None)
+        reason = retrain_reason
         if reason and not any(o.retrained for o in outcomes):
             current = champion_version(client, ctx.model_name)
             newest = last_outcome(ctx, ctx.lake.cursor(ctx.spec.name) + 1)

@@ -13,15 +13,21 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from driftgate.dataset.spec import DatasetSpec
+from driftgate.names import FIT_TAG
 from driftgate.pages.render import metric_rows, png_data_uri, render_standalone
 from driftgate.policies import ExplainSettings
+from driftgate.registry.client import lineage
+from driftgate.stores.lake import Lake
+from driftgate.tasks._fault_point import fault_point
 from driftgate.tasks.evaluate import slice_metrics
 from driftgate.tasks.explain._shap import Explanation, explain_sample
-from driftgate.tasks.train import TrainedVersion, TrainingData, split_xy
+from driftgate.tasks.train import TrainedVersion, TrainingData, load_window, split_xy
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +173,7 @@ def explain_version(
         budget: rows and seconds at most of the SHAP sample, and its seed.
     """
     ex = explain_sample(model, spec, data.test, budget.rows, budget.seconds, budget.seed)
+    fault_point("in_shap")
     images = plots(ex, order={f.name: f.values for f in spec.features if f.values})
     X, y = split_xy(data.test, spec)
     page = report_html(
@@ -184,6 +191,33 @@ def explain_version(
     return ex.importance()
 
 
+def explain_registered(
+    client: MlflowClient, lake: Lake, spec: DatasetSpec, mv: ModelVersion, model: Any, *, budget: ExplainSettings
+) -> dict[str, float]:
+    """Explain a registered version after the fact, on the test rows of the batches that trained it.
+
+    For a champion whose run holds no explanation: a process killed after ``champion`` moved and
+    before SHAP was logged (the rerun finds the batch trained and does not train it again). What
+    the run recorded (its metrics, trigger and gate verdict) fills the report.
+    """
+    run = client.get_run(str(mv.run_id))
+    tags = run.data.tags
+    trained = TrainedVersion(
+        name=str(mv.name),
+        version=str(mv.version),
+        run_id=str(mv.run_id),
+        family=run.data.params.get("family", ""),
+        params={},
+        metrics=dict(run.data.metrics),
+        fit=tags.get(FIT_TAG, ""),
+    )
+    data = load_window(lake, spec, [b.number for b in lineage(client, mv)])
+    reasons = tags.get("driftgate.reasons") or tags.get("driftgate.trigger", "")
+    gate_reason = tags.get("driftgate.gate.reason", "")
+    log.info("explaining version %s of %s: its run holds no explanation", mv.version, mv.name)
+    return explain_version(spec, trained, model, data=data, trigger=[reasons], gate_reason=gate_reason, budget=budget)
+
+
 # --- Prefect wrappers ------------------------------------------------------------------
 
 
@@ -191,3 +225,7 @@ def explain_version(
 explain_task = task(
     name="explain-model", task_run_name="explain-{spec.name}-v{trained.version}", cache_policy=NO_CACHE
 )(explain_version)
+
+explain_registered_task = task(
+    name="explain-registered", task_run_name="explain-{spec.name}-v{mv.version}", cache_policy=NO_CACHE
+)(explain_registered)

@@ -45,6 +45,7 @@ from driftgate.models.predict import Predictions, predict
 from driftgate.names import artifact_key
 from driftgate.policies import GatePolicy, Question
 from driftgate.registry.client import CHALLENGER, champion_version, load_version, set_champion
+from driftgate.tasks._fault_point import fault_point
 from driftgate.tasks.evaluate import (
     Difference,
     Outcome,
@@ -54,6 +55,7 @@ from driftgate.tasks.evaluate import (
     rows_to_decide,
 )
 from driftgate.tasks.gate._result import GateResult, SliceCheck
+from driftgate.tasks.policy import REGISTRY_RETRIES
 from driftgate.tasks.train import split_xy
 
 log = logging.getLogger(__name__)
@@ -311,16 +313,23 @@ def settle(
     result: GateResult,
     current: ModelVersion | None,
 ) -> None:
-    """Act on a verdict: a promoted challenger must be servable, then ``champion`` moves by
-    compare-and-set against ``current`` (the champion it was compared with); the verdict is logged
-    on the challenger's run either way."""
+    """Act on a verdict: a promoted challenger must be servable; the verdict is logged on the
+    challenger's run; then ``champion`` moves by compare-and-set against ``current`` (the champion
+    it was compared with).
+
+    The record comes first: a process killed between the two leaves a verdict whose alias never
+    moved (the rerun trains and gates again), never a champion without its gate record.
+    """
     if result.promoted:
         refuse_unservable(client, spec, name, version, run_id)
-        set_champion(client, name, version, expected=str(current.version) if current else None)
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics(result.mlflow_metrics())
         mlflow.set_tags(result.mlflow_tags())
         mlflow.log_dict(asdict(result), "gate.json")
+    if result.promoted:
+        fault_point("before_alias")
+        set_champion(client, name, version, expected=str(current.version) if current else None)
+        fault_point("after_alias")
 
 
 def publish_gate(client: MlflowClient, spec: DatasetSpec, name: str, result: GateResult, links: dict[str, str]) -> None:
@@ -353,7 +362,7 @@ def run_links(tracking_uri: str, service_url: str, experiment_id: str, run_id: s
 # --- Prefect wrappers ------------------------------------------------------------------
 
 
-@task(name="champion-gate", task_run_name="gate-{spec.name}-v{version}", cache_policy=NO_CACHE)
+@task(name="champion-gate", task_run_name="gate-{spec.name}-v{version}", cache_policy=NO_CACHE, **REGISTRY_RETRIES)
 def gate_task(
     client: MlflowClient,
     spec: DatasetSpec,

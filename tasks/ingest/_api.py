@@ -23,6 +23,7 @@ from driftgate.errors import BatchFetchError
 from driftgate.names import artifact_key
 from driftgate.policies import RetryPolicy, SplitPolicy
 from driftgate.stores.lake import BatchManifest, Lake
+from driftgate.tasks._fault_point import fault_point
 from driftgate.tasks.policy import IO_RETRIES
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,7 @@ def source_columns(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
 def store_batch(lake: Lake, spec: DatasetSpec, number: int, frame: pd.DataFrame) -> tuple[BatchManifest, bool]:
     """Write a fetched batch once, then move the cursor past it."""
     manifest, created = lake.write_batch_once(spec.name, number, frame)
+    fault_point("after_store")
     if lake.cursor(spec.name) < number:
         lake.set_cursor(spec.name, number)
     return manifest, created

@@ -142,6 +142,17 @@ LOST_WORKER_HINT = (
 )
 
 
+def scheduler_lost(client: Client, name: str, exc: BaseException) -> DriftgateError | None:
+    """The error for a fit whose client lost its scheduler (killed, its host gone), in one line; None otherwise."""
+    if client.status == "running" and "lost the connection to the scheduler" not in str(exc):
+        return None
+    address = getattr(client.scheduler, "address", None) or "?"
+    return DriftgateError(
+        f"the distributed fit of {name!r} failed: it lost the Dask scheduler at {address} "
+        f"({type(exc).__name__}); start a scheduler there (DRIFTGATE_DASK_ADDRESS) and rerun: nothing was registered"
+    )
+
+
 def fit_watched(client: Client, booster: Any, X: da.Array, y: da.Array, name: str, every_s: float = 1.0) -> None:
     """``booster.fit(X, y)`` on the cluster, failing with a clear error when a training worker is lost.
 
@@ -155,7 +166,7 @@ def fit_watched(client: Client, booster: Any, X: da.Array, y: da.Array, name: st
     network: the others give up after ``time_out`` minutes (``DistributedSettings.network_timeout_min``).
 
     Raises:
-        DriftgateError: LightGBM or Dask failed the fit, or a training worker left during it.
+        DriftgateError: LightGBM or Dask failed the fit, a training worker left during it, or the scheduler was lost.
     """
     failure: list[BaseException] = []
 
@@ -175,7 +186,10 @@ def fit_watched(client: Client, booster: Any, X: da.Array, y: da.Array, name: st
         fitting.join(every_s)
         if not fitting.is_alive():
             break
-        processing = client.processing()  # type: ignore[no-untyped-call]  # every worker of the cluster, with the tasks it runs
+        try:
+            processing = client.processing()  # type: ignore[no-untyped-call]  # every worker of the cluster, with the tasks it runs
+        except (OSError, TimeoutError) as lost_comm:  # CommClosedError is an OSError
+            raise scheduler_lost(client, name, lost_comm) or lost_comm from lost_comm
         seen |= {k for running in processing.values() for k in running if "_train_part" in str(k)}
         training |= {w for w, running in processing.items() if any("_train_part" in str(k) for k in running)}
         lost = training - set(processing)
@@ -199,6 +213,9 @@ def fit_watched(client: Client, booster: Any, X: da.Array, y: da.Array, name: st
             )
     if failure:
         exc = failure[0]
+        lost_scheduler = scheduler_lost(client, name, exc)
+        if lost_scheduler is not None:
+            raise lost_scheduler from exc
         if isinstance(exc, LightGBMError | KilledWorker | OSError | CancelledError):  # CommClosedError is an OSError
             raise DriftgateError(
                 f"the distributed fit of {name!r} failed ({type(exc).__name__}: {exc}); {LOST_WORKER_HINT}"

@@ -26,7 +26,9 @@ from driftgate.names import FIT_TAG
 from driftgate.policies import SearchSettings
 from driftgate.registry.client import BatchRef, batches_tags, champion_version
 from driftgate.stores.lake import Lake
+from driftgate.tasks._fault_point import fault_point
 from driftgate.tasks.evaluate import evaluate, slice_metrics
+from driftgate.tasks.policy import IO_RETRIES, REGISTRY_RETRIES
 from driftgate.tasks.train._budget import refit_configuration
 from driftgate.tasks.train._pipeline import FAMILIES, parse_params, search_spaces, split_rows, split_xy
 from driftgate.tasks.train._search import search
@@ -73,6 +75,7 @@ def load_window(lake: Lake, spec: DatasetSpec, numbers: list[int]) -> TrainingDa
     """Read accepted batches and split their rows; ``numbers`` are oldest first."""
     frames, refs = [], []
     for n in numbers:
+        fault_point("in_window_read")
         manifest = lake.manifest(spec.name, n)
         assert manifest is not None, f"batch {n} is not stored"
         frames.append(lake.read_batch(spec.name, n))
@@ -390,6 +393,7 @@ def train_and_register(
             }
         )
         mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # NaN-free
+        fault_point("in_mlflow_logging")
         X_test, y_test = split_xy(test, spec)
         mlflow.log_table(pd.DataFrame(slice_metrics(model, spec, X_test, y_test)), "slices/test_slices.json")
         mlflow.set_tags(run_tags(spec, data.batches, trigger))
@@ -435,6 +439,14 @@ def serving_fit(spec: DatasetSpec, data: TrainingData, cfg: SearchSettings, resu
 # --- Prefect wrappers ------------------------------------------------------------------
 
 
-train_task = task(name="train-model", task_run_name="train-{spec.name}-batch-{batch_label}", cache_policy=NO_CACHE)(
-    train_and_register
-)
+train_task = task(
+    name="train-model",
+    task_run_name="train-{spec.name}-batch-{batch_label}",
+    cache_policy=NO_CACHE,
+    **REGISTRY_RETRIES,  # the registry went away mid-run: train again (a new run, a new version)
+)(train_and_register)
+
+# the window is read from the lake (S3): an outage is retried like every other lake read
+load_window_task = task(
+    name="load-window", task_run_name="load-window-{spec.name}", cache_policy=NO_CACHE, **IO_RETRIES
+)(load_window)

@@ -19,6 +19,7 @@ from driftgate.dataset.spec import DatasetSpec
 from driftgate.errors import SuiteError
 from driftgate.pages.render import number, render_standalone
 from driftgate.stores.lake import ROW_GROUP_ROWS, Lake
+from driftgate.tasks._fault_point import fault_point
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite
@@ -291,6 +292,7 @@ def validate_stored_batch(lake: Lake, spec: DatasetSpec, number: int, suite: Exp
     result = validate_frame(lake.read_batch(spec.name, number), suite, spec.name, number, data_docs=True)
     for rel, data in data_docs_files(since=started).items():  # GX Data Docs beside our own report
         lake.write_bytes(lake.path("reports", "datadocs", spec.name, rel), data)
+    fault_point("in_validation")
     return record_verdict(lake, spec, number, result)
 
 
