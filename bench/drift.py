@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from driftgate.policies import DriftPolicy
-from driftgate.spec import DatasetSpec, Feature, Metric
+from driftgate.dataset.spec import DatasetSpec, Feature, Metric
 from driftgate.tasks.drift import compute_drift, decide, domain_classifier_drift, reconstruction_drift
 
 SPEC = DatasetSpec(

@@ -139,7 +139,7 @@ class SearchSettings:
     ``budget_s`` seconds, the default), ``"family-halving"`` (scikit-learn's halving per family, no
     budget) or ``"random"`` (a full randomised search). ``holdout_rows``: from this many training
     rows on, the halving searches score candidates on one 20 % holdout instead of CV folds.
-    ``encoding`` is ``"cardinality"`` (:func:`driftgate.encoding.encoding_of` per column) or
+    ``encoding`` is ``"cardinality"`` (:func:`driftgate.dataset.encoding.encoding_of` per column) or
     ``"one-hot"`` (every categorical one-hot). ``budget_s`` None: no budget. ``search_growth``: a
     retrain on more rows of the champion's regime (the gate's non-inferiority question) refits the
     champion's configuration without a search while its window holds fewer than ``search_growth``

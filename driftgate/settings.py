@@ -211,7 +211,7 @@ class Settings(BaseSettings):
     )
     categorical_encoding: CategoricalEncoding = Field(
         _SEARCH.encoding,
-        description="cardinality: one-hot up to driftgate.encoding.ONE_HOT_MAX_LEVELS levels, target encoding "
+        description="cardinality: one-hot up to driftgate.dataset.encoding.ONE_HOT_MAX_LEVELS levels, target encoding "
         "(cross-fitted) above; one-hot: every categorical one-hot, levels under 1 % grouped (the previous pipeline).",
     )
     search_holdout_rows: int = Field(

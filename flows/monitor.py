@@ -15,7 +15,7 @@ from prefect import flow
 from driftgate.context import build_context
 from driftgate.flows._cluster import reference_cap
 from driftgate.flows.training import continuous_training
-from driftgate.registry import champion_version
+from driftgate.registry.client import champion_version
 from driftgate.settings import get_settings
 from driftgate.tasks.monitor import (
     LiveGateSummary,
@@ -28,7 +28,7 @@ from driftgate.tasks.monitor import (
     publish_monitor_task,
     skew_task,
 )
-from driftgate.tracking import configure_mlflow
+from driftgate.registry.tracking import configure_mlflow
 
 
 @flow(name="monitor-predictions")

@@ -14,13 +14,13 @@ from driftgate.errors import DriftgateError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from driftgate.spec import DatasetSpec
+    from driftgate.dataset.spec import DatasetSpec
     from driftgate.tasks.drift import DriftReport, RetrainDecision
 
 
 def _read(path: Path, spec: DatasetSpec, side: str) -> pd.DataFrame:
-    from driftgate.frames import normalize
-    from driftgate.sources import read_table
+    from driftgate.dataset.frames import normalize
+    from driftgate.dataset.sources import read_table
 
     frame = read_table(path, spec=spec)
     missing = [c for c in spec.drift_features if c not in frame.columns]
@@ -111,7 +111,7 @@ def drift(
     """Drift of one file against another: per-column tests (BH-adjusted), the domain classifier, the verdict."""
     from driftgate.policies import RetrainPolicy
     from driftgate.settings import get_settings
-    from driftgate.spec import load_spec
+    from driftgate.dataset.spec import load_spec
     from driftgate.tasks.drift import compute_drift, decide
 
     s = get_settings()

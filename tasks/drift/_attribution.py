@@ -1,7 +1,7 @@
 """Drift of the model's reasons: a batch's mean-|SHAP| ranking of the features against the version's own.
 
 When a version is explained (stage ``explain``) its mean |SHAP| per feature is logged with it
-(``explanations/importance.json`` in its MLflow run, read back by :func:`driftgate.registry.importance`).
+(``explanations/importance.json`` in its MLflow run, read back by :func:`driftgate.registry.client.importance`).
 On each batch the champion explains a seeded sample of the batch's rows the same way, and the batch's
 ranking is scored by NDCG against the version's: the version's mean |SHAP| values are the graded
 relevance, so swapping two features of nearly equal weight costs little, and the feature the model
@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from driftgate.policies import DriftPolicy
-from driftgate.spec import DatasetSpec
+from driftgate.dataset.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
 

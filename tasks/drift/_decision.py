@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from driftgate.policies import DriftPolicy, RetrainPolicy
-from driftgate.spec import DatasetSpec
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.tasks.drift._attribution import describe_attribution
 from driftgate.tasks.drift._multivariate import describe_multivariate
 from driftgate.tasks.drift._reconstruction import describe_reconstruction

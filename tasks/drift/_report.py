@@ -12,13 +12,13 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from driftgate.charts import histogram_chart
-from driftgate.frames import SPLIT_COLUMN
-from driftgate.lake import Lake
+from driftgate.pages.charts import histogram_chart
+from driftgate.dataset.frames import SPLIT_COLUMN
+from driftgate.stores.lake import Lake
 from driftgate.names import artifact_key
-from driftgate.pages import render_standalone
+from driftgate.pages.render import render_standalone
 from driftgate.policies import DriftPolicy, RetrainPolicy
-from driftgate.spec import DatasetSpec
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.tasks.drift._attribution import AttributionDrift, attribution_drift, describe_attribution
 from driftgate.tasks.drift._decision import Growth, RetrainDecision, decide
 from driftgate.tasks.drift._multivariate import MultivariateDrift, describe_multivariate, domain_classifier_drift

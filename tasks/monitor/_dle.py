@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftgate.predict import predict
-from driftgate.spec import DatasetSpec
+from driftgate.models.predict import predict
+from driftgate.dataset.spec import DatasetSpec
 
 SUPPORTED = ("mae", "rmse")
 Z = 1.96

@@ -24,13 +24,13 @@ from prefect.cache_policies import NO_CACHE
 
 from driftgate.context import Context
 from driftgate.errors import ChampionMovedError, ModelLoadError
-from driftgate.frames import SPLIT_COLUMN, normalize
+from driftgate.dataset.frames import SPLIT_COLUMN, normalize
 from driftgate.names import FIT_TAG, artifact_key
 from driftgate.policies import DriftPolicy, GatePolicy, MonitorPolicy
-from driftgate.predict import predict
-from driftgate.predictions_db import CHAMPION_ROLE, read_labelled, read_predictions
-from driftgate.registry import importance, lineage, load_version
-from driftgate.spec import DatasetSpec
+from driftgate.models.predict import predict
+from driftgate.stores.predictions_db import CHAMPION_ROLE, read_labelled, read_predictions
+from driftgate.registry.client import importance, lineage, load_version
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.tasks.drift import DriftReport, RetrainDecision, compute_drift, decide
 from driftgate.tasks.evaluate import (
     Paired,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from driftgate.pages import number, render_standalone
+from driftgate.pages.render import number, render_standalone
 
 if TYPE_CHECKING:
     from driftgate.tasks.monitor._monitor import LiveDrift, Performance

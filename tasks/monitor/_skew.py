@@ -1,7 +1,7 @@
 """Training-serving skew: logged ``/predict`` answers re-scored by the version that gave them.
 
 The service answers through its own path (the input contract's frame, the model holder, the loop);
-batch scoring and the gate go through :func:`driftgate.predict.predict` on frames the lake gives. If
+batch scoring and the gate go through :func:`driftgate.models.predict.predict` on frames the lake gives. If
 the two paths disagree on the same inputs (a column coerced differently, a category the contract maps
 another way, a model that is not the version the log names), every number measured offline is about a
 model the users never met. ``monitor-predictions`` takes a seeded sample of the logged predictions,
@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from driftgate.errors import ModelLoadError
-from driftgate.frames import normalize
-from driftgate.predict import predict
-from driftgate.spec import DatasetSpec
+from driftgate.dataset.frames import normalize
+from driftgate.models.predict import predict
+from driftgate.dataset.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
 

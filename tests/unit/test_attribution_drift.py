@@ -10,8 +10,8 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from driftgate.policies import DriftPolicy
-from driftgate.sources import load_source
-from driftgate.spec import DatasetSpec, load_spec
+from driftgate.dataset.sources import load_source
+from driftgate.dataset.spec import DatasetSpec, load_spec
 from driftgate.tasks.drift import compare_rankings, compute_drift, decide, ndcg
 from driftgate.tasks.explain import explain_sample
 from driftgate.tasks.train import build_pipeline

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from driftgate.spec import DatasetSpec
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.tasks.evaluate import Realized, RealizedDecision
 from driftgate.tasks.monitor._dle import fit_loss_model
 from driftgate.tasks.monitor._monitor import LiveDrift, Performance, estimate_losses
@@ -133,7 +133,7 @@ def test_the_monitor_shows_the_estimate_with_its_band_beside_the_realized_value(
 
 
 def test_the_console_shows_the_estimator_and_band_and_still_reads_older_summaries(champion: Any) -> None:
-    from driftgate.pages import render
+    from driftgate.pages.render import render
     from driftgate.serving.console import NAV
 
     loss = fit_loss_model(champion, SPEC, noisy(2000, 1), seed=0)

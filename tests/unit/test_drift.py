@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from driftgate.policies import DriftPolicy
-from driftgate.spec import load_spec
-from driftgate.synthetic import Shift, make_frame, true_importance
+from driftgate.dataset.spec import load_spec
+from driftgate.dataset.synthetic import Shift, make_frame, true_importance
 from driftgate.tasks.drift import compute_drift, decide, ks_and_wasserstein
 
 SPEC = load_spec("synthetic-classification")

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 
 from driftgate.policies import DriftPolicy
-from driftgate.sources import load_source
-from driftgate.spec import load_spec
-from driftgate.synthetic import make_frame
+from driftgate.dataset.sources import load_source
+from driftgate.dataset.spec import load_spec
+from driftgate.dataset.synthetic import make_frame
 from driftgate.tasks.drift import compute_drift, decide, reconstruction_drift
 from tests.conftest import ROOT
 

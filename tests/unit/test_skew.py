@@ -9,10 +9,10 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from driftgate.errors import ModelLoadError
-from driftgate.predict import predict
-from driftgate.sources import load_source
-from driftgate.spec import load_spec
-from driftgate.synthetic import make_frame
+from driftgate.models.predict import predict
+from driftgate.dataset.sources import load_source
+from driftgate.dataset.spec import load_spec
+from driftgate.dataset.synthetic import make_frame
 from driftgate.tasks.evaluate import RealizedDecision
 from driftgate.tasks.monitor import check_skew, output_difference
 from driftgate.tasks.monitor._monitor import LiveDrift, Performance
