@@ -101,8 +101,11 @@ def check_live_drift(
         return out
     reference = reference_rows(ctx.lake, ctx.spec, lineage(client, mv), max_rows=reference_max_rows)
     live = normalize(live_inputs(rows, ctx.spec.feature_names), ctx.spec)
+    # the champion explains the live rows too (attribution drift), when its version was explained
+    weights = importance(client, mv)
+    model = load_version(ctx.model_name, mv.version, ctx.spec) if weights and policy.attribution_rows > 0 else None
     out.report = compute_drift(
-        reference[ctx.spec.feature_names], live, ctx.spec, policy, importance=importance(client, mv)
+        reference[ctx.spec.feature_names], live, ctx.spec, policy, importance=weights, model=model
     )
     out.decision = decide(out.report, policy, ctx.spec, has_champion=True)
     out.checked, out.last_id = True, int(logged[-1]["id"])

@@ -130,3 +130,21 @@ def test_the_monitor_shows_the_estimate_with_its_band_beside_the_realized_value(
     assert "unlabelled live rows (DLE)" in page
     assert "95% band" in page
     assert "(no labels needed, DLE)" in performance_markdown(perf)
+
+
+def test_the_console_shows_the_estimator_and_band_and_still_reads_older_summaries(champion: Any) -> None:
+    from driftgate.pages.render import render
+    from driftgate.serving.console import NAV
+
+    loss = fit_loss_model(champion, SPEC, noisy(2000, 1), seed=0)
+    assert loss is not None
+    live = logged(champion, noisy(300, 30), "4")
+    perf = Performance("mae", "4", 0.9, [], RealizedDecision(False, []))
+    estimate_losses(perf, SPEC, (champion, loss), live, [])
+    summary = monitor_summary(LiveDrift([]), perf, MonitorRun("noisy"))
+    context = {"nav": NAV, "here": "/console/monitor", "title": "Monitor", "reports": [], "state": None}
+    page = render("console/monitor.html", last=summary, last_page=None, **context)
+    assert "unlabelled rows (DLE)" in page
+    assert "95% band" in page
+    older = {k: v for k, v in summary.items() if k not in {"estimator", "estimated_low", "estimated_high", "skew"}}
+    assert "unlabelled rows</dd>" in render("console/monitor.html", last=older, last_page=None, **context)
