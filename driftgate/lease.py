@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 
 from driftgate.errors import DriftgateError
-from driftgate.lake import Lake
+from driftgate.stores.lake import Lake
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from driftgate.context import Context, build_context
 from driftgate.flows._announce import announce_drift, announce_trained, announce_verdict
 from driftgate.flows._cluster import reference_cap, train_and_gate_on_cluster, uses_cluster, validation_cluster
 from driftgate.flows.ingest import ingest_batches
-from driftgate.frames import SPLIT_COLUMN
-from driftgate.lease import dataset_lease
+from driftgate.dataset.frames import SPLIT_COLUMN
+from driftgate.stores.lease import dataset_lease
 from driftgate.policies import GatePolicy, Question
-from driftgate.registry import champion_version, lineage
+from driftgate.registry.client import champion_version, lineage
 from driftgate.settings import get_settings
 from driftgate.tasks.drift import Trigger, decide_task, drift_task
 from driftgate.tasks.explain import explain_registered_task, explain_task
@@ -50,7 +50,7 @@ from driftgate.tasks.loop import (
 from driftgate.tasks.policy import registry_must_answer
 from driftgate.tasks.train import TrainedVersion, TrainingData, load_window_task, split_rows, train_task
 from driftgate.tasks.validate import validate_batch_task
-from driftgate.tracking import configure_mlflow, experiment_id
+from driftgate.registry.tracking import configure_mlflow, experiment_id
 
 log = logging.getLogger(__name__)
 FORCED = "forced: a retrain was asked for (driftgate run --retrain, or the flow's retrain parameter)"

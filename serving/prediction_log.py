@@ -8,7 +8,7 @@ beyond which new rows are counted in ``driftgate_prediction_log_lost``) and are 
 answers again; a retry of rows whose commit did answer is a no-op (a logged ``(id, role)`` is skipped).
 A row the database refuses on its own (not an outage) is lost alone, and counted.
 
-The same thread applies the log's retention every ``prune_seconds`` (:mod:`driftgate.log_retention`:
+The same thread applies the log's retention every ``prune_seconds`` (:mod:`driftgate.stores.log_retention`:
 by age and row count, never a labelled row or one the shadow has not read), and ``sample`` below 1
 logs only that share of requests (the answer, and its ids, are the same either way).
 
@@ -31,8 +31,8 @@ from typing import Any, NamedTuple
 import msgspec
 import sqlalchemy as sa
 
-from driftgate.log_retention import LogRetention, prune_predictions
-from driftgate.predictions_db import (
+from driftgate.stores.log_retention import LogRetention, prune_predictions
+from driftgate.stores.predictions_db import (
     CHAMPION_ROLE,
     PredictionRow,
     connect,

@@ -18,12 +18,12 @@ from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from driftgate.lake import Lake
+from driftgate.stores.lake import Lake
 from driftgate.names import FIT_TAG
-from driftgate.pages import metric_rows, png_data_uri, render_standalone
+from driftgate.pages.render import metric_rows, png_data_uri, render_standalone
 from driftgate.policies import ExplainSettings
-from driftgate.registry import lineage
-from driftgate.spec import DatasetSpec
+from driftgate.registry.client import lineage
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.tasks._fault_point import fault_point
 from driftgate.tasks.evaluate import slice_metrics
 from driftgate.tasks.explain._shap import Explanation, explain_sample

@@ -39,12 +39,12 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from driftgate.errors import ModelLoadError
-from driftgate.model_loader import check_servable
+from driftgate.models.model_loader import check_servable
 from driftgate.names import artifact_key
 from driftgate.policies import GatePolicy, Question
-from driftgate.predict import Predictions, predict
-from driftgate.registry import CHALLENGER, champion_version, load_version, set_champion
-from driftgate.spec import DatasetSpec
+from driftgate.models.predict import Predictions, predict
+from driftgate.registry.client import CHALLENGER, champion_version, load_version, set_champion
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.tasks._fault_point import fault_point
 from driftgate.tasks.evaluate import (
     Difference,

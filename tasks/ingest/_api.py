@@ -18,11 +18,11 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from driftgate.errors import BatchFetchError
-from driftgate.frames import SPLIT_COLUMN, SPLIT_RULE, assign_splits, group_keys, normalize, time_order
-from driftgate.lake import BatchManifest, Lake
+from driftgate.dataset.frames import SPLIT_COLUMN, SPLIT_RULE, assign_splits, group_keys, normalize, time_order
+from driftgate.stores.lake import BatchManifest, Lake
 from driftgate.names import artifact_key
 from driftgate.policies import RetryPolicy, SplitPolicy
-from driftgate.spec import DatasetSpec
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.tasks._fault_point import fault_point
 from driftgate.tasks.policy import IO_RETRIES
 

@@ -38,9 +38,9 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
 from driftgate.errors import DriftgateError
-from driftgate.partitions import encode_part, label_part
-from driftgate.predict import Predictions
-from driftgate.spec import DatasetSpec
+from driftgate.models.partitions import encode_part, label_part
+from driftgate.models.predict import Predictions
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.tasks.evaluate import Scored, score
 from driftgate.tasks.train._dask_window import DaskWindow, partition_predictions, sample_rows
 from driftgate.tasks.train._pipeline import build_pipeline, split_xy

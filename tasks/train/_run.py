@@ -17,15 +17,15 @@ from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from driftgate.contract import InputContract
+from driftgate.models.contract import InputContract
 from driftgate.errors import DriftgateError
-from driftgate.frames import SPLIT_COLUMN
-from driftgate.lake import Lake
-from driftgate.model_loader import TRUSTED_TYPES
+from driftgate.dataset.frames import SPLIT_COLUMN
+from driftgate.stores.lake import Lake
+from driftgate.models.model_loader import TRUSTED_TYPES
 from driftgate.names import FIT_TAG
 from driftgate.policies import SearchSettings
-from driftgate.registry import BatchRef, batches_tags, champion_version
-from driftgate.spec import DatasetSpec
+from driftgate.registry.client import BatchRef, batches_tags, champion_version
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.tasks._fault_point import fault_point
 from driftgate.tasks.evaluate import evaluate, slice_metrics
 from driftgate.tasks.policy import IO_RETRIES, REGISTRY_RETRIES

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from driftgate.errors import SuiteError
-from driftgate.frames import SPLIT_COLUMN
-from driftgate.lake import ROW_GROUP_ROWS, Lake
-from driftgate.pages import number, render_standalone
-from driftgate.spec import DatasetSpec
+from driftgate.dataset.frames import SPLIT_COLUMN
+from driftgate.stores.lake import ROW_GROUP_ROWS, Lake
+from driftgate.pages.render import number, render_standalone
+from driftgate.dataset.spec import DatasetSpec
 from driftgate.tasks._fault_point import fault_point
 
 if TYPE_CHECKING:

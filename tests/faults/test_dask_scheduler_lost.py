@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from driftgate.errors import DriftgateError
-from driftgate.frames import SPLIT_COLUMN, assign_splits
-from driftgate.lake import Lake
+from driftgate.dataset.frames import SPLIT_COLUMN, assign_splits
+from driftgate.stores.lake import Lake
 from driftgate.local.servers import free_port
 from driftgate.tasks.train import DistributedSettings, fit_on_cluster, read_window
 from tests.integration.test_dask_window import batch_frame, wide_spec

@@ -27,13 +27,13 @@ from driftgate.errors import ModelRegistryError
 from driftgate.local.data_api import create_data_api
 from driftgate.local.servers import ServerThread, free_port
 from driftgate.local.stack import wait_http
-from driftgate.registry import champion_version
-from driftgate.registry_view import HISTORY_TAG
+from driftgate.registry.client import champion_version
+from driftgate.registry.view import HISTORY_TAG
 from driftgate.settings import get_settings
-from driftgate.sources import load_source
+from driftgate.dataset.sources import load_source
 from driftgate.tasks import _fault_point
 from driftgate.tasks.loop import read_outcomes
-from driftgate.tracking import configure_mlflow
+from driftgate.registry.tracking import configure_mlflow
 from tests.faults.test_training_killed import BATCHES, DATASET, MODEL, small_spec
 
 pytestmark = pytest.mark.slow  # an MLflow server process started twice, the flow run twice

@@ -28,7 +28,7 @@ import pytest
 import sqlalchemy as sa
 
 from driftgate.local.servers import ServerThread, free_port
-from driftgate.predictions_db import predictions_table
+from driftgate.stores.predictions_db import predictions_table
 from driftgate.serving.app import create_app
 from tests.integration.test_postgres import _pg_bin
 from tests.service.conftest import Registry, record

@@ -22,11 +22,11 @@ from moto.server import ThreadedMotoServer
 from driftgate.context import build_context
 from driftgate.local.data_api import create_data_api
 from driftgate.local.servers import ServerThread, free_port
-from driftgate.registry import champion_version, lineage
+from driftgate.registry.client import champion_version, lineage
 from driftgate.settings import get_settings
-from driftgate.sources import load_source
+from driftgate.dataset.sources import load_source
 from driftgate.tasks import _fault_point
-from driftgate.tracking import configure_mlflow
+from driftgate.registry.tracking import configure_mlflow
 from tests.faults.test_training_killed import DATASET, MODEL, small_spec
 
 pytestmark = pytest.mark.slow  # the Prefect test server, the training flow run three times

@@ -24,18 +24,18 @@ from pathlib import Path
 import pytest
 
 from driftgate.context import build_context
-from driftgate.frames import content_hash
+from driftgate.dataset.frames import content_hash
 from driftgate.local.data_api import create_data_api
 from driftgate.local.servers import ServerThread
-from driftgate.registry import champion_version, lineage
-from driftgate.registry_view import HISTORY_TAG
-from driftgate.scenario import make_batch, plan_batches
+from driftgate.registry.client import champion_version, lineage
+from driftgate.registry.view import HISTORY_TAG
+from driftgate.dataset.scenario import make_batch, plan_batches
 from driftgate.settings import get_settings
-from driftgate.sources import load_source
-from driftgate.spec import load_spec
+from driftgate.dataset.sources import load_source
+from driftgate.dataset.spec import load_spec
 from driftgate.tasks.ingest import prepare_batch
 from driftgate.tasks.loop import read_outcomes
-from driftgate.tracking import configure_mlflow
+from driftgate.registry.tracking import configure_mlflow
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow  # a driftgate process killed, then the flow rerun on the Prefect test server

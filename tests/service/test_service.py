@@ -13,8 +13,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from driftgate.local.servers import ServerThread
-from driftgate.predictions_db import read_predictions
-from driftgate.registry import set_champion
+from driftgate.stores.predictions_db import read_predictions
+from driftgate.registry.client import set_champion
 from driftgate.serving.app import create_app
 from tests.models import break_version, register_version
 from tests.service.conftest import API_KEY, Registry, record
