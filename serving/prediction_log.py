@@ -3,7 +3,10 @@
 Requests only append one entry each to an in-memory deque (no lock, no wake-up); a background
 thread wakes every ``flush_seconds``, takes everything queued and writes it in transactions of up
 to ``flush_rows`` rows through SQLAlchemy (SQLite by default, Postgres by URL). A database outage
-never fails a prediction: the rows are dropped, logged and counted in ``driftgate_prediction_log_lost``.
+never fails a prediction: the rows the database did not take wait in memory (within ``capacity``,
+beyond which new rows are counted in ``driftgate_prediction_log_lost``) and are written first once it
+answers again; a retry of rows whose commit did answer is a no-op (a logged ``(id, role)`` is skipped).
+A row the database refuses on its own (not an outage) is lost alone, and counted.
 
 The same thread applies the log's retention every ``prune_seconds`` (:mod:`driftgate.stores.log_retention`:
 by age and row count, never a labelled row or one the shadow has not read), and ``sample`` below 1
@@ -68,6 +71,14 @@ class _Row(NamedTuple):
     role: str
 
 
+class _Outage(Exception):  # noqa: N818 (a signal between the writer's methods, never raised out of them)
+    """The database stopped answering in the middle of a chunk: ``rows`` (not written) wait for it."""
+
+    def __init__(self, rows: list[_Row]) -> None:
+        super().__init__(f"{len(rows)} rows wait for the database")
+        self.rows = rows
+
+
 class PredictionLog:
     """The writer of the prediction log: ``append`` queues (never blocks), a thread writes."""
 
@@ -101,6 +112,7 @@ class PredictionLog:
         self._engine: sa.Engine | None = None
         self._engine_lock = threading.Lock()
         self._deadline = float("inf")  # set by stop(): the flush ends then
+        self._waiting: list[_Row] = []  # rows an outage kept from the database, written first next time
         self.on_done: Callable[[Iterable[str]], None] | None = None  # ids written or lost (an IdLedger's release)
 
     def start(self) -> None:
@@ -116,6 +128,8 @@ class PredictionLog:
         left = self._appended - self._taken
         if self.on_done is not None:
             self.on_done(pid for request in self._queue for pid in request.ids or [])
+            self.on_done(r.prediction_id for r in self._waiting if r.prediction_id is not None)
+        self._waiting = []
         self._queue.clear()
         if left:
             self.telemetry.predlog_lost.inc(left)
@@ -197,22 +211,25 @@ class PredictionLog:
                 )
         return rows
 
-    def _params(self, rows: list[_Row]) -> list[PredictionRow]:
-        """Rows as insert parameters; a row that cannot be encoded is lost alone (and counted)."""
+    def _params(self, rows: list[_Row]) -> list[tuple[_Row, PredictionRow]]:
+        """Rows with their insert parameters; a row that cannot be encoded is lost alone (and counted)."""
         encode = msgspec.json.encode
         params = []
         for row in rows:
             try:
                 params.append(
-                    PredictionRow(
-                        ts=row.ts,
-                        model_name=row.model,
-                        model_version=row.version,
-                        latency_ms=row.latency_ms,
-                        inputs=encode(row.record).decode(),
-                        output=encode(row.output).decode(),
-                        prediction_id=row.prediction_id,
-                        role=row.role,
+                    (
+                        row,
+                        PredictionRow(
+                            ts=row.ts,
+                            model_name=row.model,
+                            model_version=row.version,
+                            latency_ms=row.latency_ms,
+                            inputs=encode(row.record).decode(),
+                            output=encode(row.output).decode(),
+                            prediction_id=row.prediction_id,
+                            role=row.role,
+                        ),
                     )
                 )
             except Exception as exc:  # e.g. a value msgspec cannot encode: this row only
@@ -224,29 +241,40 @@ class PredictionLog:
         """Insert rows in one transaction; the rows inserted (a repeated ``(prediction_id, role)`` is skipped)."""
         return insert_prediction_rows(self._connect(), params)
 
-    def _one_by_one(self, params: list[PredictionRow]) -> int:
-        """After a failed batch: each row alone, so one bad row loses only itself; 3 failures in a row = outage."""
-        written, failures, lost = 0, 0, 0
-        for i, p in enumerate(params):
+    def _one_by_one(self, params: list[tuple[_Row, PredictionRow]]) -> int:
+        """After a failed batch: each row alone, so one bad row loses only itself.
+
+        Raises:
+            _Outage: 3 failures in a row: not bad rows but a database that does not answer; those
+                rows and the rest wait (what was written before is counted written).
+        """
+        written, failed, lost = 0, 0, 0
+        for i, (_, p) in enumerate(params):
             try:
                 written += max(self._insert([p]), 0)
-                failures = 0
-            except Exception as exc:  # this row (or the database) failed: count it, go on
+                lost, failed = lost + failed, 0  # the failures before a success were bad rows
+            except Exception as exc:  # this row (or the database) failed
                 self._engine = None
-                lost, failures = lost + 1, failures + 1
-                log.warning("prediction log lost a row: %s", exc)
-                if failures >= 3:  # not a bad row but an outage: the rest are lost too
-                    lost += len(params) - i - 1
-                    break
-        self.telemetry.predlog_lost.inc(lost)
+                failed += 1
+                log.warning("prediction log could not write a row: %s", exc)
+                if failed >= 3:
+                    self.telemetry.predlog_lost.inc(lost)
+                    self.telemetry.predlog_written.inc(written)
+                    raise _Outage([row for row, _ in params[i - failed + 1 :]]) from exc
+        self.telemetry.predlog_lost.inc(lost + failed)
         return written
 
     def _write(self, rows: list[_Row]) -> None:
+        """Write ``rows`` (one transaction, or row by row after a failure).
+
+        Raises:
+            _Outage: the database stopped answering; the rows it did not take.
+        """
         params = self._params(rows)
         if not params:
             return
         try:
-            written = self._insert(params)
+            written = self._insert([p for _, p in params])
         except Exception as exc:  # outage or one bad row: find out row by row (bounded), keep serving
             self._engine = None
             log.warning("prediction log: a batch of %d rows failed (%s); writing them one by one", len(params), exc)
@@ -266,6 +294,15 @@ class PredictionLog:
             chunk = rows[start : start + self.flush_rows]
             try:
                 self._write(chunk)
+            except _Outage as outage:  # the database is away: its rows and the rest wait for the next interval
+                waiting = {id(r) for r in outage.rows}
+                done = [r for r in chunk if id(r) not in waiting]
+                self._taken += len(done)
+                if self.on_done is not None:
+                    self.on_done(r.prediction_id for r in done if r.prediction_id is not None)
+                log.warning("prediction log: the database does not answer; %d rows wait", len(rows) - start - len(done))
+                self._waiting = [*outage.rows, *rows[start + self.flush_rows :]]
+                return []
             except Exception:  # the writer must outlive anything a row or the database does
                 log.exception("prediction log writer failed on a batch")
                 self.telemetry.predlog_lost.inc(len(chunk))
@@ -279,9 +316,14 @@ class PredictionLog:
         while True:
             if not self._stop.is_set():
                 self._stop.wait(self.flush_seconds)  # batches by time: one wake-up per interval, not per request
-            elif left or not self._queue or time.monotonic() >= self._deadline:
-                return  # stopping: stop() counts what is still queued as lost
-            left = self._flush(self._take())
+            elif left or not (self._queue or self._waiting) or time.monotonic() >= self._deadline:
+                return  # stopping: stop() counts what is still queued (or waiting) as lost
+            else:
+                time.sleep(min(self.flush_seconds, 0.2))  # stopping with rows waiting for the database
+            waiting, self._waiting = self._waiting, []
+            left = self._flush([*waiting, *self._take()])
+            if left:  # the shutdown deadline passed: stop() counts them and releases their ids
+                self._waiting = left
             if self.retention.active and time.monotonic() - self._pruned_at >= self.prune_seconds:
                 self.prune()
 
