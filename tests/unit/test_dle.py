@@ -75,8 +75,9 @@ def test_the_estimate_follows_the_loss_into_a_noisier_region_before_labels(champ
     assert on_shifted is not None
     assert on_shifted.value > 1.5 * on_same.value  # realized: about 1.54 against 0.91
     assert on_shifted.low > on_same.high  # the bands do not overlap
-    # the band: 1.96 standard errors of a mean of 1,000 rows, the held-out rows' spread
-    assert on_same.high - on_same.value == pytest.approx(1.96 * loss.absolute_std / np.sqrt(1000))
+    # the band: the rows' noise and the loss models' own, 1.96 standard errors of both
+    assert len(loss.replicates) == 10
+    assert 0 < on_same.high - on_same.value < on_shifted.high - on_shifted.value  # noisier rows, wider band
     assert loss.estimate(champion, SPEC, same, "r2") is None
 
 
@@ -148,3 +149,24 @@ def test_the_console_shows_the_estimator_and_band_and_still_reads_older_summarie
     assert "95% band" in page
     older = {k: v for k, v in summary.items() if k not in {"estimator", "estimated_low", "estimated_high", "skew"}}
     assert "unlabelled rows</dd>" in render("console/monitor.html", last=older, last_page=None, **context)
+
+
+@pytest.mark.slow
+def test_the_band_covers_the_realized_metric_of_a_shifted_batch_in_nine_of_ten_seeded_runs() -> None:
+    """20 seeded runs (a champion, its held-out rows, a batch moved into the noisy region): the realized MAE
+    and RMSE of the batch fall inside the estimate's band in at least 18 runs each (measured: 20 and 19;
+    the first band, the held-out rows' spread alone, covered 11 and 9)."""
+    covered = {"mae": 0, "rmse": 0}
+    for seed in range(20):
+        model = build_pipeline(SPEC, HistGradientBoostingRegressor(max_iter=100, random_state=seed), scale=False)
+        train = noisy(3000, 100 + seed)
+        model.fit(train[SPEC.feature_names], train["y"])
+        loss = fit_loss_model(model, SPEC, noisy(2000, 200 + seed), seed=seed)
+        assert loss is not None
+        batch = noisy(1000, 300 + seed, x1_from=0.7)
+        for metric, value in zip(("mae", "rmse"), realized(model, batch), strict=True):
+            band = loss.estimate(model, SPEC, batch[SPEC.feature_names], metric)
+            assert band is not None
+            covered[metric] += band.low <= value <= band.high
+    assert covered["mae"] >= 18, covered
+    assert covered["rmse"] >= 18, covered
