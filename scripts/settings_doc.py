@@ -45,7 +45,7 @@ out of bounds) stops any command with one line naming the variable, without echo
 which may be a secret.
 
 Where the numbers come from and how they are used: drift thresholds in
-[pipeline.md](pipeline.md#drift-and-the-retrain-decision), the search in
+[drift.md](drift.md), the search in
 [pipeline.md](pipeline.md#training-and-the-search), the gate in [gate.md](gate.md), serving in
 [service.md](service.md), live performance in [pipeline.md](pipeline.md#monitor-live-inputs-and-live-performance).
 Defaults described as "in home" live under `DRIFTGATE_HOME`.
