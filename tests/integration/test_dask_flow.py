@@ -124,6 +124,8 @@ def landed(driftgate_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         "DASK_TREES": "20",  # where the window trains is the point, not 200 trees' accuracy
         # no domain classifier: 100 columns cost it ~4 s a batch, 24 batches, and retraining here is growth's to decide
         "DRIFT_MULTIVARIATE_ROWS": "0",
+        # nor attribution drift: the cluster's LightGBM pipeline is explained row by row, its 10 s budget a batch
+        "DRIFT_ATTRIBUTION_ROWS": "0",
     }.items():
         monkeypatch.setenv(f"DRIFTGATE_{name}", value)
     get_settings.cache_clear()
