@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import resource
 import tempfile
 import time
@@ -127,14 +128,41 @@ def mean_interval(
 
 
 def cpu_seconds() -> float:
-    """User + system CPU of this process and its finished children, after shutting down joblib's workers."""
+    """User + system CPU of this process, its finished children, and joblib's search workers still running.
+
+    The workers (loky's pool) stay up between batches: their CPU so far is read from ``/proc`` (Linux).
+    Stopping them instead, to count them as finished children, started new ones on every batch, each
+    importing the search's modules again; where ``/proc`` cannot be read they are still stopped.
+    """
     from joblib.externals.loky import reusable_executor
 
     executor = reusable_executor._executor  # loky's module-level executor; None when no search ran
-    if executor is not None:
+    live = _workers_cpu(executor)
+    if live is None:
         executor.shutdown(wait=True)
+        live = 0.0
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime + live
+
+
+def _workers_cpu(executor: Any) -> float | None:
+    """CPU seconds of the executor's running workers (and of children they reaped), from ``/proc``; 0
+    without an executor; None where a worker's ``/proc/PID/stat`` cannot be read (not Linux)."""
+    if executor is None:
+        return 0.0
+    total = 0
+    for pid in list(getattr(executor, "_processes", None) or {}):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:  # ended since: reaped, it counts among the finished children
+            if not Path("/proc/self/stat").exists():
+                return None
+            continue
+        except OSError:
+            return None
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime (fields 14-17)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def replay_policy(

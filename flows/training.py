@@ -32,6 +32,7 @@ from driftgate.tasks.gate import GateResult, gate_task, run_links
 from driftgate.tasks.loop import (
     BatchOutcome,
     Champion,
+    LoadedChampion,
     Window,
     batch_rows,
     choose_window,
@@ -76,8 +77,13 @@ def explain_unexplained(ctx: Context, client: MlflowClient, champ: Champion) -> 
     return replace(champ, importance=found)
 
 
-def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: int) -> BatchOutcome:
-    """One stored batch through the loop; its outcome is recorded in the lake."""
+def process_batch(
+    ctx: Context, client: MlflowClient, experiment: str, number: int, loaded: LoadedChampion | None = None
+) -> BatchOutcome:
+    """One stored batch through the loop; its outcome is recorded in the lake.
+
+    ``loaded``: the champion an earlier batch of the same run loaded, reused while it is still the champion.
+    """
     lake, spec = ctx.lake, ctx.spec
     manifest = lake.manifest(spec.name, number)
     rows = manifest.rows if manifest else None
@@ -92,7 +98,9 @@ def process_batch(ctx: Context, client: MlflowClient, experiment: str, number: i
     policy = ctx.settings.drift_policy()
     # past one machine the champion's lineage is a window the flow's process must not hold: drift's
     # reference is then a bounded sample of its rows (flows/_cluster.py: reference_cap)
-    champ = load_champion_task(client, lake, spec, ctx.model_name, reference_max_rows=reference_cap(ctx.settings))
+    champ = load_champion_task(
+        client, lake, spec, ctx.model_name, reference_max_rows=reference_cap(ctx.settings), loaded=loaded
+    )
     if champ is not None and champ.importance is None:  # promoted by a run that died before SHAP was logged
         champ = explain_unexplained(ctx, client, champ)
     report, score, growth, trained = None, None, None, []
@@ -298,7 +306,8 @@ def train_pending(ctx: Context, *, retrain_reason: str | None) -> list[BatchOutc
     experiment = experiment_id(ctx.settings, ctx.spec.name)
     owner = f"continuous-training {flow_run.get_id() or 'local'}"
     with dataset_lease(ctx.lake, ctx.spec.name, owner=owner, ttl_s=ctx.settings.lease_seconds):
-        outcomes = [process_batch(ctx, client, experiment, n) for n in ctx.lake.pending_numbers(ctx.spec.name)]
+        loaded = LoadedChampion()  # the champion's model and reference, loaded once while it stays champion
+        outcomes = [process_batch(ctx, client, experiment, n, loaded) for n in ctx.lake.pending_numbers(ctx.spec.name)]
         reason = retrain_reason
         if reason and not any(o.retrained for o in outcomes):
             current = champion_version(client, ctx.model_name)

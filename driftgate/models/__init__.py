@@ -31,5 +31,6 @@ if TYPE_CHECKING:
     from driftgate.models.servable import fingerprint as fingerprint
     from driftgate.models.servable import recorded_verdict as recorded_verdict
     from driftgate.models.servable import refusal as refusal
+    from driftgate.models.trials import score_candidate as score_candidate
 
 __all__, __getattr__ = lazy_exports(__name__, __file__)

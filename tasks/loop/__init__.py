@@ -1,7 +1,7 @@
 """What the loop keeps between stages: the champion it serves, its window, each batch's recorded outcome."""
 
 from driftgate.stores.outcome import BatchOutcome, format_table, quarantined, read_outcomes
-from driftgate.tasks.loop._champion import Champion, load_champion_task
+from driftgate.tasks.loop._champion import Champion, LoadedChampion, load_champion_task
 from driftgate.tasks.loop._next_batch import next_batch_metric, next_batch_task, versions_to_score
 from driftgate.tasks.loop._outcome import forced_retrain, publish_outcomes, record_outcome_task
 from driftgate.tasks.loop._window import (
@@ -18,6 +18,7 @@ from driftgate.tasks.loop._window import (
 __all__ = [
     "BatchOutcome",
     "Champion",
+    "LoadedChampion",
     "Window",
     "batch_rows",
     "choose_window",

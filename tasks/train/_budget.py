@@ -17,7 +17,8 @@
 - from ``holdout_rows`` rows on, candidates are scored on one 20 % holdout, below on K folds;
   rungs grow a stratified prefix of each split's training rows, scored on the whole of its
   test rows, so scores within a rung compare;
-- candidates of a rung run in ``n_jobs`` joblib workers (one thread each; on Dask when configured).
+- candidates of a rung run in ``n_jobs`` joblib workers (one thread each; on Dask when configured),
+  each scored by :func:`driftgate.models.trials.score_candidate` (a light import for a new worker).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from sklearn.model_selection import ParameterSampler
 from sklearn.pipeline import Pipeline
 
 from driftgate.dataset.spec import DatasetSpec
+from driftgate.models.trials import score_candidate
 from driftgate.policies import SearchSettings
 from driftgate.tasks.train._halving import FACTOR, encode_once, search_splits
 from driftgate.tasks.train._pipeline import (
@@ -79,24 +81,6 @@ def _stratified_order(train_idx: np.ndarray, y: np.ndarray | None, seed: int) ->
         at = np.flatnonzero(labels == label)
         position[at] = (np.arange(len(at)) + 0.5) / len(at)
     return order[np.argsort(position, kind="stable")]
-
-
-def _score(
-    estimator: BaseEstimator,
-    params: dict[str, Any],
-    Xt: Any,
-    y: np.ndarray,
-    splits: list[tuple[np.ndarray, np.ndarray]],
-    rows: int,
-    score: Any,
-) -> float:
-    """Mean test score of one candidate trained on the first ``rows`` of each split's training order."""
-    results = []
-    for order, test in splits:
-        fit_rows = order[:rows]
-        est = clone(estimator).set_params(**params).fit(Xt[fit_rows], y[fit_rows])
-        results.append(float(score(est, Xt[test], y[test])))
-    return float(np.mean(results))
 
 
 def _pool(
@@ -203,7 +187,7 @@ def budgeted_search(
                 break
             batch = alive[at : at + max(cfg.n_jobs, 1)]
             scores = Parallel(n_jobs=min(cfg.n_jobs, len(batch)))(
-                delayed(_score)(encoded[t.family][2], t.params, encoded[t.family][1], y, splits, n_rows, score)
+                delayed(score_candidate)(encoded[t.family][2], t.params, encoded[t.family][1], y, splits, n_rows, score)
                 for t in batch
             )
             for trial, value in zip(batch, scores, strict=True):

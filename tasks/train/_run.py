@@ -25,6 +25,7 @@ from driftgate.models.model_loader import TRUSTED_TYPES
 from driftgate.names import FIT_TAG
 from driftgate.policies import SearchSettings
 from driftgate.registry.client import BatchRef, batches_tags, champion_version
+from driftgate.registry.tracking import dataset_schema
 from driftgate.stores.lake import Lake
 from driftgate.tasks._fault_point import fault_point
 from driftgate.tasks.evaluate import evaluate, slice_metrics
@@ -208,6 +209,7 @@ def log_and_register(
             targets=spec.target,
             name=f"{spec.name}-batches-{'-'.join(str(b.number) for b in batches)}{rows_name}",
         )
+        dataset.__dict__["schema"] = dataset_schema(rows)  # the cached property MLflow would fill, slowly
         mlflow.log_input(dataset, context="training")
     if type(model.named_steps["model"]).__module__.startswith("lightgbm.") and "lightgbm" not in requirements:
         requirements = (*requirements, "lightgbm")
