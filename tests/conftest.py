@@ -46,12 +46,16 @@ SLOW_KINDS = frozenset({"browser", "stack", "dask", "postgres", "training"})
 LONGEST_FIRST = (
     "integration/test_dask_flow.py",  # 340 + 31 s setup in the last quiet run before #39's cuts
     "integration/test_time_honest.py",  # 157 + 108 s, two tests (one per worker when both are free)
+    "faults/test_mlflow_outage_mid_run.py",  # 2 tests of 99-158 s (two MLflow server starts, retry delays)
+    "faults/test_training_killed.py",  # 6 tests of 22-108 s (a subprocess run each, then a rerun)
     "integration/test_dask_window.py",  # its trained window 90 s, its killed worker 31 s, its flow test
     "stack/test_deployments.py",  # 87 + 19 s setup
     "browser/test_console.py",  # its loop 45 s, its 18 tests
     "integration/test_own_data.py",  # 65 s
     "integration/test_backtest.py",  # 40 + 25 s
     "integration/test_readmission.py",  # 40 s
+    "faults/test_s3_window_outage.py",  # 62-90 s
+    "faults/test_dask_scheduler_lost.py",  # 29-65 s
     "unit/test_multivariate_drift.py",  # its false-alarm rate 36 s (100 pairs, 500 fits)
     "unit/test_commands_fresh.py",  # 30 s
     "integration/test_loop.py",  # 30 s
