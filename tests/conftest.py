@@ -48,6 +48,7 @@ LONGEST_FIRST = (
     "integration/test_time_honest.py",  # 157 + 108 s, two tests (one per worker when both are free)
     "faults/test_mlflow_outage_mid_run.py",  # 2 tests of 99-158 s (two MLflow server starts, retry delays)
     "faults/test_training_killed.py",  # 6 tests of 22-108 s (a subprocess run each, then a rerun)
+    "unit/test_dle.py",  # its band's coverage over 20 seeded runs: 50 s alone, 113 s beside other work
     "integration/test_dask_window.py",  # its trained window 90 s, its killed worker 31 s, its flow test
     "stack/test_deployments.py",  # 87 + 19 s setup
     "browser/test_console.py",  # its loop 45 s, its 18 tests
