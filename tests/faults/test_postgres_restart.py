@@ -12,25 +12,19 @@ answered id is then in the table exactly once. See docs/reliability.md.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from driftgate.local.servers import ServerThread, free_port
+from driftgate.local.servers import ServerThread
 from driftgate.serving.app import create_app
 from driftgate.stores.predictions_db import predictions_table
-from tests.integration.test_postgres import _pg_bin
+from tests.postgres import Postgres, throwaway_postgres
 from tests.service.conftest import Registry, record
 from tests.service.test_service import served_version, wait_for
 
@@ -39,41 +33,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]  # a PostgreSQL cluster, r
 REQUESTS = 600  # per client
 
 
-@dataclass
-class Postgres:
-    url: str
-    ctl: list[str]  # pg_ctl, as the postgres user when run as root, with its data folder and options
-
-    def stop(self) -> None:
-        subprocess.run([*self.ctl, "-m", "immediate", "stop"], check=True, capture_output=True)
-
-    def start(self) -> None:
-        subprocess.run([*self.ctl, "-w", "start"], check=True, capture_output=True)
-
-
 @pytest.fixture
 def postgres() -> Iterator[Postgres]:
-    bindir = _pg_bin()
-    data = Path(tempfile.mkdtemp(prefix="driftgate-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root
-        shutil.chown(data, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run(
-        [*as_user, str(bindir / "initdb"), "-D", str(data / "db"), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
-    ctl = [*as_user, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-o", options, "-l", str(data / "server.log")]
-    pg = Postgres(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", ctl)
-    pg.start()
-    try:
+    with throwaway_postgres() as pg:
         yield pg
-    finally:
-        subprocess.run([*ctl, "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(data, ignore_errors=True)
 
 
 def test_a_prediction_database_restart_under_load_answers_every_request_and_logs_each_prediction_once(

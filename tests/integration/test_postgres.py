@@ -7,12 +7,7 @@ shadow process tails the log with.
 
 from __future__ import annotations
 
-import glob
 import multiprocessing
-import os
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +15,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from driftgate.local.servers import free_port
 from driftgate.serving.prediction_log import PredictionLog
 from driftgate.serving.shadow import ShadowStatus, ShadowWorker
 from driftgate.serving.telemetry import telemetry
@@ -38,53 +32,14 @@ from driftgate.stores.predictions_db import (
     store_labels,
 )
 from tests.conftest import ROOT
-
-
-def _pg_bin() -> Path:
-    found = shutil.which("initdb") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))), None)
-    if found is None:
-        pytest.fail("PostgreSQL's server is not installed: `make postgres` installs it (Debian package postgresql)")
-    return Path(found).resolve().parent
+from tests.postgres import throwaway_postgres
 
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL cluster on a free port of 127.0.0.1 (as the postgres user when run as root)."""
-    bindir = _pg_bin()
-    data = Path(tempfile.mkdtemp(prefix="driftgate-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root
-        shutil.chown(data, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    run = {"check": True, "capture_output": True}
-    subprocess.run(
-        [*as_user, str(bindir / "initdb"), "-D", str(data / "db"), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-        **run,
-    )  # type: ignore[call-overload]
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        [
-            *as_user,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data / "db"),
-            "-o",
-            options,
-            "-l",
-            str(data / "server.log"),
-            "-w",
-            "start",
-        ],
-        **run,
-    )  # type: ignore[call-overload]
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            [*as_user, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"], capture_output=True
-        )
-        shutil.rmtree(data, ignore_errors=True)
+    with throwaway_postgres() as pg:
+        yield pg.url
 
 
 @pytest.fixture
