@@ -12,6 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# Two xdist workers on two cores: each worker (and what it starts) runs OpenMP and BLAS with one
+# thread. With the default, one thread per core in each worker, two workers fitting scikit-learn's
+# gradient boosting at once spin on each other's cores: 40 small fits took 34 s in each of two
+# processes against 2.1 s with one thread each (docs/development.md#test-tiers, "one thread a worker").
+# Set before numpy, scikit-learn or LightGBM load their thread pools; a value already set is kept.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    for _pool in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_pool, "1")
+
 import httpx
 import pytest
 
