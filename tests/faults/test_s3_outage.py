@@ -95,10 +95,13 @@ def test_an_s3_outage_mid_ingest_fails_the_run_and_a_rerun_resumes_with_identica
             ctx = build_context(get_settings())
             before = snapshot("s3")
             assert STOP_AFTER in before
-            cursor = ctx.lake.cursor(DATASET)  # batch 5 stored, its record not: the rerun finishes it
+            # batch 5 stored and usually its record not (the rerun finishes it); on a loaded machine the
+            # flow can record it before the watcher's next poll stops S3 (a run at -n 3 did): the rerun
+            # then starts at 6. Either way it resumes from the cursor, and nothing is stored twice.
+            cursor = ctx.lake.cursor(DATASET)
             resumed = ingest_batches()
         assert resumed == list(range(cursor + 1, BATCHES + 1))
-        assert cursor < STOP_AFTER < BATCHES
+        assert cursor <= STOP_AFTER < BATCHES
         after = snapshot("s3")
         assert sorted(after) == list(range(1, BATCHES + 1))
         assert {n: after[n] for n in before} == before  # nothing stored before the outage was rewritten
