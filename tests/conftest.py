@@ -17,8 +17,12 @@ from typing import Any
 # gradient boosting at once spin on each other's cores: 40 small fits took 34 s in each of two
 # processes against 2.1 s with one thread each (docs/development.md#test-tiers, "one thread a worker").
 # Set before numpy, scikit-learn or LightGBM load their thread pools; a value already set is kept.
+# Likewise one search job (DRIFTGATE_N_JOBS): the two workers already fill both cores, and joblib's
+# worker processes only add their start and imports (test_time_honest's first test alone: 92 CPU
+# seconds with two jobs, 84 with one, the same wall time). test_search.py's joblib-against-Dask test
+# keeps two jobs (SearchSettings' own default), so the parallel search stays tested.
 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
-    for _pool in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for _pool in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "DRIFTGATE_N_JOBS"):
         os.environ.setdefault(_pool, "1")
 
 import httpx

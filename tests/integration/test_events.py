@@ -139,6 +139,7 @@ def test_each_builder_sends_its_event_with_resource_related_and_payload(
 
     on_dataset = f"driftgate.dataset.{dataset}"
     on_model = f"driftgate.model.{model}"
+
     # every event, not only the first and last of each resource: the server stores them in the order
     # they reach it, and a loaded machine reorders them (a run at -n 3 read the model's before drift's)
     def every_event() -> list[dict[str, Any]]:
