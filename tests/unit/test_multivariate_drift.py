@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from driftgate.dataset.spec import load_spec
 from driftgate.dataset.synthetic import make_frame
 from driftgate.policies import DriftPolicy
 from driftgate.tasks.drift import benjamini_hochberg, compute_drift, decide, domain_classifier_drift
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Ran
 
 SYNTHETIC = load_spec("synthetic-classification", ROOT / "datasets")
 NUMERIC = [c for c in SYNTHETIC.drift_features if c in SYNTHETIC.numeric]
@@ -115,7 +116,7 @@ def test_benjamini_hochberg_keeps_stationary_per_column_alarms_at_5_percent() ->
     assert any_raw / pairs > 0.15  # six unadjusted tests at 5 % would alarm on about a quarter
 
 
-def test_the_drift_command_prints_json_from_an_empty_folder(tmp_path: Path) -> None:
+def test_the_drift_command_prints_json_from_an_empty_folder(tmp_path: Path, cli_in_process: Callable[..., Ran]) -> None:
     work = tmp_path / "work"
     work.mkdir()
     reference, current = diamonds_with_carat_shuffled()
@@ -144,12 +145,14 @@ def test_the_drift_command_prints_json_from_an_empty_folder(tmp_path: Path) -> N
     assert result["drifted"]
     assert not any(f["drifted"] for f in result["univariate"])
 
+    # the messages, through the entry point's main() in this process (the run above proved the installed command)
+    fresh = {k: v for k, v in env.items() if k.startswith("DRIFTGATE_")}
     for args, says in [
         (("--reference", "missing.csv", "--current", "current.parquet"), "source file missing.csv does not exist"),
         (("--reference", "reference.csv", "--current", "few.csv"), "current file few.csv lacks the column(s) carat"),
     ]:
         current.drop(columns=["carat"]).head(100).to_csv(work / "few.csv", index=False)
-        bad = drift(*args)
+        bad = cli_in_process("drift", *args, env=fresh, cwd=work)
         assert bad.returncode == 1
         lines = bad.stderr.strip().splitlines()
         assert len(lines) == 1, bad.stderr
