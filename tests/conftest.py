@@ -61,7 +61,6 @@ LONGEST_FIRST = (
     "integration/test_time_honest.py",  # 157 + 108 s, two tests (one per worker when both are free)
     "faults/test_mlflow_outage_mid_run.py",  # 2 tests of 99-158 s (two MLflow server starts, retry delays)
     "faults/test_training_killed.py",  # 6 tests of 22-108 s (a subprocess run each, then a rerun)
-    "unit/test_dle.py",  # its band's coverage over 20 seeded runs: 50 s alone, 113 s beside other work
     "integration/test_dask_window.py",  # its trained window 90 s, its killed worker 31 s, its flow test
     "stack/test_deployments.py",  # 87 + 19 s setup
     "browser/test_console.py",  # its loop 45 s, its 18 tests
@@ -72,6 +71,7 @@ LONGEST_FIRST = (
     "faults/test_dask_scheduler_lost.py",  # 29-65 s
     "unit/test_multivariate_drift.py",  # its false-alarm rate 36 s (100 pairs, 500 fits)
     "unit/test_commands_fresh.py",  # 30 s
+    "unit/test_dle.py",  # its band's coverage over 20 seeded runs: 25 s (113 s before one thread a worker)
     "integration/test_loop.py",  # 30 s
     "service/test_shadow.py",  # 28 s and more
     "integration/test_validation.py",
