@@ -14,8 +14,8 @@ from typing import Any
 
 # Two xdist workers on two cores: each worker (and what it starts) runs OpenMP and BLAS with one
 # thread. With the default, one thread per core in each worker, two workers fitting scikit-learn's
-# gradient boosting at once spin on each other's cores: 40 small fits took 34 s in each of two
-# processes against 2.1 s with one thread each (docs/development.md#test-tiers, "one thread a worker").
+# gradient boosting at once spin on each other's cores: 40 small fits take 37-42 s two at once against
+# 2.0-2.2 s with one thread each (bench/threads.py; docs/development.md, "one thread a worker").
 # Set before numpy, scikit-learn or LightGBM load their thread pools; a value already set is kept.
 # Likewise one search job (DRIFTGATE_N_JOBS): the two workers already fill both cores, and joblib's
 # worker processes only add their start and imports (test_time_honest's first test alone: 92 CPU

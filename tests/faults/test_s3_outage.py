@@ -1,8 +1,9 @@
 """Fault: the S3 lake goes away in the middle of an ingest run, and stays away.
 
 The test starts its own moto S3 server (so that stopping it touches no other test) and stops it
-as soon as batch 5's manifest is there, while the ``ingest-batches`` flow runs against a data API
-on 127.0.0.1. The store task retries (Prefect's own retries, botocore held to one attempt), the
+right after batch 5 is written, before the cursor moves past it (the ``after_store`` fault point,
+``driftgate.tasks._fault_point``), while the ``ingest-batches`` flow runs against a data API on
+127.0.0.1. The store task retries (Prefect's own retries, botocore held to one attempt), the
 run then fails; after the server restarts (moto keeps its buckets in-process) a rerun resumes
 where the first stopped: every batch stored exactly once, each with the sha256 computed from the
 source, the batches stored before the outage byte-identical. See docs/reliability.md.
@@ -11,13 +12,10 @@ source, the batches stored before the outage byte-identical. See docs/reliabilit
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from pathlib import Path
 
 import boto3
 import pytest
-from botocore.exceptions import BotoCoreError, ClientError
 from moto.server import ThreadedMotoServer
 
 from driftgate.context import build_context
@@ -25,29 +23,13 @@ from driftgate.dataset.sources import load_source
 from driftgate.local.data_api import create_data_api
 from driftgate.local.servers import ServerThread, free_port
 from driftgate.settings import get_settings
+from driftgate.tasks import _fault_point
 from tests.integration.test_ingest import BATCHES, DATASET, expected_hashes, scenario_spec, snapshot
 
 pytestmark = pytest.mark.slow  # the Prefect test server, an ingest flow run twice
 
 BUCKET = "faults-outage"  # moto keeps every server's buckets in one process: not test_ingest's "outage"
 STOP_AFTER = 5
-
-
-def _stop_when_stored(server: ThreadedMotoServer, endpoint: str, number: int, stopped: list[int]) -> None:
-    s3 = boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1"
-    )
-    key = f"lake/raw/{DATASET}/batch={number}/_manifest.json"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            s3.head_object(Bucket=BUCKET, Key=key)
-        except (ClientError, BotoCoreError):
-            time.sleep(0.02)
-            continue
-        server.stop()  # nothing listens on the port from now on
-        stopped.append(number)
-        return
 
 
 def test_an_s3_outage_mid_ingest_fails_the_run_and_a_rerun_resumes_with_identical_hashes(
@@ -72,13 +54,18 @@ def test_an_s3_outage_mid_ingest_fails_the_run_and_a_rerun_resumes_with_identica
         "AWS_MAX_ATTEMPTS": "1",  # the outage reaches the task: its own retries must carry or fail the run
     }.items():
         monkeypatch.setenv(key, value)
-    stopped: list[int] = []
+    stored: list[int] = []
+
+    def stop_after_batch_5() -> None:  # called once a batch is written, before the cursor moves past it
+        stored.append(len(stored) + 1)  # the flow stores batches one at a time, from 1
+        if len(stored) == STOP_AFTER:
+            server.stop()  # nothing listens on the port from now on
+
     try:
         with ServerThread(create_data_api(load_source(spec), spec)) as api:
             monkeypatch.setenv("DRIFTGATE_DATA_API_URL", api.url)
             get_settings.cache_clear()
-            watcher = threading.Thread(target=_stop_when_stored, args=(server, endpoint, STOP_AFTER, stopped))
-            watcher.start()
+            monkeypatch.setitem(_fault_point.ACTIONS, "after_store", stop_after_batch_5)
             task_log = logging.getLogger("prefect.task_runs")
             task_log.addHandler(caplog.handler)  # Prefect's loggers do not propagate to pytest's
             try:
@@ -86,22 +73,19 @@ def test_an_s3_outage_mid_ingest_fails_the_run_and_a_rerun_resumes_with_identica
                     ingest_batches()
             finally:
                 task_log.removeHandler(caplog.handler)
-                watcher.join()
-            assert stopped == [STOP_AFTER]
+            assert stored == list(range(1, STOP_AFTER + 1))  # its retries failed before writing again
             retries = [r.getMessage() for r in caplog.records if "will start" in r.getMessage()]
             assert retries, "the outage was not retried by the task"
 
             server.start()  # S3 is back
+            monkeypatch.delitem(_fault_point.ACTIONS, "after_store")
             ctx = build_context(get_settings())
             before = snapshot("s3")
             assert STOP_AFTER in before
-            # batch 5 stored and usually its record not (the rerun finishes it); on a loaded machine the
-            # flow can record it before the watcher's next poll stops S3 (a run at -n 3 did): the rerun
-            # then starts at 6. Either way it resumes from the cursor, and nothing is stored twice.
-            cursor = ctx.lake.cursor(DATASET)
+            cursor = ctx.lake.cursor(DATASET)  # batch 5 stored, its record not: the rerun finishes it
             resumed = ingest_batches()
         assert resumed == list(range(cursor + 1, BATCHES + 1))
-        assert cursor <= STOP_AFTER < BATCHES
+        assert cursor < STOP_AFTER < BATCHES
         after = snapshot("s3")
         assert sorted(after) == list(range(1, BATCHES + 1))
         assert {n: after[n] for n in before} == before  # nothing stored before the outage was rewritten
