@@ -26,6 +26,20 @@ def test_ks_and_wasserstein_match_scipy() -> None:
     assert w == pytest.approx(stats.wasserstein_distance(a, b), rel=1e-9)
 
 
+def test_the_sorted_histogram_counts_as_numpys_histogram() -> None:
+    from driftgate.tasks.drift._statistics import sorted_histogram
+
+    rng = np.random.default_rng(1)
+    ties = rng.integers(0, 7, 5000).astype(float)  # values on the edges, the last one closed
+    for values in (rng.normal(size=20_000), ties, np.array([]), np.full(50, 3.0)):
+        lo, hi = np.quantile(values, [0.01, 0.99]) if len(values) else (0.0, 1.0)
+        edges = np.linspace(lo, hi if hi > lo else lo + 1, 21)
+        clipped = np.clip(np.sort(values), lo, hi)
+        assert sorted_histogram(clipped, edges).tolist() == np.histogram(clipped, edges)[0].tolist()
+        wider = np.sort(values)  # values outside the edges are left out, as numpy leaves them
+        assert sorted_histogram(wider, edges).tolist() == np.histogram(wider, edges)[0].tolist()
+
+
 def _alarm_rate(shift: Shift | None, pairs: int) -> float:
     alarms = 0
     for i in range(pairs):
