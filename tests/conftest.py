@@ -57,11 +57,11 @@ SLOW_KINDS = frozenset({"browser", "stack", "dask", "postgres", "training"})
 # worker idles. These files (each test, or the file's xdist group) are collected first, in this order
 # (their seconds in a `make test` run alone); every other test keeps its place after them.
 LONGEST_FIRST = (
-    "integration/test_dask_flow.py",  # 340 + 31 s setup in the last quiet run before #39's cuts
+    "integration/test_dask_flow.py",  # its story (the flow on a cluster, ~4 minutes) and five tests reading it
     "integration/test_time_honest.py",  # 157 + 108 s, two tests (one per worker when both are free)
     "faults/test_mlflow_outage_mid_run.py",  # 2 tests of 99-158 s (two MLflow server starts, retry delays)
     "faults/test_training_killed.py",  # 6 tests of 22-108 s (a subprocess run each, then a rerun)
-    "integration/test_dask_window.py",  # its trained window 90 s, its killed worker 31 s, its flow test
+    "integration/test_dask_window.py",  # its killed worker 21 s, its flow test 11 s
     "stack/test_deployments.py",  # 87 + 19 s setup
     "browser/test_console.py",  # its loop 45 s, its 18 tests
     "integration/test_own_data.py",  # 65 s

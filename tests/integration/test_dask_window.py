@@ -1,20 +1,18 @@
-"""A window larger than one worker's memory trains on a real Dask cluster; the flow's process never holds it.
+"""Training on a real Dask cluster: a window past ``DRIFTGATE_DASK_MIN_ROWS`` through the flow, and a
+worker killed mid-fit. The wide table, its batches and the RSS sampler here are shared with
+``test_dask_flow.py``, whose story trains a window larger than one worker's memory (the flow's
+process never holding it) and checks the version it registers.
 
-Real parts: a file lake written by another process, a ``distributed.LocalCluster`` of 4 worker
-processes with a memory limit below the window's in-memory size (spill and pause off, so a worker
-that held the window would be killed at 95 % of its limit), MLflow on SQLite in a temp folder, the
-registry, skops. The flow's process RSS is sampled every 20 ms while the training step runs.
+Real parts: a file lake, ``distributed.LocalCluster`` worker processes, MLflow on SQLite in a temp
+folder, the registry, Prefect's test harness.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,23 +21,16 @@ import pytest
 
 from driftgate.dataset.frames import SPLIT_COLUMN, assign_splits, normalize
 from driftgate.dataset.spec import DatasetSpec, Feature, Metric
-from driftgate.models.model_loader import TRUSTED_TYPES, load_registered
-from driftgate.models.servable import LIGHTGBM_TRUSTED_TYPES
-from driftgate.registry.tracking import configure_mlflow, experiment_id
-from driftgate.settings import Settings
 from driftgate.stores.lake import Lake
 from driftgate.tasks.train import (
-    ClusterTraining,
     DistributedSettings,
     read_window,
-    train_and_register_on_cluster,
 )
 
-pytestmark = pytest.mark.dask  # every test here starts a LocalCluster or reads what one trained
+pytestmark = pytest.mark.dask  # every test here starts a LocalCluster
 
 NUMERIC = 100  # float columns: ~0.8 kB a row in pandas
-BATCHES, BATCH_ROWS = 40, 30_000  # 1.2M rows, about 1 GB in pandas; small parts: a worker reads one at a time
-WORKERS = 4  # each holds a quarter of the encoded training rows, twice while LightGBM builds its dataset
+BATCH_ROWS = 30_000  # the killed worker's window: 4 batches
 
 
 def wide_spec(numeric: int, name: str = "wide-numeric", model_name: str = "wide-numeric-dask") -> DatasetSpec:
@@ -111,97 +102,6 @@ class PeakRSS:
     @property
     def growth(self) -> int:
         return self.peak - self.baseline
-
-
-@dataclass
-class Trained:
-    result: ClusterTraining
-    window_bytes: int
-    worker_limit: int
-    rss: PeakRSS
-    home: Path
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
-    import dask
-    import lightgbm  # noqa: F401  (imports cost RSS: made before the baseline, as a running flow has them)
-    import mlflow.sklearn  # noqa: F401
-    import skops.io  # noqa: F401
-    from distributed import Client, LocalCluster
-
-    home = tmp_path_factory.mktemp("dask-window")
-    url = (home / "lake").as_uri()
-    with multiprocessing.get_context("spawn").Pool(1) as pool:  # this process never holds the rows
-        window_bytes = sum(pool.starmap(write_batch, [(url, n) for n in range(1, BATCHES + 1)]))
-    worker_limit = int(window_bytes * 0.9)  # the window does not fit in one worker (~0.3 GB of it is imports)
-    settings = Settings(home=home / "home")
-    client = configure_mlflow(settings)
-    experiment = experiment_id(settings, SPEC.name)
-    memory = {f"distributed.worker.memory.{k}": False for k in ("target", "spill", "pause")}
-    arrow = {"distributed.nanny.pre-spawn-environ.ARROW_DEFAULT_MEMORY_POOL": "system"}  # frees what it reads
-    with (
-        dask.config.set({**memory, **arrow}),
-        LocalCluster(
-            n_workers=WORKERS, threads_per_worker=1, memory_limit=worker_limit, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as dask_client,
-    ):
-        window = read_window(Lake(url), SPEC, list(range(1, BATCHES + 1)))
-        cfg = DistributedSettings(n_estimators=20, sample_rows=20_000, seed=0)
-        with PeakRSS() as rss:
-            result = train_and_register_on_cluster(
-                client, experiment, SPEC, SPEC.model_name, window, cfg, ["first"], BATCHES, dask_client=dask_client
-            )
-    return Trained(result, window_bytes, worker_limit, rss, home)
-
-
-def test_the_flow_process_never_holds_the_window(trained: Trained) -> None:
-    print(  # the figures behind the assertions, for the record (pytest -s)
-        f"window {trained.window_bytes / 2**20:.0f} MB in pandas, worker limit {trained.worker_limit / 2**20:.0f} MB, "
-        f"flow RSS {trained.rss.baseline / 2**20:.0f} MB -> peak {trained.rss.peak / 2**20:.0f} MB"
-    )
-    assert trained.window_bytes > trained.worker_limit  # no single worker could hold it
-    assert trained.rss.growth < trained.window_bytes / 4, (
-        f"flow RSS grew by {trained.rss.growth / 2**20:.0f} MB while training on a "
-        f"{trained.window_bytes / 2**20:.0f} MB window"
-    )
-
-
-def test_the_version_is_registered_with_its_metrics_and_lineage(trained: Trained) -> None:
-    from mlflow.tracking import MlflowClient
-
-    version = trained.result.trained
-    mv = MlflowClient().get_model_version(SPEC.model_name, version.version)
-    assert mv.run_id == version.run_id
-    run = MlflowClient().get_run(version.run_id)
-    assert run.data.params["family"] == "lightgbm-dask"
-    assert int(run.data.params["train_rows"]) > 0.6 * BATCHES * BATCH_ROWS
-    assert run.data.metrics["test_roc_auc"] > 0.7  # the signal is learnt
-    assert len(trained.result.samples.test) > 0
-
-
-def test_the_registered_model_is_a_local_pipeline_that_predicts(trained: Trained, tmp_path: Path) -> None:
-    import mlflow
-    import skops.io
-
-    local = Path(mlflow.artifacts.download_artifacts(f"models:/{SPEC.model_name}/1", dst_path=str(tmp_path)))
-    [path] = local.glob("*.skops")
-    untrusted = set(skops.io.get_untrusted_types(file=path))
-    assert untrusted <= set(TRUSTED_TYPES)  # the safe loader's list names every type a distributed version holds
-    assert untrusted & set(LIGHTGBM_TRUSTED_TYPES)  # ... LightGBM's among them
-    model: Any = skops.io.load(path, trusted=list(TRUSTED_TYPES))
-    rows = trained.result.samples.test.head(50)
-    proba = model.predict_proba(rows[SPEC.feature_names])
-    assert proba.shape == (50, 2)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-
-
-def test_the_safe_loader_loads_the_distributed_version(trained: Trained) -> None:
-    loaded = load_registered(SPEC.model_name, trained.result.trained.version, SPEC)
-    assert len(loaded.model.predict(trained.result.samples.test[SPEC.feature_names])) == len(
-        trained.result.samples.test
-    )
 
 
 @pytest.fixture
