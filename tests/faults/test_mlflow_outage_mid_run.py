@@ -39,6 +39,8 @@ from tests.faults.test_training_killed import BATCHES, DATASET, MODEL, small_spe
 pytestmark = pytest.mark.slow  # an MLflow server process started twice, the flow run twice
 
 BIN = Path(sys.executable).parent
+# DRIFTGATE_REGISTRY_RETRY_DELAYS: three retries, as by default (2-5-10 s), but short (the server stays down)
+DELAYS = (0.1, 0.2, 0.3)
 
 
 def mlflow_server(store: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
@@ -80,6 +82,7 @@ def test_an_mlflow_server_stopped_mid_run_fails_it_in_one_clear_error_and_a_reru
         "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
         "DRIFTGATE_DATASET": DATASET,
         "DRIFTGATE_RETRAIN_POLICY": "never",  # one retrain: batch 1's first model
+        "DRIFTGATE_REGISTRY_RETRY_DELAYS": ",".join(map(str, DELAYS)),  # the default 2,5,10 s would be waited out
     }.items():
         monkeypatch.setenv(key, value)
     stopped: list[str] = []
@@ -104,6 +107,9 @@ def test_an_mlflow_server_stopped_mid_run_fails_it_in_one_clear_error_and_a_reru
             assert stopped == [point]
             retries = [r.getMessage() for r in caplog.records if "will start" in r.getMessage()]
             assert retries, "the outage was not retried by the task"
+            # the task ran again once per configured delay, after it: the setting reached the task
+            waits = [m.rsplit(" - Retry ", 1)[-1] for m in retries]
+            assert waits == [f"{n}/{len(DELAYS)} will start {d} second(s) from now" for n, d in enumerate(DELAYS, 1)]
             ctx = build_context(get_settings())
             recorded_before = [o.batch for o in read_outcomes(ctx.lake, DATASET)]
 
