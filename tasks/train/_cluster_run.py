@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import mlflow
-from distributed import Client
 from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -27,6 +27,9 @@ from driftgate.tasks.train._distributed import (
     split_metrics,
 )
 from driftgate.tasks.train._run import TrainedVersion, TrainingData, log_and_register, run_tags
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 log = logging.getLogger(__name__)
 
