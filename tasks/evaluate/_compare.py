@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
-from scipy.stats import norm, rankdata
 
 from driftgate.models.predict import Predictions
 from driftgate.tasks.evaluate._scorers import Additive, Scorer, scorer
@@ -156,6 +155,8 @@ def choose_test(metric: str, pred: Predictions) -> str:
 
 def delong(positive: np.ndarray, champion: np.ndarray, challenger: np.ndarray, confidence: float) -> Difference:
     """Paired ROC AUC difference with DeLong's normal interval (Sun & Xu's fast midrank form)."""
+    from scipy.stats import norm, rankdata
+
     m, n = int(positive.sum()), int((~positive).sum())
     if m == 0 or n == 0:
         nan = float("nan")

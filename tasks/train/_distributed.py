@@ -28,9 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
-from sklearn.compose import ColumnTransformer
-from sklearn.pipeline import Pipeline
 
 from driftgate.dataset.spec import DatasetSpec
 from driftgate.errors import DriftgateError
@@ -40,9 +37,12 @@ from driftgate.tasks.evaluate import Scored, score
 from driftgate.tasks.train._dask_window import DaskWindow, partition_predictions, sample_rows
 from driftgate.tasks.train._pipeline import build_pipeline, split_xy
 
-if TYPE_CHECKING:  # Dask and LightGBM are imported by the functions that fit on a cluster, when one is used
+if TYPE_CHECKING:  # Dask, LightGBM and scikit-learn are imported by the functions that fit on a cluster
     import dask.array as da
     from distributed import Client
+    from sklearn.base import BaseEstimator
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +237,7 @@ def fit_on_cluster(client: Client, spec: DatasetSpec, window: DaskWindow, cfg: D
         DriftgateError: no training rows, or the booster came back with other classes than the window's.
     """
     from lightgbm import DaskLGBMClassifier, DaskLGBMRegressor
+    from sklearn.pipeline import Pipeline
 
     started = time.perf_counter()
     train = window.split("train")
