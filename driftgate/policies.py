@@ -34,6 +34,22 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
+class RegistryRetryPolicy:
+    """How a task whose MLflow registry did not answer runs again: once per delay, after it (seconds).
+
+    MLflow's client first retries each call itself (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``); these are
+    the task's own runs after that (``train-model``, ``champion-gate``). A registry that takes
+    longer to come back wants longer delays.
+    """
+
+    delays_s: tuple[float, ...] = (2.0, 5.0, 10.0)
+
+    @property
+    def retries(self) -> int:
+        return len(self.delays_s)
+
+
+@dataclass(frozen=True)
 class DriftPolicy:
     """Thresholds of the per-feature tests, of the domain classifier and of the retraining decision.
 

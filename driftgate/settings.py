@@ -5,11 +5,13 @@ Nothing here touches the disk or the network: paths are resolved when asked for.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from driftgate.policies import (
     SEED,
@@ -19,6 +21,7 @@ from driftgate.policies import (
     GatePolicy,
     MonitorPolicy,
     ProbationPolicy,
+    RegistryRetryPolicy,
     RetrainPolicy,
     RetrainPolicyName,
     RetryPolicy,
@@ -33,6 +36,8 @@ _RETRY, _DRIFT, _RETRAIN, _WINDOW = RetryPolicy(), DriftPolicy(), RetrainPolicy(
 _SEARCH, _GATE, _EXPLAIN, _MONITOR = SearchSettings(), GatePolicy(), ExplainSettings(), MonitorPolicy()
 _SPLIT = SplitPolicy()
 _PROBATION = ProbationPolicy()
+_REGISTRY_RETRY = RegistryRetryPolicy()
+MAX_REGISTRY_RETRIES = 50  # Prefect refuses more retry delays per task
 
 
 class Settings(BaseSettings):
@@ -264,6 +269,12 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(
         3600.0, gt=0, description="Expiry of a training run's dataset lease (set it above the longest run)."
     )
+    registry_retry_delays: Annotated[tuple[float, ...], NoDecode] = Field(
+        _REGISTRY_RETRY.delays_s,
+        description="Seconds train-model and champion-gate wait before each run again when the MLflow registry did "
+        "not answer, comma-separated: one retry per delay (then the run fails naming the registry). A registry that "
+        "restarts slowly wants longer waits.",
+    )
 
     # --- explanations --------------------------------------------------------------------
     explain_rows: int = Field(_EXPLAIN.rows, description="Row budget of the SHAP step.")
@@ -370,6 +381,24 @@ class Settings(BaseSettings):
         "gate's confidence (off: the verdict is only recorded).",
     )
 
+    @field_validator("registry_retry_delays", mode="before")
+    @classmethod
+    def _seconds_list(cls, value: object) -> object:
+        """``"2,5,10"`` (the environment's form) -> ``(2.0, 5.0, 10.0)``: 1 to 50 finite numbers >= 0."""
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            return value  # pydantic's own type error
+        wrong = (
+            f"give 1 to {MAX_REGISTRY_RETRIES} delays in seconds, separated by commas, each a number >= 0 (e.g. 2,5,10)"
+        )
+        try:
+            delays = tuple(float(str(item).strip()) for item in items)
+        except ValueError:
+            raise ValueError(wrong) from None
+        if not 1 <= len(delays) <= MAX_REGISTRY_RETRIES or not all(math.isfinite(d) and d >= 0 for d in delays):
+            raise ValueError(wrong)
+        return delays
+
     # --- the policies the stages are given ------------------------------------------------
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(retries=self.fetch_retries, backoff_s=self.fetch_backoff_s, timeout_s=self.fetch_timeout_s)
@@ -392,6 +421,9 @@ class Settings(BaseSettings):
             attribution_rows=self.drift_attribution_rows,
             attribution_ndcg_min=self.attribution_ndcg_min,
         )
+
+    def registry_retry_policy(self) -> RegistryRetryPolicy:
+        return RegistryRetryPolicy(delays_s=self.registry_retry_delays)
 
     def retraining_policy(self) -> RetrainPolicy:
         return RetrainPolicy(name=self.retrain_policy, growth=self.retrain_growth)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 
-from distributed import Client
 from mlflow.tracking import MlflowClient
 
 from driftgate.context import Context
@@ -76,6 +75,8 @@ def train_and_gate_on_cluster(
         s.dask_min_rows,
         s.dask_address,
     )
+    from distributed import Client  # imported here: a run whose windows stay on one machine never needs it
+
     with Client(s.dask_address) as dask_client:  # type: ignore[no-untyped-call]
         lazy = read_window(ctx.lake, spec, window.batches, s.storage_options())
         cfg = DistributedSettings(n_estimators=s.dask_trees, seed=s.seed, encoding=s.categorical_encoding)

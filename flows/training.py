@@ -50,7 +50,7 @@ from driftgate.tasks.loop import (
     tag_challenger,
     versions_to_score,
 )
-from driftgate.tasks.policy import registry_must_answer
+from driftgate.tasks.policy import registry_must_answer, registry_retried
 from driftgate.tasks.train import TrainedVersion, TrainingData, load_window_task, split_rows, train_task
 from driftgate.tasks.validate import validate_batch_task
 
@@ -231,7 +231,8 @@ def train_and_gate(
     """One challenger: trained on ``data``, tagged with its window, gated on ``data.test`` (the test
     rows of the batches ``judged_on``), explained."""
     s, spec = ctx.settings, ctx.spec
-    new, model, served = train_task(
+    retries = s.registry_retry_policy()  # DRIFTGATE_REGISTRY_RETRY_DELAYS: a registry that does not answer
+    new, model, served = registry_retried(train_task, retries)(
         client,
         experiment,
         spec,
@@ -247,7 +248,7 @@ def train_and_gate(
     links = run_links(s.resolved_tracking_uri(), s.service_url(), experiment, new.run_id, new.version)
     # the gate judges only held-out rows (fixed per batch at ingest) with the fit that never trained on them;
     # with a time order, only the newest batch's test rows (later than every training row)
-    result = gate_task(
+    result = registry_retried(gate_task, retries)(
         client,
         spec,
         ctx.model_name,

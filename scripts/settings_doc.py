@@ -88,6 +88,8 @@ def type_name(annotation: object) -> str:
         return type_name(args[0]) if len(args) == 1 else " or ".join(type_name(a) for a in args)
     if origin is typing.Literal:
         return " \\| ".join(f"`{a}`" for a in typing.get_args(annotation))
+    if origin is tuple:  # a list in one variable: NoDecode and a validator that splits on commas
+        return f"{type_name(args[0])}s, comma-separated"
     if origin is not None:
         return getattr(origin, "__name__", str(origin))
     if annotation is SecretStr:
@@ -109,6 +111,8 @@ def default(field: FieldInfo) -> str:
         return f"`{str(value).lower()}`"
     if isinstance(value, SecretStr):
         return "(secret)"
+    if isinstance(value, tuple):
+        return f"`{','.join(format(v, 'g') for v in value)}`"
     return f"`{value}`"
 
 

@@ -9,9 +9,15 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from driftgate.errors import DriftgateError, ModelRegistryError
+from driftgate.policies import RegistryRetryPolicy
+
+if TYPE_CHECKING:
+    from prefect import Task
+
+    T = TypeVar("T", bound=Task[..., Any])
 
 
 def transient(task: object, task_run: object, state: object) -> bool:
@@ -56,13 +62,22 @@ def registry_down(task: object, task_run: object, state: object) -> bool:
     return False
 
 
+def registry_retries(policy: RegistryRetryPolicy) -> dict[str, Any]:
+    """Prefect task options: run again after each of ``policy``'s delays while the registry does not answer."""
+    delays = list(policy.delays_s)
+    return {"retries": policy.retries, "retry_delay_seconds": delays, "retry_condition_fn": registry_down}
+
+
 # The registry's calls (train-model logs and registers, champion-gate moves the alias): MLflow's client
-# retries a call itself (MLFLOW_HTTP_REQUEST_MAX_RETRIES); past that the task runs again, 2-5-10 s apart.
-REGISTRY_RETRIES: dict[str, Any] = {
-    "retries": 3,
-    "retry_delay_seconds": [2, 5, 10],
-    "retry_condition_fn": registry_down,
-}
+# retries a call itself (MLFLOW_HTTP_REQUEST_MAX_RETRIES); past that the task runs again, by default 2-5-10 s
+# apart. The decorators take these defaults (at import); the training flow applies DRIFTGATE_REGISTRY_RETRY_DELAYS
+# when it calls the tasks (registry_retried).
+REGISTRY_RETRIES: dict[str, Any] = registry_retries(RegistryRetryPolicy())
+
+
+def registry_retried(task: T, policy: RegistryRetryPolicy) -> T:
+    """``task`` (one decorated with ``REGISTRY_RETRIES``) retried as ``policy`` says instead, condition kept."""
+    return cast("T", task.with_options(**registry_retries(policy)))
 
 
 @contextlib.contextmanager

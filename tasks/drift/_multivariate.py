@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from driftgate.policies import DriftPolicy
 
@@ -87,6 +86,8 @@ def _matrix(reference: pd.DataFrame, current: pd.DataFrame, numeric: list[str], 
 
 def _u_and_variance(ref_scores: np.ndarray, cur_scores: np.ndarray) -> tuple[float, float]:
     """Mann-Whitney U of current over reference scores and its tie-corrected variance under no drift."""
+    from scipy import stats
+
     n_ref, n_cur = len(ref_scores), len(cur_scores)
     ranks = stats.rankdata(np.concatenate([ref_scores, cur_scores]))
     u = float(ranks[n_ref:].sum() - n_cur * (n_cur + 1) / 2)
@@ -121,6 +122,7 @@ def domain_classifier_drift(
     Returns:
         The verdict; ``drifted`` is False with a ``note`` when a side has fewer than 50 rows.
     """
+    from scipy import stats
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import StratifiedKFold
     from threadpoolctl import threadpool_limits

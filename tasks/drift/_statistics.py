@@ -27,8 +27,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
-from scipy.spatial.distance import jensenshannon
 
 from driftgate.policies import DriftPolicy
 
@@ -85,6 +83,8 @@ def adjust_for_many(features: list[FeatureDrift], fdr_q: float) -> list[FeatureD
 
 def _ks_pvalue(d: float, n_a: int, n_b: int) -> float:
     """Asymptotic two-sample KS p-value with Stephens' small-sample correction."""
+    from scipy import special
+
     en = np.sqrt(n_a * n_b / (n_a + n_b))
     return float(special.kolmogorov((en + 0.12 + 0.11 / en) * d))
 
@@ -151,6 +151,9 @@ def numeric_drift(
 
 def categorical_drift(column: str, ref: pd.Series, cur: pd.Series, policy: DriftPolicy) -> FeatureDrift:
     """Jensen-Shannon distance (effect) and chi-square (test) of category frequencies."""
+    from scipy import stats
+    from scipy.spatial.distance import jensenshannon
+
     ref_counts = ref.value_counts(dropna=True)
     cur_counts = cur.value_counts(dropna=True)
     levels = sorted(set(ref_counts.index) | set(cur_counts.index), key=str)  # unseen ones too
@@ -189,6 +192,8 @@ def categorical_drift(column: str, ref: pd.Series, cur: pd.Series, policy: Drift
 
 
 def _missing_drift(p_a: float, p_b: float, n_a: int, n_b: int, policy: DriftPolicy) -> bool:
+    from scipy import stats
+
     if abs(p_a - p_b) < policy.missing_threshold or n_a == 0 or n_b == 0:
         return False
     pooled = (p_a * n_a + p_b * n_b) / (n_a + n_b)

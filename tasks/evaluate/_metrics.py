@@ -6,16 +6,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
-from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
-    log_loss,
-    mean_absolute_error,
-    r2_score,
-    roc_auc_score,
-    root_mean_squared_error,
-)
 
 from driftgate.dataset.spec import DatasetSpec
 from driftgate.models.predict import Predictions, predict
@@ -38,6 +28,16 @@ def evaluate(model: Any, spec: DatasetSpec, X: pd.DataFrame, y: pd.Series) -> di
 
 def scores(spec: DatasetSpec, y: pd.Series, scored: Predictions) -> dict[str, float]:
     """The spec's task metrics of predictions already made for ``y``'s rows."""
+    from sklearn.metrics import (
+        accuracy_score,
+        f1_score,
+        log_loss,
+        mean_absolute_error,
+        r2_score,
+        roc_auc_score,
+        root_mean_squared_error,
+    )
+
     if spec.task == "regression":
         pred = scored.values
         return {
@@ -139,6 +139,8 @@ def class_scores(y: np.ndarray, pred: np.ndarray, proba: np.ndarray, pos: int) -
 
 def _auc(positive: np.ndarray, score: np.ndarray) -> float:
     """ROC AUC as the Mann-Whitney statistic: mean ranks, so a tie counts half."""
+    from scipy.stats import rankdata
+
     ranks = rankdata(score)
     n_pos = int(positive.sum())
     n_neg = len(positive) - n_pos

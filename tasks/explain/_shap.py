@@ -14,15 +14,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.pipeline import Pipeline
 
 from driftgate.dataset.spec import DatasetSpec
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,8 @@ def fold_map(model: Pipeline, spec: DatasetSpec) -> np.ndarray:
 
 def _explainer(est: Any, background: np.ndarray) -> tuple[Any, str]:
     import shap
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.linear_model import LogisticRegression, Ridge
 
     if isinstance(est, HistGradientBoostingRegressor | HistGradientBoostingClassifier) or _is_lightgbm(est):
         return shap.TreeExplainer(est), "tree"  # exact TreeSHAP of the raw output (log-odds for classifiers)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from distributed import Client
 from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -23,6 +22,9 @@ from driftgate.registry.client import CHALLENGER, champion_version
 from driftgate.tasks.gate._gate import evaluate_challenger, publish_gate, settle, usable_champion
 from driftgate.tasks.gate._result import GateResult
 from driftgate.tasks.train import ClusterTraining, partition_predictions
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,9 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import sqlalchemy as sa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -26,6 +25,9 @@ from driftgate.policies import SplitPolicy
 from driftgate.stores.lake import Lake
 from driftgate.tasks.ingest._api import next_batch_number, prepare_batch, source_columns
 from driftgate.tasks.policy import IO_RETRIES
+
+if TYPE_CHECKING:  # SQLAlchemy is imported where a SQL source is read: other sources never need it
+    import sqlalchemy as sa
 
 log = logging.getLogger(__name__)
 STATE = "sql"
@@ -89,6 +91,8 @@ def plan_sql_batch(lake: Lake, dataset: str, engine: sa.Engine, source: SqlBatch
     if pending:
         log.info("resuming batch %s of %s (a previous run stopped before committing it)", pending["batch"], dataset)
         return SqlRange(int(pending["batch"]), decode_watermark(pending["low"]), decode_watermark(pending["high"]))
+    import sqlalchemy as sa
+
     low = decode_watermark(state.get("watermark"))
     src, wm = source_sql(engine, source)
     with engine.connect() as conn:
@@ -104,6 +108,8 @@ def plan_sql_batch(lake: Lake, dataset: str, engine: sa.Engine, source: SqlBatch
 
 def read_sql_batch(engine: sa.Engine, source: SqlBatches, rng: SqlRange) -> pd.DataFrame:
     """The rows of ``rng``, in a deterministic order (watermark, then row content)."""
+    import sqlalchemy as sa
+
     src, wm = source_sql(engine, source)
     sql = f"SELECT * FROM {src} WHERE {_where(wm, rng.low)} AND {wm} <= :high"
     with engine.connect() as conn:
@@ -122,6 +128,8 @@ def commit_sql_batch(lake: Lake, dataset: str, rng: SqlRange) -> None:
 
 
 def sql_engine(source: SqlBatches, url_override: str | None) -> sa.Engine:
+    import sqlalchemy as sa
+
     url = url_override or source.url
     if not url:
         raise SpecError("batches of kind sql need a url (in the spec or DRIFTGATE_BATCHES_SQL_URL)")

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 
 from driftgate.dataset.spec import DatasetSpec
 
@@ -61,6 +59,8 @@ def fit_calibration(p_positive: np.ndarray, y: np.ndarray, positive: str, classe
 
     With a single class in ``y`` there is nothing to fit: the identity map is kept.
     """
+    from sklearn.linear_model import LogisticRegression
+
     target = (np.asarray(y).astype(str) == positive).astype(int)
     if len(np.unique(target)) < 2:
         return Calibration(positive, classes, 1.0, 0.0, len(target))
@@ -116,6 +116,8 @@ def expected_metric(metric: str, p_model: np.ndarray, c: np.ndarray, predicted_p
         c: calibrated positive-class probabilities.
         predicted_positive: the model's decisions (arg-max class is the positive one).
     """
+    from sklearn.metrics import roc_auc_score
+
     if len(c) == 0:
         return float("nan")
     if metric == "roc_auc":  # each row counts as a positive with weight c and a negative with weight 1 - c

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from distributed import Client
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from driftgate.dataset.spec import DatasetSpec
 from driftgate.tasks.scoring._batch import ScoredFile, ScoringModel, check_rows, score_rows, write_outputs
 from driftgate.tasks.scoring._inputs import input_fs, read_input
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 log = logging.getLogger(__name__)
 
@@ -79,5 +81,7 @@ def score_files_on_cluster_task(
     spec: DatasetSpec,
     champion: ScoringModel,
 ) -> list[ScoredFile]:
+    from distributed import Client  # only a flow that scores on a cluster needs distributed
+
     with Client(dask_address) as client:  # type: ignore[no-untyped-call]
         return score_files_on_cluster(client, url, storage_options, files, spec, champion)

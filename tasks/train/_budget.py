@@ -27,15 +27,12 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, clone
-from sklearn.model_selection import ParameterSampler
-from sklearn.pipeline import Pipeline
 
 from driftgate.dataset.spec import DatasetSpec
 from driftgate.models.trials import score_candidate
@@ -50,6 +47,10 @@ from driftgate.tasks.train._pipeline import (
     search_spaces,
     split_xy,
 )
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+    from sklearn.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,8 @@ def _pool(
     on the demo's diamonds window scikit-learn's defaults (test RMSE 613) beat the best of four
     sampled settings (633).
     """
+    from sklearn.model_selection import ParameterSampler
+
     drawn: dict[str, list[dict[str, Any]]] = {}
     for family, space in spaces.items():
         sampled = [{k: plain(v) for k, v in p.items()} for p in ParameterSampler(space, n_iter, random_state=seed)]
@@ -154,6 +157,9 @@ def budgeted_search(
     Returns:
         The search's result; ``model`` is the spec's pipeline (``pre`` + ``model``) fitted on all rows.
     """
+    from sklearn.base import clone
+    from sklearn.pipeline import Pipeline
+
     started = time.perf_counter()
     deadline = started + cfg.budget_s if cfg.budget_s is not None else math.inf
     X, y_frame = split_xy(train, spec)
@@ -232,6 +238,9 @@ def refit_configuration(
     Raises:
         ValueError: the family is not one the search knows.
     """
+    from sklearn.base import clone
+    from sklearn.pipeline import Pipeline
+
     family, params = start
     families = search_spaces(spec, cfg.seed, cfg.encoding, FAMILIES)
     if family not in families:

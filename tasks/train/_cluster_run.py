@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import mlflow
-from distributed import Client
 from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from sklearn.pipeline import Pipeline
 
 from driftgate.dataset.spec import DatasetSpec
 from driftgate.tasks.train._dask_window import DaskWindow, sample_rows
@@ -27,6 +26,12 @@ from driftgate.tasks.train._distributed import (
     split_metrics,
 )
 from driftgate.tasks.train._run import TrainedVersion, TrainingData, log_and_register, run_tags
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dask.dataframe as dd
 import numpy as np
 import pandas as pd
-from dask import config as dask_config
-from dask.delayed import delayed
-from distributed import Client
 
 from driftgate.dataset.frames import SPLIT_COLUMN, SPLITS
 from driftgate.dataset.spec import DatasetSpec
@@ -27,6 +23,10 @@ from driftgate.models.partitions import score_part
 from driftgate.models.predict import Predictions
 from driftgate.registry.client import BatchRef
 from driftgate.stores.lake import Lake
+
+if TYPE_CHECKING:  # Dask is imported where a window is read or scored: a flow without a cluster never needs it
+    import dask.dataframe as dd
+    from distributed import Client
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,9 @@ def read_window(
     Raises:
         DriftgateError: a batch of the window is not stored.
     """
+    import dask.dataframe as dd
+    from dask import config as dask_config
+
     paths, refs, counts = [], [], dict.fromkeys(SPLITS, 0)
     for n in numbers:
         manifest = lake.manifest(spec.name, n)
@@ -126,6 +129,8 @@ def partition_predictions(
     Returns:
         The labelled rows (target and ``keep``) and each model's :class:`Predictions`, in the same row order.
     """
+    from dask.delayed import delayed
+
     keep = list(keep or [])
     shared = delayed(dict(models), pure=True)
     tasks = [delayed(score_part)(part, spec, shared, keep) for part in frame.to_delayed()]  # type: ignore[no-untyped-call]

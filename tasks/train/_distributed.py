@@ -24,18 +24,10 @@ import time
 import warnings
 from concurrent.futures import CancelledError
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dask.array as da
 import numpy as np
 import pandas as pd
-from dask.delayed import delayed
-from distributed import Client, Future, KilledWorker
-from lightgbm import DaskLGBMClassifier, DaskLGBMRegressor, LGBMClassifier, LGBMRegressor
-from lightgbm.basic import LightGBMError
-from sklearn.base import BaseEstimator
-from sklearn.compose import ColumnTransformer
-from sklearn.pipeline import Pipeline
 
 from driftgate.dataset.spec import DatasetSpec
 from driftgate.errors import DriftgateError
@@ -44,6 +36,13 @@ from driftgate.models.predict import Predictions
 from driftgate.tasks.evaluate import Scored, score
 from driftgate.tasks.train._dask_window import DaskWindow, partition_predictions, sample_rows
 from driftgate.tasks.train._pipeline import build_pipeline, split_xy
+
+if TYPE_CHECKING:  # Dask, LightGBM and scikit-learn are imported by the functions that fit on a cluster
+    import dask.array as da
+    from distributed import Client
+    from sklearn.base import BaseEstimator
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +99,8 @@ class ClusterFit:
 
 def fit_encoder(spec: DatasetSpec, rows: pd.DataFrame, cfg: DistributedSettings) -> ColumnTransformer:
     """The single-machine trainer's preprocessing (``build_pipeline``'s ``pre``), fitted on ``rows`` in memory."""
+    from lightgbm import LGBMClassifier, LGBMRegressor
+
     placeholder: BaseEstimator = LGBMClassifier() if spec.task == "classification" else LGBMRegressor()
     pre = build_pipeline(spec, placeholder, scale=False, encoding=cfg.encoding, seed=cfg.seed).named_steps["pre"]
     X, y = split_xy(rows, spec)
@@ -115,6 +116,9 @@ def encoded_arrays(
     One pass counts each partition's rows and collects the distinct labels (known chunk sizes let
     LightGBM pair X and y chunk by chunk); the encoding itself runs inside LightGBM's fit.
     """
+    import dask.array as da
+    from dask.delayed import delayed
+
     counted = [train.map_partitions(len)]
     if spec.task == "classification":
         counted.append(train[spec.target].unique())
@@ -168,6 +172,9 @@ def fit_watched(client: Client, booster: Any, X: da.Array, y: da.Array, name: st
     Raises:
         DriftgateError: LightGBM or Dask failed the fit, a training worker left during it, or the scheduler was lost.
     """
+    from distributed import Future, KilledWorker
+    from lightgbm.basic import LightGBMError
+
     failure: list[BaseException] = []
 
     def run() -> None:
@@ -229,6 +236,9 @@ def fit_on_cluster(client: Client, spec: DatasetSpec, window: DaskWindow, cfg: D
     Raises:
         DriftgateError: no training rows, or the booster came back with other classes than the window's.
     """
+    from lightgbm import DaskLGBMClassifier, DaskLGBMRegressor
+    from sklearn.pipeline import Pipeline
+
     started = time.perf_counter()
     train = window.split("train")
     sample = sample_rows(train, cfg.sample_rows, of=window.split_rows.get("train", 0), seed=cfg.seed)

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import TimeSeriesSplit
 
 
 class ForwardChain:
@@ -33,6 +32,8 @@ class ForwardChain:
             yield train, scored
 
     def _plain(self, n: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        from sklearn.model_selection import TimeSeriesSplit
+
         if self.holdout is None:
             gap = min(self.gap, max(n // (self.folds + 1) - 1, 0))
             yield from TimeSeriesSplit(self.folds, gap=gap).split(np.zeros(n))

@@ -26,26 +26,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from sklearn.base import BaseEstimator, clone
-from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (makes the import below work)
-from sklearn.model_selection import (
-    BaseCrossValidator,
-    BaseShuffleSplit,
-    GroupKFold,
-    GroupShuffleSplit,
-    HalvingRandomSearchCV,
-    KFold,
-    ShuffleSplit,
-    StratifiedGroupKFold,
-    StratifiedKFold,
-    StratifiedShuffleSplit,
-)
-from sklearn.pipeline import Pipeline
 
 from driftgate.dataset.frames import group_keys
 from driftgate.dataset.spec import DatasetSpec
@@ -60,6 +44,18 @@ from driftgate.tasks.train._pipeline import (
     search_spaces,
     split_xy,
 )
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+    from sklearn.model_selection import (
+        BaseCrossValidator,
+        BaseShuffleSplit,
+        GroupKFold,
+        KFold,
+        StratifiedGroupKFold,
+        StratifiedKFold,
+    )
+    from sklearn.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +91,8 @@ def kfolds(
 
     A dataset with a time order gets forward-chaining folds instead (:class:`ForwardChain`).
     """
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
     if spec.time_ordered:
         return ForwardChain(cfg.cv_folds, gap=cfg.gap_rows)  # type: ignore[return-value]
     if groups is None:
@@ -114,6 +112,8 @@ def splitter(
     ``holdout_rows`` rows the classes balance on their own. Pass the same ``groups`` to the
     splitter's ``split`` (or to the search's ``fit``).
     """
+    from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedShuffleSplit
+
     if rows < cfg.holdout_rows:
         return kfolds(spec, cfg, groups)
     if spec.time_ordered:  # the latest rows score, as the gate's do
@@ -141,6 +141,9 @@ def encode_once(pipe: Pipeline, X: pd.DataFrame, y: pd.Series, family: str) -> t
     ``fit_transform``, not ``fit`` then ``transform``: a target encoder's training rows are then
     encoded cross-fitted, as the pipeline's own ``fit`` would encode them.
     """
+    from scipy import sparse
+    from sklearn.base import clone
+
     pre = clone(pipe.named_steps["pre"])
     Xt = np.asarray(pre.fit_transform(X, y), dtype=np.float64)
     if family == "linear" and Xt.size and np.count_nonzero(Xt) / Xt.size < SPARSE_BELOW:
@@ -169,6 +172,11 @@ def family_halving_search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSet
     Returns:
         The search's result; ``model`` is the spec's pipeline (``pre`` + ``model``) fitted on all rows.
     """
+    from sklearn.base import clone
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (makes HalvingRandomSearchCV importable)
+    from sklearn.model_selection import HalvingRandomSearchCV
+    from sklearn.pipeline import Pipeline
+
     X, y = split_xy(train, spec)
     groups = search_groups(train, spec)
     split = splitter(spec, len(X), cfg, groups)

@@ -5,26 +5,21 @@ from __future__ import annotations
 import ast
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import loguniform, randint, uniform
-from sklearn.base import BaseEstimator
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import f1_score, get_scorer, make_scorer
-from sklearn.model_selection import KFold, StratifiedKFold
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
 from driftgate.dataset.encoding import encoding_of
 from driftgate.dataset.frames import SPLIT_COLUMN
 from driftgate.dataset.spec import DatasetSpec
 from driftgate.policies import SearchSettings
 from driftgate.tasks.evaluate import positive_class
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+    from sklearn.model_selection import KFold, StratifiedKFold
+    from sklearn.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +86,11 @@ def build_pipeline(
     multi-class target, a missing value its own level and an unknown one the target's mean.
     ``encoding="one-hot"`` one-hot encodes every categorical (the previous pipeline).
     """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
+
     numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
     if scale:
         numeric_steps.append(("scale", StandardScaler()))
@@ -126,6 +126,10 @@ def search_spaces(
     spec: DatasetSpec, seed: int, encoding: str = "cardinality", families: tuple[str, ...] = FAMILIES_BEFORE
 ) -> dict[str, tuple[Pipeline, dict[str, Any]]]:
     """The model families (of ``families``) and their hyperparameter distributions."""
+    from scipy.stats import loguniform, randint, uniform
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.linear_model import LogisticRegression, Ridge
+
     if spec.task == "regression":
         gbm: BaseEstimator = HistGradientBoostingRegressor(random_state=seed)
         linear: BaseEstimator = Ridge()
@@ -193,6 +197,8 @@ def parse_params(space: dict[str, Any], logged: dict[str, str]) -> dict[str, Any
 
 
 def scorer(spec: DatasetSpec, y: pd.Series) -> Any:
+    from sklearn.metrics import f1_score, get_scorer, make_scorer
+
     if spec.metric.name == "f1":
         if y.nunique() > 2:  # multi-class: macro F1, as tasks.metrics.evaluate reports it
             return make_scorer(f1_score, average="macro", pos_label=None)  # None: no check of the default 1
@@ -202,6 +208,8 @@ def scorer(spec: DatasetSpec, y: pd.Series) -> Any:
 
 def cv_folds(spec: DatasetSpec, cfg: SearchSettings) -> KFold | StratifiedKFold:
     """Shuffled K folds, stratified for classifiers."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
     if spec.task == "classification":
         return StratifiedKFold(cfg.cv_folds, shuffle=True, random_state=cfg.seed)
     return KFold(cfg.cv_folds, shuffle=True, random_state=cfg.seed)

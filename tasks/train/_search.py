@@ -5,10 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sklearn.model_selection import RandomizedSearchCV
 
 from driftgate.dataset.spec import DatasetSpec
 from driftgate.policies import SearchSettings
@@ -23,6 +22,9 @@ from driftgate.tasks.train._pipeline import (
     search_spaces,
     split_xy,
 )
+
+if TYPE_CHECKING:
+    from sklearn.model_selection import RandomizedSearchCV
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ def search(
 
 def random_search(spec: DatasetSpec, train: pd.DataFrame, cfg: SearchSettings) -> SearchResult:
     """The original search: randomised search under CV for every family, each refitted; the best CV score wins."""
+    from sklearn.model_selection import RandomizedSearchCV
+
     X, y = split_xy(train, spec)
     groups = search_groups(train, spec)
     folds = kfolds(spec, cfg, groups)

@@ -6,7 +6,8 @@ _fault_point``: the training run's metrics logged, or a version gated and ``cham
 move) the test kills the server with SIGKILL and leaves it down. MLflow's client is held to one
 attempt (``MLFLOW_HTTP_REQUEST_MAX_RETRIES=0``) so that the task's own retries carry the outage:
 the task retries, then the run fails in one line naming the registry. With the server back on the
-same port and store, a rerun resumes: every batch recorded once, one champion with its gate record,
+same port and store (its serving process run again with the command line and environment ``mlflow
+server`` gave it), a rerun resumes: every batch recorded once, one champion with its gate record,
 made champion once. See docs/reliability.md.
 """
 
@@ -18,8 +19,10 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+import psutil
 import pytest
 
 from driftgate.context import build_context
@@ -39,6 +42,8 @@ from tests.faults.test_training_killed import BATCHES, DATASET, MODEL, small_spe
 pytestmark = pytest.mark.slow  # an MLflow server process started twice, the flow run twice
 
 BIN = Path(sys.executable).parent
+# DRIFTGATE_REGISTRY_RETRY_DELAYS: three retries, as by default (2-5-10 s), but short (the server stays down)
+DELAYS = (0.1, 0.2, 0.3)
 
 
 def mlflow_server(store: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
@@ -46,10 +51,28 @@ def mlflow_server(store: str, port: int, folder: Path) -> subprocess.Popen[bytes
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     args = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     args += ["--backend-store-uri", store, "--artifacts-destination", str(folder / "mlartifacts")]
+    return started(args, env, folder, port)
+
+
+def started(args: list[str], env: dict[str, str], folder: Path, port: int) -> subprocess.Popen[bytes]:
     with (folder / "mlflow.log").open("ab") as out:
         proc = subprocess.Popen(args, env=env, cwd=folder, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     wait_http(f"http://127.0.0.1:{port}/health", proc, timeout=180)
     return proc
+
+
+def server_process(proc: subprocess.Popen[bytes]) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of the process that serves: ``mlflow server`` only builds them
+    (its store, artifacts and options as variables) and starts uvicorn with its one worker."""
+    (serving,) = psutil.Process(proc.pid).children()
+    return serving.cmdline(), serving.environ()
+
+
+def restarted(served: tuple[list[str], dict[str, str]], folder: Path, port: int) -> subprocess.Popen[bytes]:
+    """The server back: its serving process run again as ``mlflow server`` ran it (a new boot id), without
+    the seconds the command takes to import MLflow's CLI only to start it; once healthy."""
+    args, env = served
+    return started(args, {**env, "_MLFLOW_SERVER_BOOT_ID": uuid.uuid4().hex}, folder, port)
 
 
 def kill(proc: subprocess.Popen[bytes]) -> None:
@@ -73,6 +96,7 @@ def test_an_mlflow_server_stopped_mid_run_fails_it_in_one_clear_error_and_a_reru
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
     servers = [mlflow_server(store, port, folder)]
+    served = server_process(servers[0])
     spec = small_spec()
     for key, value in {
         "MLFLOW_TRACKING_URI": uri,
@@ -80,6 +104,7 @@ def test_an_mlflow_server_stopped_mid_run_fails_it_in_one_clear_error_and_a_reru
         "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
         "DRIFTGATE_DATASET": DATASET,
         "DRIFTGATE_RETRAIN_POLICY": "never",  # one retrain: batch 1's first model
+        "DRIFTGATE_REGISTRY_RETRY_DELAYS": ",".join(map(str, DELAYS)),  # the default 2,5,10 s would be waited out
     }.items():
         monkeypatch.setenv(key, value)
     stopped: list[str] = []
@@ -104,10 +129,13 @@ def test_an_mlflow_server_stopped_mid_run_fails_it_in_one_clear_error_and_a_reru
             assert stopped == [point]
             retries = [r.getMessage() for r in caplog.records if "will start" in r.getMessage()]
             assert retries, "the outage was not retried by the task"
+            # the task ran again once per configured delay, after it: the setting reached the task
+            waits = [m.rsplit(" - Retry ", 1)[-1] for m in retries]
+            assert waits == [f"{n}/{len(DELAYS)} will start {d} second(s) from now" for n, d in enumerate(DELAYS, 1)]
             ctx = build_context(get_settings())
             recorded_before = [o.batch for o in read_outcomes(ctx.lake, DATASET)]
 
-            servers.append(mlflow_server(store, port, folder))  # back: same store, same port
+            servers.append(restarted(served, folder, port))  # back: same store, same port
             monkeypatch.delitem(_fault_point.ACTIONS, point)
             rerun = continuous_training()
         outcomes = read_outcomes(ctx.lake, DATASET)
