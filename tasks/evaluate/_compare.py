@@ -156,8 +156,6 @@ def choose_test(metric: str, pred: Predictions) -> str:
 
 def delong(positive: np.ndarray, champion: np.ndarray, challenger: np.ndarray, confidence: float) -> Difference:
     """Paired ROC AUC difference with DeLong's normal interval (Sun & Xu's fast midrank form)."""
-    from scipy.stats import norm, rankdata
-
     m, n = int(positive.sum()), int((~positive).sum())
     if m == 0 or n == 0:
         nan = float("nan")
@@ -185,6 +183,8 @@ def midranks(x: np.ndarray) -> np.ndarray:
     goes to scipy (its ranks are then all NaN)."""
     x = np.asarray(x)
     if x.dtype.kind not in "biuf" or (x.dtype.kind == "f" and np.isnan(x).any()):
+        from scipy.stats import rankdata
+
         return np.asarray(rankdata(x), dtype=float)
     n = len(x)
     order = np.argsort(x, kind="stable")
@@ -198,6 +198,8 @@ def midranks(x: np.ndarray) -> np.ndarray:
 
 @cache
 def _normal_quantile(q: float) -> float:
+    from scipy.stats import norm
+
     return float(norm.ppf(q))
 
 
