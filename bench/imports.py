@@ -7,7 +7,11 @@ the child) and of the child's whole wall time (interpreter start included), and 
 packages the import brought in. The minimum, because the 2-core machine is shared: a run can only
 be slowed down by the others' load, never sped up.
 
-    uv run --frozen python bench/imports.py [--repeat 7] [--modules driftgate.flows.training,...]
+``--against DIR`` compares with another tree of the package (an installed-shape copy: ``DIR/driftgate``
+holding ``flows/``, ``tasks/``, ...; ``--help`` says how to make one), each run of it interleaved
+with a run of this one so both see the same load:
+
+    uv run --frozen python bench/imports.py [--repeat 7] [--modules driftgate.flows.training,...] [--against DIR]
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ HEAVY = [
 
 CHILD = """
 import json, sys, time
+if {against!r}:  # the other tree first on the path, and the editable install's finder out of the way
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+    sys.path.insert(0, {against!r})
 start = time.perf_counter()
 import {module}
 took = time.perf_counter() - start
@@ -57,36 +64,48 @@ print(json.dumps({{"import_s": took, "heavy": [h for h in {heavy!r} if h in sys.
 """
 
 
-def measure(module: str, repeat: int) -> tuple[float, float, list[str]]:
-    """(min import seconds, min process wall seconds, heavy packages imported) over ``repeat`` fresh runs."""
-    imports, walls, heavy = [], [], []
-    for run in range(repeat + 1):  # the first run, untimed, writes any stale bytecode
-        start = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, "-c", CHILD.format(module=module, heavy=HEAVY)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        if run == 0:
-            continue
-        walls.append(time.perf_counter() - start)
-        result = json.loads(out.stdout.splitlines()[-1])
-        imports.append(result["import_s"])
-        heavy = result["heavy"]
-    return min(imports), min(walls), heavy
+def once(module: str, against: str) -> tuple[float, float, list[str]]:
+    """(import seconds, process wall seconds, heavy packages imported) of one fresh interpreter."""
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD.format(module=module, heavy=HEAVY, against=against)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout.splitlines()[-1])
+    return result["import_s"], time.perf_counter() - start, result["heavy"]
+
+
+def measure(module: str, repeat: int, trees: list[str]) -> dict[str, tuple[float, float, list[str]]]:
+    """Per tree: (min import seconds, min wall seconds, heavy packages) over ``repeat`` interleaved runs."""
+    runs: dict[str, list[tuple[float, float, list[str]]]] = {tree: [] for tree in trees}
+    for run in range(repeat + 1):  # the first round, untimed, writes any stale bytecode
+        for tree in trees:
+            result = once(module, tree)
+            if run > 0:
+                runs[tree].append(result)
+    return {tree: (min(r[0] for r in rs), min(r[1] for r in rs), rs[-1][2]) for tree, rs in runs.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--modules", default=",".join(ENTRIES), help="comma-separated module names")
+    parser.add_argument(
+        "--against",
+        default="",
+        help="a folder holding another tree of the package as installed (DIR/driftgate/flows, DIR/driftgate/tasks,"
+        " ...), e.g. `git archive REV driftgate cli local flows tasks serving | tar -x -C DIR` then each of cli,"
+        " local, flows, tasks and serving moved into DIR/driftgate/",
+    )
     args = parser.parse_args()
+    trees = [args.against, ""] if args.against else [""]
     print(f"min of {args.repeat} fresh interpreters each; load {os.getloadavg()[0]:.2f} at start")
-    print(f"{'module':32s} {'import s':>9s} {'wall s':>7s}  heavy packages imported")
+    print(f"{'module':32s} {'tree':8s} {'import s':>9s} {'wall s':>7s}  heavy packages imported")
     for module in args.modules.split(","):
-        took, wall, heavy = measure(module, args.repeat)
-        print(f"{module:32s} {took:9.2f} {wall:7.2f}  {' '.join(heavy)}")
+        for tree, (took, wall, heavy) in measure(module, args.repeat, trees).items():
+            print(f"{module:32s} {'against' if tree else 'this':8s} {took:9.2f} {wall:7.2f}  {' '.join(heavy)}")
     print(f"load {os.getloadavg()[0]:.2f} at the end")
 
 
