@@ -78,6 +78,8 @@ PRELOAD = [
     "mlflow.sklearn",
     "mlflow.store.tracking.sqlalchemy_store",
     "git",  # MLflow's run source
+    "lightgbm",  # a family of the search (the flow module imports it lazily once #39's lazy imports are in)
+    "shap",  # the explanation
 ]
 
 
