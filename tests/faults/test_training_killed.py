@@ -111,7 +111,8 @@ class Zygote:
             )
         self.log = folder / "zygote.log"
         self.answers: queue.Queue[Any] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         assert self._answer(300) == "ready", self.log.read_text()[-3000:]
 
     def _read(self) -> None:
@@ -149,6 +150,9 @@ class Zygote:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+        self.reader.join(30)  # it reads to the end of the pipe, then the pipe is closed (no ResourceWarning)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
 
 
 @pytest.fixture(scope="session")  # not module: the six tests may still run on both xdist workers
